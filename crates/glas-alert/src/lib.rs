@@ -1,0 +1,296 @@
+//! glas-alert: crisis alert emails made from signals.
+//!
+//! Each new `tension` signal becomes one multipart (plain text + HTML) email in
+//! Russian to the `[alerts]` recipients, sent over SMTP with lettre; without
+//! `smtp_url` the message is written as an `.eml` file to `outbox/` in the data
+//! dir instead. What was sent is recorded in `alerts/sent.json` (written
+//! atomically after each delivery), so a restart never re-sends, and a series
+//! that alerted stays quiet for 24 hours after its last alert (one episode, one
+//! email). Every attempt is appended to `alerts/deliveries.jsonl`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use glas_core::config::{topic_name, Alerts};
+use glas_core::{ru, Mention, Signal};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+/// Hours after an alert during which the same series does not alert again.
+pub const EPISODE_QUIET_HOURS: i64 = 24;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("failed to {action} '{}': {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("invalid address {address:?}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("failed to build the email: {0}")]
+    Build(String),
+    #[error("SMTP delivery to {url} failed: {reason}")]
+    Smtp { url: String, reason: String },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> AlertError + 'a {
+    move |source| AlertError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Where an alert went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    Smtp { to: Vec<String> },
+    Outbox { path: PathBuf },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SentState {
+    /// Series key → detection time of the last alert sent for it.
+    last_sent: BTreeMap<String, DateTime<FixedOffset>>,
+}
+
+/// Outcome of one delivery round.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub sent: Vec<(Signal, Delivered)>,
+    /// Already alerted, or within the same episode.
+    pub suppressed: usize,
+    pub failed: Vec<(Signal, AlertError)>,
+}
+
+pub struct Alerter<'a> {
+    pub config: &'a Alerts,
+    pub district: &'a str,
+    pub tz: chrono_tz::Tz,
+    pub data_dir: &'a Path,
+}
+
+impl Alerter<'_> {
+    fn state_path(&self) -> PathBuf {
+        self.data_dir.join("alerts").join("sent.json")
+    }
+
+    fn load_state(&self) -> Result<SentState, AlertError> {
+        let p = self.state_path();
+        match std::fs::read_to_string(&p) {
+            Ok(t) => Ok(serde_json::from_str(&t).unwrap_or_else(|e| {
+                tracing::warn!(path = %p.display(), error = %e, "alert state unreadable; starting afresh");
+                SentState::default()
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SentState::default()),
+            Err(e) => Err(io("read alert state", &p)(e)),
+        }
+    }
+
+    fn save_state(&self, s: &SentState) -> Result<(), AlertError> {
+        let p = self.state_path();
+        std::fs::create_dir_all(p.parent().unwrap()).map_err(io("create alerts folder", &p))?;
+        let tmp = p.with_extension("json.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(serde_json::to_string_pretty(s).expect("state serializes").as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &p)
+        };
+        write().map_err(io("save alert state", &p))
+    }
+
+    fn log_delivery(&self, signal: &Signal, outcome: &str) {
+        let dir = self.data_dir.join("alerts");
+        let p = dir.join("deliveries.jsonl");
+        let line = serde_json::json!({
+            "at": Utc::now().to_rfc3339(),
+            "series": signal.episode_key(),
+            "detected_at": signal.detected_at.to_rfc3339(),
+            "outcome": outcome,
+        });
+        let r = std::fs::create_dir_all(&dir).and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&p)).and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = r {
+            tracing::warn!(path = %p.display(), error = %e, "cannot append to delivery log");
+        }
+    }
+
+    /// Delivers every `tension` signal not alerted before. `mentions` resolves
+    /// evidence ids to show text and links.
+    pub async fn deliver(&self, signals: &[Signal], mentions: &HashMap<String, &Mention>) -> Result<Report, AlertError> {
+        let mut state = self.load_state()?;
+        let mut report = Report::default();
+        for s in signals.iter().filter(|s| s.kind == "tension") {
+            let key = s.episode_key();
+            if let Some(last) = state.last_sent.get(&key) {
+                if s.detected_at <= *last + Duration::hours(EPISODE_QUIET_HOURS) {
+                    report.suppressed += 1;
+                    continue;
+                }
+            }
+            let result = async {
+                let msg = self.compose(s, mentions)?;
+                self.send(msg, &key, s).await
+            }
+            .await;
+            match result {
+                Ok(delivered) => {
+                    state.last_sent.insert(key, s.detected_at);
+                    self.save_state(&state)?;
+                    self.log_delivery(s, &format!("{delivered:?}"));
+                    report.sent.push((s.clone(), delivered));
+                }
+                Err(e) => {
+                    tracing::error!(series = %key, error = %e, "alert delivery failed");
+                    self.log_delivery(s, &format!("failed: {e}"));
+                    report.failed.push((s.clone(), e));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn send(&self, msg: Message, key: &str, s: &Signal) -> Result<Delivered, AlertError> {
+        match &self.config.smtp_url {
+            Some(url) => {
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?
+                    .timeout(Some(std::time::Duration::from_secs(30)));
+                if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
+                    builder = builder.credentials(Credentials::new(user, pass));
+                }
+                builder.build().send(msg).await.map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
+                Ok(Delivered::Smtp { to: self.config.to.clone() })
+            }
+            None => {
+                let dir = self.data_dir.join("outbox");
+                std::fs::create_dir_all(&dir).map_err(io("create outbox", &dir))?;
+                let slug: String = key.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+                let path = dir.join(format!("{}-{slug}.eml", s.detected_at.format("%Y%m%dT%H%M")));
+                std::fs::write(&path, msg.formatted()).map_err(io("write to outbox", &path))?;
+                Ok(Delivered::Outbox { path })
+            }
+        }
+    }
+
+    /// The email for one signal.
+    pub fn compose(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> Result<Message, AlertError> {
+        let mailbox = |a: &str| a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() });
+        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject(s));
+        for to in &self.config.to {
+            b = b.to(mailbox(to)?);
+        }
+        let (text, html) = self.bodies(s, mentions);
+        b.multipart(MultiPart::alternative_plain_html(text, html)).map_err(|e| AlertError::Build(e.to_string()))
+    }
+
+    fn bodies(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> (String, String) {
+        let topic = s.topic.as_deref().map(topic_name).unwrap_or("без темы");
+        let place = s.place.as_deref().unwrap_or("весь округ");
+        let at = s.detected_at.with_timezone(&self.tz);
+        let what = format!(
+            "{} за {} (обычно {:.1} за такой же период), доля негатива {:.0}%.",
+            ru::negative_mentions(s.count),
+            ru::window(&s.window),
+            s.baseline,
+            s.negative_share * 100.0
+        );
+        let query = format!("glas search 'topic:{} place:\"{}\"'", s.topic.as_deref().unwrap_or(""), place);
+        let caveat = "Перепечатки одного материала считаются один раз; сигнал требует не менее трёх разных авторов или источников. Тональность и темы определены автоматически.";
+        let mut text = String::new();
+        let _ = writeln!(text, "{}: рост напряжённости — {}, {}", s.severity.russian(), topic, place);
+        let _ = writeln!(text, "{}, обнаружено {}", self.district, at.format("%d.%m.%Y %H:%M"));
+        let _ = writeln!(text, "\n{what}\n\nГлавные публикации:");
+        let mut items = String::new();
+        for (i, id) in s.evidence.iter().take(5).enumerate() {
+            let Some(m) = mentions.get(id) else { continue };
+            let snippet: String = m.text.chars().take(200).collect();
+            let when = m.published_at.with_timezone(&self.tz).format("%d.%m %H:%M");
+            let src = m.source.as_deref().unwrap_or("");
+            let url = m.url.as_deref().unwrap_or("");
+            let _ = writeln!(text, "{}. [{when}, {src}] {snippet}\n   {url}", i + 1);
+            let link = if url.is_empty() { String::new() } else { format!(" <a href=\"{}\">открыть</a>", esc(url)) };
+            let _ = write!(items, "<li><span style=\"color:#666\">{when}, {}</span>{link}<br>{}</li>", esc(src), esc(&snippet));
+        }
+        let _ = writeln!(text, "\n{caveat}\nНайти все публикации: {query}");
+        let color = match s.severity {
+            glas_core::Severity::High => "#b71c1c",
+            glas_core::Severity::Medium => "#e65100",
+            glas_core::Severity::Low => "#555",
+        };
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
+<h2 style=\"color:{color}\">{}: рост напряжённости — {}, {}</h2>\
+<p style=\"color:#666\">{}, обнаружено {}</p>\
+<p style=\"font-size:16px\"><b>{}</b></p>\
+<p>{}</p>\
+<h3>Главные публикации</h3><ol>{items}</ol>\
+<p style=\"color:#666;font-size:13px\">{caveat}</p>\
+<p style=\"font-size:13px\">Найти все публикации: <code>{}</code></p></body></html>",
+            s.severity.russian(),
+            esc(topic),
+            esc(place),
+            esc(self.district),
+            at.format("%d.%m.%Y %H:%M"),
+            esc(&what),
+            bar_chart(s),
+            esc(&query)
+        );
+        (text, html)
+    }
+}
+
+/// "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч".
+pub fn subject(s: &Signal) -> String {
+    format!(
+        "{}: {}, {} — {} за {}",
+        s.severity.russian(),
+        s.topic.as_deref().map(topic_name).unwrap_or("без темы"),
+        s.place.as_deref().unwrap_or("весь округ"),
+        ru::negative_mentions(s.count),
+        ru::window(&s.window)
+    )
+}
+
+/// Two bars, usual against now, drawn with table cells so mail clients that
+/// strip SVG still show them.
+fn bar_chart(s: &Signal) -> String {
+    let max = (s.count as f64).max(s.baseline).max(1.0);
+    let w = |v: f64| ((v / max) * 300.0).round().max(2.0);
+    format!(
+        "<table style=\"border-collapse:collapse;font-size:13px\">\
+<tr><td style=\"padding:2px 8px\">обычно</td><td><div style=\"background:#9e9e9e;height:14px;width:{}px\"></div></td><td style=\"padding:2px 8px\">{:.1}</td></tr>\
+<tr><td style=\"padding:2px 8px\">сейчас</td><td><div style=\"background:#c62828;height:14px;width:{}px\"></div></td><td style=\"padding:2px 8px\">{}</td></tr></table>",
+        w(s.baseline),
+        s.baseline,
+        w(s.count as f64),
+        s.count
+    )
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_reads_as_russian() {
+        let s = Signal {
+            detected_at: "2026-11-20T14:00:00+03:00".parse().unwrap(),
+            kind: "tension".into(),
+            topic: Some("water".into()),
+            place: Some("Величаевское".into()),
+            severity: glas_core::Severity::High,
+            score: 7.4,
+            window: "6h".into(),
+            count: 23,
+            baseline: 1.2,
+            negative_share: 0.87,
+            evidence: vec![],
+            params: Default::default(),
+        };
+        assert_eq!(subject(&s), "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч");
+    }
+}

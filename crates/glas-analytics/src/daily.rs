@@ -1,0 +1,102 @@
+//! Daily aggregates over the Parquet log, computed with polars' lazy API:
+//! mention counts and negative share per day × source and per day × topic.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::AnalyticsError;
+
+/// A lazy scan of every committed part of the log, or `None` when it is empty.
+pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
+    let mut parts: Vec<PathBuf> = Vec::new();
+    if log_dir.exists() {
+        for day in std::fs::read_dir(log_dir).map_err(|e| AnalyticsError::io("list log", log_dir, e))? {
+            let day = day.map_err(|e| AnalyticsError::io("list log", log_dir, e))?.path();
+            if !day.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&day).map_err(|e| AnalyticsError::io("list log", &day, e))? {
+                let f = f.map_err(|e| AnalyticsError::io("list log", &day, e))?.path();
+                if f.extension().is_some_and(|e| e == "parquet") {
+                    parts.push(f);
+                }
+            }
+        }
+    }
+    parts.sort();
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let scans = parts
+        .iter()
+        .map(|p| LazyFrame::scan_parquet(PlRefPath::new(p.to_string_lossy().as_ref()), ScanArgsParquet::default()))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(Some(concat(scans, UnionArgs::default())?))
+}
+
+/// The local calendar day of each mention (the offset its source gave).
+fn local_day() -> Expr {
+    (col("published_at").cast(DataType::Int64) + col("utc_offset_s").cast(DataType::Int64) * lit(1000i64))
+        .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+        .dt()
+        .date()
+        .alias("day")
+}
+
+fn counts() -> [Expr; 3] {
+    [
+        len().cast(DataType::UInt32).alias("mentions"),
+        col("sentiment").eq(lit("negative")).cast(DataType::UInt32).sum().alias("negative"),
+        col("sentiment").eq(lit("negative")).cast(DataType::Float64).mean().alias("negative_share"),
+    ]
+}
+
+/// Per day and source: mentions, negative mentions, negative share.
+pub fn by_source(log: LazyFrame) -> PolarsResult<DataFrame> {
+    log.select([local_day(), col("source"), col("sentiment")])
+        .group_by([col("day"), col("source")])
+        .agg(counts())
+        .sort(["day", "source"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Per day and topic (a mention with two topics counts in both; `none` for
+/// mentions without a topic).
+pub fn by_topic(log: LazyFrame) -> PolarsResult<DataFrame> {
+    log.select([local_day(), col("topics"), col("sentiment")])
+        .explode(by_name(["topics"], true, false), ExplodeOptions { empty_as_null: true, keep_nulls: true })
+        .with_column(col("topics").fill_null(lit("none")).alias("topic"))
+        .group_by([col("day"), col("topic")])
+        .agg(counts())
+        .sort(["day", "topic"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Files the daily job wrote.
+#[derive(Debug, Clone)]
+pub struct DailyOutputs {
+    pub by_source: PathBuf,
+    pub by_topic: PathBuf,
+    pub days: usize,
+}
+
+/// Computes both aggregates and writes them as CSV (for people) and Parquet
+/// (for tools) under `out_dir`.
+pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<DailyOutputs>, AnalyticsError> {
+    let Some(log) = scan_log(log_dir)? else { return Ok(None) };
+    std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
+    let mut src = by_source(log.clone())?;
+    let mut top = by_topic(log)?;
+    let days = src.column("day")?.n_unique()?;
+    let write = |df: &mut DataFrame, name: &str| -> Result<PathBuf, AnalyticsError> {
+        let csv = out_dir.join(format!("{name}.csv"));
+        let mut f = std::fs::File::create(&csv).map_err(|e| AnalyticsError::io("write", &csv, e))?;
+        CsvWriter::new(&mut f).finish(df)?;
+        let pq = out_dir.join(format!("{name}.parquet"));
+        let mut f = std::fs::File::create(&pq).map_err(|e| AnalyticsError::io("write", &pq, e))?;
+        ParquetWriter::new(&mut f).finish(df)?;
+        Ok(csv)
+    };
+    Ok(Some(DailyOutputs { by_source: write(&mut src, "daily_by_source")?, by_topic: write(&mut top, "daily_by_topic")?, days }))
+}

@@ -1,0 +1,24 @@
+//! glas-analytics: jobs over the store of record.
+//!
+//! - [`daily`]: polars aggregates (per day × source, per day × topic), written
+//!   to `analytics/` as CSV and Parquet;
+//! - [`signals`]: the first alert rule over topic × settlement series.
+
+pub mod daily;
+pub mod signals;
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error("failed to {action} '{}': {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("polars: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+impl AnalyticsError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> AnalyticsError {
+        AnalyticsError::Io { action, path: path.to_path_buf(), source }
+    }
+}

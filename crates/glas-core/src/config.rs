@@ -1,0 +1,719 @@
+//! Pipeline configuration (`pipelines/*.toml`): read once, validated once, every
+//! error reported together with file, line and column.
+//!
+//! The file is walked as a spanned TOML document rather than deserialized with
+//! serde, so that one wrong value does not hide the next one: the analyst or IT
+//! person editing the file sees the complete list of what to fix.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::Duration;
+use toml_edit::{Document, Item, TableLike, Value};
+
+/// Source kinds this version can crawl. Config naming any other kind is an error
+/// that lists these.
+pub const SOURCE_KINDS: &[&str] = &["rss", "telegram", "jsonl"];
+
+/// Default topic codes of the contract with their Russian names; configurable
+/// taxonomies keep these codes.
+pub const DEFAULT_TOPICS: &[(&str, &str)] = &[
+    ("water", "водоснабжение"),
+    ("heating", "отопление"),
+    ("electricity", "электроснабжение"),
+    ("gas", "газоснабжение"),
+    ("roads", "дороги"),
+    ("waste", "вывоз мусора"),
+    ("housing", "ЖКХ и жильё"),
+    ("improvement", "благоустройство"),
+    ("transport", "транспорт"),
+    ("healthcare", "здравоохранение"),
+    ("education", "образование"),
+    ("safety", "безопасность"),
+    ("prices", "цены и тарифы"),
+    ("agriculture", "сельское хозяйство"),
+    ("ecology", "экология"),
+    ("social_support", "соцподдержка"),
+    ("governance", "органы власти"),
+    ("emergency", "ЧС и аварии"),
+];
+
+/// The Russian name of a topic code, or the code itself when unknown.
+pub fn topic_name(code: &str) -> &str {
+    DEFAULT_TOPICS.iter().find(|(c, _)| *c == code).map_or(code, |(_, n)| n)
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// The file it was read from (absent for pipelines built in code).
+    pub path: Option<PathBuf>,
+    pub district: District,
+    pub storage: Storage,
+    pub sources: Vec<SourceConfig>,
+    pub places: Vec<Place>,
+    pub signals: SignalRules,
+    pub alerts: Option<Alerts>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct District {
+    /// Display name used in reports and emails.
+    pub name: String,
+    /// IANA time zone for days, weeks and schedules.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for District {
+    fn default() -> Self {
+        District { name: "Муниципальный округ".into(), timezone: chrono_tz::Europe::Moscow }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Storage {
+    /// Where the store of record, index, analytics, reports and outbox live.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    /// Unique, stable; used in mention ids and summaries.
+    pub id: String,
+    /// One of [`SOURCE_KINDS`].
+    pub kind: String,
+    /// Human name shown to analysts; defaults to `id`.
+    pub name: String,
+    /// Feed URL, `t.me/s/NAME` page, or file path / URL of mention lines.
+    pub url: String,
+    /// Lets the source fetch loopback and private addresses (tests, demo).
+    pub allow_private: bool,
+    /// How often `glas run` polls it.
+    pub interval: Duration,
+}
+
+/// A settlement of the district gazetteer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// Canonical name, nominative case ("Величаевское").
+    pub name: String,
+    /// Other names it goes by ("Величаевка").
+    pub aliases: Vec<String>,
+}
+
+/// Thresholds of the simple alert rule (replaced by the signal detector later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRules {
+    /// Sliding window the negative mentions are counted over.
+    pub window: Duration,
+    /// Fewest negative mentions about one topic in one place that can fire.
+    pub min_negative: u32,
+    /// How many times the usual rate (per window) the count must reach.
+    pub ratio: f64,
+    /// History the usual rate is taken from.
+    pub baseline: Duration,
+}
+
+impl Default for SignalRules {
+    fn default() -> Self {
+        SignalRules {
+            window: Duration::hours(6),
+            min_negative: 5,
+            ratio: 3.0,
+            baseline: Duration::days(14),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerts {
+    /// `smtp://host:port` or `smtps://...`; absent means alerts go to the outbox
+    /// folder in the data dir. Credentials come from `GLAS_SMTP_USER` and
+    /// `GLAS_SMTP_PASSWORD`.
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+/// One problem in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+    }
+}
+
+/// Every problem found in a pipeline file, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} error{} in pipeline configuration:", if n == 1 { "" } else { "s" })?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Pipeline {
+    /// Reads and validates a pipeline file. Relative paths inside resolve against
+    /// the file's folder.
+    pub fn load(path: &Path) -> Result<Pipeline, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read pipeline file: {e}"),
+            }])
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut p = Pipeline::parse(&text, path, &base)?;
+        p.path = Some(path.to_path_buf());
+        Ok(p)
+    }
+
+    /// Validates pipeline text. `file` names it in errors; `base` resolves
+    /// relative paths; `${NAME}` and `${NAME:-default}` take their values from
+    /// the environment.
+    pub fn parse(text: &str, file: &Path, base: &Path) -> Result<Pipeline, ConfigErrors> {
+        Pipeline::parse_with_vars(text, file, base, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Pipeline::parse`], with `${NAME}` values from `vars`.
+    pub fn parse_with_vars(text: &str, file: &Path, base: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Pipeline, ConfigErrors> {
+        let (expanded, unset) = interpolate(text, vars);
+        if !unset.is_empty() {
+            return Err(ConfigErrors(
+                unset
+                    .into_iter()
+                    .map(|(offset, name)| {
+                        let (line, column) = line_col(text, offset);
+                        ConfigError {
+                            file: file.to_path_buf(),
+                            line,
+                            column,
+                            message: format!("environment variable {name} is not set (write ${{{name}:-default}} to give a default)"),
+                        }
+                    })
+                    .collect(),
+            ));
+        }
+        let text = expanded.as_str();
+        let doc = Document::parse(text.to_string()).map_err(|e| {
+            let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+            ConfigErrors(vec![ConfigError {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message: format!("invalid TOML: {}", e.message().trim()),
+            }])
+        })?;
+        let mut r = Reader { text, file, base, errors: Vec::new() };
+        let root = doc.as_table();
+        r.known_keys(root, "", &["district", "storage", "sources", "places", "signals", "alerts"]);
+
+        let district = match r.table(root, "district") {
+            None => District::default(),
+            Some(t) => {
+                r.known_keys(t, "district", &["name", "timezone"]);
+                let name = r.string(t, "name", false).unwrap_or_else(|| District::default().name);
+                let timezone = match r.string_spanned(t, "timezone") {
+                    None => chrono_tz::Europe::Moscow,
+                    Some((s, span)) => s.parse().unwrap_or_else(|_| {
+                        r.error(span, format!("unknown time zone {s:?} (use an IANA name such as \"Europe/Moscow\")"));
+                        chrono_tz::Europe::Moscow
+                    }),
+                };
+                District { name, timezone }
+            }
+        };
+
+        let storage = match r.table(root, "storage") {
+            None => {
+                r.error(0..0, "missing [storage] table with data_dir".into());
+                Storage { data_dir: PathBuf::new() }
+            }
+            Some(t) => {
+                r.known_keys(t, "storage", &["data_dir"]);
+                let dir = r.string(t, "data_dir", true).unwrap_or_default();
+                Storage { data_dir: r.resolve(&dir) }
+            }
+        };
+
+        let mut sources = Vec::new();
+        let mut seen_ids: Vec<String> = Vec::new();
+        for (t, span) in r.tables(root, "sources") {
+            r.known_keys(t, "sources", &["id", "type", "name", "url", "allow_private", "interval"]);
+            let id = r.string_spanned(t, "id");
+            let kind = r.string_spanned(t, "type");
+            let url = r.string_spanned(t, "url");
+            if id.is_none() {
+                r.error(span.clone(), "source without `id` (a unique, stable name such as \"stavropolye-tv\")".into());
+            }
+            if kind.is_none() {
+                r.error(span.clone(), format!("source without `type` (one of: {})", SOURCE_KINDS.join(", ")));
+            }
+            if url.is_none() {
+                r.error(span.clone(), "source without `url`".into());
+            }
+            if let Some((id, s)) = &id {
+                if !valid_id(id) {
+                    r.error(s.clone(), format!("source id {id:?} may contain only latin letters, digits, '-', '_' and '.'"));
+                } else if seen_ids.contains(id) {
+                    r.error(s.clone(), format!("duplicate source id {id:?}: ids must be unique"));
+                }
+                seen_ids.push(id.clone());
+            }
+            if let Some((k, s)) = &kind {
+                if !SOURCE_KINDS.contains(&k.as_str()) {
+                    r.error(s.clone(), format!("unknown source type {k:?} (supported: {})", SOURCE_KINDS.join(", ")));
+                }
+            }
+            let mut url_value = String::new();
+            if let (Some((u, s)), Some((k, _))) = (&url, &kind) {
+                url_value = u.clone();
+                let is_http = u.starts_with("http://") || u.starts_with("https://");
+                if k == "jsonl" && !is_http {
+                    url_value = r.resolve(u).to_string_lossy().into_owned();
+                } else if !is_http || url::Url::parse(u).is_err() {
+                    r.error(s.clone(), format!("source url {u:?} is not an http(s) URL"));
+                }
+            }
+            let allow_private = r.boolean(t, "allow_private").unwrap_or(false);
+            let interval = r.duration(t, "interval").unwrap_or(Duration::minutes(15));
+            if let (Some((id, _)), Some((kind, _))) = (id, kind) {
+                let name = r.string(t, "name", false).unwrap_or_else(|| id.clone());
+                sources.push(SourceConfig { id, kind, name, url: url_value, allow_private, interval });
+            }
+        }
+
+        let mut places = Vec::new();
+        for (t, _) in r.tables(root, "places") {
+            r.known_keys(t, "places", &["name", "aliases"]);
+            let name = r.string(t, "name", true);
+            let aliases = r.strings(t, "aliases").unwrap_or_default();
+            if let Some(name) = name {
+                places.push(Place { name, aliases });
+            }
+        }
+
+        let signals = match r.table(root, "signals") {
+            None => SignalRules::default(),
+            Some(t) => {
+                r.known_keys(t, "signals", &["window", "min_negative", "ratio", "baseline"]);
+                let d = SignalRules::default();
+                SignalRules {
+                    window: r.duration(t, "window").unwrap_or(d.window),
+                    min_negative: r.integer(t, "min_negative", 1..=100_000).map_or(d.min_negative, |v| v as u32),
+                    ratio: r.float(t, "ratio").unwrap_or(d.ratio),
+                    baseline: r.duration(t, "baseline").unwrap_or(d.baseline),
+                }
+            }
+        };
+
+        let alerts = r.table(root, "alerts").map(|t| {
+            r.known_keys(t, "alerts", &["smtp_url", "from", "to"]);
+            let smtp_url = r.string_spanned(t, "smtp_url").map(|(u, s)| {
+                if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                    r.error(s, format!("smtp_url {u:?} must start with smtp:// or smtps://"));
+                }
+                u
+            });
+            let from = r.string(t, "from", true).unwrap_or_default();
+            let to = r.strings(t, "to").unwrap_or_default();
+            let (from_span, to_span) = (r.value_span(t, "from"), r.value_span(t, "to"));
+            let addresses: Vec<(String, Range<usize>)> = std::iter::once((from.clone(), from_span))
+                .chain(to.iter().map(|a| (a.clone(), to_span.clone())))
+                .collect();
+            for (addr, span) in addresses {
+                if !addr.is_empty() && !plausible_email(&addr) {
+                    r.error(span, format!("{addr:?} is not an email address"));
+                }
+            }
+            if to.is_empty() {
+                let span = r.value_span(t, "to");
+                r.error(span, "alerts need at least one recipient in `to`".into());
+            }
+            Alerts { smtp_url, from, to }
+        });
+
+        if !r.errors.is_empty() {
+            r.errors.sort_by_key(|e| (e.line, e.column));
+            return Err(ConfigErrors(r.errors));
+        }
+        Ok(Pipeline { path: None, district, storage, sources, places, signals, alerts })
+    }
+
+    /// The source with this id.
+    pub fn source(&self, id: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+/// Walks a spanned TOML document, collecting errors instead of stopping at the first.
+struct Reader<'a> {
+    text: &'a str,
+    file: &'a Path,
+    base: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Reader<'a> {
+    fn error(&mut self, span: Range<usize>, message: String) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(ConfigError { file: self.file.to_path_buf(), line, column, message });
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+    }
+
+    fn key_span(&self, t: &dyn TableLike, key: &str) -> Range<usize> {
+        t.key(key).and_then(|k| k.span()).unwrap_or(0..0)
+    }
+
+    fn value_span(&self, t: &dyn TableLike, key: &str) -> Range<usize> {
+        t.get(key).and_then(Item::span).unwrap_or_else(|| self.key_span(t, key))
+    }
+
+    fn known_keys(&mut self, t: &dyn TableLike, section: &str, allowed: &[&str]) {
+        let unknown: Vec<(String, Range<usize>)> = t
+            .iter()
+            .filter(|(k, _)| !allowed.contains(k))
+            .map(|(k, _)| (k.to_string(), self.key_span(t, k)))
+            .collect();
+        for (k, span) in unknown {
+            let place = if section.is_empty() { "at top level".to_string() } else { format!("in [{section}]") };
+            self.error(span, format!("unknown key {k:?} {place} (allowed: {})", allowed.join(", ")));
+        }
+    }
+
+    fn table<'d>(&mut self, t: &'d dyn TableLike, key: &str) -> Option<&'d dyn TableLike> {
+        let item = t.get(key)?;
+        match item.as_table_like() {
+            Some(tt) => Some(tt),
+            None => {
+                let span = self.value_span(t, key);
+                self.error(span, format!("`{key}` must be a table ([{key}])"));
+                None
+            }
+        }
+    }
+
+    fn tables<'d>(&mut self, t: &'d dyn TableLike, key: &str) -> Vec<(&'d dyn TableLike, Range<usize>)> {
+        let Some(item) = t.get(key) else { return Vec::new() };
+        if let Some(aot) = item.as_array_of_tables() {
+            return aot.iter().map(|tt| (tt as &dyn TableLike, tt.span().unwrap_or(0..0))).collect();
+        }
+        if let Some(arr) = item.as_array() {
+            let mut out = Vec::new();
+            for v in arr.iter() {
+                match v.as_inline_table() {
+                    Some(it) => out.push((it as &dyn TableLike, v.span().unwrap_or(0..0))),
+                    None => self.error(v.span().unwrap_or(0..0), format!("entries of `{key}` must be tables")),
+                }
+            }
+            return out;
+        }
+        let span = self.value_span(t, key);
+        self.error(span, format!("`{key}` must be an array of tables ([[{key}]])"));
+        Vec::new()
+    }
+
+    fn value<'d>(&mut self, t: &'d dyn TableLike, key: &str) -> Option<&'d Value> {
+        let item = t.get(key)?;
+        match item.as_value() {
+            Some(v) => Some(v),
+            None => {
+                let span = self.value_span(t, key);
+                self.error(span, format!("`{key}` must be a value, not a table"));
+                None
+            }
+        }
+    }
+
+    fn string_spanned(&mut self, t: &dyn TableLike, key: &str) -> Option<(String, Range<usize>)> {
+        let v = self.value(t, key)?;
+        let span = v.span().unwrap_or(0..0);
+        match v.as_str() {
+            Some(s) => Some((s.to_string(), span)),
+            None => {
+                self.error(span, format!("`{key}` must be a string, found {}", v.type_name()));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, t: &dyn TableLike, key: &str, required: bool) -> Option<String> {
+        if required && t.get(key).is_none() {
+            let span = t.iter().next().map(|(k, _)| self.key_span(t, k)).unwrap_or(0..0);
+            self.error(span, format!("missing required key `{key}`"));
+            return None;
+        }
+        self.string_spanned(t, key).map(|(s, _)| s)
+    }
+
+    fn strings(&mut self, t: &dyn TableLike, key: &str) -> Option<Vec<String>> {
+        let v = self.value(t, key)?;
+        let span = v.span().unwrap_or(0..0);
+        let Some(arr) = v.as_array() else {
+            self.error(span, format!("`{key}` must be an array of strings, found {}", v.type_name()));
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in arr.iter() {
+            match item.as_str() {
+                Some(s) => out.push(s.to_string()),
+                None => self.error(item.span().unwrap_or(span.clone()), format!("`{key}` must contain only strings")),
+            }
+        }
+        Some(out)
+    }
+
+    fn boolean(&mut self, t: &dyn TableLike, key: &str) -> Option<bool> {
+        let v = self.value(t, key)?;
+        match v.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                let span = v.span().unwrap_or(0..0);
+                self.error(span, format!("`{key}` must be true or false, found {}", v.type_name()));
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, t: &dyn TableLike, key: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let v = self.value(t, key)?;
+        let span = v.span().unwrap_or(0..0);
+        match v.as_integer() {
+            Some(i) if range.contains(&i) => Some(i),
+            Some(i) => {
+                self.error(span, format!("`{key}` = {i} is out of range ({}..={})", range.start(), range.end()));
+                None
+            }
+            None => {
+                self.error(span, format!("`{key}` must be an integer, found {}", v.type_name()));
+                None
+            }
+        }
+    }
+
+    fn float(&mut self, t: &dyn TableLike, key: &str) -> Option<f64> {
+        let v = self.value(t, key)?;
+        let span = v.span().unwrap_or(0..0);
+        match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+            Some(f) if f.is_finite() && f > 0.0 => Some(f),
+            _ => {
+                self.error(span, format!("`{key}` must be a positive number"));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, t: &dyn TableLike, key: &str) -> Option<Duration> {
+        let (s, span) = self.string_spanned(t, key)?;
+        match parse_duration(&s) {
+            Some(d) => Some(d),
+            None => {
+                self.error(span, format!("`{key}` = {s:?} is not a duration (examples: \"90s\", \"15m\", \"6h\", \"14d\")"));
+                None
+            }
+        }
+    }
+}
+
+/// Expands `${NAME}` and `${NAME:-default}` outside comment lines. Returns the
+/// text and the (offset, name) of every variable that is unset without default.
+fn interpolate(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> (String, Vec<(usize, String)>) {
+    let mut out = String::with_capacity(text.len());
+    let mut unset = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') || !line.contains("${") {
+            out.push_str(line);
+            offset += line.len();
+            continue;
+        }
+        let mut rest = line;
+        let mut at = offset;
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start..].find('}') else { break };
+            let inner = &rest[start + 2..start + len];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            out.push_str(&rest[..start]);
+            match vars(name).filter(|v| !v.is_empty()).or(default.map(str::to_string)) {
+                Some(v) => out.push_str(&v),
+                None => unset.push((at + start, name.to_string())),
+            }
+            at += start + len + 1;
+            rest = &rest[start + len + 1..];
+        }
+        out.push_str(rest);
+        offset += line.len();
+    }
+    (out, unset)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn plausible_email(s: &str) -> bool {
+    let addr = match (s.find('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    };
+    let Some((user, host)) = addr.split_once('@') else { return false };
+    !user.is_empty() && (host.contains('.') || host == "localhost") && !addr.contains(char::is_whitespace)
+}
+
+/// Parses "90s", "15m", "6h", "14d", "2w" into a duration.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    if n <= 0 {
+        return None;
+    }
+    match unit.trim() {
+        "s" => Some(Duration::seconds(n)),
+        "m" | "min" => Some(Duration::minutes(n)),
+        "h" => Some(Duration::hours(n)),
+        "d" => Some(Duration::days(n)),
+        "w" => Some(Duration::weeks(n)),
+        _ => None,
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline, ConfigErrors> {
+        Pipeline::parse(text, Path::new("p.toml"), Path::new("/base"))
+    }
+
+    #[test]
+    fn minimal_contract_pipeline_is_accepted() {
+        let p = parse(
+            r#"
+[storage]
+data_dir = "data/levokumsky"
+
+[[sources]]
+id = "stavropolye-tv"
+type = "rss"
+url = "https://example.org/rss.xml"
+allow_private = false
+
+[alerts]
+smtp_url = "smtp://127.0.0.1:2525"
+from = "glas@example.org"
+to = ["press@example.org"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.storage.data_dir, Path::new("/base/data/levokumsky"));
+        assert_eq!(p.sources[0].kind, "rss");
+        assert_eq!(p.alerts.unwrap().to, vec!["press@example.org"]);
+        assert_eq!(p.district.timezone, chrono_tz::Europe::Moscow);
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_line() {
+        let err = parse(
+            r#"[storage]
+data_dir = "d"
+colour = "red"
+
+[[sources]]
+id = "a"
+type = "rsss"
+url = "ftp://x"
+
+[[sources]]
+id = "a"
+type = "rss"
+url = "https://x.org/f"
+allow_private = "yes"
+
+[signals]
+window = "6 hours"
+"#,
+        )
+        .unwrap_err();
+        let msgs: Vec<String> = err.0.iter().map(|e| format!("{}:{}", e.line, e.message)).collect();
+        assert_eq!(msgs.len(), 6, "{msgs:#?}");
+        assert!(msgs[0].starts_with("3:unknown key \"colour\" in [storage] (allowed: data_dir)"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("7:unknown source type \"rsss\" (supported: rss, telegram, jsonl)"), "{msgs:#?}");
+        assert!(msgs[2].starts_with("8:source url \"ftp://x\""), "{msgs:#?}");
+        assert!(msgs[3].starts_with("11:duplicate source id"), "{msgs:#?}");
+        assert!(msgs[4].starts_with("14:`allow_private` must be true or false"), "{msgs:#?}");
+        assert!(msgs[5].starts_with("17:`window` = \"6 hours\" is not a duration"), "{msgs:#?}");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let err = parse("[storage]\ndata_dir = \"d\"\n[[sources]\n").unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, 3);
+        assert!(err.0[0].message.starts_with("invalid TOML"));
+    }
+
+    #[test]
+    fn environment_variables_fill_values() {
+        let vars = |n: &str| (n == "FEEDS").then(|| "https://feeds.example.org".to_string());
+        let text = "[storage]\ndata_dir = \"${DATA:-data}\"\n# ${IGNORED} in a comment\n[[sources]]\nid = \"a\"\ntype = \"rss\"\nurl = \"${FEEDS}/a.xml\"\n";
+        let p = Pipeline::parse_with_vars(text, Path::new("p.toml"), Path::new("/b"), &vars).unwrap();
+        assert_eq!(p.sources[0].url, "https://feeds.example.org/a.xml");
+        assert_eq!(p.storage.data_dir, Path::new("/b/data"));
+        let err = Pipeline::parse_with_vars("[storage]\ndata_dir = \"${NOPE}\"\n", Path::new("p.toml"), Path::new("/"), &vars).unwrap_err();
+        assert_eq!((err.0[0].line, err.0[0].column), (2, 13));
+        assert!(err.0[0].message.contains("NOPE is not set"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("6h"), Some(Duration::hours(6)));
+        assert_eq!(parse_duration("14d"), Some(Duration::days(14)));
+        assert_eq!(parse_duration("90s"), Some(Duration::seconds(90)));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("5 years"), None);
+    }
+
+    #[test]
+    fn emails() {
+        assert!(plausible_email("press@example.org"));
+        assert!(plausible_email("Пресс-служба <press@example.org>"));
+        assert!(!plausible_email("press"));
+        assert!(!plausible_email("@example.org"));
+    }
+}

@@ -1,0 +1,74 @@
+//! Russian wording for what officials read: plural agreement, dates, months.
+
+use chrono::{Datelike, NaiveDate};
+
+/// Picks the form agreeing with `n`: `plural(5, "публикация", "публикации", "публикаций")`.
+pub fn plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    let (m10, m100) = (n % 10, n % 100);
+    if m10 == 1 && m100 != 11 {
+        one
+    } else if (2..=4).contains(&m10) && !(12..=14).contains(&m100) {
+        few
+    } else {
+        many
+    }
+}
+
+/// "23 негативных публикации": count with agreeing adjective and noun.
+pub fn negative_mentions(n: u64) -> String {
+    let adj = plural(n, "негативная", "негативных", "негативных");
+    format!("{n} {adj} {}", plural(n, "публикация", "публикации", "публикаций"))
+}
+
+/// "3 публикации".
+pub fn mentions(n: u64) -> String {
+    format!("{n} {}", plural(n, "публикация", "публикации", "публикаций"))
+}
+
+const MONTHS_GENITIVE: [&str; 12] = [
+    "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря",
+];
+
+/// "20 ноября 2026".
+pub fn date_long(d: NaiveDate) -> String {
+    format!("{} {} {}", d.day(), MONTHS_GENITIVE[d.month0() as usize], d.year())
+}
+
+/// "20 ноября".
+pub fn date_short(d: NaiveDate) -> String {
+    format!("{} {}", d.day(), MONTHS_GENITIVE[d.month0() as usize])
+}
+
+const WEEKDAYS_SHORT: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
+
+/// "пн", "вт", ...
+pub fn weekday_short(d: NaiveDate) -> &'static str {
+    WEEKDAYS_SHORT[d.weekday().num_days_from_monday() as usize]
+}
+
+/// "6 ч", "2 сут": a window as a short Russian phrase.
+pub fn window(w: &str) -> String {
+    let (num, unit) = w.split_at(w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len()));
+    match unit {
+        "h" => format!("{num} ч"),
+        "d" => format!("{num} сут"),
+        "m" => format!("{num} мин"),
+        _ => w.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plural_agreement() {
+        assert_eq!(negative_mentions(23), "23 негативных публикации");
+        assert_eq!(negative_mentions(1), "1 негативная публикация");
+        assert_eq!(negative_mentions(11), "11 негативных публикаций");
+        assert_eq!(mentions(5), "5 публикаций");
+        assert_eq!(mentions(104), "104 публикации");
+        assert_eq!(date_long(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()), "20 ноября 2026");
+        assert_eq!(window("6h"), "6 ч");
+    }
+}

@@ -1,0 +1,182 @@
+//! glas-store: the store of record and everything derived from it.
+//!
+//! - [`log`]: the append-only Parquet log, partitioned by day — the only copy
+//!   of a mention that matters;
+//! - [`index`]: the tantivy search index, derived from the log, rebuilt by
+//!   [`Store::reindex`];
+//! - [`checkpoints`]: per-source crawl state, saved after the mentions it covers.
+//!
+//! Ingest is at-least-once and dedup by `id` makes it exactly-once: a part is
+//! committed whole (write, sync, rename) before its ids count as seen; the index
+//! records the last part it covers and catches up on open. Killing the process
+//! at any point and running the same ingest again ends with every mention once
+//! in the log and once in the index.
+//!
+//! One process writes a data dir at a time (an exclusive lock on `store.lock`).
+
+pub mod checkpoints;
+pub mod index;
+pub mod log;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use glas_core::Record;
+
+pub use checkpoints::Checkpoints;
+pub use glas_core::Checkpoint;
+pub use index::{Hit, SearchIndex, SearchRequest, SearchResults};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to {action} '{}': {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("failed to {action} '{}': {reason}", path.display())]
+    Parquet { action: &'static str, path: PathBuf, reason: String },
+    #[error("index: failed to {action}: {source}")]
+    Index { action: &'static str, source: tantivy::TantivyError },
+    #[error("invalid query {query:?}: {reason}")]
+    Query { query: String, reason: String },
+    #[error("store at '{}' is corrupt: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("data dir '{}' is in use by another glas process", path.display())]
+    Locked { path: PathBuf },
+}
+
+impl StoreError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io { action, path: path.to_path_buf(), source }
+    }
+    pub(crate) fn parquet(action: &'static str, path: &Path, e: polars::error::PolarsError) -> StoreError {
+        StoreError::Parquet { action, path: path.to_path_buf(), reason: e.to_string() }
+    }
+    pub(crate) fn index(action: &'static str, source: tantivy::TantivyError) -> StoreError {
+        StoreError::Index { action, source }
+    }
+}
+
+/// Outcome of one append.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    pub new: usize,
+    pub duplicate: usize,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    log: log::Log,
+    index: SearchIndex,
+    ids: HashSet<String>,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, removes leftovers of an
+    /// interrupted write, and brings the index up to date with the log.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create data dir", dir, e))?;
+        let lock_path = dir.join("store.lock");
+        let lock = File::create(&lock_path).map_err(|e| StoreError::io("create lock", &lock_path, e))?;
+        fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked { path: dir.to_path_buf() })?;
+        let log = log::Log::open(&dir.join("log"))?;
+        let index = SearchIndex::open(&dir.join("index"))?;
+        let ids = log.ids()?;
+        let mut store = Store { dir: dir.to_path_buf(), log, index, ids, _lock: lock };
+        store.catch_up()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log(&self) -> &log::Log {
+        &self.log
+    }
+
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// Number of mentions in the log.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Commits new records to the log, then to the index. Records whose id is
+    /// already stored (or repeated within the batch) are counted and dropped.
+    pub fn append(&mut self, records: Vec<Record>) -> Result<AppendStats, StoreError> {
+        let mut stats = AppendStats::default();
+        let mut fresh = Vec::with_capacity(records.len());
+        let mut batch_ids = HashSet::new();
+        for r in records {
+            if self.ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
+                stats.duplicate += 1;
+            } else {
+                fresh.push(r);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(stats);
+        }
+        let parts = self.log.append(&fresh, Utc::now())?;
+        self.ids.extend(batch_ids);
+        stats.new = fresh.len();
+        self.index.add(&fresh)?;
+        let last = parts.last().map_or(0, |p| p.seq);
+        self.index.commit(last)?;
+        Ok(stats)
+    }
+
+    /// Indexes log parts the index has not seen (after a crash between the two).
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let done = self.index.indexed_seq()?;
+        let pending: Vec<log::Part> = self.log.parts()?.into_iter().filter(|p| p.seq > done).collect();
+        let Some(last) = pending.last().map(|p| p.seq) else { return Ok(()) };
+        tracing::info!(parts = pending.len(), "indexing log parts committed after the last index commit");
+        for part in &pending {
+            let recs = self.log.read_part(part)?;
+            self.index.add(&recs)?;
+        }
+        self.index.commit(last)
+    }
+
+    /// Rebuilds the index from the log. Returns the number of documents.
+    pub fn reindex(&mut self) -> Result<u64, StoreError> {
+        self.index.clear()?;
+        let parts = self.log.parts()?;
+        for part in &parts {
+            let recs = self.log.read_part(part)?;
+            self.index.add(&recs)?;
+        }
+        self.index.commit(parts.last().map_or(0, |p| p.seq))?;
+        Ok(self.index.num_docs())
+    }
+
+    /// Every record in the log, in part order.
+    pub fn records(&self) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::with_capacity(self.ids.len());
+        for part in self.log.parts()? {
+            out.extend(self.log.read_part(&part)?);
+        }
+        Ok(out)
+    }
+
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
+        self.index.search(req)
+    }
+
+    pub fn checkpoints(&self) -> Result<Checkpoints, StoreError> {
+        Checkpoints::load(&self.dir.join("checkpoints.json"))
+    }
+}

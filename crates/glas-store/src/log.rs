@@ -1,0 +1,294 @@
+//! The store of record: an append-only Parquet log partitioned by day.
+//!
+//! Layout: `log/day=YYYY-MM-DD/part-NNNNNNNNNN.parquet`, where the day is the UTC
+//! date of `published_at` and `N` is a sequence number that grows with every
+//! part ever written. A part is written to a temporary name, synced, and renamed
+//! into place, so a part either exists whole or not at all: a process killed at
+//! any moment leaves no torn part, only a `*.tmp` that the next open removes.
+//! The sequence number lets derived stores (the tantivy index) record how far
+//! they have caught up.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use glas_core::{Engagement, Enrichment, Mention, MentionType, Record, Sentiment};
+use polars::prelude::*;
+
+use crate::StoreError;
+
+/// One committed part of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub seq: u64,
+    pub day: NaiveDate,
+    pub path: PathBuf,
+}
+
+pub struct Log {
+    dir: PathBuf,
+    next_seq: u64,
+}
+
+impl Log {
+    pub fn open(dir: &Path) -> Result<Log, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io("create log folder", dir, e))?;
+        let mut log = Log { dir: dir.to_path_buf(), next_seq: 1 };
+        log.remove_temporaries()?;
+        log.next_seq = log.parts()?.last().map_or(1, |p| p.seq + 1);
+        Ok(log)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every committed part, in sequence order.
+    pub fn parts(&self) -> Result<Vec<Part>, StoreError> {
+        let mut parts = Vec::new();
+        for day_dir in read_dir(&self.dir)? {
+            let Some(day) = day_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("day="))
+                .and_then(|d| d.parse::<NaiveDate>().ok())
+            else {
+                continue;
+            };
+            for file in read_dir(&day_dir)? {
+                let seq = file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix("part-"))
+                    .and_then(|n| n.strip_suffix(".parquet"))
+                    .and_then(|n| n.parse::<u64>().ok());
+                if let Some(seq) = seq {
+                    parts.push(Part { seq, day, path: file });
+                }
+            }
+        }
+        parts.sort_by_key(|p| p.seq);
+        Ok(parts)
+    }
+
+    fn remove_temporaries(&self) -> Result<(), StoreError> {
+        for day_dir in read_dir(&self.dir)? {
+            if day_dir.is_dir() {
+                for file in read_dir(&day_dir)? {
+                    if file.extension().is_some_and(|e| e == "tmp") {
+                        tracing::warn!(path = %file.display(), "removing part left by an interrupted write");
+                        fs::remove_file(&file).map_err(|e| StoreError::io("remove temporary part", &file, e))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends records as one part per day touched. Returns the parts written.
+    /// The caller has already removed duplicates.
+    pub fn append(&mut self, records: &[Record], ingested_at: DateTime<Utc>) -> Result<Vec<Part>, StoreError> {
+        let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<&Record>> = Default::default();
+        for r in records {
+            by_day.entry(r.mention.published_at.with_timezone(&Utc).date_naive()).or_default().push(r);
+        }
+        let mut written = Vec::new();
+        for (day, recs) in by_day {
+            let seq = self.next_seq;
+            let day_dir = self.dir.join(format!("day={day}"));
+            fs::create_dir_all(&day_dir).map_err(|e| StoreError::io("create day folder", &day_dir, e))?;
+            let path = day_dir.join(format!("part-{seq:010}.parquet"));
+            let tmp = path.with_extension("parquet.tmp");
+            let mut df = to_frame(&recs, ingested_at).map_err(|e| StoreError::parquet("build batch", &path, e))?;
+            let mut file = File::create(&tmp).map_err(|e| StoreError::io("create part", &tmp, e))?;
+            ParquetWriter::new(&mut file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(|e| StoreError::parquet("write part", &tmp, e))?;
+            file.flush().and_then(|_| file.sync_all()).map_err(|e| StoreError::io("sync part", &tmp, e))?;
+            drop(file);
+            fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit part", &path, e))?;
+            sync_dir(&day_dir)?;
+            self.next_seq += 1;
+            written.push(Part { seq, day, path });
+        }
+        Ok(written)
+    }
+
+    /// The ids of every committed mention.
+    pub fn ids(&self) -> Result<HashSet<String>, StoreError> {
+        let mut ids = HashSet::new();
+        for part in self.parts()? {
+            let df = read_columns(&part.path, Some(&["id"]))?;
+            let col = df.column("id").and_then(|c| c.str().cloned()).map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
+            ids.extend(col.iter().flatten().map(str::to_string));
+        }
+        Ok(ids)
+    }
+
+    /// Reads one part back into records.
+    pub fn read_part(&self, part: &Part) -> Result<Vec<Record>, StoreError> {
+        let df = read_columns(&part.path, None)?;
+        from_frame(&df).map_err(|e| StoreError::parquet("decode part", &part.path, e))
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| StoreError::io("list folder", dir, e))? {
+        out.push(entry.map_err(|e| StoreError::io("list folder", dir, e))?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io("sync folder", dir, e))
+}
+
+pub(crate) fn read_columns(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, StoreError> {
+    let file = File::open(path).map_err(|e| StoreError::io("open part", path, e))?;
+    let mut reader = ParquetReader::new(file);
+    if let Some(cols) = columns {
+        reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+    }
+    reader.finish().map_err(|e| StoreError::parquet("read part", path, e))
+}
+
+fn str_col(name: &str, values: impl Iterator<Item = Option<String>>) -> Column {
+    let v: Vec<Option<String>> = values.collect();
+    Column::new(name.into(), v)
+}
+
+fn list_col(name: &str, values: impl Iterator<Item = Vec<String>>) -> Column {
+    let lists: ListChunked = values
+        .map(|v| Some(Series::new(PlSmallStr::EMPTY, v)))
+        .collect();
+    let lists = lists.cast(&DataType::List(Box::new(DataType::String))).expect("list of strings");
+    lists.with_name(name.into()).into_column()
+}
+
+fn i64_col(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
+    let v: Vec<Option<i64>> = values.collect();
+    Column::new(name.into(), v)
+}
+
+fn datetime_col(name: &str, ms: Vec<i64>) -> Column {
+    Int64Chunked::from_vec(name.into(), ms)
+        .into_datetime(TimeUnit::Milliseconds, None)
+        .into_series()
+        .into_column()
+}
+
+/// The log's schema, one row per mention. `published_at` is UTC milliseconds;
+/// `utc_offset_s` keeps the offset the source gave so export round-trips.
+pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsResult<DataFrame> {
+    let m = |f: fn(&Record) -> Option<String>| recs.iter().map(move |r| f(r));
+    let n = recs.len();
+    let columns = vec![
+        str_col("id", m(|r| Some(r.mention.id.clone()))),
+        str_col("source", m(|r| r.mention.source.clone())),
+        str_col("source_kind", m(|r| Some(r.source_kind.clone()))),
+        str_col("url", m(|r| r.mention.url.clone())),
+        datetime_col("published_at", recs.iter().map(|r| r.mention.published_at.timestamp_millis()).collect()),
+        Column::new("utc_offset_s".into(), recs.iter().map(|r| r.mention.published_at.offset().local_minus_utc()).collect::<Vec<i32>>()),
+        str_col("author", m(|r| r.mention.author.clone())),
+        str_col("title", m(|r| r.mention.title.clone())),
+        str_col("text", m(|r| Some(r.mention.text.clone()))),
+        i64_col("views", recs.iter().map(|r| r.mention.engagement.views)),
+        i64_col("likes", recs.iter().map(|r| r.mention.engagement.likes)),
+        i64_col("comments", recs.iter().map(|r| r.mention.engagement.comments)),
+        i64_col("shares", recs.iter().map(|r| r.mention.engagement.shares)),
+        str_col("extra", m(|r| (!r.mention.extra.is_empty()).then(|| serde_json::Value::Object(r.mention.extra.clone()).to_string()))),
+        datetime_col("ingested_at", vec![ingested_at.timestamp_millis(); n]),
+        str_col("lang", m(|r| Some(r.enrichment.lang.clone()))),
+        str_col("sentiment", m(|r| Some(r.enrichment.sentiment.as_str().to_string()))),
+        Column::new("sentiment_score".into(), recs.iter().map(|r| r.enrichment.sentiment_score).collect::<Vec<f64>>()),
+        list_col("topics", recs.iter().map(|r| r.enrichment.topics.clone())),
+        list_col("places", recs.iter().map(|r| r.enrichment.places.clone())),
+        str_col("mention_type", m(|r| Some(r.enrichment.mention_type.as_str().to_string()))),
+        list_col("entities", recs.iter().map(|r| r.enrichment.entities.clone())),
+        str_col("cluster", m(|r| Some(r.enrichment.cluster.clone()))),
+    ];
+    DataFrame::new(n, columns)
+}
+
+pub(crate) fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Record>> {
+    let s = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        Ok(df.column(name)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let i = |name: &str| -> PolarsResult<Vec<Option<i64>>> { Ok(df.column(name)?.i64()?.iter().collect()) };
+    let l = |name: &str| -> PolarsResult<Vec<Vec<String>>> {
+        let ca = df.column(name)?.list()?.clone();
+        ca.amortized_iter()
+            .map(|opt| -> PolarsResult<Vec<String>> {
+                match opt {
+                    None => Ok(Vec::new()),
+                    Some(series) => Ok(series.as_ref().str()?.iter().flatten().map(str::to_string).collect()),
+                }
+            })
+            .collect()
+    };
+    let ids = s("id")?;
+    let sources = s("source")?;
+    let kinds = s("source_kind")?;
+    let urls = s("url")?;
+    let published: Vec<Option<i64>> = df.column("published_at")?.datetime()?.physical().iter().collect();
+    let offsets: Vec<Option<i32>> = df.column("utc_offset_s")?.i32()?.iter().collect();
+    let authors = s("author")?;
+    let titles = s("title")?;
+    let texts = s("text")?;
+    let (views, likes, comments, shares) = (i("views")?, i("likes")?, i("comments")?, i("shares")?);
+    let extras = s("extra")?;
+    let langs = s("lang")?;
+    let sentiments = s("sentiment")?;
+    let scores: Vec<Option<f64>> = df.column("sentiment_score")?.f64()?.iter().collect();
+    let (topics, places, entities) = (l("topics")?, l("places")?, l("entities")?);
+    let types = s("mention_type")?;
+    let clusters = s("cluster")?;
+
+    let mut out = Vec::with_capacity(df.height());
+    for k in 0..df.height() {
+        let offset = FixedOffset::east_opt(offsets[k].unwrap_or(0)).unwrap_or(FixedOffset::east_opt(0).unwrap());
+        let published_at = offset
+            .timestamp_millis_opt(published[k].unwrap_or(0))
+            .single()
+            .ok_or_else(|| polars_err!(ComputeError: "published_at out of range"))?;
+        let extra = match &extras[k] {
+            Some(json) => match serde_json::from_str(json) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => Default::default(),
+            },
+            None => Default::default(),
+        };
+        let id = ids[k].clone().unwrap_or_default();
+        out.push(Record {
+            mention: Mention {
+                id: id.clone(),
+                source: sources[k].clone(),
+                url: urls[k].clone(),
+                published_at,
+                author: authors[k].clone(),
+                title: titles[k].clone(),
+                text: texts[k].clone().unwrap_or_default(),
+                engagement: Engagement { views: views[k], likes: likes[k], comments: comments[k], shares: shares[k] },
+                extra,
+            },
+            enrichment: Enrichment {
+                id,
+                lang: langs[k].clone().unwrap_or_default(),
+                sentiment: sentiments[k].as_deref().and_then(Sentiment::parse).unwrap_or_default(),
+                sentiment_score: scores[k].unwrap_or(0.0),
+                topics: topics[k].clone(),
+                places: places[k].clone(),
+                mention_type: types[k].as_deref().and_then(MentionType::parse).unwrap_or_default(),
+                entities: entities[k].clone(),
+                cluster: clusters[k].clone().unwrap_or_default(),
+            },
+            source_kind: kinds[k].clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,132 @@
+//! `glas demo`: the main job on the embedded default pipeline.
+//!
+//! Serves the repository's `fixtures/` on loopback, crawls the demo pipeline's
+//! sources (three news feeds, three residents' Telegram channels, a month of the
+//! Levokumsky district with a water outage in Величаевское), indexes, analyses,
+//! delivers alerts (to the outbox: the demo has no SMTP server), writes the
+//! weekly report and prints where everything is. Deterministic: the data dir is
+//! reset first and "now" is the hour after the newest mention.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use chrono::{Duration, DurationRound, Utc};
+
+use crate::fixture_server::FixtureServer;
+use crate::ops::{self, Ctx};
+
+/// What the demo leaves behind, removed before each run.
+const DEMO_OUTPUTS: &[&str] = &["log", "index", "checkpoints.json", "analytics", "reports", "outbox", "alerts"];
+
+pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let fixtures = match fixtures {
+        Some(f) => f.to_path_buf(),
+        None => crate::repo_dir().join("fixtures"),
+    };
+    if !fixtures.join("demo").is_dir() {
+        bail!("cannot find the demo fixtures in '{}' (run from the repository, or pass --fixtures DIR)", fixtures.display());
+    }
+    let server = FixtureServer::start(&fixtures).await.context("cannot start the fixture server on 127.0.0.1")?;
+    let ctx = Ctx::new(crate::demo_pipeline(Some(&server.base_url()))?, data);
+    reset(&ctx.data_dir)?;
+    let started = std::time::Instant::now();
+
+    println!("glas demo — {}", ctx.pipeline.district.name);
+    println!("fixtures served at {} from {}\n", server.base_url(), fixtures.display());
+
+    let mut store = ctx.open_store()?;
+    let analyzer = ctx.analyzer();
+    println!("1. crawl: one round over {} sources", ctx.pipeline.sources.len());
+    let summaries = ops::crawl_once(&ctx, &mut store, &analyzer).await?;
+    crate::print_crawl_summary(&summaries);
+    drop(server);
+
+    let records = store.records()?;
+    let Some(newest) = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).max() else {
+        bail!("the crawl produced no mentions; see the errors above");
+    };
+    let at = newest.duration_trunc(Duration::hours(1)).unwrap_or(newest) + Duration::hours(1);
+    let oldest = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).min().unwrap_or(newest);
+
+    println!("\n2. index: {} mentions searchable ({} in the log)", store.index().num_docs(), store.len());
+
+    println!("\n3. analyse: daily aggregates and signals, as of {}", at.with_timezone(&ctx.tz()).format("%Y-%m-%d %H:%M %Z"));
+    let analysis = ops::analyze(&ctx, &store, at, at - oldest)?;
+    if let Some(d) = &analysis.daily {
+        println!("   daily aggregates over {} days → {}", d.days, d.by_source.parent().unwrap_or(Path::new("")).display());
+    }
+    for s in &analysis.signals {
+        println!(
+            "   signal {} {}: {} — score {:.1}, {} stories in {} vs usual {:.2}; evidence {}",
+            s.detected_at.format("%d.%m %H:%M"),
+            s.severity.as_str(),
+            glas_alert::subject(s),
+            s.score,
+            s.count,
+            s.window,
+            s.baseline,
+            s.evidence.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if analysis.signals.is_empty() {
+        println!("   no signals");
+    }
+
+    println!("\n4. alerts");
+    let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await?;
+    crate::print_alert_report(report.as_ref());
+
+    let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
+    let report_path = ops::weekly_report(&ctx, &analysis.records, week)?;
+    println!("\n5. weekly report {week}: {}", report_path.display());
+
+    println!("\n6. example searches");
+    for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"] {
+        let res = store.search(&glas_store::SearchRequest { query: q.into(), limit: 2, by_date: true, ..Default::default() })?;
+        println!("\n$ glas search '{q}' --by-date --limit 2");
+        crate::print_hits(&res, false);
+    }
+
+    let data = display(&ctx.data_dir);
+    println!("\nwhere to look:");
+    println!("  report    {}", display(&report_path));
+    println!("  alerts    {}", display(&ctx.data_dir.join("outbox")));
+    println!("  signals   {}", display(&analysis.signals_path));
+    println!("  analytics {}", display(&ctx.data_dir.join("analytics")));
+    println!("  store     {data}/log (Parquet by day), {data}/index (tantivy)");
+    println!("\ntry: cargo run --release -- search 'вода Величаевском' --data {data}");
+    println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn display(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let p: PathBuf = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let p = normalize(&p);
+    p.strip_prefix(&cwd).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+}
+
+/// Removes `..` components lexically so printed paths are short.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn reset(dir: &Path) -> anyhow::Result<()> {
+    for name in DEMO_OUTPUTS {
+        let p = dir.join(name);
+        let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else if p.exists() { std::fs::remove_file(&p) } else { Ok(()) };
+        r.with_context(|| format!("cannot clear the previous demo output '{}'", p.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,408 @@
+//! glas: public-opinion monitoring for a municipal district.
+//!
+//! This crate is the command-line front end: it parses arguments, loads the
+//! pipeline, and composes the stages of the other crates (see [`ops`]). The
+//! binary (`src/main.rs`) is a thin shell over [`run`].
+//!
+//! Exit codes: 0 success; 1 failure; 2 invalid usage or configuration;
+//! 3 finished, but some input was rejected or some source failed.
+
+pub mod demo;
+pub mod fixture_server;
+pub mod ops;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use glas_core::{config::ConfigErrors, Mention, Pipeline};
+
+use ops::Ctx;
+
+/// The pipeline `glas demo` runs, and the default when no `--pipeline` is given.
+pub const DEMO_PIPELINE: &str = include_str!("../../../pipelines/demo.toml");
+
+#[derive(Debug, Parser)]
+#[command(name = "glas", version, about = "Public-opinion monitoring: crawl, enrich, search, analyse, alert")]
+pub struct Cli {
+    /// Where the store lives (overrides the pipeline's [storage] data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The pipeline file (default: the embedded demo pipeline).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job on the embedded default: serve fixtures/, crawl, index, analyse, report, alert.
+    Demo {
+        /// Folder to serve (default: the repository's fixtures/).
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
+    },
+    /// Check a pipeline file and report every error with its line.
+    Validate,
+    /// One crawl round over every source, then a per-source summary.
+    Crawl {
+        /// Crawl once and exit (the only mode until `glas run`).
+        #[arg(long)]
+        once: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bulk import of mention lines (JSON Lines).
+    Import {
+        file: PathBuf,
+        /// Mentions committed together.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Mention lines on stdin → enrichment lines on stdout, same order.
+    Classify {
+        /// Add the terms that drove the sentiment (`explain` field).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Search mentions (Russian morphology; AND by default, OR, NOT, "phrases").
+    Search {
+        query: String,
+        /// Only mentions of the last span: 7d, 24h, 90m.
+        #[arg(long)]
+        since: Option<String>,
+        /// From this day (YYYY-MM-DD, district time), inclusive.
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Up to this day (YYYY-MM-DD, district time), inclusive.
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Newest first instead of most relevant first.
+        #[arg(long)]
+        by_date: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the search index from the store of record.
+    Reindex,
+    /// Daily aggregates and signals over the store.
+    Analyze {
+        /// Evaluate as of this moment (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<DateTime<chrono::FixedOffset>>,
+        /// How far back to look for signals.
+        #[arg(long, default_value = "7d")]
+        lookback: String,
+        /// Also deliver alerts for new signals.
+        #[arg(long)]
+        alert: bool,
+    },
+    /// Reports.
+    Report {
+        #[command(subcommand)]
+        kind: ReportKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportKind {
+    /// The weekly tension report (HTML).
+    Weekly {
+        /// ISO week, e.g. 2026-W47 (default: the current week).
+        #[arg(long)]
+        week: Option<String>,
+    },
+}
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// Maps an error to the documented exit code.
+pub fn exit_code_for(e: &anyhow::Error) -> ExitCode {
+    if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<ConfigErrors>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Folder the repository's `pipelines/` would be in, for resolving the embedded pipeline.
+pub(crate) fn repo_dir() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if here.join("pipelines").is_dir() { here } else { std::env::current_dir().unwrap_or_default() }
+}
+
+/// The embedded demo pipeline, its sources at `fixtures_url` (or, when `None`,
+/// at `$GLAS_FIXTURES_URL` or the default the file gives).
+pub fn demo_pipeline(fixtures_url: Option<&str>) -> Result<Pipeline, ConfigErrors> {
+    let dir = repo_dir().join("pipelines");
+    let vars = |name: &str| match (name, fixtures_url) {
+        ("GLAS_FIXTURES_URL", Some(url)) => Some(url.to_string()),
+        _ => std::env::var(name).ok(),
+    };
+    Pipeline::parse_with_vars(DEMO_PIPELINE, &dir.join("demo.toml"), &dir, &vars)
+}
+
+pub fn load_ctx(cli: &Cli) -> anyhow::Result<Ctx> {
+    let pipeline = match &cli.pipeline {
+        Some(p) => Pipeline::load(p)?,
+        None => demo_pipeline(None)?,
+    };
+    Ok(Ctx::new(pipeline, cli.data.as_deref()))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Demo { fixtures } => demo::run(cli.data.as_deref(), fixtures.as_deref()).await,
+        Command::Validate => {
+            let path = cli.pipeline.as_ref().ok_or_else(|| usage("validate needs --pipeline FILE"))?;
+            let p = Pipeline::load(path)?;
+            println!(
+                "{}: ok — {} sources, {} settlements, alerts {}",
+                path.display(),
+                p.sources.len(),
+                p.places.len(),
+                if p.alerts.is_some() { "configured" } else { "not configured" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crawl { once, json } => {
+            if !once {
+                return Err(usage("continuous crawling comes with `glas run`; use `glas crawl --once`"));
+            }
+            let ctx = load_ctx(&cli)?;
+            let mut store = ctx.open_store()?;
+            let analyzer = ctx.analyzer();
+            let summaries = ops::crawl_once(&ctx, &mut store, &analyzer).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&summaries)?);
+            } else {
+                print_crawl_summary(&summaries);
+            }
+            let failed = summaries.iter().any(|s| s.error.is_some());
+            Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+        Command::Import { file, batch } => {
+            let ctx = load_ctx(&cli)?;
+            let mut store = ctx.open_store()?;
+            let analyzer = ctx.analyzer();
+            let s = ops::import_file(&mut store, &analyzer, file, (*batch).max(1))?;
+            for e in &s.errors {
+                eprintln!("{}:{}: rejected: {}", file.display(), e.line, e.reason);
+            }
+            println!("imported {} · duplicate {} · rejected {}", s.imported, s.duplicate, s.rejected);
+            Ok(if s.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+        Command::Classify { explain } => classify(&cli, *explain),
+        Command::Search { query, since, from, to, by_date, limit, json } => {
+            let ctx = load_ctx(&cli)?;
+            let store = ctx.open_store()?;
+            let tz = ctx.tz();
+            let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc));
+            let mut since_t = match since {
+                Some(s) => {
+                    let d = glas_core::config::parse_duration(s).ok_or_else(|| usage(format!("--since {s:?} is not a span (examples: 7d, 24h, 90m)")))?;
+                    Some(Utc::now() - d)
+                }
+                None => None,
+            };
+            if let Some(f) = from {
+                since_t = since_t.max(day_start(*f));
+            }
+            let until = to.and_then(|t| day_start(t + Duration::days(1)));
+            let req = glas_store::SearchRequest { query: query.clone(), since: since_t, until, limit: *limit, by_date: *by_date };
+            let res = match store.search(&req) {
+                Ok(r) => r,
+                Err(e @ glas_store::StoreError::Query { .. }) => return Err(usage(e.to_string())),
+                Err(e) => return Err(e.into()),
+            };
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&res)?);
+            } else {
+                print_hits(&res, std::io::stdout().is_terminal());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let ctx = load_ctx(&cli)?;
+            let mut store = ctx.open_store()?;
+            let n = store.reindex()?;
+            println!("reindexed {n} mentions from the log in '{}'", ctx.data_dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analyze { at, lookback, alert } => {
+            let ctx = load_ctx(&cli)?;
+            let store = ctx.open_store()?;
+            let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+            let lookback = glas_core::config::parse_duration(lookback).ok_or_else(|| usage(format!("--lookback {lookback:?} is not a span")))?;
+            let a = ops::analyze(&ctx, &store, at, lookback)?;
+            if let Some(d) = &a.daily {
+                println!("daily aggregates over {} days: {} and {}", d.days, d.by_source.display(), d.by_topic.display());
+            } else {
+                println!("the store is empty: nothing to aggregate");
+            }
+            println!("{} signals → {}", a.signals.len(), a.signals_path.display());
+            for s in &a.signals {
+                println!("  {}", glas_alert::subject(s));
+            }
+            if *alert {
+                print_alert_report(ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { kind: ReportKind::Weekly { week } } => {
+            let ctx = load_ctx(&cli)?;
+            let store = ctx.open_store()?;
+            let week = match week {
+                Some(w) => glas_report::IsoWeek::parse(w).ok_or_else(|| usage(format!("--week {w:?} is not an ISO week such as 2026-W47")))?,
+                None => glas_report::IsoWeek::of(Utc::now().with_timezone(&ctx.tz()).date_naive()),
+            };
+            let records = store.records()?;
+            let path = ops::weekly_report(&ctx, &records, week)?;
+            println!("weekly report for {week}: {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
+    let ctx = load_ctx(cli)?;
+    let analyzer = ctx.analyzer();
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rejected = 0;
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = line.context("cannot read stdin")?;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
+        }
+        // One output line per input line keeps the order aligned even for bad lines.
+        let value = match Mention::from_line(text, i + 1) {
+            Ok(m) => {
+                let kind = m.id.split(':').next().filter(|p| ["rss", "tg", "vk"].contains(p)).map_or("import", |p| if p == "tg" { "telegram" } else { p });
+                let (e, why) = analyzer.enrich_explained(&m, kind);
+                let mut v = serde_json::to_value(&e)?;
+                if explain {
+                    v["explain"] = why.iter().map(|c| serde_json::json!({"term": c.term, "weight": c.weight})).collect();
+                }
+                v
+            }
+            Err(e) => {
+                rejected += 1;
+                eprintln!("stdin:{}: rejected: {}", e.line, e.reason);
+                let id = serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v.get("id").cloned()).unwrap_or(serde_json::Value::Null);
+                serde_json::json!({"id": id, "error": format!("line {}: {}", e.line, e.reason)})
+            }
+        };
+        writeln!(out, "{value}")?;
+    }
+    out.flush()?;
+    Ok(if rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+pub fn print_crawl_summary(summaries: &[ops::SourceSummary]) {
+    println!("{:<24} {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", "source", "type", "status", "fetched", "parsed", "new", "dup");
+    for s in summaries {
+        println!("{:<24} {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", s.source, s.kind, s.status, s.fetched, s.parsed, s.new, s.duplicate);
+        if let Some(e) = &s.error {
+            println!("    error: {e}");
+        }
+    }
+    let (new, dup): (usize, usize) = summaries.iter().fold((0, 0), |a, s| (a.0 + s.new, a.1 + s.duplicate));
+    let failed = summaries.iter().filter(|s| s.error.is_some()).count();
+    println!("{} sources · {new} new · {dup} duplicate · {failed} failed", summaries.len());
+}
+
+pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
+    println!("{} found, showing {}", res.total, res.hits.len());
+    for h in &res.hits {
+        let date = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
+        let mut tags = vec![h.sentiment.clone()];
+        tags.extend(h.topics.iter().cloned());
+        tags.extend(h.places.iter().cloned());
+        println!("\n{date}  {}  [{}]", h.source, tags.join(" · "));
+        if let Some(t) = &h.title {
+            println!("  {t}");
+        }
+        println!("  {}", mark(&h.snippet, &h.highlights, color).replace('\n', " "));
+        if let Some(u) = &h.url {
+            println!("  {u}");
+        }
+    }
+}
+
+/// Marks highlighted ranges: bold on a terminal, `**word**` otherwise.
+fn mark(text: &str, ranges: &[(usize, usize)], color: bool) -> String {
+    let (open, close) = if color { ("\x1b[1;33m", "\x1b[0m") } else { ("**", "**") };
+    let mut out = String::with_capacity(text.len() + ranges.len() * 8);
+    let mut pos = 0;
+    for &(a, b) in ranges {
+        if a < pos || b > text.len() || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
+            continue;
+        }
+        out.push_str(&text[pos..a]);
+        out.push_str(open);
+        out.push_str(&text[a..b]);
+        out.push_str(close);
+        pos = b;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+pub fn print_alert_report(report: Option<&glas_alert::Report>) {
+    let Some(r) = report else {
+        println!("alerts: no [alerts] section in the pipeline; nothing sent");
+        return;
+    };
+    for (s, d) in &r.sent {
+        match d {
+            glas_alert::Delivered::Smtp { to } => println!("alert sent to {}: {}", to.join(", "), glas_alert::subject(s)),
+            glas_alert::Delivered::Outbox { path } => println!("alert written to {}: {}", path.display(), glas_alert::subject(s)),
+        }
+    }
+    for (s, e) in &r.failed {
+        println!("alert FAILED ({e}): {}", glas_alert::subject(s));
+    }
+    println!("alerts: {} sent, {} already sent earlier, {} failed", r.sent.len(), r.suppressed, r.failed.len());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_ranges() {
+        assert_eq!(mark("нет воды в Заре", &[(7, 15)], false), "нет **воды** в Заре");
+        assert_eq!(mark("abc", &[(1, 9)], false), "abc");
+    }
+
+    #[test]
+    fn embedded_demo_pipeline_is_valid() {
+        let p = demo_pipeline(Some("http://127.0.0.1:1")).unwrap();
+        assert!(p.sources.len() >= 4);
+        assert!(p.places.iter().any(|pl| pl.name == "Величаевское"));
+    }
+}

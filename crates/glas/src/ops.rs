@@ -1,0 +1,223 @@
+//! The pipeline's stages as functions the commands (and `glas demo`) compose:
+//! crawl, import, analyse, alert, report.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, Utc};
+use glas_core::{Checkpoint, LineError, Mention, Pipeline, Record, Signal};
+use glas_crawl::{CrawlError, SourceCtx};
+use glas_nlp::Analyzer;
+use glas_store::Store;
+
+/// A loaded pipeline and where its data lives.
+pub struct Ctx {
+    pub pipeline: Pipeline,
+    pub data_dir: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(pipeline: Pipeline, data_override: Option<&Path>) -> Ctx {
+        let data_dir = data_override.map(Path::to_path_buf).unwrap_or_else(|| pipeline.storage.data_dir.clone());
+        Ctx { pipeline, data_dir }
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.data_dir).with_context(|| format!("cannot open the store in '{}'", self.data_dir.display()))
+    }
+
+    pub fn analyzer(&self) -> Analyzer {
+        Analyzer::new(&self.pipeline.places)
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.pipeline.district.timezone
+    }
+}
+
+pub fn enrich(analyzer: &Analyzer, mentions: Vec<Mention>, source_kind: &str) -> Vec<Record> {
+    mentions
+        .into_iter()
+        .map(|mention| Record { enrichment: analyzer.enrich(&mention, source_kind), mention, source_kind: source_kind.to_string() })
+        .collect()
+}
+
+/// One source's line in the crawl summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceSummary {
+    pub source: String,
+    pub kind: String,
+    pub status: &'static str,
+    pub fetched: usize,
+    pub parsed: usize,
+    pub new: usize,
+    pub duplicate: usize,
+    pub error: Option<String>,
+}
+
+/// One crawl round over every source of the pipeline, sources in parallel.
+/// Each source's mentions are committed before its checkpoint is saved.
+pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> anyhow::Result<Vec<SourceSummary>> {
+    let client = glas_crawl::client();
+    let now = Utc::now();
+    let mut checkpoints = store.checkpoints()?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (order, src) in ctx.pipeline.sources.iter().cloned().enumerate() {
+        let cp = checkpoints.get(&src.id);
+        let client = client.clone();
+        let tz = ctx.tz();
+        tasks.spawn(async move {
+            let sctx = SourceCtx { source: &src, tz, now };
+            let result = glas_crawl::crawl_source(&client, &sctx, &cp).await;
+            (order, src, cp, result)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.context("a crawler task panicked")?);
+    }
+    results.sort_by_key(|r| r.0);
+    let mut summaries = Vec::new();
+    for (_, src, old_cp, result) in results {
+        let mut s = SourceSummary { source: src.id.clone(), kind: src.kind.clone(), status: "ok", fetched: 0, parsed: 0, new: 0, duplicate: 0, error: None };
+        let stamp = Utc::now().to_rfc3339();
+        match result {
+            Ok(out) => {
+                s.fetched = out.fetched;
+                s.parsed = out.mentions.len();
+                if out.not_modified {
+                    s.status = "not modified";
+                }
+                let records = enrich(analyzer, out.mentions, &src.kind);
+                let stats = store.append(records)?;
+                s.new = stats.new;
+                s.duplicate = stats.duplicate;
+                let cp = Checkpoint {
+                    last_success: Some(stamp.clone()),
+                    last_new: if stats.new > 0 { Some(stamp) } else { old_cp.last_new.clone() },
+                    consecutive_failures: 0,
+                    last_error: None,
+                    ..out.checkpoint
+                };
+                checkpoints.save(&src.id, cp)?;
+            }
+            Err(CrawlError { url, stage, reason, .. }) => {
+                tracing::warn!(source = %src.id, %url, %stage, %reason, "source failed");
+                s.status = "failed";
+                s.error = Some(format!("{stage} {url}: {reason}"));
+                let cp = Checkpoint {
+                    consecutive_failures: old_cp.consecutive_failures + 1,
+                    last_error: Some(format!("{stamp} {stage} {url}: {reason}")),
+                    ..old_cp
+                };
+                checkpoints.save(&src.id, cp)?;
+            }
+        }
+        summaries.push(s);
+    }
+    Ok(summaries)
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    pub imported: usize,
+    pub duplicate: usize,
+    pub rejected: usize,
+    #[serde(skip)]
+    pub errors: Vec<LineError>,
+}
+
+/// Imports a file of mention lines in batches; each batch is committed whole.
+/// Malformed lines are collected (line number, reason) and skipped.
+pub fn import_file(store: &mut Store, analyzer: &Analyzer, path: &Path, batch: usize) -> anyhow::Result<ImportSummary> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut summary = ImportSummary::default();
+    let mut pending = Vec::with_capacity(batch);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read '{}'", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let line = match std::str::from_utf8(&buf) {
+            Ok(l) => l.trim_end_matches(['\n', '\r']),
+            Err(e) => {
+                summary.errors.push(LineError { line: line_no, reason: format!("not valid UTF-8 ({e})") });
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match Mention::from_line(line, line_no) {
+            Ok(m) => pending.push(m),
+            Err(e) => summary.errors.push(e),
+        }
+        if pending.len() >= batch {
+            let stats = store.append(enrich(analyzer, std::mem::take(&mut pending), "import"))?;
+            summary.imported += stats.new;
+            summary.duplicate += stats.duplicate;
+        }
+    }
+    if !pending.is_empty() {
+        let stats = store.append(enrich(analyzer, pending, "import"))?;
+        summary.imported += stats.new;
+        summary.duplicate += stats.duplicate;
+    }
+    summary.rejected = summary.errors.len();
+    Ok(summary)
+}
+
+/// What an analysis round produced.
+pub struct Analysis {
+    pub daily: Option<glas_analytics::daily::DailyOutputs>,
+    pub signals: Vec<Signal>,
+    pub signals_path: PathBuf,
+    pub records: Vec<Record>,
+}
+
+/// Daily aggregates plus signals over the `lookback` before `at`.
+pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
+    let out_dir = ctx.data_dir.join("analytics");
+    let daily = glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
+    let records = store.records()?;
+    let signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
+    std::fs::create_dir_all(&out_dir)?;
+    let signals_path = out_dir.join("signals.jsonl");
+    let mut text = String::new();
+    for s in &signals {
+        text.push_str(&serde_json::to_string(s)?);
+        text.push('\n');
+    }
+    std::fs::write(&signals_path, text).with_context(|| format!("cannot write '{}'", signals_path.display()))?;
+    Ok(Analysis { daily, signals, signals_path, records })
+}
+
+/// Sends alerts for new signals (or writes them to the outbox).
+pub async fn deliver_alerts(ctx: &Ctx, signals: &[Signal], records: &[Record]) -> anyhow::Result<Option<glas_alert::Report>> {
+    let Some(alerts) = &ctx.pipeline.alerts else { return Ok(None) };
+    let mentions: HashMap<String, &Mention> = records.iter().map(|r| (r.mention.id.clone(), &r.mention)).collect();
+    let alerter = glas_alert::Alerter { config: alerts, district: &ctx.pipeline.district.name, tz: ctx.tz(), data_dir: &ctx.data_dir };
+    Ok(Some(alerter.deliver(signals, &mentions).await?))
+}
+
+/// Writes the weekly report for `week` and returns its path.
+pub fn weekly_report(ctx: &Ctx, records: &[Record], week: glas_report::IsoWeek) -> anyhow::Result<PathBuf> {
+    let tz = ctx.tz();
+    let monday = week.monday().context("invalid week")?;
+    let start = monday.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().context("week start")?.with_timezone(&Utc);
+    // Signals of the week, computed afresh from the log so any week can be regenerated.
+    let signals = glas_analytics::signals::detect(records, &ctx.pipeline.signals, start - Duration::days(1), start + Duration::days(7), tz);
+    let html = glas_report::Weekly { district: &ctx.pipeline.district, week, records, signals: &signals }.render_html();
+    let dir = ctx.data_dir.join("reports");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("weekly-{week}.html"));
+    std::fs::write(&path, html).with_context(|| format!("cannot write '{}'", path.display()))?;
+    Ok(path)
+}

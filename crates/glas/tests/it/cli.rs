@@ -1,0 +1,121 @@
+//! The command-line contract: validate, import, classify, search, reindex.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::support::*;
+
+#[test]
+fn validate_reports_every_error_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[storage]\ndata_dir = \"d\"\n\n[[sources]]\nid = \"a\"\ntype = \"rsss\"\nurl = \"https://x.org/f\"\n\n[[sources]]\nid = \"b\"\ntype = \"rss\"\nurl = \"https://x.org/g\"\nallow_private = \"yes\"\n\n[alerts]\nfrom = \"glas\"\nto = [\"press@example.org\"]\n",
+    )
+    .unwrap();
+    let out = glas(&["validate", "--pipeline", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("3 errors"), "{err}");
+    assert!(err.contains("bad.toml:6:8: unknown source type \"rsss\" (supported: rss, telegram, jsonl)"), "{err}");
+    assert!(err.contains("bad.toml:13:17: `allow_private` must be true or false"), "{err}");
+    assert!(err.contains("bad.toml:16:8: \"glas\" is not an email address"), "{err}");
+
+    for good in ["demo.toml", "levokumsky.toml"] {
+        let path = repo().join("pipelines").join(good);
+        let out = glas(&["validate", "--pipeline", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{good}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn classify_follows_the_enrichment_contract_line_for_line() {
+    let input = [
+        line("tg:velichaevka_online/1", "Третий день нет воды в Величаевском, сколько можно!", "2026-11-20T08:15:00+03:00"),
+        "{broken".to_string(),
+        line("tg:x/2", "Спасибо дорожникам: на улице Гагарина во Владимировке засыпали ямы", "2026-11-20T09:00:00+03:00"),
+    ]
+    .join("\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["classify", "--explain"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    let a = &lines[0];
+    assert_eq!(a["id"], "tg:velichaevka_online/1");
+    assert_eq!(a["lang"], "ru");
+    assert_eq!(a["sentiment"], "negative");
+    assert!(a["sentiment_score"].as_f64().unwrap() < -0.25);
+    assert_eq!(a["topics"], serde_json::json!(["water"]));
+    assert_eq!(a["places"], serde_json::json!(["Величаевское"]));
+    assert_eq!(a["mention_type"], "complaint");
+    assert!(a["entities"].is_array() && a["cluster"].is_string());
+    assert!(a["explain"].as_array().unwrap().iter().any(|c| c["term"] == "нет воды"), "{a}");
+    assert!(lines[1]["error"].as_str().unwrap().starts_with("line 2:"));
+    assert_eq!(lines[2]["sentiment"], "positive");
+    assert_eq!(lines[2]["mention_type"], "gratitude");
+    assert_eq!(lines[2]["topics"], serde_json::json!(["roads"]));
+    assert_eq!(lines[2]["places"], serde_json::json!(["Владимировка"]));
+    assert!(stderr(&out).contains("stdin:2: rejected: not valid JSON"));
+}
+
+#[test]
+fn search_uses_russian_morphology_and_marks_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("m.jsonl");
+    std::fs::write(
+        &file,
+        [
+            line("a:1", "Плановое отключение: водоснабжение в Заре восстановят к вечеру", "2026-11-20T08:00:00+03:00"),
+            line("a:2", "Ямы на дороге к школе засыпали щебнем", "2026-11-21T08:00:00+03:00"),
+            line("a:3", "Ещё одна новость о ёлке на площади", "2026-11-22T08:00:00+03:00"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let d = data.to_str().unwrap();
+    let imp = glas(&["import", "--data", d, file.to_str().unwrap()]);
+    assert!(imp.status.success(), "{}", stderr(&imp));
+    assert!(stdout(&imp).contains("imported 3 · duplicate 0 · rejected 0"));
+
+    let out = glas(&["search", "водоснабжения", "--data", d]);
+    let text = stdout(&out);
+    assert!(text.starts_with("1 found"), "{text}");
+    assert!(text.contains("**водоснабжение**"), "{text}");
+    assert!(text.contains("2026-11-20 08:00"), "{text}");
+
+    // ё folds to е both ways; JSON carries highlight ranges.
+    let out = glas(&["search", "елке", "--json", "--data", d]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["total"], 1);
+    let hit = &v["hits"][0];
+    assert_eq!(hit["id"], "a:3");
+    let (s, e) = (hit["highlights"][0][0].as_u64().unwrap() as usize, hit["highlights"][0][1].as_u64().unwrap() as usize);
+    assert_eq!(&hit["snippet"].as_str().unwrap()[s..e], "ёлке");
+
+    // Boolean and phrase queries; a date range that excludes everything.
+    let out = glas(&["search", "ямы OR водоснабжение", "--json", "--data", d]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 2);
+    let out = glas(&["search", "\"засыпали щебнем\"", "--json", "--data", d]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 1);
+    let out = glas(&["search", "ямы", "--from", "2026-11-22", "--json", "--data", d]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 0);
+    let out = glas(&["search", "ямы", "--since", "forever", "--data", d]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The index is derived: delete it, rebuild it from the log, search again.
+    std::fs::remove_dir_all(data.join("index")).unwrap();
+    let out = glas(&["reindex", "--data", d]);
+    assert!(stdout(&out).contains("reindexed 3 mentions"), "{}{}", stdout(&out), stderr(&out));
+    let out = glas(&["search", "водоснабжения", "--data", d]);
+    assert!(stdout(&out).starts_with("1 found"));
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the glas binary and its stages, against real parts: an
+//! HTTP server on 127.0.0.1 serving `fixtures/`, a real SMTP server (aiosmtpd)
+//! on loopback, and real child processes killed with SIGKILL.
+
+mod support;
+
+mod cli;
+mod crawl;
+mod demo;
+mod import_kill;
+mod smtp;
