@@ -4,9 +4,10 @@
 //! Russian to the `[alerts]` recipients, sent over SMTP with lettre; without
 //! `smtp_url` the message is written as an `.eml` file to `outbox/` in the data
 //! dir instead. What was sent is recorded in `alerts/sent.json` (written
-//! atomically after each delivery), so a restart never re-sends, and a series
-//! that alerted stays quiet for 24 hours after its last alert (one episode, one
-//! email). Every attempt is appended to `alerts/deliveries.jsonl`.
+//! atomically after each delivery), so a restart never re-sends. A series that
+//! alerted stays quiet for 24 hours after its last alert unless its severity
+//! rises: one episode gives one email, plus one per escalation. Every attempt
+//! is appended to `alerts/deliveries.jsonl`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -14,8 +15,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use glas_core::config::{topic_name, Alerts};
-use glas_core::{ru, Mention, Signal};
+use glas_core::config::{Alerts, topic_name};
+use glas_core::{Mention, Severity, Signal, ru};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -49,8 +50,14 @@ pub enum Delivered {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SentState {
-    /// Series key → detection time of the last alert sent for it.
-    last_sent: BTreeMap<String, DateTime<FixedOffset>>,
+    /// Series key → the last alert sent for it.
+    last_sent: BTreeMap<String, LastSent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LastSent {
+    detected_at: DateTime<FixedOffset>,
+    severity: Severity,
 }
 
 /// Outcome of one delivery round.
@@ -67,6 +74,8 @@ pub struct Alerter<'a> {
     pub district: &'a str,
     pub tz: chrono_tz::Tz,
     pub data_dir: &'a Path,
+    /// Source id → the name readers know it by.
+    pub source_names: &'a BTreeMap<String, String>,
 }
 
 impl Alerter<'_> {
@@ -108,7 +117,9 @@ impl Alerter<'_> {
             "detected_at": signal.detected_at.to_rfc3339(),
             "outcome": outcome,
         });
-        let r = std::fs::create_dir_all(&dir).and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&p)).and_then(|mut f| writeln!(f, "{line}"));
+        let r = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&p))
+            .and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = r {
             tracing::warn!(path = %p.display(), error = %e, "cannot append to delivery log");
         }
@@ -116,13 +127,18 @@ impl Alerter<'_> {
 
     /// Delivers every `tension` signal not alerted before. `mentions` resolves
     /// evidence ids to show text and links.
-    pub async fn deliver(&self, signals: &[Signal], mentions: &HashMap<String, &Mention>) -> Result<Report, AlertError> {
+    pub async fn deliver(
+        &self,
+        signals: &[Signal],
+        mentions: &HashMap<String, &Mention>,
+    ) -> Result<Report, AlertError> {
         let mut state = self.load_state()?;
         let mut report = Report::default();
         for s in signals.iter().filter(|s| s.kind == "tension") {
             let key = s.episode_key();
             if let Some(last) = state.last_sent.get(&key) {
-                if s.detected_at <= *last + Duration::hours(EPISODE_QUIET_HOURS) {
+                let same_episode = s.detected_at <= last.detected_at + Duration::hours(EPISODE_QUIET_HOURS);
+                if same_episode && s.severity <= last.severity {
                     report.suppressed += 1;
                     continue;
                 }
@@ -134,7 +150,7 @@ impl Alerter<'_> {
             .await;
             match result {
                 Ok(delivered) => {
-                    state.last_sent.insert(key, s.detected_at);
+                    state.last_sent.insert(key, LastSent { detected_at: s.detected_at, severity: s.severity });
                     self.save_state(&state)?;
                     self.log_delivery(s, &format!("{delivered:?}"));
                     report.sent.push((s.clone(), delivered));
@@ -158,7 +174,11 @@ impl Alerter<'_> {
                 if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
                     builder = builder.credentials(Credentials::new(user, pass));
                 }
-                builder.build().send(msg).await.map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
+                builder
+                    .build()
+                    .send(msg)
+                    .await
+                    .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
                 Ok(Delivered::Smtp { to: self.config.to.clone() })
             }
             None => {
@@ -174,7 +194,9 @@ impl Alerter<'_> {
 
     /// The email for one signal.
     pub fn compose(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> Result<Message, AlertError> {
-        let mailbox = |a: &str| a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() });
+        let mailbox = |a: &str| {
+            a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
+        };
         let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject(s));
         for to in &self.config.to {
             b = b.to(mailbox(to)?);
@@ -205,17 +227,23 @@ impl Alerter<'_> {
             let Some(m) = mentions.get(id) else { continue };
             let snippet: String = m.text.chars().take(200).collect();
             let when = m.published_at.with_timezone(&self.tz).format("%d.%m %H:%M");
-            let src = m.source.as_deref().unwrap_or("");
+            let src = m.source.as_deref().map(|id| self.source_names.get(id).map_or(id, String::as_str)).unwrap_or("");
             let url = m.url.as_deref().unwrap_or("");
             let _ = writeln!(text, "{}. [{when}, {src}] {snippet}\n   {url}", i + 1);
-            let link = if url.is_empty() { String::new() } else { format!(" <a href=\"{}\">открыть</a>", esc(url)) };
-            let _ = write!(items, "<li><span style=\"color:#666\">{when}, {}</span>{link}<br>{}</li>", esc(src), esc(&snippet));
+            let link =
+                if url.is_empty() { String::new() } else { format!(" <a href=\"{}\">открыть</a>", esc(url)) };
+            let _ = write!(
+                items,
+                "<li><span style=\"color:#666\">{when}, {}</span>{link}<br>{}</li>",
+                esc(src),
+                esc(&snippet)
+            );
         }
         let _ = writeln!(text, "\n{caveat}\nНайти все публикации: {query}");
         let color = match s.severity {
-            glas_core::Severity::High => "#b71c1c",
-            glas_core::Severity::Medium => "#e65100",
-            glas_core::Severity::Low => "#555",
+            Severity::High => "#b71c1c",
+            Severity::Medium => "#e65100",
+            Severity::Low => "#555",
         };
         let html = format!(
             "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
@@ -239,10 +267,13 @@ impl Alerter<'_> {
     }
 }
 
-/// "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч".
+/// "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч";
+/// an escalation says so: "ВЫСОКИЙ (усиление): ...".
 pub fn subject(s: &Signal) -> String {
+    let escalated =
+        if s.params.get("phase").and_then(|p| p.as_str()) == Some("escalated") { " (усиление)" } else { "" };
     format!(
-        "{}: {}, {} — {} за {}",
+        "{}{escalated}: {}, {} — {} за {}",
         s.severity.russian(),
         s.topic.as_deref().map(topic_name).unwrap_or("без темы"),
         s.place.as_deref().unwrap_or("весь округ"),
@@ -282,7 +313,7 @@ mod tests {
             kind: "tension".into(),
             topic: Some("water".into()),
             place: Some("Величаевское".into()),
-            severity: glas_core::Severity::High,
+            severity: Severity::High,
             score: 7.4,
             window: "6h".into(),
             count: 23,

@@ -98,5 +98,9 @@ pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<DailyOutputs>, Analy
         ParquetWriter::new(&mut f).finish(df)?;
         Ok(csv)
     };
-    Ok(Some(DailyOutputs { by_source: write(&mut src, "daily_by_source")?, by_topic: write(&mut top, "daily_by_topic")?, days }))
+    Ok(Some(DailyOutputs {
+        by_source: write(&mut src, "daily_by_source")?,
+        by_topic: write(&mut top, "daily_by_topic")?,
+        days,
+    }))
 }

@@ -91,6 +91,9 @@ pub struct SourceConfig {
     pub allow_private: bool,
     /// How often `glas run` polls it.
     pub interval: Duration,
+    /// The settlement a local community speaks for: its mentions that name no
+    /// settlement are attributed to this one.
+    pub place: Option<String>,
 }
 
 /// A settlement of the district gazetteer.
@@ -117,12 +120,7 @@ pub struct SignalRules {
 
 impl Default for SignalRules {
     fn default() -> Self {
-        SignalRules {
-            window: Duration::hours(6),
-            min_negative: 5,
-            ratio: 3.0,
-            baseline: Duration::days(14),
-        }
+        SignalRules { window: Duration::hours(6), min_negative: 5, ratio: 3.0, baseline: Duration::days(14) }
     }
 }
 
@@ -192,7 +190,12 @@ impl Pipeline {
     }
 
     /// Like [`Pipeline::parse`], with `${NAME}` values from `vars`.
-    pub fn parse_with_vars(text: &str, file: &Path, base: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Pipeline, ConfigErrors> {
+    pub fn parse_with_vars(
+        text: &str,
+        file: &Path,
+        base: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Pipeline, ConfigErrors> {
         let (expanded, unset) = interpolate(text, vars);
         if !unset.is_empty() {
             return Err(ConfigErrors(
@@ -204,7 +207,9 @@ impl Pipeline {
                             file: file.to_path_buf(),
                             line,
                             column,
-                            message: format!("environment variable {name} is not set (write ${{{name}:-default}} to give a default)"),
+                            message: format!(
+                                "environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
+                            ),
                         }
                     })
                     .collect(),
@@ -255,7 +260,7 @@ impl Pipeline {
         let mut sources = Vec::new();
         let mut seen_ids: Vec<String> = Vec::new();
         for (t, span) in r.tables(root, "sources") {
-            r.known_keys(t, "sources", &["id", "type", "name", "url", "allow_private", "interval"]);
+            r.known_keys(t, "sources", &["id", "type", "name", "url", "allow_private", "interval", "place"]);
             let id = r.string_spanned(t, "id");
             let kind = r.string_spanned(t, "type");
             let url = r.string_spanned(t, "url");
@@ -270,7 +275,10 @@ impl Pipeline {
             }
             if let Some((id, s)) = &id {
                 if !valid_id(id) {
-                    r.error(s.clone(), format!("source id {id:?} may contain only latin letters, digits, '-', '_' and '.'"));
+                    r.error(
+                        s.clone(),
+                        format!("source id {id:?} may contain only latin letters, digits, '-', '_' and '.'"),
+                    );
                 } else if seen_ids.contains(id) {
                     r.error(s.clone(), format!("duplicate source id {id:?}: ids must be unique"));
                 }
@@ -293,9 +301,10 @@ impl Pipeline {
             }
             let allow_private = r.boolean(t, "allow_private").unwrap_or(false);
             let interval = r.duration(t, "interval").unwrap_or(Duration::minutes(15));
+            let place = r.string_spanned(t, "place").map(|(p, _)| p);
             if let (Some((id, _)), Some((kind, _))) = (id, kind) {
                 let name = r.string(t, "name", false).unwrap_or_else(|| id.clone());
-                sources.push(SourceConfig { id, kind, name, url: url_value, allow_private, interval });
+                sources.push(SourceConfig { id, kind, name, url: url_value, allow_private, interval, place });
             }
         }
 
@@ -306,6 +315,23 @@ impl Pipeline {
             let aliases = r.strings(t, "aliases").unwrap_or_default();
             if let Some(name) = name {
                 places.push(Place { name, aliases });
+            }
+        }
+
+        for (t, _) in r.tables(root, "sources") {
+            if let Some((place, span)) =
+                t.get("place").and_then(Item::as_str).map(|p| (p.to_string(), r.value_span(t, "place")))
+            {
+                if !places.iter().any(|p| p.name == place) {
+                    let known: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
+                    r.error(
+                        span,
+                        format!(
+                            "source place {place:?} is not in [[places]] (known: {})",
+                            if known.is_empty() { "none".into() } else { known.join(", ") }
+                        ),
+                    );
+                }
             }
         }
 
@@ -390,11 +416,8 @@ impl<'a> Reader<'a> {
     }
 
     fn known_keys(&mut self, t: &dyn TableLike, section: &str, allowed: &[&str]) {
-        let unknown: Vec<(String, Range<usize>)> = t
-            .iter()
-            .filter(|(k, _)| !allowed.contains(k))
-            .map(|(k, _)| (k.to_string(), self.key_span(t, k)))
-            .collect();
+        let unknown: Vec<(String, Range<usize>)> =
+            t.iter().filter(|(k, _)| !allowed.contains(k)).map(|(k, _)| (k.to_string(), self.key_span(t, k))).collect();
         for (k, span) in unknown {
             let place = if section.is_empty() { "at top level".to_string() } else { format!("in [{section}]") };
             self.error(span, format!("unknown key {k:?} {place} (allowed: {})", allowed.join(", ")));
@@ -528,7 +551,10 @@ impl<'a> Reader<'a> {
         match parse_duration(&s) {
             Some(d) => Some(d),
             None => {
-                self.error(span, format!("`{key}` = {s:?} is not a duration (examples: \"90s\", \"15m\", \"6h\", \"14d\")"));
+                self.error(
+                    span,
+                    format!("`{key}` = {s:?} is not a duration (examples: \"90s\", \"15m\", \"6h\", \"14d\")"),
+                );
                 None
             }
         }
@@ -610,7 +636,6 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         _ => None,
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -694,7 +719,13 @@ window = "6 hours"
         let p = Pipeline::parse_with_vars(text, Path::new("p.toml"), Path::new("/b"), &vars).unwrap();
         assert_eq!(p.sources[0].url, "https://feeds.example.org/a.xml");
         assert_eq!(p.storage.data_dir, Path::new("/b/data"));
-        let err = Pipeline::parse_with_vars("[storage]\ndata_dir = \"${NOPE}\"\n", Path::new("p.toml"), Path::new("/"), &vars).unwrap_err();
+        let err = Pipeline::parse_with_vars(
+            "[storage]\ndata_dir = \"${NOPE}\"\n",
+            Path::new("p.toml"),
+            Path::new("/"),
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!((err.0[0].line, err.0[0].column), (2, 13));
         assert!(err.0[0].message.contains("NOPE is not set"));
     }

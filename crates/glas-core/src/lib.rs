@@ -15,9 +15,9 @@
 //! ```
 
 mod checkpoint;
-pub mod ru;
 pub mod config;
 mod mention;
+pub mod ru;
 mod signal;
 
 pub use checkpoint::Checkpoint;

@@ -61,8 +61,7 @@ impl Mention {
     /// only used in the error.
     pub fn from_line(text: &str, line: usize) -> Result<Mention, LineError> {
         let err = |reason: String| LineError { line, reason };
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = &value else {
             return Err(err("expected a JSON object".into()));
         };
@@ -73,21 +72,15 @@ impl Mention {
                 }
                 Some(Value::String(_)) => {}
                 Some(other) => {
-                    return Err(err(format!(
-                        "field `{field}` must be a string, found {}",
-                        json_kind(other)
-                    )));
+                    return Err(err(format!("field `{field}` must be a string, found {}", json_kind(other))));
                 }
             }
         }
         let published = obj["published_at"].as_str().unwrap_or_default();
         if let Err(e) = DateTime::parse_from_rfc3339(published) {
-            return Err(err(format!(
-                "field `published_at` is not an RFC 3339 date-time ({published:?}): {e}"
-            )));
+            return Err(err(format!("field `published_at` is not an RFC 3339 date-time ({published:?}): {e}")));
         }
-        let mention: Mention =
-            serde_json::from_value(value).map_err(|e| err(format!("invalid mention: {e}")))?;
+        let mention: Mention = serde_json::from_value(value).map_err(|e| err(format!("invalid mention: {e}")))?;
         if mention.id.trim().is_empty() {
             return Err(err("field `id` is empty".into()));
         }
@@ -218,13 +211,11 @@ mod tests {
         let e = Mention::from_line(r#"{"id": "a", "text": "t"}"#, 7).unwrap_err();
         assert_eq!(e.line, 7);
         assert!(e.reason.contains("published_at"), "{e}");
-        let e = Mention::from_line(r#"{"id": "a", "text": "t", "published_at": "вчера"}"#, 3)
-            .unwrap_err();
+        let e = Mention::from_line(r#"{"id": "a", "text": "t", "published_at": "вчера"}"#, 3).unwrap_err();
         assert!(e.reason.contains("RFC 3339"), "{e}");
         let e = Mention::from_line("{not json", 2).unwrap_err();
         assert!(e.reason.contains("not valid JSON"), "{e}");
-        let e = Mention::from_line(r#"{"id": 5, "text": "t", "published_at": "2026-11-20T08:15:00Z"}"#, 1)
-            .unwrap_err();
+        let e = Mention::from_line(r#"{"id": 5, "text": "t", "published_at": "2026-11-20T08:15:00Z"}"#, 1).unwrap_err();
         assert!(e.reason.contains("must be a string"), "{e}");
     }
 }

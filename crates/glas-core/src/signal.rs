@@ -57,11 +57,6 @@ impl Signal {
     /// The series a signal belongs to (kind, topic, place); alert state keyed by
     /// it decides whether a signal opens a new episode or continues one.
     pub fn episode_key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.kind,
-            self.topic.as_deref().unwrap_or("-"),
-            self.place.as_deref().unwrap_or("-")
-        )
+        format!("{}|{}|{}", self.kind, self.topic.as_deref().unwrap_or("-"), self.place.as_deref().unwrap_or("-"))
     }
 }

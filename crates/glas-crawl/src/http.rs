@@ -6,13 +6,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use glas_core::Checkpoint;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::{Client, StatusCode};
 
 use crate::{CrawlError, Stage};
 
 /// Names glas and where to complain, as polite crawlers do.
-pub const USER_AGENT: &str = concat!("glas/", env!("CARGO_PKG_VERSION"), " (public-opinion monitoring; +https://example.org/glas)");
+pub const USER_AGENT: &str =
+    concat!("glas/", env!("CARGO_PKG_VERSION"), " (public-opinion monitoring; +https://example.org/glas)");
 /// Largest body read from any source; longer responses are an error.
 pub const MAX_BODY: usize = 20 * 1024 * 1024;
 
@@ -43,8 +44,19 @@ pub enum Fetch {
 
 /// GETs `url`, sending the validators of `cp` (when given) so an unchanged
 /// resource costs one 304.
-pub async fn get(client: &Client, source: &str, url: &str, allow_private: bool, cp: Option<&Checkpoint>) -> Result<Fetch, CrawlError> {
-    let err = |stage: Stage, reason: String| CrawlError { source_id: source.to_string(), url: url.to_string(), stage, reason };
+pub async fn get(
+    client: &Client,
+    source: &str,
+    url: &str,
+    allow_private: bool,
+    cp: Option<&Checkpoint>,
+) -> Result<Fetch, CrawlError> {
+    let err = |stage: Stage, reason: String| CrawlError {
+        source_id: source.to_string(),
+        url: url.to_string(),
+        stage,
+        reason,
+    };
     let parsed = url::Url::parse(url).map_err(|e| err(Stage::Fetch, format!("invalid URL: {e}")))?;
     if !allow_private {
         check_public(&parsed).await.map_err(|reason| err(Stage::Fetch, reason))?;
@@ -67,7 +79,10 @@ pub async fn get(client: &Client, source: &str, url: &str, allow_private: bool, 
         return Err(err(Stage::Fetch, format!("HTTP status {status}")));
     }
     if resp.content_length().is_some_and(|n| n as usize > MAX_BODY) {
-        return Err(err(Stage::Fetch, format!("response of {} bytes exceeds the {MAX_BODY}-byte limit", resp.content_length().unwrap())));
+        return Err(err(
+            Stage::Fetch,
+            format!("response of {} bytes exceeds the {MAX_BODY}-byte limit", resp.content_length().unwrap()),
+        ));
     }
     let headers = resp.headers().clone();
     let mut bytes = Vec::new();
@@ -77,7 +92,9 @@ pub async fn get(client: &Client, source: &str, url: &str, allow_private: bool, 
         }
         bytes.extend_from_slice(&chunk);
     }
-    let header = |h: &HeaderMap, name| h.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+    let header = |h: &HeaderMap, name| {
+        h.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string)
+    };
     Ok(Fetch::Body(Body {
         bytes,
         content_type: header(&headers, CONTENT_TYPE),
@@ -118,15 +135,30 @@ async fn check_public(url: &url::Url) -> Result<(), String> {
             .collect(),
     };
     match addrs.iter().find(|ip| is_private(ip)) {
-        Some(ip) => Err(format!("refusing to fetch private address {ip} (set allow_private = true for this source to permit it)")),
+        Some(ip) => Err(format!(
+            "refusing to fetch private address {ip} (set allow_private = true for this source to permit it)"
+        )),
         None => Ok(()),
     }
 }
 
 fn is_private(ip: &IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64,
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(&IpAddr::V4(v4))),
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(&IpAddr::V4(v4)))
+        }
     }
 }
 
@@ -154,7 +186,8 @@ fn sniff_declared(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     for marker in ["charset=", "encoding="] {
         if let Some(i) = head.find(marker) {
             let rest = head[i + marker.len()..].trim_start_matches(['"', '\'', ' ']);
-            let label: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            let label: String =
+                rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
             if let Some(enc) = encoding_rs::Encoding::for_label(label.as_bytes()) {
                 return Some(enc);
             }
@@ -179,7 +212,8 @@ mod tests {
 
     #[test]
     fn private_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"] {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"]
+        {
             assert!(is_private(&ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "2a00:1450::1"] {

@@ -11,14 +11,23 @@ pub async fn crawl(client: &Client, ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Res
     let src = ctx.source;
     let (text, checkpoint) = if src.url.starts_with("http://") || src.url.starts_with("https://") {
         match http::get(client, &src.id, &src.url, src.allow_private, Some(cp)).await? {
-            Fetch::NotModified => return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 }),
+            Fetch::NotModified => {
+                return Ok(CrawlOutput {
+                    mentions: Vec::new(),
+                    checkpoint: cp.clone(),
+                    not_modified: true,
+                    fetched: 1,
+                });
+            }
             Fetch::Body(b) => (
                 http::decode(&b.bytes, b.content_type.as_deref()),
                 Checkpoint { etag: b.etag, last_modified: b.last_modified, ..cp.clone() },
             ),
         }
     } else {
-        let text = tokio::fs::read_to_string(&src.url).await.map_err(|e| ctx.error(&src.url, Stage::Fetch, format!("cannot read file: {e}")))?;
+        let text = tokio::fs::read_to_string(&src.url)
+            .await
+            .map_err(|e| ctx.error(&src.url, Stage::Fetch, format!("cannot read file: {e}")))?;
         (text, cp.clone())
     };
     let (mut mentions, errors) = parse_lines(&text);

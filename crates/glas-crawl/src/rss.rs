@@ -11,7 +11,9 @@ use crate::{CrawlError, CrawlOutput, SourceCtx, Stage};
 pub async fn crawl(client: &Client, ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Result<CrawlOutput, CrawlError> {
     let src = ctx.source;
     let body = match http::get(client, &src.id, &src.url, src.allow_private, Some(cp)).await? {
-        Fetch::NotModified => return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 }),
+        Fetch::NotModified => {
+            return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 });
+        }
         Fetch::Body(b) => b,
     };
     let mentions = parse(&body.bytes, ctx).map_err(|reason| ctx.error(&src.url, Stage::Parse, reason))?;

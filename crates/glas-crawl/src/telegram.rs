@@ -17,7 +17,9 @@ use crate::{CrawlError, CrawlOutput, SourceCtx, Stage};
 pub async fn crawl(client: &Client, ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Result<CrawlOutput, CrawlError> {
     let src = ctx.source;
     let body = match http::get(client, &src.id, &src.url, src.allow_private, Some(cp)).await? {
-        Fetch::NotModified => return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 }),
+        Fetch::NotModified => {
+            return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 });
+        }
         Fetch::Body(b) => b,
     };
     let html = http::decode(&body.bytes, body.content_type.as_deref());
@@ -73,7 +75,10 @@ pub fn parse(html: &str, ctx: &SourceCtx<'_>) -> Result<Vec<Mention>, String> {
         let preview_title = el.select(&preview_title_sel).next().map(element_text);
         let preview_desc = el.select(&preview_desc_sel).next().map(element_text);
         if preview_title.is_some() || preview_desc.is_some() {
-            extra.insert("link_preview".into(), serde_json::json!({"title": preview_title, "description": preview_desc}));
+            extra.insert(
+                "link_preview".into(),
+                serde_json::json!({"title": preview_title, "description": preview_desc}),
+            );
         }
         if let Some(fwd) = el.select(&fwd_sel).next() {
             extra.insert("forwarded_from".into(), Value::String(element_text(fwd)));

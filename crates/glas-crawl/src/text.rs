@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn strips_tags_keeps_lines() {
-        assert_eq!(html_to_text("<p>Нет  воды</p><p>в <b>Заре</b><br>с утра</p><script>x()</script>"), "Нет воды\nв Заре\nс утра");
+        assert_eq!(
+            html_to_text("<p>Нет  воды</p><p>в <b>Заре</b><br>с утра</p><script>x()</script>"),
+            "Нет воды\nв Заре\nс утра"
+        );
         assert_eq!(html_to_text("a &amp; b"), "a & b");
         assert_eq!(html_to_text("  plain\n\n text "), "plain\ntext");
     }

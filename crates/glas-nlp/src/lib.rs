@@ -44,7 +44,20 @@ pub struct Analyzer {
 
 const GRATITUDE: &[&str] = &["спасибо", "благодарим", "благодарю", "благодарность", "благодарны", "признательны"];
 const QUESTION_WORDS: &[&str] = &["когда", "почему", "где", "кто", "как", "подскажите", "зачем", "сколько", "куда"];
-const COMPLAINT_MARKERS: &[&str] = &["нет", "опять", "снова", "сколько", "невозможно", "жалоба", "жалуемся", "безобразие", "требуем", "отключили", "прорвало", "никто"];
+const COMPLAINT_MARKERS: &[&str] = &[
+    "нет",
+    "опять",
+    "снова",
+    "сколько",
+    "невозможно",
+    "жалоба",
+    "жалуемся",
+    "безобразие",
+    "требуем",
+    "отключили",
+    "прорвало",
+    "никто",
+];
 
 impl Analyzer {
     pub fn new(places: &[Place]) -> Analyzer {
@@ -114,10 +127,17 @@ fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, source_kind:
     if has(GRATITUDE) && sentiment != Sentiment::Negative {
         return MentionType::Gratitude;
     }
-    if !is_media && text.contains('?') && (has(QUESTION_WORDS) || text.trim_end().ends_with('?')) && sentiment != Sentiment::Negative {
+    if !is_media
+        && text.contains('?')
+        && (has(QUESTION_WORDS) || text.trim_end().ends_with('?'))
+        && sentiment != Sentiment::Negative
+    {
         return MentionType::Question;
     }
-    if !is_media && sentiment == Sentiment::Negative && (has(COMPLAINT_MARKERS) || text.contains('!') || text.contains('?')) {
+    if !is_media
+        && sentiment == Sentiment::Negative
+        && (has(COMPLAINT_MARKERS) || text.contains('!') || text.contains('?'))
+    {
         return MentionType::Complaint;
     }
     if is_media {
@@ -165,8 +185,14 @@ mod tests {
     fn types() {
         let a = Analyzer::new(&[]);
         assert_eq!(a.enrich(&m("Опять отключили свет, безобразие!"), "telegram").mention_type, MentionType::Complaint);
-        assert_eq!(a.enrich(&m("Подскажите, когда будет автобус до Левокумского?"), "telegram").mention_type, MentionType::Question);
-        assert_eq!(a.enrich(&m("Спасибо водоканалу за быструю работу"), "telegram").mention_type, MentionType::Gratitude);
+        assert_eq!(
+            a.enrich(&m("Подскажите, когда будет автобус до Левокумского?"), "telegram").mention_type,
+            MentionType::Question
+        );
+        assert_eq!(
+            a.enrich(&m("Спасибо водоканалу за быструю работу"), "telegram").mention_type,
+            MentionType::Gratitude
+        );
         assert_eq!(a.enrich(&m("В округе прошло заседание комиссии"), "rss").mention_type, MentionType::News);
     }
 

@@ -34,11 +34,7 @@ impl Gazetteer {
         self.entries
             .iter()
             .filter(|(_, forms)| {
-                forms.iter().any(|f| {
-                    tokens.windows(f.len()).any(|w| {
-                        w[0].capitalized && contains_seq(w, f)
-                    })
-                })
+                forms.iter().any(|f| tokens.windows(f.len()).any(|w| w[0].capitalized && contains_seq(w, f)))
             })
             .map(|(name, _)| name.clone())
             .collect()

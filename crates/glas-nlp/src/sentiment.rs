@@ -91,7 +91,8 @@ impl Lexicon {
                 if tokens[i..].len() >= phrase.len()
                     && tokens[i..i + phrase.len()].iter().zip(phrase).all(|(t, p)| &t.stem == p)
                 {
-                    let term = tokens[i..i + phrase.len()].iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
+                    let term =
+                        tokens[i..i + phrase.len()].iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
                     contributions.push(Contribution { term, weight: *w });
                     i += phrase.len();
                     continue 'outer;

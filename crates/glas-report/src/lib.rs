@@ -7,11 +7,15 @@
 //! most negative mentions with links. No external resources: it opens in a mail
 //! client or a browser without a network.
 
+mod dashboard;
+
+pub use dashboard::{Dashboard, DashboardError, Section};
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use glas_core::config::{topic_name, District};
+use glas_core::config::{District, topic_name};
 use glas_core::ru;
 use glas_core::{Record, Sentiment, Signal};
 
@@ -72,10 +76,13 @@ impl Tally {
 
 /// What the report is about, computed once and rendered.
 pub struct Weekly<'a> {
+    pub dashboard: &'a Dashboard,
     pub district: &'a District,
     pub week: IsoWeek,
     pub records: &'a [Record],
     pub signals: &'a [Signal],
+    /// Source id → the name readers know it by.
+    pub source_names: &'a BTreeMap<String, String>,
 }
 
 fn local_day(r: &Record, tz: chrono_tz::Tz) -> NaiveDate {
@@ -102,14 +109,26 @@ fn change(now: u64, before: u64) -> String {
 }
 
 impl Weekly<'_> {
-    /// The week's mentions, the previous week's, and the week's days.
+    /// The last day with data when the week is still running (the previous
+    /// week is then compared over the same weekdays).
+    fn data_until(&self) -> Option<NaiveDate> {
+        let tz = self.district.timezone;
+        let mon = self.week.monday().expect("valid week");
+        let last = self.records.iter().map(|r| local_day(r, tz)).max()?;
+        (mon..mon + Duration::days(6)).contains(&last).then_some(last)
+    }
+
+    /// The week's mentions, the previous week's (over the same days when the
+    /// week is still running), and the week's days.
     fn split(&self) -> (Vec<&Record>, Vec<&Record>, Vec<NaiveDate>) {
         let tz = self.district.timezone;
         let mon = self.week.monday().expect("valid week");
         let prev_mon = mon - Duration::days(7);
         let sun = mon + Duration::days(6);
+        let prev_end = self.data_until().map_or(mon, |d| d - Duration::days(6));
         let this: Vec<&Record> = self.records.iter().filter(|r| (mon..=sun).contains(&local_day(r, tz))).collect();
-        let prev: Vec<&Record> = self.records.iter().filter(|r| (prev_mon..mon).contains(&local_day(r, tz))).collect();
+        let prev: Vec<&Record> =
+            self.records.iter().filter(|r| (prev_mon..prev_end).contains(&local_day(r, tz))).collect();
         (this, prev, (0..7).map(|i| mon + Duration::days(i)).collect())
     }
 
@@ -151,7 +170,14 @@ impl Weekly<'_> {
             .collect();
 
         let mut h = String::with_capacity(32 * 1024);
-        let title = format!("Социальная напряжённость: {}, неделя {} ({} — {})", self.district.name, self.week.week, ru::date_short(mon), ru::date_long(sun));
+        let title = format!(
+            "{}: {}, неделя {} ({} — {})",
+            self.dashboard.title,
+            self.district.name,
+            self.week.week,
+            ru::date_short(mon),
+            ru::date_long(sun)
+        );
         let _ = write!(
             h,
             "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>{}</style></head><body>\n<h1>{}</h1>\n<p class=\"sub\">Еженедельный отчёт glas · неделя {} · сформирован по данным мониторинга СМИ и соцсетей</p>\n",
@@ -161,172 +187,224 @@ impl Weekly<'_> {
             self.week
         );
 
-        // Main findings: three lines a busy reader takes in at a glance.
-        h.push_str("<section class=\"main\"><h2>Главное</h2><ol>\n");
-        let _ = writeln!(
-            h,
-            "<li>За неделю — <b>{}</b> ({} к прошлой неделе), из них негативных <b>{}</b> ({}).</li>",
-            ru::mentions(total.total),
-            change(total.total, prev_total.total),
-            total.negative,
-            pct(total.negative_share())
-        );
-        let hottest = by_topic.iter().filter(|(_, (t, _))| t.negative > 0).max_by_key(|(_, (t, _))| t.negative);
-        match hottest {
-            Some((code, (t, p))) => {
-                let _ = writeln!(
-                    h,
-                    "<li>Больше всего негатива — тема «{}»: {} ({} к прошлой неделе).</li>",
-                    esc(topic_name(code)),
-                    ru::negative_mentions(t.negative),
-                    change(t.negative, p.negative)
-                );
+        for &section in &self.dashboard.sections {
+            match section {
+                Section::Main => {
+                    // Main findings: three lines a busy reader takes in at a glance.
+                    h.push_str("<section class=\"main\"><h2>Главное</h2>\n");
+                    if let Some(until) = self.data_until() {
+                        let _ = writeln!(
+                            h,
+                            "<p class=\"sub\">Неделя не завершена: данные по {}; сравнение — с теми же днями прошлой недели.</p>",
+                            ru::date_long(until)
+                        );
+                    }
+                    h.push_str("<ol>\n");
+                    let _ = writeln!(
+                        h,
+                        "<li>За неделю — <b>{}</b> ({} к прошлой неделе), из них негативных <b>{}</b> ({}).</li>",
+                        ru::mentions(total.total),
+                        change(total.total, prev_total.total),
+                        total.negative,
+                        pct(total.negative_share())
+                    );
+                    let hottest =
+                        by_topic.iter().filter(|(_, (t, _))| t.negative > 0).max_by_key(|(_, (t, _))| t.negative);
+                    match hottest {
+                        Some((code, (t, p))) => {
+                            let _ = writeln!(
+                                h,
+                                "<li>Больше всего негатива — тема «{}»: {} ({} к прошлой неделе).</li>",
+                                esc(topic_name(code)),
+                                ru::negative_mentions(t.negative),
+                                change(t.negative, p.negative)
+                            );
+                        }
+                        None => h.push_str("<li>Негативных публикаций по темам не зафиксировано.</li>\n"),
+                    }
+                    if week_signals.is_empty() {
+                        h.push_str("<li>Сигналов о росте напряжённости не было.</li>\n");
+                    } else {
+                        let top = week_signals
+                            .iter()
+                            .max_by(|a, b| a.severity.cmp(&b.severity).then(a.count.cmp(&b.count)))
+                            .unwrap();
+                        let _ = writeln!(
+                            h,
+                            "<li class=\"alarm\">Сигналов о росте напряжённости: <b>{}</b>. Главный: {} — {}, {}, {} за {}.</li>",
+                            week_signals.len(),
+                            top.severity.russian(),
+                            esc(top.topic.as_deref().map(topic_name).unwrap_or("без темы")),
+                            esc(top.place.as_deref().unwrap_or("весь округ")),
+                            ru::negative_mentions(top.count),
+                            ru::window(&top.window)
+                        );
+                    }
+                    h.push_str("</ol></section>\n");
+                }
+                Section::Days => {
+                    // Volume and sentiment by day.
+                    h.push_str("<h2>Публикации и тональность по дням</h2>\n");
+                    h.push_str(&day_chart(&by_day));
+                    h.push_str("<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
+                    for (d, t) in &by_day {
+                        let _ = writeln!(
+                            h,
+                            "<tr><td>{}, {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            ru::weekday_short(*d),
+                            ru::date_short(*d),
+                            t.total,
+                            t.negative,
+                            t.positive,
+                            pct(t.negative_share())
+                        );
+                    }
+                    h.push_str("</table>\n");
+                }
+                Section::Topics => tally_table(&mut h, "Темы", "Тема", &by_topic, topic_name),
+                Section::Places => tally_table(&mut h, "Населённые пункты", "Населённый пункт", &by_place, |p| p),
+                Section::Signals => {
+                    h.push_str("<h2>Сигналы недели</h2>\n");
+                    if week_signals.is_empty() {
+                        h.push_str("<p>Сигналов не было.</p>\n");
+                    } else {
+                        h.push_str("<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th></tr>\n");
+                        for s in &week_signals {
+                            let at = s.detected_at.with_timezone(&tz);
+                            let _ = writeln!(
+                                h,
+                                "<tr><td>{} {}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{} за {} при обычных {:.1}</td></tr>",
+                                ru::date_short(at.date_naive()),
+                                at.format("%H:%M"),
+                                s.severity.as_str(),
+                                s.severity.russian(),
+                                esc(s.topic.as_deref().map(topic_name).unwrap_or("—")),
+                                esc(s.place.as_deref().unwrap_or("весь округ")),
+                                ru::negative_mentions(s.count),
+                                ru::window(&s.window),
+                                s.baseline
+                            );
+                        }
+                        h.push_str("</table>\n");
+                    }
+                }
+                Section::TopNegative => {
+                    h.push_str("<h2>Самые негативные публикации</h2>\n");
+                    let mut negative: Vec<&&Record> =
+                        this.iter().filter(|r| r.enrichment.sentiment == Sentiment::Negative).collect();
+                    negative.sort_by(|a, b| {
+                        a.enrichment
+                            .sentiment_score
+                            .total_cmp(&b.enrichment.sentiment_score)
+                            .then(b.mention.engagement.views.unwrap_or(0).cmp(&a.mention.engagement.views.unwrap_or(0)))
+                            .then(a.mention.id.cmp(&b.mention.id))
+                    });
+                    if negative.is_empty() {
+                        h.push_str("<p>Негативных публикаций нет.</p>\n");
+                    } else {
+                        h.push_str("<ol class=\"mentions\">\n");
+                        for r in negative.iter().take(self.dashboard.top_negative) {
+                            let m = &r.mention;
+                            let at = m.published_at.with_timezone(&tz);
+                            let text: String = m.text.chars().take(self.dashboard.excerpt_chars).collect();
+                            let more = if m.text.chars().count() > self.dashboard.excerpt_chars { "…" } else { "" };
+                            let link = match &m.url {
+                                Some(u) => format!(" · <a href=\"{}\">открыть</a>", esc(u)),
+                                None => String::new(),
+                            };
+                            let _ = writeln!(
+                                h,
+                                "<li><div class=\"meta\">{} {} · {}{}</div><div>{}{}</div></li>",
+                                ru::date_short(at.date_naive()),
+                                at.format("%H:%M"),
+                                esc(m
+                                    .source
+                                    .as_deref()
+                                    .map(|id| self.source_names.get(id).map_or(id, String::as_str))
+                                    .unwrap_or("")),
+                                link,
+                                esc(&text),
+                                more
+                            );
+                        }
+                        h.push_str("</ol>\n");
+                    }
+                }
             }
-            None => h.push_str("<li>Негативных публикаций по темам не зафиксировано.</li>\n"),
-        }
-        if week_signals.is_empty() {
-            h.push_str("<li>Сигналов о росте напряжённости не было.</li>\n");
-        } else {
-            let top = week_signals.iter().max_by(|a, b| a.severity.cmp(&b.severity).then(a.count.cmp(&b.count))).unwrap();
-            let _ = writeln!(
-                h,
-                "<li class=\"alarm\">Сигналов о росте напряжённости: <b>{}</b>. Главный: {} — {}, {}, {} за {}.</li>",
-                week_signals.len(),
-                top.severity.russian(),
-                esc(top.topic.as_deref().map(topic_name).unwrap_or("без темы")),
-                esc(top.place.as_deref().unwrap_or("весь округ")),
-                ru::negative_mentions(top.count),
-                ru::window(&top.window)
-            );
-        }
-        h.push_str("</ol></section>\n");
-
-        // Volume and sentiment by day.
-        h.push_str("<h2>Публикации и тональность по дням</h2>\n");
-        h.push_str(&day_chart(&by_day));
-        h.push_str("<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
-        for (d, t) in &by_day {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}, {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ru::weekday_short(*d),
-                ru::date_short(*d),
-                t.total,
-                t.negative,
-                t.positive,
-                pct(t.negative_share())
-            );
-        }
-        h.push_str("</table>\n");
-
-        for (heading, first, map, name) in [
-            ("Темы", "Тема", &by_topic, true),
-            ("Населённые пункты", "Населённый пункт", &by_place, false),
-        ] {
-            let _ = writeln!(h, "<h2>{heading}</h2>");
-            let mut rows: Vec<(&String, &(Tally, Tally))> = map.iter().filter(|(_, (t, _))| t.total > 0).collect();
-            rows.sort_by(|a, b| b.1 .0.negative.cmp(&a.1 .0.negative).then(b.1 .0.total.cmp(&a.1 .0.total)));
-            if rows.is_empty() {
-                h.push_str("<p>Нет публикаций.</p>\n");
-                continue;
-            }
-            let _ = writeln!(h, "<table><tr><th>{first}</th><th>Публикаций</th><th>Негативных</th><th>Доля негатива</th><th>Негатив к прошлой неделе</th></tr>");
-            for (key, (t, p)) in rows {
-                let label = if name { topic_name(key) } else { key.as_str() };
-                let _ = writeln!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(label),
-                    t.total,
-                    t.negative,
-                    pct(t.negative_share()),
-                    change(t.negative, p.negative)
-                );
-            }
-            h.push_str("</table>\n");
-        }
-
-        h.push_str("<h2>Сигналы недели</h2>\n");
-        if week_signals.is_empty() {
-            h.push_str("<p>Сигналов не было.</p>\n");
-        } else {
-            h.push_str("<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th></tr>\n");
-            for s in &week_signals {
-                let at = s.detected_at.with_timezone(&tz);
-                let _ = writeln!(
-                    h,
-                    "<tr><td>{} {}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{} за {} при обычных {:.1}</td></tr>",
-                    ru::date_short(at.date_naive()),
-                    at.format("%H:%M"),
-                    s.severity.as_str(),
-                    s.severity.russian(),
-                    esc(s.topic.as_deref().map(topic_name).unwrap_or("—")),
-                    esc(s.place.as_deref().unwrap_or("весь округ")),
-                    ru::negative_mentions(s.count),
-                    ru::window(&s.window),
-                    s.baseline
-                );
-            }
-            h.push_str("</table>\n");
-        }
-
-        h.push_str("<h2>Самые негативные публикации</h2>\n");
-        let mut negative: Vec<&&Record> = this.iter().filter(|r| r.enrichment.sentiment == Sentiment::Negative).collect();
-        negative.sort_by(|a, b| {
-            a.enrichment
-                .sentiment_score
-                .total_cmp(&b.enrichment.sentiment_score)
-                .then(b.mention.engagement.views.unwrap_or(0).cmp(&a.mention.engagement.views.unwrap_or(0)))
-                .then(a.mention.id.cmp(&b.mention.id))
-        });
-        if negative.is_empty() {
-            h.push_str("<p>Негативных публикаций нет.</p>\n");
-        } else {
-            h.push_str("<ol class=\"mentions\">\n");
-            for r in negative.iter().take(10) {
-                let m = &r.mention;
-                let at = m.published_at.with_timezone(&tz);
-                let text: String = m.text.chars().take(280).collect();
-                let more = if m.text.chars().count() > 280 { "…" } else { "" };
-                let link = match &m.url {
-                    Some(u) => format!(" · <a href=\"{}\">открыть</a>", esc(u)),
-                    None => String::new(),
-                };
-                let _ = writeln!(
-                    h,
-                    "<li><div class=\"meta\">{} {} · {}{}</div><div>{}{}</div></li>",
-                    ru::date_short(at.date_naive()),
-                    at.format("%H:%M"),
-                    esc(m.source.as_deref().unwrap_or("")),
-                    link,
-                    esc(&text),
-                    more
-                );
-            }
-            h.push_str("</ol>\n");
         }
         h.push_str("<p class=\"foot\">Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки.</p>\n</body></html>\n");
         h
     }
 }
 
+/// A table of this week's counts per key against the previous week's.
+fn tally_table(
+    h: &mut String,
+    heading: &str,
+    first: &str,
+    map: &BTreeMap<String, (Tally, Tally)>,
+    label: fn(&str) -> &str,
+) {
+    let _ = writeln!(h, "<h2>{heading}</h2>");
+    let mut rows: Vec<(&String, &(Tally, Tally))> = map.iter().filter(|(_, (t, _))| t.total > 0).collect();
+    rows.sort_by(|a, b| b.1.0.negative.cmp(&a.1.0.negative).then(b.1.0.total.cmp(&a.1.0.total)).then(a.0.cmp(b.0)));
+    if rows.is_empty() {
+        h.push_str("<p>Нет публикаций.</p>\n");
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<table><tr><th>{first}</th><th>Публикаций</th><th>Негативных</th><th>Доля негатива</th><th>Негатив к прошлой неделе</th></tr>"
+    );
+    for (key, (t, p)) in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(label(key)),
+            t.total,
+            t.negative,
+            pct(t.negative_share()),
+            change(t.negative, p.negative)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
 /// Stacked bars per day (negative, neutral, positive) as inline SVG.
 fn day_chart(by_day: &BTreeMap<NaiveDate, Tally>) -> String {
     let max = by_day.values().map(|t| t.total).max().unwrap_or(0).max(1) as f64;
     let (w, h, bar) = (560.0, 160.0, 56.0);
-    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"Публикации по дням\">", h + 24.0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"Публикации по дням\">",
+        h + 24.0
+    );
     for (i, (d, t)) in by_day.iter().enumerate() {
         let x = 10.0 + i as f64 * (bar + 24.0);
         let mut y = h;
-        for (n, color) in [(t.negative, "#c62828"), (t.total - t.negative - t.positive, "#9e9e9e"), (t.positive, "#2e7d32")] {
+        for (n, color) in
+            [(t.negative, "#c62828"), (t.total - t.negative - t.positive, "#9e9e9e"), (t.positive, "#2e7d32")]
+        {
             let bh = n as f64 / max * (h - 16.0);
             y -= bh;
             if n > 0 {
                 let _ = write!(s, "<rect x=\"{x}\" y=\"{y:.1}\" width=\"{bar}\" height=\"{bh:.1}\" fill=\"{color}\"/>");
             }
         }
-        let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>", x + bar / 2.0, y - 3.0, t.total);
-        let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} {}</text>", x + bar / 2.0, h + 16.0, ru::weekday_short(*d), d.day());
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            x + bar / 2.0,
+            y - 3.0,
+            t.total
+        );
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} {}</text>",
+            x + bar / 2.0,
+            h + 16.0,
+            ru::weekday_short(*d),
+            d.day()
+        );
     }
     s.push_str("</svg>\n<p class=\"legend\"><span style=\"color:#c62828\">■</span> негативные <span style=\"color:#9e9e9e\">■</span> нейтральные <span style=\"color:#2e7d32\">■</span> позитивные</p>\n");
     s

@@ -13,14 +13,14 @@ use glas_core::Record;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
     Tokenizer,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::StoreError;
 
@@ -174,7 +174,8 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> Result<SearchIndex, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create index folder", dir, e))?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| StoreError::index("open index folder", e.into()))?;
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| StoreError::index("open index folder", e.into()))?;
         let index = Index::open_or_create(directory, schema).map_err(|e| StoreError::index("open index", e))?;
         index.tokenizers().register(RU_ANALYZER, russian_analyzer());
         let reader = index
@@ -193,7 +194,10 @@ impl SearchIndex {
 
     fn writer(&mut self) -> Result<&mut IndexWriter, StoreError> {
         if self.writer.is_none() {
-            let w = self.index.writer_with_num_threads(1, 64_000_000).map_err(|e| StoreError::index("open index writer", e))?;
+            let w = self
+                .index
+                .writer_with_num_threads(1, 64_000_000)
+                .map_err(|e| StoreError::index("open index writer", e))?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_mut().unwrap())
@@ -284,10 +288,14 @@ impl SearchIndex {
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
         parser.set_conjunction_by_default();
         parser.set_field_boost(f.title, 1.5);
-        let text_query = parser.parse_query(&req.query).map_err(|e| StoreError::Query { query: req.query.clone(), reason: e.to_string() })?;
+        let text_query = parser
+            .parse_query(&req.query)
+            .map_err(|e| StoreError::Query { query: req.query.clone(), reason: e.to_string() })?;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         if req.since.is_some() || req.until.is_some() {
-            let term = |t: DateTime<Utc>| Term::from_field_date(f.published_at, tantivy::DateTime::from_timestamp_millis(t.timestamp_millis()));
+            let term = |t: DateTime<Utc>| {
+                Term::from_field_date(f.published_at, tantivy::DateTime::from_timestamp_millis(t.timestamp_millis()))
+            };
             let lower = req.since.map_or(Bound::Unbounded, |t| Bound::Included(term(t)));
             let upper = req.until.map_or(Bound::Unbounded, |t| Bound::Excluded(term(t)));
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
@@ -297,21 +305,28 @@ impl SearchIndex {
         let total = searcher.search(&query, &Count).map_err(|e| StoreError::index("count", e))?;
         let docs: Vec<(f32, tantivy::DocAddress)> = if req.by_date {
             searcher
-                .search(&query, &TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc))
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc),
+                )
                 .map_err(|e| StoreError::index("search", e))?
                 .into_iter()
                 .map(|(_, a)| (0.0, a))
                 .collect()
         } else {
-            searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()).map_err(|e| StoreError::index("search", e))?
+            searcher
+                .search(&query, &TopDocs::with_limit(limit).order_by_score())
+                .map_err(|e| StoreError::index("search", e))?
         };
-        let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text).map_err(|e| StoreError::index("snippets", e))?;
+        let mut snippets =
+            SnippetGenerator::create(&searcher, &*text_query, f.text).map_err(|e| StoreError::index("snippets", e))?;
         snippets.set_max_num_chars(220);
         let mut hits = Vec::with_capacity(docs.len());
         for (score, addr) in docs {
             let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
             let get = |field: Field| d.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
-            let all = |field: Field| d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>();
+            let all =
+                |field: Field| d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>();
             let snippet = snippets.snippet_from_doc(&d);
             let (text, highlights) = if snippet.fragment().is_empty() {
                 let text = get(f.text).unwrap_or_default();

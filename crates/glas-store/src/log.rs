@@ -122,7 +122,10 @@ impl Log {
         let mut ids = HashSet::new();
         for part in self.parts()? {
             let df = read_columns(&part.path, Some(&["id"]))?;
-            let col = df.column("id").and_then(|c| c.str().cloned()).map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
+            let col = df
+                .column("id")
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
             ids.extend(col.iter().flatten().map(str::to_string));
         }
         Ok(ids)
@@ -163,9 +166,7 @@ fn str_col(name: &str, values: impl Iterator<Item = Option<String>>) -> Column {
 }
 
 fn list_col(name: &str, values: impl Iterator<Item = Vec<String>>) -> Column {
-    let lists: ListChunked = values
-        .map(|v| Some(Series::new(PlSmallStr::EMPTY, v)))
-        .collect();
+    let lists: ListChunked = values.map(|v| Some(Series::new(PlSmallStr::EMPTY, v))).collect();
     let lists = lists.cast(&DataType::List(Box::new(DataType::String))).expect("list of strings");
     lists.with_name(name.into()).into_column()
 }
@@ -176,10 +177,7 @@ fn i64_col(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
 }
 
 fn datetime_col(name: &str, ms: Vec<i64>) -> Column {
-    Int64Chunked::from_vec(name.into(), ms)
-        .into_datetime(TimeUnit::Milliseconds, None)
-        .into_series()
-        .into_column()
+    Int64Chunked::from_vec(name.into(), ms).into_datetime(TimeUnit::Milliseconds, None).into_series().into_column()
 }
 
 /// The log's schema, one row per mention. `published_at` is UTC milliseconds;
@@ -193,7 +191,10 @@ pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsRe
         str_col("source_kind", m(|r| Some(r.source_kind.clone()))),
         str_col("url", m(|r| r.mention.url.clone())),
         datetime_col("published_at", recs.iter().map(|r| r.mention.published_at.timestamp_millis()).collect()),
-        Column::new("utc_offset_s".into(), recs.iter().map(|r| r.mention.published_at.offset().local_minus_utc()).collect::<Vec<i32>>()),
+        Column::new(
+            "utc_offset_s".into(),
+            recs.iter().map(|r| r.mention.published_at.offset().local_minus_utc()).collect::<Vec<i32>>(),
+        ),
         str_col("author", m(|r| r.mention.author.clone())),
         str_col("title", m(|r| r.mention.title.clone())),
         str_col("text", m(|r| Some(r.mention.text.clone()))),
@@ -201,7 +202,12 @@ pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsRe
         i64_col("likes", recs.iter().map(|r| r.mention.engagement.likes)),
         i64_col("comments", recs.iter().map(|r| r.mention.engagement.comments)),
         i64_col("shares", recs.iter().map(|r| r.mention.engagement.shares)),
-        str_col("extra", m(|r| (!r.mention.extra.is_empty()).then(|| serde_json::Value::Object(r.mention.extra.clone()).to_string()))),
+        str_col(
+            "extra",
+            m(|r| {
+                (!r.mention.extra.is_empty()).then(|| serde_json::Value::Object(r.mention.extra.clone()).to_string())
+            }),
+        ),
         datetime_col("ingested_at", vec![ingested_at.timestamp_millis(); n]),
         str_col("lang", m(|r| Some(r.enrichment.lang.clone()))),
         str_col("sentiment", m(|r| Some(r.enrichment.sentiment.as_str().to_string()))),

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use chrono::{Duration, DurationRound, Utc};
 
 use crate::fixture_server::FixtureServer;
@@ -25,7 +25,10 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
         None => crate::repo_dir().join("fixtures"),
     };
     if !fixtures.join("demo").is_dir() {
-        bail!("cannot find the demo fixtures in '{}' (run from the repository, or pass --fixtures DIR)", fixtures.display());
+        bail!(
+            "cannot find the demo fixtures in '{}' (run from the repository, or pass --fixtures DIR)",
+            fixtures.display()
+        );
     }
     let server = FixtureServer::start(&fixtures).await.context("cannot start the fixture server on 127.0.0.1")?;
     let ctx = Ctx::new(crate::demo_pipeline(Some(&server.base_url()))?, data);
@@ -33,7 +36,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     let started = std::time::Instant::now();
 
     println!("glas demo — {}", ctx.pipeline.district.name);
-    println!("fixtures served at {} from {}\n", server.base_url(), fixtures.display());
+    println!("fixtures served at {} from {}\n", server.base_url(), display(&fixtures));
 
     let mut store = ctx.open_store()?;
     let analyzer = ctx.analyzer();
@@ -51,10 +54,17 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
     println!("\n2. index: {} mentions searchable ({} in the log)", store.index().num_docs(), store.len());
 
-    println!("\n3. analyse: daily aggregates and signals, as of {}", at.with_timezone(&ctx.tz()).format("%Y-%m-%d %H:%M %Z"));
+    println!(
+        "\n3. analyse: daily aggregates and signals, as of {}",
+        at.with_timezone(&ctx.tz()).format("%Y-%m-%d %H:%M %Z")
+    );
     let analysis = ops::analyze(&ctx, &store, at, at - oldest)?;
     if let Some(d) = &analysis.daily {
-        println!("   daily aggregates over {} days → {}", d.days, d.by_source.parent().unwrap_or(Path::new("")).display());
+        println!(
+            "   daily aggregates over {} days → {}",
+            d.days,
+            d.by_source.parent().unwrap_or(Path::new("")).display()
+        );
     }
     for s in &analysis.signals {
         println!(
@@ -78,12 +88,18 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::print_alert_report(report.as_ref());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
-    let report_path = ops::weekly_report(&ctx, &analysis.records, week)?;
+    let report_path = ops::weekly_report(&ctx, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n5. weekly report {week}: {}", report_path.display());
 
     println!("\n6. example searches");
-    for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"] {
-        let res = store.search(&glas_store::SearchRequest { query: q.into(), limit: 2, by_date: true, ..Default::default() })?;
+    for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"]
+    {
+        let res = store.search(&glas_store::SearchRequest {
+            query: q.into(),
+            limit: 2,
+            by_date: true,
+            ..Default::default()
+        })?;
         println!("\n$ glas search '{q}' --by-date --limit 2");
         crate::print_hits(&res, false);
     }
@@ -125,7 +141,13 @@ fn normalize(p: &Path) -> PathBuf {
 fn reset(dir: &Path) -> anyhow::Result<()> {
     for name in DEMO_OUTPUTS {
         let p = dir.join(name);
-        let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else if p.exists() { std::fs::remove_file(&p) } else { Ok(()) };
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else if p.exists() {
+            std::fs::remove_file(&p)
+        } else {
+            Ok(())
+        };
         r.with_context(|| format!("cannot clear the previous demo output '{}'", p.display()))?;
     }
     Ok(())

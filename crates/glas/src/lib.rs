@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
-use glas_core::{config::ConfigErrors, Mention, Pipeline};
+use glas_core::{Mention, Pipeline, config::ConfigErrors};
 
 use ops::Ctx;
 
@@ -119,6 +119,9 @@ pub enum ReportKind {
         /// ISO week, e.g. 2026-W47 (default: the current week).
         #[arg(long)]
         week: Option<String>,
+        /// Report layout (default: the built-in dashboards/weekly.toml).
+        #[arg(long, value_name = "FILE")]
+        dashboard: Option<PathBuf>,
     },
 }
 
@@ -218,10 +221,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let tz = ctx.tz();
-            let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc));
+            let day_start = |d: NaiveDate| {
+                d.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc))
+            };
             let mut since_t = match since {
                 Some(s) => {
-                    let d = glas_core::config::parse_duration(s).ok_or_else(|| usage(format!("--since {s:?} is not a span (examples: 7d, 24h, 90m)")))?;
+                    let d = glas_core::config::parse_duration(s)
+                        .ok_or_else(|| usage(format!("--since {s:?} is not a span (examples: 7d, 24h, 90m)")))?;
                     Some(Utc::now() - d)
                 }
                 None => None,
@@ -230,7 +236,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 since_t = since_t.max(day_start(*f));
             }
             let until = to.and_then(|t| day_start(t + Duration::days(1)));
-            let req = glas_store::SearchRequest { query: query.clone(), since: since_t, until, limit: *limit, by_date: *by_date };
+            let req = glas_store::SearchRequest {
+                query: query.clone(),
+                since: since_t,
+                until,
+                limit: *limit,
+                by_date: *by_date,
+            };
             let res = match store.search(&req) {
                 Ok(r) => r,
                 Err(e @ glas_store::StoreError::Query { .. }) => return Err(usage(e.to_string())),
@@ -254,10 +266,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-            let lookback = glas_core::config::parse_duration(lookback).ok_or_else(|| usage(format!("--lookback {lookback:?} is not a span")))?;
+            let lookback = glas_core::config::parse_duration(lookback)
+                .ok_or_else(|| usage(format!("--lookback {lookback:?} is not a span")))?;
             let a = ops::analyze(&ctx, &store, at, lookback)?;
             if let Some(d) = &a.daily {
-                println!("daily aggregates over {} days: {} and {}", d.days, d.by_source.display(), d.by_topic.display());
+                println!(
+                    "daily aggregates over {} days: {} and {}",
+                    d.days,
+                    d.by_source.display(),
+                    d.by_topic.display()
+                );
             } else {
                 println!("the store is empty: nothing to aggregate");
             }
@@ -270,15 +288,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { kind: ReportKind::Weekly { week } } => {
+        Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let week = match week {
-                Some(w) => glas_report::IsoWeek::parse(w).ok_or_else(|| usage(format!("--week {w:?} is not an ISO week such as 2026-W47")))?,
+                Some(w) => glas_report::IsoWeek::parse(w)
+                    .ok_or_else(|| usage(format!("--week {w:?} is not an ISO week such as 2026-W47")))?,
                 None => glas_report::IsoWeek::of(Utc::now().with_timezone(&ctx.tz()).date_naive()),
             };
+            let dashboard = match dashboard {
+                Some(f) => {
+                    let text = std::fs::read_to_string(f).with_context(|| format!("cannot read '{}'", f.display()))?;
+                    glas_report::Dashboard::parse(&text, &f.display().to_string()).map_err(|e| usage(e.to_string()))?
+                }
+                None => glas_report::Dashboard::default_weekly(),
+            };
             let records = store.records()?;
-            let path = ops::weekly_report(&ctx, &records, week)?;
+            let path = ops::weekly_report(&ctx, &records, week, &dashboard)?;
             println!("weekly report for {week}: {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -301,18 +327,26 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
         // One output line per input line keeps the order aligned even for bad lines.
         let value = match Mention::from_line(text, i + 1) {
             Ok(m) => {
-                let kind = m.id.split(':').next().filter(|p| ["rss", "tg", "vk"].contains(p)).map_or("import", |p| if p == "tg" { "telegram" } else { p });
+                let kind =
+                    m.id.split(':')
+                        .next()
+                        .filter(|p| ["rss", "tg", "vk"].contains(p))
+                        .map_or("import", |p| if p == "tg" { "telegram" } else { p });
                 let (e, why) = analyzer.enrich_explained(&m, kind);
                 let mut v = serde_json::to_value(&e)?;
                 if explain {
-                    v["explain"] = why.iter().map(|c| serde_json::json!({"term": c.term, "weight": c.weight})).collect();
+                    v["explain"] =
+                        why.iter().map(|c| serde_json::json!({"term": c.term, "weight": c.weight})).collect();
                 }
                 v
             }
             Err(e) => {
                 rejected += 1;
                 eprintln!("stdin:{}: rejected: {}", e.line, e.reason);
-                let id = serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| v.get("id").cloned()).unwrap_or(serde_json::Value::Null);
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(serde_json::Value::Null);
                 serde_json::json!({"id": id, "error": format!("line {}: {}", e.line, e.reason)})
             }
         };
@@ -323,9 +357,16 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub fn print_crawl_summary(summaries: &[ops::SourceSummary]) {
-    println!("{:<24} {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", "source", "type", "status", "fetched", "parsed", "new", "dup");
+    let w = summaries.iter().map(|s| s.source.chars().count()).max().unwrap_or(6).max(6);
+    println!(
+        "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
+        "source", "type", "status", "fetched", "parsed", "new", "dup"
+    );
     for s in summaries {
-        println!("{:<24} {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", s.source, s.kind, s.status, s.fetched, s.parsed, s.new, s.duplicate);
+        println!(
+            "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
+            s.source, s.kind, s.status, s.fetched, s.parsed, s.new, s.duplicate
+        );
         if let Some(e) = &s.error {
             println!("    error: {e}");
         }
@@ -379,8 +420,12 @@ pub fn print_alert_report(report: Option<&glas_alert::Report>) {
     };
     for (s, d) in &r.sent {
         match d {
-            glas_alert::Delivered::Smtp { to } => println!("alert sent to {}: {}", to.join(", "), glas_alert::subject(s)),
-            glas_alert::Delivered::Outbox { path } => println!("alert written to {}: {}", path.display(), glas_alert::subject(s)),
+            glas_alert::Delivered::Smtp { to } => {
+                println!("alert sent to {}: {}", to.join(", "), glas_alert::subject(s))
+            }
+            glas_alert::Delivered::Outbox { path } => {
+                println!("alert written to {}: {}", path.display(), glas_alert::subject(s))
+            }
         }
     }
     for (s, e) in &r.failed {

@@ -35,12 +35,30 @@ impl Ctx {
     pub fn tz(&self) -> chrono_tz::Tz {
         self.pipeline.district.timezone
     }
+
+    /// Source id → display name, for what people read.
+    pub fn source_names(&self) -> std::collections::BTreeMap<String, String> {
+        self.pipeline.sources.iter().map(|s| (s.id.clone(), s.name.clone())).collect()
+    }
 }
 
-pub fn enrich(analyzer: &Analyzer, mentions: Vec<Mention>, source_kind: &str) -> Vec<Record> {
+/// Enriches mentions of one source. `default_place` is the settlement a local
+/// community speaks for (`place` in the source's config).
+pub fn enrich(
+    analyzer: &Analyzer,
+    mentions: Vec<Mention>,
+    source_kind: &str,
+    default_place: Option<&str>,
+) -> Vec<Record> {
     mentions
         .into_iter()
-        .map(|mention| Record { enrichment: analyzer.enrich(&mention, source_kind), mention, source_kind: source_kind.to_string() })
+        .map(|mention| {
+            let mut enrichment = analyzer.enrich(&mention, source_kind);
+            if enrichment.places.is_empty() {
+                enrichment.places.extend(default_place.map(str::to_string));
+            }
+            Record { enrichment, mention, source_kind: source_kind.to_string() }
+        })
         .collect()
 }
 
@@ -81,7 +99,16 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> an
     results.sort_by_key(|r| r.0);
     let mut summaries = Vec::new();
     for (_, src, old_cp, result) in results {
-        let mut s = SourceSummary { source: src.id.clone(), kind: src.kind.clone(), status: "ok", fetched: 0, parsed: 0, new: 0, duplicate: 0, error: None };
+        let mut s = SourceSummary {
+            source: src.id.clone(),
+            kind: src.kind.clone(),
+            status: "ok",
+            fetched: 0,
+            parsed: 0,
+            new: 0,
+            duplicate: 0,
+            error: None,
+        };
         let stamp = Utc::now().to_rfc3339();
         match result {
             Ok(out) => {
@@ -90,7 +117,7 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> an
                 if out.not_modified {
                     s.status = "not modified";
                 }
-                let records = enrich(analyzer, out.mentions, &src.kind);
+                let records = enrich(analyzer, out.mentions, &src.kind, src.place.as_deref());
                 let stats = store.append(records)?;
                 s.new = stats.new;
                 s.duplicate = stats.duplicate;
@@ -160,13 +187,13 @@ pub fn import_file(store: &mut Store, analyzer: &Analyzer, path: &Path, batch: u
             Err(e) => summary.errors.push(e),
         }
         if pending.len() >= batch {
-            let stats = store.append(enrich(analyzer, std::mem::take(&mut pending), "import"))?;
+            let stats = store.append(enrich(analyzer, std::mem::take(&mut pending), "import", None))?;
             summary.imported += stats.new;
             summary.duplicate += stats.duplicate;
         }
     }
     if !pending.is_empty() {
-        let stats = store.append(enrich(analyzer, pending, "import"))?;
+        let stats = store.append(enrich(analyzer, pending, "import", None))?;
         summary.imported += stats.new;
         summary.duplicate += stats.duplicate;
     }
@@ -185,7 +212,8 @@ pub struct Analysis {
 /// Daily aggregates plus signals over the `lookback` before `at`.
 pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
     let out_dir = ctx.data_dir.join("analytics");
-    let daily = glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
+    let daily =
+        glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
     let signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     std::fs::create_dir_all(&out_dir)?;
@@ -200,21 +228,57 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
 }
 
 /// Sends alerts for new signals (or writes them to the outbox).
-pub async fn deliver_alerts(ctx: &Ctx, signals: &[Signal], records: &[Record]) -> anyhow::Result<Option<glas_alert::Report>> {
+pub async fn deliver_alerts(
+    ctx: &Ctx,
+    signals: &[Signal],
+    records: &[Record],
+) -> anyhow::Result<Option<glas_alert::Report>> {
     let Some(alerts) = &ctx.pipeline.alerts else { return Ok(None) };
     let mentions: HashMap<String, &Mention> = records.iter().map(|r| (r.mention.id.clone(), &r.mention)).collect();
-    let alerter = glas_alert::Alerter { config: alerts, district: &ctx.pipeline.district.name, tz: ctx.tz(), data_dir: &ctx.data_dir };
+    let names = ctx.source_names();
+    let alerter = glas_alert::Alerter {
+        config: alerts,
+        district: &ctx.pipeline.district.name,
+        tz: ctx.tz(),
+        data_dir: &ctx.data_dir,
+        source_names: &names,
+    };
     Ok(Some(alerter.deliver(signals, &mentions).await?))
 }
 
 /// Writes the weekly report for `week` and returns its path.
-pub fn weekly_report(ctx: &Ctx, records: &[Record], week: glas_report::IsoWeek) -> anyhow::Result<PathBuf> {
+pub fn weekly_report(
+    ctx: &Ctx,
+    records: &[Record],
+    week: glas_report::IsoWeek,
+    dashboard: &glas_report::Dashboard,
+) -> anyhow::Result<PathBuf> {
     let tz = ctx.tz();
     let monday = week.monday().context("invalid week")?;
-    let start = monday.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().context("week start")?.with_timezone(&Utc);
+    let start = monday
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(tz)
+        .earliest()
+        .context("week start")?
+        .with_timezone(&Utc);
     // Signals of the week, computed afresh from the log so any week can be regenerated.
-    let signals = glas_analytics::signals::detect(records, &ctx.pipeline.signals, start - Duration::days(1), start + Duration::days(7), tz);
-    let html = glas_report::Weekly { district: &ctx.pipeline.district, week, records, signals: &signals }.render_html();
+    let signals = glas_analytics::signals::detect(
+        records,
+        &ctx.pipeline.signals,
+        start - Duration::days(1),
+        start + Duration::days(7),
+        tz,
+    );
+    let html = glas_report::Weekly {
+        dashboard,
+        district: &ctx.pipeline.district,
+        week,
+        records,
+        signals: &signals,
+        source_names: &ctx.source_names(),
+    }
+    .render_html();
     let dir = ctx.data_dir.join("reports");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("weekly-{week}.html"));

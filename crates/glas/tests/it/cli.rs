@@ -32,9 +32,17 @@ fn validate_reports_every_error_with_file_and_line() {
 #[test]
 fn classify_follows_the_enrichment_contract_line_for_line() {
     let input = [
-        line("tg:velichaevka_online/1", "Третий день нет воды в Величаевском, сколько можно!", "2026-11-20T08:15:00+03:00"),
+        line(
+            "tg:velichaevka_online/1",
+            "Третий день нет воды в Величаевском, сколько можно!",
+            "2026-11-20T08:15:00+03:00",
+        ),
         "{broken".to_string(),
-        line("tg:x/2", "Спасибо дорожникам: на улице Гагарина во Владимировке засыпали ямы", "2026-11-20T09:00:00+03:00"),
+        line(
+            "tg:x/2",
+            "Спасибо дорожникам: на улице Гагарина во Владимировке засыпали ямы",
+            "2026-11-20T09:00:00+03:00",
+        ),
     ]
     .join("\n");
     let mut child = Command::new(env!("CARGO_BIN_EXE_glas"))
@@ -99,7 +107,8 @@ fn search_uses_russian_morphology_and_marks_matches() {
     assert_eq!(v["total"], 1);
     let hit = &v["hits"][0];
     assert_eq!(hit["id"], "a:3");
-    let (s, e) = (hit["highlights"][0][0].as_u64().unwrap() as usize, hit["highlights"][0][1].as_u64().unwrap() as usize);
+    let (s, e) =
+        (hit["highlights"][0][0].as_u64().unwrap() as usize, hit["highlights"][0][1].as_u64().unwrap() as usize);
     assert_eq!(&hit["snippet"].as_str().unwrap()[s..e], "ёлке");
 
     // Boolean and phrase queries; a date range that excludes everything.

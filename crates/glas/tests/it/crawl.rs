@@ -90,14 +90,20 @@ url = "{base}/demo/feeds/vestnik-levokumya.xml"
     }
     // The real saved page: 12 posts, text posts kept with their views.
     assert!(by("tg-real").parsed >= 10, "{:?}", by("tg-real"));
-    let real = store.search(&glas_store::SearchRequest { query: "Петербурге".into(), limit: 5, ..Default::default() }).unwrap();
+    let real = store
+        .search(&glas_store::SearchRequest { query: "Петербурге".into(), limit: 5, ..Default::default() })
+        .unwrap();
     assert!(real.hits.iter().any(|h| h.id.starts_with("tg:topwar_official/")), "{real:?}");
 
     let reason = |id: &str| by(id).error.unwrap_or_else(|| panic!("{id} should fail"));
     assert!(reason("truncated").contains("not a valid RSS/Atom/JSON feed"), "{}", reason("truncated"));
     assert!(reason("html-not-feed").contains("not a valid RSS/Atom/JSON feed"), "{}", reason("html-not-feed"));
     assert!(reason("missing").contains("404"), "{}", reason("missing"));
-    assert!(reason("private-refused").contains("refusing to fetch private address 127.0.0.1"), "{}", reason("private-refused"));
+    assert!(
+        reason("private-refused").contains("refusing to fetch private address 127.0.0.1"),
+        "{}",
+        reason("private-refused")
+    );
 
     let total = store.len();
     let second = ops::crawl_once(&ctx, &mut store, &analyzer).await.unwrap();

@@ -12,7 +12,8 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(text.contains("6 sources · "), "{text}");
     assert!(text.contains("· 0 failed"), "{text}");
     assert!(text.contains("водоснабжение, Величаевское"), "{text}");
-    assert!(text.contains("alerts: 1 sent") || text.contains("alerts: 2 sent") || text.contains("sent, 0 already"), "{text}");
+    assert!(text.contains("ВЫСОКИЙ (усиление): водоснабжение, Величаевское"), "{text}");
+    assert!(text.contains("sent, 0 already sent earlier, 0 failed"), "{text}");
 
     let report = std::fs::read_to_string(data.join("reports/weekly-2026-W48.html")).unwrap();
     assert!(report.contains("<html lang=\"ru\">"));
@@ -29,6 +30,8 @@ fn demo_crawls_analyses_alerts_and_reports() {
 
     // Deterministic: a second run prints the same, but for timings and ports.
     let again = glas(&["demo", "--data", data.to_str().unwrap()]);
-    let strip = |s: &str| s.lines().filter(|l| !l.contains("127.0.0.1") && !l.contains("finished in")).collect::<Vec<_>>().join("\n");
+    let strip = |s: &str| {
+        s.lines().filter(|l| !l.contains("127.0.0.1") && !l.contains("finished in")).collect::<Vec<_>>().join("\n")
+    };
     assert_eq!(strip(&text), strip(&stdout(&again)));
 }

@@ -19,7 +19,8 @@ fn write_input(path: &std::path::Path) {
         // 400 a day over 30 days: batches of 300 touch one or two day partitions.
         let day = 1 + (i / 400) % 30;
         let text = format!("Сообщение {i}: нет воды в {} на улице Гагарина, дом {}", places[i % places.len()], i % 90);
-        writeln!(f, "{}", line(&format!("imp:{i}"), &text, &format!("2026-11-{day:02}T{:02}:15:00+03:00", i % 24))).unwrap();
+        writeln!(f, "{}", line(&format!("imp:{i}"), &text, &format!("2026-11-{day:02}T{:02}:15:00+03:00", i % 24)))
+            .unwrap();
         if i == 500 {
             writeln!(f, "{{this is not json").unwrap();
         }

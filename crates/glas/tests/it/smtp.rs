@@ -23,19 +23,27 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     let analyzer = ctx.analyzer();
     let mut store = ctx.open_store().unwrap();
     ops::crawl_once(&ctx, &mut store, &analyzer).await.unwrap();
-    let at = "2026-11-26T00:00:00+03:00".parse::<chrono::DateTime<chrono::FixedOffset>>().unwrap().with_timezone(&chrono::Utc);
+    let at = "2026-11-26T00:00:00+03:00"
+        .parse::<chrono::DateTime<chrono::FixedOffset>>()
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let analysis = ops::analyze(&ctx, &store, at, chrono::Duration::days(30)).unwrap();
     let water: Vec<_> = analysis.signals.iter().filter(|s| s.topic.as_deref() == Some("water")).collect();
-    assert_eq!(water.len(), 1, "one episode, one signal: {:#?}", analysis.signals);
+    let opened = water.iter().filter(|s| s.params["phase"] == "opened").count();
+    assert_eq!(opened, 1, "one episode opens once: {:#?}", analysis.signals);
+    assert!(water.windows(2).all(|w| w[0].severity < w[1].severity), "later signals only escalate: {water:#?}");
 
     let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await.unwrap().unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let messages = sink.messages();
     assert_eq!(messages.len(), report.sent.len());
+    assert_eq!(messages.iter().filter(|m| subject(m).contains("водоснабжение, Величаевское")).count(), water.len());
     let raw = messages
         .iter()
-        .find(|m| subject(m).contains("водоснабжение, Величаевское"))
-        .unwrap_or_else(|| panic!("no water alert among {:?}", messages.iter().map(|m| subject(m)).collect::<Vec<_>>()));
+        .find(|m| subject(m).contains("водоснабжение, Величаевское") && !subject(m).contains("усиление"))
+        .unwrap_or_else(|| {
+            panic!("no water alert among {:?}", messages.iter().map(|m| subject(m)).collect::<Vec<_>>())
+        });
     let subj = subject(raw);
     assert!(subj.contains("негативных публикаций за 6 ч") || subj.contains("негативных публикации за 6 ч"), "{subj}");
     assert!(["ВЫСОКИЙ", "СРЕДНИЙ", "НИЗКИЙ"].iter().any(|s| subj.starts_with(s)), "{subj}");
@@ -45,7 +53,8 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     assert!(body.contains("Главные публикации"), "{body}");
     assert!(body.contains("https://t.me/velichaevka_online/"), "evidence links");
     assert!(body.contains("Перепечатки одного материала считаются один раз"));
-    let envelope: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sink.dir.path().join("0001.json")).unwrap()).unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sink.dir.path().join("0001.json")).unwrap()).unwrap();
     assert_eq!(envelope["rcpt_tos"], serde_json::json!(["press@levokumsky.example", "head@levokumsky.example"]));
 
     // A second round (as after a restart) sends nothing new.

@@ -50,7 +50,10 @@ impl SmtpSink {
             .expect("start python3 tests/support/smtp_sink.py (needs aiosmtpd: scripts/test installs it)");
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let port = first.trim().parse().unwrap_or_else(|_| panic!("smtp sink did not start (printed {first:?}); is aiosmtpd installed?"));
+        let port = first
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("smtp sink did not start (printed {first:?}); is aiosmtpd installed?"));
         SmtpSink { port, dir, child }
     }
 
@@ -152,7 +155,11 @@ pub fn subject(raw: &str) -> String {
     for word in header.split_whitespace() {
         let parts: Vec<&str> = word.split('?').collect();
         if parts.len() == 5 && parts[0] == "=" && parts[4] == "=" {
-            let bytes = if parts[2].eq_ignore_ascii_case("b") { b64(parts[3]) } else { decoded(&parts[3].replace('_', " ")).into_bytes() };
+            let bytes = if parts[2].eq_ignore_ascii_case("b") {
+                b64(parts[3])
+            } else {
+                decoded(&parts[3].replace('_', " ")).into_bytes()
+            };
             out.push_str(&String::from_utf8_lossy(&bytes));
         } else {
             if !out.is_empty() {

@@ -1,0 +1,71 @@
+//! The report's layout as data: `dashboards/weekly.toml`.
+
+use serde::Deserialize;
+
+/// The built-in definition (the repository's `dashboards/weekly.toml`).
+pub const DEFAULT_WEEKLY: &str = include_str!("../../../dashboards/weekly.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Main,
+    Days,
+    Topics,
+    Places,
+    Signals,
+    TopNegative,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    /// Heading of the report, before the district name.
+    pub title: String,
+    pub sections: Vec<Section>,
+    /// Length of the list of most negative mentions.
+    #[serde(default = "default_top")]
+    pub top_negative: usize,
+    /// Characters of each mention shown.
+    #[serde(default = "default_excerpt")]
+    pub excerpt_chars: usize,
+}
+
+fn default_top() -> usize {
+    10
+}
+
+fn default_excerpt() -> usize {
+    280
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid dashboard {name}: {reason}")]
+pub struct DashboardError {
+    pub name: String,
+    pub reason: String,
+}
+
+impl Dashboard {
+    /// Parses a dashboard definition; `name` appears in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Dashboard, DashboardError> {
+        toml::from_str(text)
+            .map_err(|e| DashboardError { name: name.to_string(), reason: e.to_string().trim().to_string() })
+    }
+
+    pub fn default_weekly() -> Dashboard {
+        Dashboard::parse(DEFAULT_WEEKLY, "dashboards/weekly.toml").expect("the built-in dashboard is valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_parses_and_errors_name_the_problem() {
+        let d = Dashboard::default_weekly();
+        assert_eq!(d.sections.first(), Some(&Section::Main));
+        let e = Dashboard::parse("title = \"x\"\nsections = [\"mian\"]\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("mian") && e.to_string().contains("top_negative"), "{e}");
+    }
+}
