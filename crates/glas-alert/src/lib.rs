@@ -134,7 +134,7 @@ impl Alerter<'_> {
     ) -> Result<Report, AlertError> {
         let mut state = self.load_state()?;
         let mut report = Report::default();
-        for s in signals.iter().filter(|s| s.kind == "tension") {
+        for s in signals.iter().filter(|s| matches!(s.kind.as_str(), "tension" | "source_silent")) {
             let key = s.episode_key();
             if let Some(last) = state.last_sent.get(&key) {
                 let same_episode = s.detected_at <= last.detected_at + Duration::hours(EPISODE_QUIET_HOURS);
@@ -197,7 +197,7 @@ impl Alerter<'_> {
         let mailbox = |a: &str| {
             a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
         };
-        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject(s));
+        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject_with(s, self.source_names));
         for to in &self.config.to {
             b = b.to(mailbox(to)?);
         }
@@ -206,6 +206,9 @@ impl Alerter<'_> {
     }
 
     fn bodies(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> (String, String) {
+        if s.kind == "source_silent" {
+            return self.source_bodies(s);
+        }
         let topic = s.topic.as_deref().map(topic_name).unwrap_or("без темы");
         let place = s.place.as_deref().unwrap_or("весь округ");
         let at = s.detected_at.with_timezone(&self.tz);
@@ -267,9 +270,57 @@ impl Alerter<'_> {
     }
 }
 
-/// "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч";
-/// an escalation says so: "ВЫСОКИЙ (усиление): ...".
+impl Alerter<'_> {
+    /// A source that stopped delivering: what is known, and what to check.
+    fn source_bodies(&self, s: &Signal) -> (String, String) {
+        let line = source_line(s, self.source_names);
+        let err = s.params.get("last_error").and_then(|e| e.as_str()).unwrap_or("");
+        let advice = "Проверьте, доступен ли источник и не изменился ли его адрес. Пока источник молчит, мониторинг его не видит.";
+        let mut text = format!("{line}\n{}\n\n", self.district);
+        if !err.is_empty() {
+            let _ = writeln!(text, "Последняя ошибка: {err}");
+        }
+        let _ = writeln!(text, "{advice}");
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
+<h2>{}</h2><p style=\"color:#666\">{}</p>{}<p>{}</p></body></html>",
+            esc(&line),
+            esc(self.district),
+            if err.is_empty() { String::new() } else { format!("<p>Последняя ошибка: <code>{}</code></p>", esc(err)) },
+            esc(advice)
+        );
+        (text, html)
+    }
+}
+
+/// "Источник молчит: «Вестник Левокумья» — нет новых публикаций 5 сут (обычно раз в 8 ч)".
+fn source_line(s: &Signal, names: &BTreeMap<String, String>) -> String {
+    let id = s.source.as_deref().unwrap_or("?");
+    let name = names.get(id).map_or(id, String::as_str);
+    let num = |k: &str| s.params.get(k).and_then(|v| v.as_f64());
+    if s.params.get("status").and_then(|v| v.as_str()) == Some("failing") {
+        let n = num("consecutive_failures").unwrap_or(0.0) as u64;
+        return format!("Источник не работает: «{name}» — {n} {} подряд", ru::plural(n, "ошибка", "ошибки", "ошибок"));
+    }
+    let hours = |h: f64| if h >= 48.0 { format!("{:.0} сут", h / 24.0) } else { format!("{h:.0} ч") };
+    match (num("silent_hours"), num("usual_gap_hours")) {
+        (Some(q), Some(g)) => format!("Источник молчит: «{name}» — нет новых публикаций {} (обычно раз в {})", hours(q), hours(g)),
+        _ => format!("Источник молчит: «{name}»"),
+    }
+}
+
+/// The subject line with source ids as they are (see [`subject_with`]).
 pub fn subject(s: &Signal) -> String {
+    subject_with(s, &BTreeMap::new())
+}
+
+/// "ВЫСОКИЙ: водоснабжение, Величаевское — 23 негативных публикации за 6 ч";
+/// an escalation says so: "ВЫСОКИЙ (усиление): ..."; a source's silence is
+/// named with the source's display name.
+pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
+    if s.kind == "source_silent" {
+        return source_line(s, names);
+    }
     let escalated =
         if s.params.get("phase").and_then(|p| p.as_str()) == Some("escalated") { " (усиление)" } else { "" };
     format!(
@@ -313,6 +364,7 @@ mod tests {
             kind: "tension".into(),
             topic: Some("water".into()),
             place: Some("Величаевское".into()),
+            source: None,
             severity: Severity::High,
             score: 7.4,
             window: "6h".into(),

@@ -2,9 +2,11 @@
 //!
 //! - [`daily`]: polars aggregates (per day × source, per day × topic), written
 //!   to `analytics/` as CSV and Parquet;
-//! - [`signals`]: the first alert rule over topic × settlement series.
+//! - [`signals`]: the first alert rule over topic × settlement series;
+//! - [`health`]: the source-health ledger and `source_silent` signals.
 
 pub mod daily;
+pub mod health;
 pub mod signals;
 
 use std::path::{Path, PathBuf};

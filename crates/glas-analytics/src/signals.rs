@@ -113,6 +113,7 @@ pub fn detect(
                         kind: "tension".into(),
                         topic: Some(topic.clone()),
                         place: Some(place.clone()),
+                        source: None,
                         severity,
                         score: (score * 10.0).round() / 10.0,
                         window: format_window(window),
@@ -201,7 +202,7 @@ mod tests {
     fn an_episode_escalates_but_never_repeats() {
         let mut recs = Vec::new();
         for k in 0..40 {
-            recs.push(rec(k, t0() + Duration::minutes(8 * k as i64), true, &format!("author{}", k % 7)));
+            recs.push(rec(k, t0() + Duration::minutes(20 * k as i64), true, &format!("author{}", k % 7)));
         }
         let sigs = detect(&recs, &SignalRules::default(), t0(), t0() + Duration::days(2), chrono_tz::Europe::Moscow);
         let phases: Vec<(&str, Severity)> =

@@ -18,6 +18,10 @@ pub struct Checkpoint {
     /// When the source last delivered a new mention (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_new: Option<String>,
+    /// Article URLs or item ids already fetched (bounded), so a restart does
+    /// not fetch them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<String>,
     #[serde(default)]
     pub consecutive_failures: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,9 +12,26 @@ use std::path::{Path, PathBuf};
 use chrono::Duration;
 use toml_edit::{Document, Item, TableLike, Value};
 
-/// Source kinds this version can crawl. Config naming any other kind is an error
-/// that lists these.
-pub const SOURCE_KINDS: &[&str] = &["rss", "telegram", "jsonl"];
+/// Keys every source accepts, whatever its type.
+const COMMON_SOURCE_KEYS: &[&str] = &["id", "type", "name", "url", "allow_private", "interval", "place", "hosts"];
+
+/// Source kinds this version can crawl, each with the keys of its own. Config
+/// naming any other kind is an error that lists these.
+pub const SOURCE_KINDS: &[(&str, &[&str])] = &[
+    ("rss", &["full_text"]),
+    ("html", &["link_selector", "title_selector", "date_selector", "text_selector", "max_articles"]),
+    ("telegram", &["max_pages"]),
+    ("vk", &["owner_id", "domain", "comments", "token_env", "max_pages"]),
+    ("jsonl", &[]),
+];
+
+/// "rss, html, telegram, vk, jsonl".
+pub fn source_kinds() -> String {
+    SOURCE_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+}
+
+/// The VK API endpoint a `vk` source uses when it gives no `url`.
+pub const VK_API: &str = "https://api.vk.com/method";
 
 /// Default topic codes of the contract with their Russian names; configurable
 /// taxonomies keep these codes.
@@ -52,6 +69,7 @@ pub struct Pipeline {
     pub district: District,
     pub storage: Storage,
     pub sources: Vec<SourceConfig>,
+    pub crawl: CrawlSettings,
     pub places: Vec<Place>,
     pub signals: SignalRules,
     pub alerts: Option<Alerts>,
@@ -94,6 +112,110 @@ pub struct SourceConfig {
     /// The settlement a local community speaks for: its mentions that name no
     /// settlement are attributed to this one.
     pub place: Option<String>,
+    /// Hosts besides the source URL's own that links may be followed to.
+    pub hosts: Vec<String>,
+    /// What only this kind of source understands.
+    pub options: SourceOptions,
+}
+
+/// A configured value remembered with where it was written, for errors found
+/// after loading (CSS selectors are checked by the crawler that uses them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub value: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Located {
+    pub fn error(&self, message: String) -> ConfigError {
+        ConfigError { file: self.file.clone(), line: self.line, column: self.column, message }
+    }
+}
+
+/// Type-specific source options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceOptions {
+    Rss {
+        /// Follow each item's link and take the article text from the page
+        /// when the feed carries only a lead.
+        full_text: bool,
+    },
+    Html(HtmlOptions),
+    Telegram {
+        /// Pages to walk back (`?before=ID`) on the first crawl.
+        max_pages: u32,
+    },
+    Vk(VkOptions),
+    Jsonl,
+}
+
+/// A news site without a feed: a listing page and its article pages.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HtmlOptions {
+    /// CSS selector of article links on the listing page (default: heuristics).
+    pub link_selector: Option<Located>,
+    /// CSS selectors on the article page (defaults: meta tags, `h1`, `<time>`,
+    /// the densest text block).
+    pub title_selector: Option<Located>,
+    pub date_selector: Option<Located>,
+    pub text_selector: Option<Located>,
+    /// Most articles fetched per crawl.
+    pub max_articles: u32,
+}
+
+/// A VK community wall, read through the VK API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VkOptions {
+    /// The wall's owner: negative for communities (`-12345`).
+    pub owner_id: Option<i64>,
+    /// Or its short name (`levokumka`).
+    pub domain: Option<String>,
+    /// Also collect the comments of new posts (`wall.getComments`).
+    pub comments: bool,
+    /// Environment variable holding the access token.
+    pub token_env: String,
+    /// Pages of 100 posts to walk back on the first crawl.
+    pub max_pages: u32,
+}
+
+/// How the crawler behaves towards the sites it reads (`[crawl]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrawlSettings {
+    /// Pause between two requests to the same host.
+    pub delay: Duration,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Largest response body read.
+    pub max_body: usize,
+    /// Retries on 429 and 5xx, with exponential backoff and jitter.
+    pub retries: u32,
+    /// First backoff step.
+    pub backoff: Duration,
+    /// Longest `Retry-After` honoured; a longer one fails the fetch.
+    pub max_retry_after: Duration,
+    /// Sources crawled at the same time.
+    pub concurrency: usize,
+    /// Who to contact about the crawler, sent in the User-Agent.
+    pub contact: String,
+}
+
+impl Default for CrawlSettings {
+    fn default() -> Self {
+        CrawlSettings {
+            delay: Duration::seconds(1),
+            timeout: Duration::seconds(30),
+            connect_timeout: Duration::seconds(10),
+            max_body: 20 * 1024 * 1024,
+            retries: 3,
+            backoff: Duration::seconds(1),
+            max_retry_after: Duration::minutes(2),
+            concurrency: 16,
+            contact: "https://example.org/glas".into(),
+        }
+    }
 }
 
 /// A settlement of the district gazetteer.
@@ -227,7 +349,31 @@ impl Pipeline {
         })?;
         let mut r = Reader { text, file, base, errors: Vec::new() };
         let root = doc.as_table();
-        r.known_keys(root, "", &["district", "storage", "sources", "places", "signals", "alerts"]);
+        r.known_keys(root, "", &["district", "storage", "crawl", "sources", "places", "signals", "alerts"]);
+
+        let crawl = match r.table(root, "crawl") {
+            None => CrawlSettings::default(),
+            Some(t) => {
+                let keys = ["delay", "timeout", "connect_timeout", "max_body_mb", "retries", "backoff", "max_retry_after", "concurrency", "contact"];
+                r.known_keys(t, "crawl", &keys);
+                let d = CrawlSettings::default();
+                let zero_ok = |r: &mut Reader, key: &str, default: Duration| match t.get(key).and_then(Item::as_str) {
+                    Some("0") | Some("0s") | Some("0ms") => Duration::zero(),
+                    _ => r.duration(t, key).unwrap_or(default),
+                };
+                CrawlSettings {
+                    delay: zero_ok(&mut r, "delay", d.delay),
+                    timeout: r.duration(t, "timeout").unwrap_or(d.timeout),
+                    connect_timeout: r.duration(t, "connect_timeout").unwrap_or(d.connect_timeout),
+                    max_body: r.integer(t, "max_body_mb", 1..=1024).map_or(d.max_body, |mb| mb as usize * 1024 * 1024),
+                    retries: r.integer(t, "retries", 0..=10).map_or(d.retries, |n| n as u32),
+                    backoff: zero_ok(&mut r, "backoff", d.backoff),
+                    max_retry_after: r.duration(t, "max_retry_after").unwrap_or(d.max_retry_after),
+                    concurrency: r.integer(t, "concurrency", 1..=1024).map_or(d.concurrency, |n| n as usize),
+                    contact: r.string(t, "contact", false).unwrap_or(d.contact),
+                }
+            }
+        };
 
         let district = match r.table(root, "district") {
             None => District::default(),
@@ -260,17 +406,24 @@ impl Pipeline {
         let mut sources = Vec::new();
         let mut seen_ids: Vec<String> = Vec::new();
         for (t, span) in r.tables(root, "sources") {
-            r.known_keys(t, "sources", &["id", "type", "name", "url", "allow_private", "interval", "place"]);
-            let id = r.string_spanned(t, "id");
             let kind = r.string_spanned(t, "type");
+            let own_keys = kind.as_ref().and_then(|(k, _)| SOURCE_KINDS.iter().find(|(name, _)| name == k)).map(|(_, keys)| *keys);
+            let allowed: Vec<&str> = COMMON_SOURCE_KEYS.iter().chain(own_keys.unwrap_or(&[])).copied().collect();
+            let section = match &kind {
+                Some((k, _)) if own_keys.is_some() => format!("[[sources]] of type {k:?}"),
+                _ => "[[sources]]".to_string(),
+            };
+            r.known_keys(t, &section, &allowed);
+            let id = r.string_spanned(t, "id");
             let url = r.string_spanned(t, "url");
             if id.is_none() {
                 r.error(span.clone(), "source without `id` (a unique, stable name such as \"stavropolye-tv\")".into());
             }
             if kind.is_none() {
-                r.error(span.clone(), format!("source without `type` (one of: {})", SOURCE_KINDS.join(", ")));
+                r.error(span.clone(), format!("source without `type` (one of: {})", source_kinds()));
             }
-            if url.is_none() {
+            let is_vk = kind.as_ref().is_some_and(|(k, _)| k == "vk");
+            if url.is_none() && !is_vk {
                 r.error(span.clone(), "source without `url`".into());
             }
             if let Some((id, s)) = &id {
@@ -285,11 +438,11 @@ impl Pipeline {
                 seen_ids.push(id.clone());
             }
             if let Some((k, s)) = &kind {
-                if !SOURCE_KINDS.contains(&k.as_str()) {
-                    r.error(s.clone(), format!("unknown source type {k:?} (supported: {})", SOURCE_KINDS.join(", ")));
+                if own_keys.is_none() {
+                    r.error(s.clone(), format!("unknown source type {k:?} (supported: {})", source_kinds()));
                 }
             }
-            let mut url_value = String::new();
+            let mut url_value = if is_vk { VK_API.to_string() } else { String::new() };
             if let (Some((u, s)), Some((k, _))) = (&url, &kind) {
                 url_value = u.clone();
                 let is_http = u.starts_with("http://") || u.starts_with("https://");
@@ -302,9 +455,48 @@ impl Pipeline {
             let allow_private = r.boolean(t, "allow_private").unwrap_or(false);
             let interval = r.duration(t, "interval").unwrap_or(Duration::minutes(15));
             let place = r.string_spanned(t, "place").map(|(p, _)| p);
+            let hosts = r.strings(t, "hosts").unwrap_or_default();
+            let options = match kind.as_ref().map(|(k, _)| k.as_str()) {
+                Some("rss") => SourceOptions::Rss { full_text: r.boolean(t, "full_text").unwrap_or(false) },
+                Some("html") => SourceOptions::Html(HtmlOptions {
+                    link_selector: r.located(t, "link_selector"),
+                    title_selector: r.located(t, "title_selector"),
+                    date_selector: r.located(t, "date_selector"),
+                    text_selector: r.located(t, "text_selector"),
+                    max_articles: r.integer(t, "max_articles", 1..=10_000).map_or(50, |n| n as u32),
+                }),
+                Some("telegram") => {
+                    SourceOptions::Telegram { max_pages: r.integer(t, "max_pages", 1..=1000).map_or(10, |n| n as u32) }
+                }
+                Some("vk") => {
+                    let owner_id = r.integer(t, "owner_id", i64::MIN..=i64::MAX);
+                    let domain = r.string(t, "domain", false);
+                    if owner_id.is_none() && domain.is_none() {
+                        r.error(span.clone(), "vk source needs `owner_id` (-12345 for a community) or `domain`".into());
+                    }
+                    SourceOptions::Vk(VkOptions {
+                        owner_id,
+                        domain,
+                        comments: r.boolean(t, "comments").unwrap_or(false),
+                        token_env: r.string(t, "token_env", false).unwrap_or_else(|| "GLAS_VK_TOKEN".into()),
+                        max_pages: r.integer(t, "max_pages", 1..=1000).map_or(5, |n| n as u32),
+                    })
+                }
+                _ => SourceOptions::Jsonl,
+            };
             if let (Some((id, _)), Some((kind, _))) = (id, kind) {
                 let name = r.string(t, "name", false).unwrap_or_else(|| id.clone());
-                sources.push(SourceConfig { id, kind, name, url: url_value, allow_private, interval, place });
+                sources.push(SourceConfig {
+                    id,
+                    kind,
+                    name,
+                    url: url_value,
+                    allow_private,
+                    interval,
+                    place,
+                    hosts,
+                    options,
+                });
             }
         }
 
@@ -379,7 +571,7 @@ impl Pipeline {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
         }
-        Ok(Pipeline { path: None, district, storage, sources, places, signals, alerts })
+        Ok(Pipeline { path: None, district, storage, sources, crawl, places, signals, alerts })
     }
 
     /// The source with this id.
@@ -419,7 +611,11 @@ impl<'a> Reader<'a> {
         let unknown: Vec<(String, Range<usize>)> =
             t.iter().filter(|(k, _)| !allowed.contains(k)).map(|(k, _)| (k.to_string(), self.key_span(t, k))).collect();
         for (k, span) in unknown {
-            let place = if section.is_empty() { "at top level".to_string() } else { format!("in [{section}]") };
+            let place = match section {
+                "" => "at top level".to_string(),
+                s if s.starts_with('[') => format!("in {s}"),
+                s => format!("in [{s}]"),
+            };
             self.error(span, format!("unknown key {k:?} {place} (allowed: {})", allowed.join(", ")));
         }
     }
@@ -546,6 +742,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn located(&mut self, t: &dyn TableLike, key: &str) -> Option<Located> {
+        let (value, span) = self.string_spanned(t, key)?;
+        let (line, column) = line_col(self.text, span.start);
+        Some(Located { value, file: self.file.to_path_buf(), line, column })
+    }
+
     fn duration(&mut self, t: &dyn TableLike, key: &str) -> Option<Duration> {
         let (s, span) = self.string_spanned(t, key)?;
         match parse_duration(&s) {
@@ -618,7 +820,7 @@ fn plausible_email(s: &str) -> bool {
     !user.is_empty() && (host.contains('.') || host == "localhost") && !addr.contains(char::is_whitespace)
 }
 
-/// Parses "90s", "15m", "6h", "14d", "2w" into a duration.
+/// Parses "250ms", "90s", "15m", "6h", "14d", "2w" into a duration.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
@@ -628,6 +830,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         return None;
     }
     match unit.trim() {
+        "ms" => Some(Duration::milliseconds(n)),
         "s" => Some(Duration::seconds(n)),
         "m" | "min" => Some(Duration::minutes(n)),
         "h" => Some(Duration::hours(n)),
@@ -697,11 +900,27 @@ window = "6 hours"
         let msgs: Vec<String> = err.0.iter().map(|e| format!("{}:{}", e.line, e.message)).collect();
         assert_eq!(msgs.len(), 6, "{msgs:#?}");
         assert!(msgs[0].starts_with("3:unknown key \"colour\" in [storage] (allowed: data_dir)"), "{msgs:#?}");
-        assert!(msgs[1].starts_with("7:unknown source type \"rsss\" (supported: rss, telegram, jsonl)"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("7:unknown source type \"rsss\" (supported: rss, html, telegram, vk, jsonl)"), "{msgs:#?}");
         assert!(msgs[2].starts_with("8:source url \"ftp://x\""), "{msgs:#?}");
         assert!(msgs[3].starts_with("11:duplicate source id"), "{msgs:#?}");
         assert!(msgs[4].starts_with("14:`allow_private` must be true or false"), "{msgs:#?}");
         assert!(msgs[5].starts_with("17:`window` = \"6 hours\" is not a duration"), "{msgs:#?}");
+    }
+
+    #[test]
+    fn type_specific_options() {
+        let p = parse(
+            "[storage]\ndata_dir = \"d\"\n[[sources]]\nid = \"v\"\ntype = \"vk\"\nowner_id = -100\ncomments = true\n[[sources]]\nid = \"h\"\ntype = \"html\"\nurl = \"https://x.org/\"\nlink_selector = \".news a\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.sources[0].url, VK_API);
+        assert!(matches!(&p.sources[0].options, SourceOptions::Vk(o) if o.owner_id == Some(-100) && o.comments && o.token_env == "GLAS_VK_TOKEN"));
+        assert!(matches!(&p.sources[1].options, SourceOptions::Html(o) if o.link_selector.as_ref().unwrap().line == 12));
+        let err = parse("[storage]\ndata_dir = \"d\"\n[[sources]]\nid = \"t\"\ntype = \"telegram\"\nurl = \"https://t.me/s/x\"\nfull_text = true\n[[sources]]\nid = \"v\"\ntype = \"vk\"\n")
+            .unwrap_err();
+        assert!(err.0[0].message.contains("unknown key \"full_text\" in [[sources]] of type \"telegram\""), "{err}");
+        assert!(err.0[0].message.contains("max_pages"), "{err}");
+        assert!(err.0[1].message.contains("vk source needs `owner_id`"), "{err}");
     }
 
     #[test]

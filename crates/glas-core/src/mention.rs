@@ -116,6 +116,10 @@ pub struct Enrichment {
     pub mention_type: MentionType,
     pub entities: Vec<String>,
     pub cluster: String,
+    /// SimHash of the text for near-duplicate detection (absent for texts too
+    /// short to call). Stored, not part of the enrichment line.
+    #[serde(skip)]
+    pub simhash: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

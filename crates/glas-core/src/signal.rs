@@ -38,6 +38,9 @@ pub struct Signal {
     pub kind: String,
     pub topic: Option<String>,
     pub place: Option<String>,
+    /// The source a `source_silent` signal is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub severity: Severity,
     pub score: f64,
     /// The window the count was taken over ("6h").
@@ -54,9 +57,16 @@ pub struct Signal {
 }
 
 impl Signal {
-    /// The series a signal belongs to (kind, topic, place); alert state keyed by
-    /// it decides whether a signal opens a new episode or continues one.
+    /// The series a signal belongs to (kind, topic, place, source); alert
+    /// state keyed by it decides whether a signal opens a new episode or
+    /// continues one.
     pub fn episode_key(&self) -> String {
-        format!("{}|{}|{}", self.kind, self.topic.as_deref().unwrap_or("-"), self.place.as_deref().unwrap_or("-"))
+        let part = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let mut key = format!("{}|{}|{}", self.kind, part(&self.topic), part(&self.place));
+        if let Some(s) = &self.source {
+            key.push('|');
+            key.push_str(s);
+        }
+        key
     }
 }

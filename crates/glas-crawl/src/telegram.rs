@@ -2,35 +2,63 @@
 //!
 //! Every `.tgme_widget_message` with a `data-post="channel/ID"` becomes a
 //! mention `tg:channel/ID` with its text, time, views, author, and (in `extra`)
-//! the channel it was forwarded from. Paging back with `?before=ID` comes with
-//! the crawler issue; this reads the newest page.
+//! the channel it was forwarded from, its link preview and poll. The crawl
+//! reads the newest page, then pages back with `?before=ID` until it reaches the
+//! newest post of the previous crawl (the checkpoint's cursor), or `max_pages`.
 
 use glas_core::{Checkpoint, Engagement, Mention};
-use reqwest::Client;
 use scraper::{Html, Selector};
 use serde_json::Value;
 
-use crate::http::{self, Fetch};
 use crate::text::element_text;
 use crate::{CrawlError, CrawlOutput, SourceCtx, Stage};
 
-pub async fn crawl(client: &Client, ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Result<CrawlOutput, CrawlError> {
+pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, max_pages: u32) -> Result<CrawlOutput, CrawlError> {
     let src = ctx.source;
-    let body = match http::get(client, &src.id, &src.url, src.allow_private, Some(cp)).await? {
-        Fetch::NotModified => {
-            return Ok(CrawlOutput { mentions: Vec::new(), checkpoint: cp.clone(), not_modified: true, fetched: 1 });
+    let last_seen: u64 = cp.cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let Some(first) = ctx.fetch_changed(&src.url, cp).await? else { return Ok(CrawlOutput::unchanged(cp)) };
+    let mut out = CrawlOutput { checkpoint: first.checkpoint(cp), fetched: 1, ..Default::default() };
+    let mut page = parse(&first.text(), ctx).map_err(|reason| ctx.error(&src.url, Stage::Parse, reason))?;
+    let mut oldest_seen = u64::MAX;
+    loop {
+        let ids: Vec<u64> = page.iter().filter_map(|m| post_number(&m.id)).collect();
+        let Some(&oldest) = ids.iter().min() else { break };
+        out.mentions.extend(page.into_iter().filter(|m| post_number(&m.id).is_some_and(|n| n > last_seen)));
+        // Stop at the previous crawl's newest post, at the page limit, or when a
+        // page brings nothing older (a server that ignores `before`).
+        if oldest <= last_seen || oldest >= oldest_seen || out.fetched >= max_pages as usize {
+            break;
         }
-        Fetch::Body(b) => b,
-    };
-    let html = http::decode(&body.bytes, body.content_type.as_deref());
-    let mentions = parse(&html, ctx).map_err(|reason| ctx.error(&src.url, Stage::Parse, reason))?;
-    let newest = mentions.iter().filter_map(|m| m.id.rsplit('/').next()?.parse::<u64>().ok()).max();
-    let cursor = match (newest, cp.cursor.as_deref().and_then(|c| c.parse::<u64>().ok())) {
-        (Some(a), Some(b)) => Some(a.max(b).to_string()),
-        (a, b) => a.or(b).map(|n| n.to_string()),
-    };
-    let checkpoint = Checkpoint { etag: body.etag, last_modified: body.last_modified, cursor, ..cp.clone() };
-    Ok(CrawlOutput { mentions, checkpoint, not_modified: false, fetched: 1 })
+        oldest_seen = oldest;
+        let url = page_url(&src.url, oldest);
+        let body = match ctx.fetcher.get(src, &url, None).await? {
+            crate::Fetch::Body(b) => b,
+            crate::Fetch::NotModified => break,
+        };
+        out.fetched += 1;
+        page = parse(&body.text(), ctx).map_err(|reason| ctx.error(&url, Stage::Parse, reason))?;
+    }
+    out.mentions.sort_by_key(|m| post_number(&m.id));
+    out.mentions.dedup_by(|a, b| a.id == b.id);
+    let newest = out.mentions.iter().filter_map(|m| post_number(&m.id)).max().unwrap_or(0).max(last_seen);
+    out.checkpoint.cursor = (newest > 0).then(|| newest.to_string());
+    Ok(out)
+}
+
+/// The page before post `before`: `…/s/NAME?before=ID`.
+fn page_url(base: &str, before: u64) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            let kept: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| k != "before").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            u.query_pairs_mut().clear().extend_pairs(kept).append_pair("before", &before.to_string());
+            u.to_string()
+        }
+        Err(_) => format!("{base}?before={before}"),
+    }
+}
+
+fn post_number(id: &str) -> Option<u64> {
+    id.rsplit('/').next()?.parse().ok()
 }
 
 fn sel(s: &str) -> Selector {
@@ -129,6 +157,45 @@ fn parse_count(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_fixture(html: &str) -> Vec<Mention> {
+        let src = crate::test_source("telegram", "https://t.me/s/x");
+        let fetcher = crate::Fetcher::new(&Default::default());
+        let ctx = SourceCtx { source: &src, fetcher: &fetcher, tz: chrono_tz::Europe::Moscow, now: chrono::Utc::now() };
+        parse(html, &ctx).unwrap()
+    }
+
+    #[test]
+    fn real_saved_pages_parse() {
+        let full = parse_fixture(include_str!("../../../fixtures/telegram_preview/full.html"));
+        assert!(full.len() >= 10, "{}", full.len());
+        let first = &full[0];
+        assert_eq!(first.id, "tg:topwar_official/70989");
+        assert_eq!(first.url.as_deref(), Some("https://t.me/topwar_official/70989"));
+        assert_eq!(first.published_at.to_rfc3339(), "2023-02-28T10:47:53+03:00");
+        assert_eq!(first.engagement.views, Some(37200));
+        assert!(first.text.starts_with("В Санкт-Петербурге"), "{}", first.text);
+        assert!(full.iter().any(|m| m.extra.contains_key("forwarded_from")));
+
+        let poll = parse_fixture(include_str!("../../../fixtures/telegram_preview/message_poll.html"));
+        assert_eq!(poll.len(), 1);
+        assert!(poll[0].extra["poll"]["options"].as_array().unwrap().len() >= 2, "{:?}", poll[0].extra);
+
+        let fwd = parse_fixture(include_str!("../../../fixtures/telegram_preview/message_media_forwarded_from.html"));
+        assert!(fwd[0].extra["forwarded_from"].as_str().is_some_and(|s| !s.is_empty()));
+
+        let preview = parse_fixture(include_str!("../../../fixtures/telegram_preview/message_link_preview.html"));
+        assert!(preview[0].extra.contains_key("link_preview"), "{:?}", preview[0].extra);
+
+        let author = parse_fixture(include_str!("../../../fixtures/telegram_preview/message_with_from_author.html"));
+        assert!(author[0].author.is_some());
+    }
+
+    #[test]
+    fn paging_urls() {
+        assert_eq!(page_url("https://t.me/s/levokumka", 1200), "https://t.me/s/levokumka?before=1200");
+        assert_eq!(page_url("https://t.me/s/levokumka?before=99&x=1", 50), "https://t.me/s/levokumka?x=1&before=50");
+    }
 
     #[test]
     fn counts() {

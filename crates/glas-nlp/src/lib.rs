@@ -18,6 +18,7 @@
 //! assert_eq!(e.topics, ["water"]);
 //! ```
 
+pub mod neardup;
 pub mod places;
 pub mod sentiment;
 pub mod text;
@@ -33,6 +34,13 @@ use places::Gazetteer;
 use sentiment::Lexicon;
 use text::{Token, Tokenizer};
 use topics::Topics;
+
+/// Assigns near-duplicate clusters over a stream of enrichments, in order.
+pub fn assign_cluster(index: &mut neardup::NearDup, e: &mut Enrichment, published_unix: i64) {
+    if let Some(h) = e.simhash {
+        e.cluster = neardup::cluster_label(index.assign(h, published_unix));
+    }
+}
 
 /// Everything enrichment needs, loaded once and shared (read-only) by all threads.
 pub struct Analyzer {
@@ -93,6 +101,7 @@ impl Analyzer {
             mention_type,
             entities: Vec::new(),
             cluster: cluster_key(&tokens),
+            simhash: neardup::simhash(&tokens),
         };
         (e, contributions)
     }
@@ -149,8 +158,8 @@ fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, source_kind:
     MentionType::Other
 }
 
-/// Exact-reprint cluster: a hash of the first 60 words. Reprints with small
-/// edits get their own cluster until near-duplicate detection lands.
+/// Exact-text cluster: a hash of the first 60 words. Reprints with small edits
+/// are joined by [`neardup::NearDup`], which needs the mentions seen before.
 fn cluster_key(tokens: &[Token]) -> String {
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -131,6 +131,29 @@ impl Log {
         Ok(ids)
     }
 
+    /// (simhash, cluster label, published unix seconds) of the mentions in day
+    /// partitions from `since` on: what near-duplicate detection needs to
+    /// continue where the last run stopped.
+    pub fn recent_hashes(&self, since: NaiveDate) -> Result<Vec<(u64, String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for part in self.parts()?.into_iter().filter(|p| p.day >= since) {
+            let df = read_columns(&part.path, Some(&["simhash", "cluster", "published_at"]))?;
+            let rows = || -> PolarsResult<Vec<(u64, String, i64)>> {
+                let h = df.column("simhash")?.u64()?.clone();
+                let c = df.column("cluster")?.str()?.clone();
+                let t = df.column("published_at")?.datetime()?.physical().clone();
+                Ok(h.iter()
+                    .zip(c.iter())
+                    .zip(t.iter())
+                    .filter_map(|((h, c), t)| Some((h?, c?.to_string(), t? / 1000)))
+                    .collect())
+            };
+            out.extend(rows().map_err(|e| StoreError::parquet("read hashes", &part.path, e))?);
+        }
+        out.sort_by_key(|r| r.2);
+        Ok(out)
+    }
+
     /// Reads one part back into records.
     pub fn read_part(&self, part: &Part) -> Result<Vec<Record>, StoreError> {
         let df = read_columns(&part.path, None)?;
@@ -217,6 +240,7 @@ pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsRe
         str_col("mention_type", m(|r| Some(r.enrichment.mention_type.as_str().to_string()))),
         list_col("entities", recs.iter().map(|r| r.enrichment.entities.clone())),
         str_col("cluster", m(|r| Some(r.enrichment.cluster.clone()))),
+        Column::new("simhash".into(), recs.iter().map(|r| r.enrichment.simhash).collect::<Vec<Option<u64>>>()),
     ];
     DataFrame::new(n, columns)
 }
@@ -254,6 +278,7 @@ pub(crate) fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Record>> {
     let (topics, places, entities) = (l("topics")?, l("places")?, l("entities")?);
     let types = s("mention_type")?;
     let clusters = s("cluster")?;
+    let simhashes: Vec<Option<u64>> = df.column("simhash")?.u64()?.iter().collect();
 
     let mut out = Vec::with_capacity(df.height());
     for k in 0..df.height() {
@@ -292,6 +317,7 @@ pub(crate) fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Record>> {
                 mention_type: types[k].as_deref().and_then(MentionType::parse).unwrap_or_default(),
                 entities: entities[k].clone(),
                 cluster: clusters[k].clone().unwrap_or_default(),
+                simhash: simhashes[k],
             },
             source_kind: kinds[k].clone().unwrap_or_default(),
         });

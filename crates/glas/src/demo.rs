@@ -39,9 +39,9 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     println!("fixtures served at {} from {}\n", server.base_url(), display(&fixtures));
 
     let mut store = ctx.open_store()?;
-    let analyzer = ctx.analyzer();
+    let mut enricher = ops::Enricher::new(&ctx, &store)?;
     println!("1. crawl: one round over {} sources", ctx.pipeline.sources.len());
-    let summaries = ops::crawl_once(&ctx, &mut store, &analyzer).await?;
+    let summaries = ops::crawl_once(&ctx, &mut store, &mut enricher).await?;
     crate::print_crawl_summary(&summaries);
     drop(server);
 
@@ -85,7 +85,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
     println!("\n4. alerts");
     let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await?;
-    crate::print_alert_report(report.as_ref());
+    crate::print_alert_report(report.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
     let report_path = ops::weekly_report(&ctx, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;

@@ -93,6 +93,15 @@ pub enum Command {
     },
     /// Rebuild the search index from the store of record.
     Reindex,
+    /// The source-health ledger: last success, last mention, rate, failures.
+    Sources {
+        /// Judge silence as of this moment (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<DateTime<chrono::FixedOffset>>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Daily aggregates and signals over the store.
     Analyze {
         /// Evaluate as of this moment (RFC 3339; default now).
@@ -168,10 +177,18 @@ pub fn demo_pipeline(fixtures_url: Option<&str>) -> Result<Pipeline, ConfigError
 
 pub fn load_ctx(cli: &Cli) -> anyhow::Result<Ctx> {
     let pipeline = match &cli.pipeline {
-        Some(p) => Pipeline::load(p)?,
+        Some(p) => load_pipeline(p)?,
         None => demo_pipeline(None)?,
     };
     Ok(Ctx::new(pipeline, cli.data.as_deref()))
+}
+
+/// Loads a pipeline and checks what the crawler alone can check (selectors),
+/// reporting every error together.
+pub fn load_pipeline(path: &Path) -> Result<Pipeline, ConfigErrors> {
+    let p = Pipeline::load(path)?;
+    let errors = glas_crawl::validate(&p.sources);
+    if errors.is_empty() { Ok(p) } else { Err(ConfigErrors(errors)) }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -179,7 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { fixtures } => demo::run(cli.data.as_deref(), fixtures.as_deref()).await,
         Command::Validate => {
             let path = cli.pipeline.as_ref().ok_or_else(|| usage("validate needs --pipeline FILE"))?;
-            let p = Pipeline::load(path)?;
+            let p = load_pipeline(path)?;
             println!(
                 "{}: ok — {} sources, {} settlements, alerts {}",
                 path.display(),
@@ -195,21 +212,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let ctx = load_ctx(&cli)?;
             let mut store = ctx.open_store()?;
-            let analyzer = ctx.analyzer();
-            let summaries = ops::crawl_once(&ctx, &mut store, &analyzer).await?;
+            let mut enricher = ops::Enricher::new(&ctx, &store)?;
+            let summaries = ops::crawl_once(&ctx, &mut store, &mut enricher).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&summaries)?);
             } else {
                 print_crawl_summary(&summaries);
             }
-            let failed = summaries.iter().any(|s| s.error.is_some());
+            let failed = summaries.iter().any(|s| !s.errors.is_empty());
             Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, batch } => {
             let ctx = load_ctx(&cli)?;
             let mut store = ctx.open_store()?;
-            let analyzer = ctx.analyzer();
-            let s = ops::import_file(&mut store, &analyzer, file, (*batch).max(1))?;
+            let mut enricher = ops::Enricher::new(&ctx, &store)?;
+            let s = ops::import_file(&mut store, &mut enricher, file, (*batch).max(1))?;
             for e in &s.errors {
                 eprintln!("{}:{}: rejected: {}", file.display(), e.line, e.reason);
             }
@@ -255,6 +272,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sources { at, json } => {
+            let ctx = load_ctx(&cli)?;
+            let store = ctx.open_store()?;
+            let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+            let ledger = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&ledger)?);
+            } else {
+                print_ledger(&ledger, ctx.tz());
+            }
+            let flagged = ledger.iter().any(|h| matches!(h.status, glas_analytics::health::Status::Silent | glas_analytics::health::Status::Failing));
+            Ok(if flagged { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
         Command::Reindex => {
             let ctx = load_ctx(&cli)?;
             let mut store = ctx.open_store()?;
@@ -281,10 +311,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("{} signals → {}", a.signals.len(), a.signals_path.display());
             for s in &a.signals {
-                println!("  {}", glas_alert::subject(s));
+                println!("  {}", glas_alert::subject_with(s, &ctx.source_names()));
             }
             if *alert {
-                print_alert_report(ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref());
+                print_alert_report(ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(), &ctx.source_names());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -314,6 +344,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
     let ctx = load_ctx(cli)?;
     let analyzer = ctx.analyzer();
+    // Reprint clusters across the lines of this input.
+    let mut neardup = glas_nlp::neardup::NearDup::new();
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut rejected = 0;
@@ -332,7 +364,8 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
                         .next()
                         .filter(|p| ["rss", "tg", "vk"].contains(p))
                         .map_or("import", |p| if p == "tg" { "telegram" } else { p });
-                let (e, why) = analyzer.enrich_explained(&m, kind);
+                let (mut e, why) = analyzer.enrich_explained(&m, kind);
+                glas_nlp::assign_cluster(&mut neardup, &mut e, m.published_at.timestamp());
                 let mut v = serde_json::to_value(&e)?;
                 if explain {
                     v["explain"] =
@@ -358,22 +391,56 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
 
 pub fn print_crawl_summary(summaries: &[ops::SourceSummary]) {
     let w = summaries.iter().map(|s| s.source.chars().count()).max().unwrap_or(6).max(6);
-    println!(
-        "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
-        "source", "type", "status", "fetched", "parsed", "new", "dup"
-    );
+    println!("{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", "source", "type", "status", "fetched", "parsed", "new", "dup");
     for s in summaries {
         println!(
             "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
             s.source, s.kind, s.status, s.fetched, s.parsed, s.new, s.duplicate
         );
-        if let Some(e) = &s.error {
+        for e in s.errors.iter().take(5) {
             println!("    error: {e}");
+        }
+        if s.errors.len() > 5 {
+            println!("    … and {} more (crawl/failures.jsonl in the data dir)", s.errors.len() - 5);
         }
     }
     let (new, dup): (usize, usize) = summaries.iter().fold((0, 0), |a, s| (a.0 + s.new, a.1 + s.duplicate));
-    let failed = summaries.iter().filter(|s| s.error.is_some()).count();
-    println!("{} sources · {new} new · {dup} duplicate · {failed} failed", summaries.len());
+    let failed = summaries.iter().filter(|s| s.failed()).count();
+    let partial = summaries.iter().filter(|s| s.status == "partial").count();
+    println!("{} sources · {new} new · {dup} duplicate · {failed} failed · {partial} partial", summaries.len());
+}
+
+/// The source-health ledger as a table.
+pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_tz::Tz) {
+    let w = ledger.iter().map(|h| h.id.chars().count()).max().unwrap_or(6).max(6);
+    println!(
+        "{:<w$}  {:<9} {:<8} {:<17} {:<17} {:>7} {:>8} {:>5}",
+        "source", "type", "status", "last success", "last mention", "/day 7d", "/day 30d", "fails"
+    );
+    let short = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or("—".to_string(), |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+    };
+    for h in ledger {
+        let last = h.last_mention.map_or("—".to_string(), |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string());
+        println!(
+            "{:<w$}  {:<9} {:<8} {:<17} {:<17} {:>7.1} {:>8.1} {:>5}",
+            h.id,
+            h.kind,
+            h.status.as_str(),
+            short(&h.last_success),
+            last,
+            h.per_day_7d,
+            h.per_day_30d,
+            h.consecutive_failures
+        );
+        if h.status != glas_analytics::health::Status::Ok {
+            if let Some(e) = &h.last_error {
+                println!("    last error: {e}");
+            }
+        }
+    }
 }
 
 pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
@@ -413,7 +480,7 @@ fn mark(text: &str, ranges: &[(usize, usize)], color: bool) -> String {
     out
 }
 
-pub fn print_alert_report(report: Option<&glas_alert::Report>) {
+pub fn print_alert_report(report: Option<&glas_alert::Report>, names: &std::collections::BTreeMap<String, String>) {
     let Some(r) = report else {
         println!("alerts: no [alerts] section in the pipeline; nothing sent");
         return;
@@ -421,15 +488,15 @@ pub fn print_alert_report(report: Option<&glas_alert::Report>) {
     for (s, d) in &r.sent {
         match d {
             glas_alert::Delivered::Smtp { to } => {
-                println!("alert sent to {}: {}", to.join(", "), glas_alert::subject(s))
+                println!("alert sent to {}: {}", to.join(", "), glas_alert::subject_with(s, names))
             }
             glas_alert::Delivered::Outbox { path } => {
-                println!("alert written to {}: {}", path.display(), glas_alert::subject(s))
+                println!("alert written to {}: {}", path.display(), glas_alert::subject_with(s, names))
             }
         }
     }
     for (s, e) in &r.failed {
-        println!("alert FAILED ({e}): {}", glas_alert::subject(s));
+        println!("alert FAILED ({e}): {}", glas_alert::subject_with(s, names));
     }
     println!("alerts: {} sent, {} already sent earlier, {} failed", r.sent.len(), r.suppressed, r.failed.len());
 }

@@ -2,7 +2,7 @@
 //! crawl, import, analyse, alert, report.
 
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -42,24 +42,42 @@ impl Ctx {
     }
 }
 
-/// Enriches mentions of one source. `default_place` is the settlement a local
-/// community speaks for (`place` in the source's config).
-pub fn enrich(
-    analyzer: &Analyzer,
-    mentions: Vec<Mention>,
-    source_kind: &str,
-    default_place: Option<&str>,
-) -> Vec<Record> {
-    mentions
-        .into_iter()
-        .map(|mention| {
-            let mut enrichment = analyzer.enrich(&mention, source_kind);
-            if enrichment.places.is_empty() {
-                enrichment.places.extend(default_place.map(str::to_string));
+/// Enrichment with memory: the analyzer plus the recent mentions' hashes that
+/// near-duplicate detection compares against, seeded from the store.
+pub struct Enricher {
+    pub analyzer: Analyzer,
+    neardup: glas_nlp::neardup::NearDup,
+}
+
+impl Enricher {
+    pub fn new(ctx: &Ctx, store: &Store) -> anyhow::Result<Enricher> {
+        let mut neardup = glas_nlp::neardup::NearDup::new();
+        let since = (Utc::now() - Duration::seconds(2 * glas_nlp::neardup::WINDOW_SECS)).date_naive();
+        let since = store.log().parts()?.iter().map(|p| p.day).max().map_or(since, |newest| since.min(newest - Duration::days(14)));
+        for (hash, cluster, at) in store.log().recent_hashes(since)? {
+            if let Some(c) = glas_nlp::neardup::parse_cluster_label(&cluster) {
+                neardup.seed(hash, c, at);
             }
-            Record { enrichment, mention, source_kind: source_kind.to_string() }
-        })
-        .collect()
+        }
+        Ok(Enricher { analyzer: ctx.analyzer(), neardup })
+    }
+
+    /// Enriches mentions of one source. `default_place` is the settlement a
+    /// local community speaks for (`place` in the source's config).
+    pub fn enrich(&mut self, mut mentions: Vec<Mention>, source_kind: &str, default_place: Option<&str>) -> Vec<Record> {
+        mentions.sort_by_key(|m| m.published_at);
+        mentions
+            .into_iter()
+            .map(|mention| {
+                let mut enrichment = self.analyzer.enrich(&mention, source_kind);
+                if enrichment.places.is_empty() {
+                    enrichment.places.extend(default_place.map(str::to_string));
+                }
+                glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
+                Record { enrichment, mention, source_kind: source_kind.to_string() }
+            })
+            .collect()
+    }
 }
 
 /// One source's line in the crawl summary.
@@ -72,33 +90,42 @@ pub struct SourceSummary {
     pub parsed: usize,
     pub new: usize,
     pub duplicate: usize,
-    pub error: Option<String>,
+    /// What failed: the source as a whole, or parts of it (an article page).
+    pub errors: Vec<String>,
 }
 
-/// One crawl round over every source of the pipeline, sources in parallel.
-/// Each source's mentions are committed before its checkpoint is saved.
-pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> anyhow::Result<Vec<SourceSummary>> {
-    let client = glas_crawl::client();
+impl SourceSummary {
+    pub fn failed(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+/// One crawl round over every source of the pipeline. Sources are crawled
+/// concurrently (at most `[crawl] concurrency` at a time) and hand their
+/// results over a bounded channel, so a slow store holds crawlers back rather
+/// than piling results up in memory. Each source's mentions are committed
+/// before its checkpoint is saved; failures are appended, with source, URL,
+/// stage and reason, to `crawl/failures.jsonl` in the data dir.
+pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -> anyhow::Result<Vec<SourceSummary>> {
+    let fetcher = std::sync::Arc::new(glas_crawl::Fetcher::new(&ctx.pipeline.crawl));
     let now = Utc::now();
     let mut checkpoints = store.checkpoints()?;
-    let mut tasks = tokio::task::JoinSet::new();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.crawl.concurrency));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(ctx.pipeline.crawl.concurrency.max(1));
     for (order, src) in ctx.pipeline.sources.iter().cloned().enumerate() {
         let cp = checkpoints.get(&src.id);
-        let client = client.clone();
-        let tz = ctx.tz();
-        tasks.spawn(async move {
-            let sctx = SourceCtx { source: &src, tz, now };
-            let result = glas_crawl::crawl_source(&client, &sctx, &cp).await;
-            (order, src, cp, result)
+        let (fetcher, limit, tx, tz) = (fetcher.clone(), limit.clone(), tx.clone(), ctx.tz());
+        tokio::spawn(async move {
+            let Ok(_permit) = limit.acquire_owned().await else { return };
+            let sctx = SourceCtx { source: &src, fetcher: &fetcher, tz, now };
+            let result = glas_crawl::crawl_source(&sctx, &cp).await;
+            let _ = tx.send((order, src, cp, result)).await;
         });
     }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        results.push(joined.context("a crawler task panicked")?);
-    }
-    results.sort_by_key(|r| r.0);
+    drop(tx);
     let mut summaries = Vec::new();
-    for (_, src, old_cp, result) in results {
+    let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
+    while let Some((order, src, old_cp, result)) = rx.recv().await {
         let mut s = SourceSummary {
             source: src.id.clone(),
             kind: src.kind.clone(),
@@ -107,7 +134,7 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> an
             parsed: 0,
             new: 0,
             duplicate: 0,
-            error: None,
+            errors: Vec::new(),
         };
         let stamp = Utc::now().to_rfc3339();
         match result {
@@ -117,7 +144,15 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> an
                 if out.not_modified {
                     s.status = "not modified";
                 }
-                let records = enrich(analyzer, out.mentions, &src.kind, src.place.as_deref());
+                for e in &out.partial_failures {
+                    tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "part of a source failed");
+                    s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
+                    log_failure(&failures_path, e, &stamp);
+                }
+                if !out.partial_failures.is_empty() {
+                    s.status = "partial";
+                }
+                let records = enricher.enrich(out.mentions, &src.kind, src.place.as_deref());
                 let stats = store.append(records)?;
                 s.new = stats.new;
                 s.duplicate = stats.duplicate;
@@ -125,26 +160,40 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, analyzer: &Analyzer) -> an
                     last_success: Some(stamp.clone()),
                     last_new: if stats.new > 0 { Some(stamp) } else { old_cp.last_new.clone() },
                     consecutive_failures: 0,
-                    last_error: None,
+                    last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
                     ..out.checkpoint
                 };
                 checkpoints.save(&src.id, cp)?;
             }
-            Err(CrawlError { url, stage, reason, .. }) => {
-                tracing::warn!(source = %src.id, %url, %stage, %reason, "source failed");
+            Err(e) => {
+                tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "source failed");
                 s.status = "failed";
-                s.error = Some(format!("{stage} {url}: {reason}"));
+                s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
+                log_failure(&failures_path, &e, &stamp);
                 let cp = Checkpoint {
                     consecutive_failures: old_cp.consecutive_failures + 1,
-                    last_error: Some(format!("{stamp} {stage} {url}: {reason}")),
+                    last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
                     ..old_cp
                 };
                 checkpoints.save(&src.id, cp)?;
             }
         }
-        summaries.push(s);
+        summaries.push((order, s));
     }
-    Ok(summaries)
+    summaries.sort_by_key(|(order, _)| *order);
+    Ok(summaries.into_iter().map(|(_, s)| s).collect())
+}
+
+fn log_failure(path: &Path, e: &CrawlError, at: &str) {
+    let line = serde_json::json!({"at": at, "source": e.source_id, "url": e.url, "stage": e.stage.to_string(), "reason": e.reason});
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(f, "{line}")
+    };
+    if let Err(err) = write() {
+        tracing::warn!(path = %path.display(), error = %err, "cannot append to the failure log");
+    }
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -158,7 +207,7 @@ pub struct ImportSummary {
 
 /// Imports a file of mention lines in batches; each batch is committed whole.
 /// Malformed lines are collected (line number, reason) and skipped.
-pub fn import_file(store: &mut Store, analyzer: &Analyzer, path: &Path, batch: usize) -> anyhow::Result<ImportSummary> {
+pub fn import_file(store: &mut Store, enricher: &mut Enricher, path: &Path, batch: usize) -> anyhow::Result<ImportSummary> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut summary = ImportSummary::default();
@@ -187,13 +236,13 @@ pub fn import_file(store: &mut Store, analyzer: &Analyzer, path: &Path, batch: u
             Err(e) => summary.errors.push(e),
         }
         if pending.len() >= batch {
-            let stats = store.append(enrich(analyzer, std::mem::take(&mut pending), "import", None))?;
+            let stats = store.append(enricher.enrich(std::mem::take(&mut pending), "import", None))?;
             summary.imported += stats.new;
             summary.duplicate += stats.duplicate;
         }
     }
     if !pending.is_empty() {
-        let stats = store.append(enrich(analyzer, pending, "import", None))?;
+        let stats = store.append(enricher.enrich(pending, "import", None))?;
         summary.imported += stats.new;
         summary.duplicate += stats.duplicate;
     }
@@ -204,6 +253,7 @@ pub fn import_file(store: &mut Store, analyzer: &Analyzer, path: &Path, batch: u
 /// What an analysis round produced.
 pub struct Analysis {
     pub daily: Option<glas_analytics::daily::DailyOutputs>,
+    pub health: Vec<glas_analytics::health::SourceHealth>,
     pub signals: Vec<Signal>,
     pub signals_path: PathBuf,
     pub records: Vec<Record>,
@@ -215,7 +265,9 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     let daily =
         glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
-    let signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
+    let mut signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
+    let health = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+    signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");
     let mut text = String::new();
@@ -224,7 +276,7 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
         text.push('\n');
     }
     std::fs::write(&signals_path, text).with_context(|| format!("cannot write '{}'", signals_path.display()))?;
-    Ok(Analysis { daily, signals, signals_path, records })
+    Ok(Analysis { daily, health, signals, signals_path, records })
 }
 
 /// Sends alerts for new signals (or writes them to the outbox).

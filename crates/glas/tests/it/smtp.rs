@@ -20,9 +20,9 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
         to: vec!["press@levokumsky.example".into(), "head@levokumsky.example".into()],
     });
     let ctx = Ctx::new(pipeline, Some(tmp.path()));
-    let analyzer = ctx.analyzer();
     let mut store = ctx.open_store().unwrap();
-    ops::crawl_once(&ctx, &mut store, &analyzer).await.unwrap();
+    let mut enricher = ops::Enricher::new(&ctx, &store).unwrap();
+    ops::crawl_once(&ctx, &mut store, &mut enricher).await.unwrap();
     let at = "2026-11-26T00:00:00+03:00"
         .parse::<chrono::DateTime<chrono::FixedOffset>>()
         .unwrap()
