@@ -286,7 +286,11 @@ impl Alerter<'_> {
 <h2>{}</h2><p style=\"color:#666\">{}</p>{}<p>{}</p></body></html>",
             esc(&line),
             esc(self.district),
-            if err.is_empty() { String::new() } else { format!("<p>Последняя ошибка: <code>{}</code></p>", esc(err)) },
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!("<p>Последняя ошибка: <code>{}</code></p>", esc(err))
+            },
             esc(advice)
         );
         (text, html)
@@ -304,7 +308,9 @@ fn source_line(s: &Signal, names: &BTreeMap<String, String>) -> String {
     }
     let hours = |h: f64| if h >= 48.0 { format!("{:.0} сут", h / 24.0) } else { format!("{h:.0} ч") };
     match (num("silent_hours"), num("usual_gap_hours")) {
-        (Some(q), Some(g)) => format!("Источник молчит: «{name}» — нет новых публикаций {} (обычно раз в {})", hours(q), hours(g)),
+        (Some(q), Some(g)) => {
+            format!("Источник молчит: «{name}» — нет новых публикаций {} (обычно раз в {})", hours(q), hours(g))
+        }
         _ => format!("Источник молчит: «{name}»"),
     }
 }

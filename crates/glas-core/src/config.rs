@@ -354,7 +354,17 @@ impl Pipeline {
         let crawl = match r.table(root, "crawl") {
             None => CrawlSettings::default(),
             Some(t) => {
-                let keys = ["delay", "timeout", "connect_timeout", "max_body_mb", "retries", "backoff", "max_retry_after", "concurrency", "contact"];
+                let keys = [
+                    "delay",
+                    "timeout",
+                    "connect_timeout",
+                    "max_body_mb",
+                    "retries",
+                    "backoff",
+                    "max_retry_after",
+                    "concurrency",
+                    "contact",
+                ];
                 r.known_keys(t, "crawl", &keys);
                 let d = CrawlSettings::default();
                 let zero_ok = |r: &mut Reader, key: &str, default: Duration| match t.get(key).and_then(Item::as_str) {
@@ -407,7 +417,8 @@ impl Pipeline {
         let mut seen_ids: Vec<String> = Vec::new();
         for (t, span) in r.tables(root, "sources") {
             let kind = r.string_spanned(t, "type");
-            let own_keys = kind.as_ref().and_then(|(k, _)| SOURCE_KINDS.iter().find(|(name, _)| name == k)).map(|(_, keys)| *keys);
+            let own_keys =
+                kind.as_ref().and_then(|(k, _)| SOURCE_KINDS.iter().find(|(name, _)| name == k)).map(|(_, keys)| *keys);
             let allowed: Vec<&str> = COMMON_SOURCE_KEYS.iter().chain(own_keys.unwrap_or(&[])).copied().collect();
             let section = match &kind {
                 Some((k, _)) if own_keys.is_some() => format!("[[sources]] of type {k:?}"),
@@ -900,7 +911,10 @@ window = "6 hours"
         let msgs: Vec<String> = err.0.iter().map(|e| format!("{}:{}", e.line, e.message)).collect();
         assert_eq!(msgs.len(), 6, "{msgs:#?}");
         assert!(msgs[0].starts_with("3:unknown key \"colour\" in [storage] (allowed: data_dir)"), "{msgs:#?}");
-        assert!(msgs[1].starts_with("7:unknown source type \"rsss\" (supported: rss, html, telegram, vk, jsonl)"), "{msgs:#?}");
+        assert!(
+            msgs[1].starts_with("7:unknown source type \"rsss\" (supported: rss, html, telegram, vk, jsonl)"),
+            "{msgs:#?}"
+        );
         assert!(msgs[2].starts_with("8:source url \"ftp://x\""), "{msgs:#?}");
         assert!(msgs[3].starts_with("11:duplicate source id"), "{msgs:#?}");
         assert!(msgs[4].starts_with("14:`allow_private` must be true or false"), "{msgs:#?}");
@@ -914,8 +928,12 @@ window = "6 hours"
         )
         .unwrap();
         assert_eq!(p.sources[0].url, VK_API);
-        assert!(matches!(&p.sources[0].options, SourceOptions::Vk(o) if o.owner_id == Some(-100) && o.comments && o.token_env == "GLAS_VK_TOKEN"));
-        assert!(matches!(&p.sources[1].options, SourceOptions::Html(o) if o.link_selector.as_ref().unwrap().line == 12));
+        assert!(
+            matches!(&p.sources[0].options, SourceOptions::Vk(o) if o.owner_id == Some(-100) && o.comments && o.token_env == "GLAS_VK_TOKEN")
+        );
+        assert!(
+            matches!(&p.sources[1].options, SourceOptions::Html(o) if o.link_selector.as_ref().unwrap().line == 12)
+        );
         let err = parse("[storage]\ndata_dir = \"d\"\n[[sources]]\nid = \"t\"\ntype = \"telegram\"\nurl = \"https://t.me/s/x\"\nfull_text = true\n[[sources]]\nid = \"v\"\ntype = \"vk\"\n")
             .unwrap_err();
         assert!(err.0[0].message.contains("unknown key \"full_text\" in [[sources]] of type \"telegram\""), "{err}");

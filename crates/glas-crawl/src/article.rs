@@ -40,19 +40,43 @@ const BODY_CANDIDATES: &[&str] = &[
     ".full-text",
     "article",
 ];
-const BOILERPLATE_TAGS: &[&str] = &["nav", "header", "footer", "aside", "form", "script", "style", "noscript", "iframe", "button", "figure"];
+const BOILERPLATE_TAGS: &[&str] =
+    &["nav", "header", "footer", "aside", "form", "script", "style", "noscript", "iframe", "button", "figure"];
 const BOILERPLATE_WORDS: &[&str] = &[
-    "menu", "nav", "footer", "share", "social", "related", "comment", "sidebar", "banner", "advert", "subscribe", "breadcrumb",
-    "tags", "read-also", "readalso", "promo", "date", "byline", "author", "meta",
+    "menu",
+    "nav",
+    "footer",
+    "share",
+    "social",
+    "related",
+    "comment",
+    "sidebar",
+    "banner",
+    "advert",
+    "subscribe",
+    "breadcrumb",
+    "tags",
+    "read-also",
+    "readalso",
+    "promo",
+    "date",
+    "byline",
+    "author",
+    "meta",
 ];
-const READ_ALSO: &[&str] = &["читайте также", "читать также", "смотрите также", "подписывайтесь", "реклама", "поделиться"];
+const READ_ALSO: &[&str] =
+    &["читайте также", "читать также", "смотрите также", "подписывайтесь", "реклама", "поделиться"];
 
 /// Extracts the article from a page.
 pub fn extract(html: &str, s: &Selectors, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Article {
     let doc = Html::parse_document(html);
     let first_text = |selector: &Selector| doc.select(selector).next().map(block_text).filter(|t| !t.is_empty());
     let meta = |selector: &str| {
-        doc.select(&sel(selector)).next().and_then(|e| e.value().attr("content")).map(|c| c.trim().to_string()).filter(|c| !c.is_empty())
+        doc.select(&sel(selector))
+            .next()
+            .and_then(|e| e.value().attr("content"))
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
     };
 
     let title = s
@@ -84,7 +108,8 @@ pub fn extract(html: &str, s: &Selectors, tz: chrono_tz::Tz, now: DateTime<Utc>)
         .or_else(|| BODY_CANDIDATES.iter().find_map(|c| doc.select(&sel(c)).find(|e| paragraph_chars(*e) > 0)))
         .or_else(|| densest_block(&doc));
     let text = body.map(clean_text).unwrap_or_default();
-    let canonical = doc.select(&sel("link[rel=canonical]")).next().and_then(|e| e.value().attr("href")).map(str::to_string);
+    let canonical =
+        doc.select(&sel("link[rel=canonical]")).next().and_then(|e| e.value().attr("href")).map(str::to_string);
     Article { title, published, text, canonical }
 }
 
@@ -94,7 +119,10 @@ pub fn extract(html: &str, s: &Selectors, tz: chrono_tz::Tz, now: DateTime<Utc>)
 pub fn article_links(html: &str, base: &url::Url, s: &Selectors) -> Vec<String> {
     let doc = Html::parse_document(html);
     let anchors: Vec<ElementRef> = match &s.links {
-        Some(l) => doc.select(l).flat_map(|e| if e.value().name() == "a" { vec![e] } else { e.select(&sel("a[href]")).collect() }).collect(),
+        Some(l) => doc
+            .select(l)
+            .flat_map(|e| if e.value().name() == "a" { vec![e] } else { e.select(&sel("a[href]")).collect() })
+            .collect(),
         None => doc.select(&sel("a[href]")).filter(|a| looks_like_headline(*a)).collect(),
     };
     let mut out: Vec<String> = Vec::new();
@@ -124,8 +152,10 @@ fn looks_like_headline(a: ElementRef) -> bool {
 
 fn looks_like_article_path(path: &str) -> bool {
     let p = path.to_ascii_lowercase();
-    let skip = ["/tag", "/tags", "/category", "/rubric", "/author", "/search", "/page/", "/login", "/about", "/contacts"];
-    p.len() > 1 && !skip.iter().any(|s| p.starts_with(s) || p.contains(&format!("{s}/")))
+    let skip =
+        ["/tag", "/tags", "/category", "/rubric", "/author", "/search", "/page/", "/login", "/about", "/contacts"];
+    p.len() > 1
+        && !skip.iter().any(|s| p.starts_with(s) || p.contains(&format!("{s}/")))
         && (p.matches('/').count() >= 2 || p.chars().any(|c| c.is_ascii_digit()) || p.ends_with(".html"))
 }
 
@@ -135,11 +165,17 @@ fn is_boilerplate(e: ElementRef) -> bool {
         return true;
     }
     let marks = format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or("")).to_ascii_lowercase();
-    !marks.trim().is_empty() && BOILERPLATE_WORDS.iter().any(|w| marks.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|m| m == *w || m.starts_with(&format!("{w}-")) || m.ends_with(&format!("-{w}"))))
+    !marks.trim().is_empty()
+        && BOILERPLATE_WORDS.iter().any(|w| {
+            marks
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                .any(|m| m == *w || m.starts_with(&format!("{w}-")) || m.ends_with(&format!("-{w}")))
+        })
 }
 
 fn paragraph_chars(e: ElementRef) -> usize {
-    e.select(&sel("p")).map(|p| block_text(p).chars().count()).sum::<usize>() + if e.select(&sel("p")).next().is_none() { block_text(e).chars().count() } else { 0 }
+    e.select(&sel("p")).map(|p| block_text(p).chars().count()).sum::<usize>()
+        + if e.select(&sel("p")).next().is_none() { block_text(e).chars().count() } else { 0 }
 }
 
 /// The element whose own `<p>` children hold the most text.
@@ -167,7 +203,11 @@ fn clean_text(root: ElementRef) -> String {
     let mut current = String::new();
     walk(root, &mut current, &mut paragraphs);
     paragraphs.push(std::mem::take(&mut current));
-    let lines: Vec<String> = paragraphs.iter().map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|p| !p.is_empty()).collect();
+    let lines: Vec<String> = paragraphs
+        .iter()
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect();
     let mut out = Vec::new();
     for l in lines {
         let lower = l.to_lowercase();
@@ -188,7 +228,10 @@ fn walk(el: ElementRef, current: &mut String, out: &mut Vec<String>) {
                 if is_boilerplate(c) {
                     continue;
                 }
-                let block = matches!(e.name(), "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote" | "tr" | "section" | "ul" | "ol");
+                let block = matches!(
+                    e.name(),
+                    "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote" | "tr" | "section" | "ul" | "ol"
+                );
                 if e.name() == "br" {
                     current.push(' ');
                     continue;
@@ -234,7 +277,8 @@ mod tests {
         assert_eq!(a.published.unwrap().to_rfc3339(), "2026-11-20T14:05:00+03:00");
         assert!(a.text.contains("заменила двести метров трубы"), "{}", a.text);
         assert!(a.text.contains("Подача воды восстановлена"));
-        for junk in ["Поделиться", "Читайте также", "Редакция", "Главная", "Другая новость"] {
+        for junk in ["Поделиться", "Читайте также", "Редакция", "Главная", "Другая новость"]
+        {
             assert!(!a.text.contains(junk), "{junk} in {}", a.text);
         }
         assert_eq!(a.canonical.as_deref(), Some("https://news.example/2026/11/20/voda"));

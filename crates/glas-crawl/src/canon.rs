@@ -3,7 +3,8 @@
 //! fragment, no tracking parameters (utm_*, fbclid, yclid, ...), remaining
 //! parameters sorted, no trailing slash (except the root).
 
-const TRACKING: &[&str] = &["fbclid", "gclid", "yclid", "ysclid", "_openstat", "from", "ref", "ref_src", "mc_cid", "mc_eid", "igshid", "si"];
+const TRACKING: &[&str] =
+    &["fbclid", "gclid", "yclid", "ysclid", "_openstat", "from", "ref", "ref_src", "mc_cid", "mc_eid", "igshid", "si"];
 
 /// The canonical form of `url`, or `url` unchanged when it does not parse.
 pub fn canonical(url: &str) -> String {

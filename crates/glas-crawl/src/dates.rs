@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 
-const MONTHS: [&str; 12] = ["январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр"];
+const MONTHS: [&str; 12] =
+    ["январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр"];
 
 /// Parses `text` as a date-time in time zone `tz`, relative words against `now`.
 pub fn parse(text: &str, tz: chrono_tz::Tz, now: DateTime<chrono::Utc>) -> Option<DateTime<FixedOffset>> {
@@ -25,7 +26,8 @@ pub fn parse(text: &str, tz: chrono_tz::Tz, now: DateTime<chrono::Utc>) -> Optio
         return local(tz, d, NaiveTime::MIN);
     }
     let lower = t.to_lowercase().replace(['\u{a0}', ','], " ");
-    let words: Vec<&str> = lower.split_whitespace().filter(|w| *w != "в" && *w != "г." && *w != "года" && *w != "г").collect();
+    let words: Vec<&str> =
+        lower.split_whitespace().filter(|w| *w != "в" && *w != "г." && *w != "года" && *w != "г").collect();
     let time = words.iter().find_map(|w| NaiveTime::parse_from_str(w, "%H:%M").ok()).unwrap_or(NaiveTime::MIN);
     let today = now.with_timezone(&tz).date_naive();
     if words.first() == Some(&"сегодня") {
@@ -41,7 +43,11 @@ pub fn parse(text: &str, tz: chrono_tz::Tz, now: DateTime<chrono::Utc>) -> Optio
     // "20 ноября 2026" / "20 ноября".
     if words.len() >= 2 {
         let day: u32 = words[0].parse().ok()?;
-        let month = MONTHS.iter().position(|m| words[1].starts_with(m) && (*m != "ма" || words[1] == "мая" || words[1] == "май"))? as u32 + 1;
+        let month = MONTHS
+            .iter()
+            .position(|m| words[1].starts_with(m) && (*m != "ма" || words[1] == "мая" || words[1] == "май"))?
+            as u32
+            + 1;
         let year = words.get(2).and_then(|y| y.parse::<i32>().ok()).unwrap_or(today.year());
         let date = NaiveDate::from_ymd_opt(year, month, day)?;
         return local(tz, date, time);

@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use glas_core::config::{CrawlSettings, SourceConfig};
 use glas_core::Checkpoint;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use glas_core::config::{CrawlSettings, SourceConfig};
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
 use reqwest::{Client, StatusCode};
 
 use crate::robots::Robots;
@@ -119,7 +119,8 @@ impl Fetcher {
     pub fn new(settings: &CrawlSettings) -> Fetcher {
         // reqwest is built without a bundled crypto provider; ring is ours.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let user_agent = format!("{PRODUCT}/{} (public-opinion monitoring; +{})", env!("CARGO_PKG_VERSION"), settings.contact);
+        let user_agent =
+            format!("{PRODUCT}/{} (public-opinion monitoring; +{})", env!("CARGO_PKG_VERSION"), settings.contact);
         let build = |public_only: bool| {
             let mut b = Client::builder()
                 .user_agent(user_agent.clone())
@@ -154,7 +155,9 @@ impl Fetcher {
         let mut hosts = self.hosts.lock().unwrap();
         hosts
             .entry(key.to_string())
-            .or_insert_with(|| Arc::new(Host { gate: tokio::sync::Mutex::new(None), robots: tokio::sync::Mutex::new(None) }))
+            .or_insert_with(|| {
+                Arc::new(Host { gate: tokio::sync::Mutex::new(None), robots: tokio::sync::Mutex::new(None) })
+            })
             .clone()
     }
 
@@ -169,7 +172,12 @@ impl Fetcher {
 
     /// GETs `url` for `source`, with the validators of `cp` when given.
     pub async fn get(&self, source: &SourceConfig, url: &str, cp: Option<&Checkpoint>) -> Result<Fetch, CrawlError> {
-        let err = |stage: Stage, reason: String| CrawlError { source_id: source.id.clone(), url: url.to_string(), stage, reason };
+        let err = |stage: Stage, reason: String| CrawlError {
+            source_id: source.id.clone(),
+            url: url.to_string(),
+            stage,
+            reason,
+        };
         let parsed = url::Url::parse(url).map_err(|e| err(Stage::Fetch, format!("invalid URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(err(Stage::Fetch, format!("unsupported scheme {:?}", parsed.scheme())));
@@ -178,7 +186,12 @@ impl Fetcher {
         if !source.allow_private {
             if let Ok(ip) = host_name.trim_matches(['[', ']']).parse::<IpAddr>() {
                 if is_private(&ip) {
-                    return Err(err(Stage::Fetch, format!("refusing to fetch private address {ip} (set allow_private = true for this source to permit it)")));
+                    return Err(err(
+                        Stage::Fetch,
+                        format!(
+                            "refusing to fetch private address {ip} (set allow_private = true for this source to permit it)"
+                        ),
+                    ));
                 }
             }
         }
@@ -192,12 +205,20 @@ impl Fetcher {
             None => parsed.path().to_string(),
         };
         if let Some(why) = robots.unreachable_reason() {
-            return Err(err(Stage::Robots, format!("{key}/robots.txt unreachable ({why}); not fetching from this host")));
+            return Err(err(
+                Stage::Robots,
+                format!("{key}/robots.txt unreachable ({why}); not fetching from this host"),
+            ));
         }
         if !robots.allows(&path) {
             return Err(err(Stage::Robots, format!("disallowed by {key}/robots.txt for {PRODUCT}")));
         }
-        let delay = self.settings.delay.to_std().unwrap_or_default().max(Duration::from_secs_f64(robots.crawl_delay.unwrap_or(0.0).min(60.0)));
+        let delay = self
+            .settings
+            .delay
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_secs_f64(robots.crawl_delay.unwrap_or(0.0).min(60.0)));
 
         let mut gate = host.gate.lock().await;
         let mut attempt = 0;
@@ -229,7 +250,8 @@ impl Fetcher {
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                 *gate = Some(Instant::now());
-                let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+                let retry_after =
+                    resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
                 if attempt >= self.settings.retries {
                     return Err(err(Stage::Fetch, format!("HTTP status {status}, still after {attempt} retries")));
                 }
@@ -237,11 +259,19 @@ impl Fetcher {
                     Some(w) if w > self.settings.max_retry_after.to_std().unwrap_or_default() => {
                         return Err(err(
                             Stage::Fetch,
-                            format!("HTTP status {status} with Retry-After of {}s, longer than max_retry_after", w.as_secs()),
+                            format!(
+                                "HTTP status {status} with Retry-After of {}s, longer than max_retry_after",
+                                w.as_secs()
+                            ),
                         ));
                     }
                     Some(w) => w,
-                    None => self.settings.backoff.to_std().unwrap_or_default().mul_f64(2f64.powi(attempt as i32) * self.jitter()),
+                    None => self
+                        .settings
+                        .backoff
+                        .to_std()
+                        .unwrap_or_default()
+                        .mul_f64(2f64.powi(attempt as i32) * self.jitter()),
                 };
                 tracing::info!(source = %source.id, %url, %status, wait_ms = wait.as_millis() as u64, "backing off before retry");
                 tokio::time::sleep(wait).await;
@@ -255,7 +285,12 @@ impl Fetcher {
     }
 
     async fn read(&self, mut resp: reqwest::Response, source: &SourceConfig, url: &str) -> Result<Fetch, CrawlError> {
-        let err = |reason: String| CrawlError { source_id: source.id.clone(), url: url.to_string(), stage: Stage::Fetch, reason };
+        let err = |reason: String| CrawlError {
+            source_id: source.id.clone(),
+            url: url.to_string(),
+            stage: Stage::Fetch,
+            reason,
+        };
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetch::NotModified);
@@ -265,7 +300,10 @@ impl Fetcher {
         }
         let max = self.settings.max_body;
         if resp.content_length().is_some_and(|n| n as usize > max) {
-            return Err(err(format!("response of {} bytes exceeds the {max}-byte limit", resp.content_length().unwrap_or(0))));
+            return Err(err(format!(
+                "response of {} bytes exceeds the {max}-byte limit",
+                resp.content_length().unwrap_or(0)
+            )));
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().to_string();
@@ -276,7 +314,9 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let header = |h: &HeaderMap, name| h.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+        let header = |h: &HeaderMap, name| {
+            h.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string)
+        };
         Ok(Fetch::Body(Body {
             url: final_url,
             bytes,
@@ -448,7 +488,8 @@ mod tests {
 
     #[test]
     fn private_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"] {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "::1", "fd00::1", "100.64.0.1"]
+        {
             assert!(is_private(&ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "2a00:1450::1"] {

@@ -9,7 +9,7 @@ use scraper::Selector;
 
 use crate::article::{self, Selectors};
 use crate::canon::canonical;
-use crate::{remember, CrawlError, CrawlOutput, SourceCtx, Stage};
+use crate::{CrawlError, CrawlOutput, SourceCtx, Stage, remember};
 
 fn compile(ctx: &SourceCtx<'_>, s: &Option<glas_core::config::Located>) -> Result<Option<Selector>, CrawlError> {
     match s {
@@ -36,10 +36,15 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &HtmlOptions) -> 
         .filter(|l| ctx.host_allowed(l))
         .collect();
     if links.is_empty() {
-        return Err(ctx.error(&src.url, Stage::Parse, "no article links found on the listing page (set link_selector)".into()));
+        return Err(ctx.error(
+            &src.url,
+            Stage::Parse,
+            "no article links found on the listing page (set link_selector)".into(),
+        ));
     }
     let mut out = CrawlOutput { checkpoint: listing.checkpoint(cp), fetched: 1, ..Default::default() };
-    let fresh: Vec<String> = links.into_iter().filter(|l| !cp.seen.contains(l)).take(opts.max_articles as usize).collect();
+    let fresh: Vec<String> =
+        links.into_iter().filter(|l| !cp.seen.contains(l)).take(opts.max_articles as usize).collect();
     let mut done = Vec::new();
     for link in fresh {
         let page = match ctx.fetch_linked(&link).await {
@@ -54,7 +59,11 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &HtmlOptions) -> 
         // A page that holds no article is remembered too: fetching it again would not help.
         done.push(link.clone());
         if a.text.chars().count() < 40 {
-            out.partial_failures.push(ctx.error(&link, Stage::Parse, "no article text found on the page (set text_selector)".into()));
+            out.partial_failures.push(ctx.error(
+                &link,
+                Stage::Parse,
+                "no article text found on the page (set text_selector)".into(),
+            ));
             continue;
         }
         let url = a.canonical.as_deref().map(|c| page_url(&link, c)).unwrap_or_else(|| link.clone());

@@ -20,8 +20,10 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Result<CrawlOutput, 
     for m in &mut mentions {
         m.source.get_or_insert_with(|| src.id.clone());
     }
-    let partial_failures =
-        errors.into_iter().map(|e| ctx.error(&src.url, Stage::Parse, format!("line {}: {}", e.line, e.reason))).collect();
+    let partial_failures = errors
+        .into_iter()
+        .map(|e| ctx.error(&src.url, Stage::Parse, format!("line {}: {}", e.line, e.reason)))
+        .collect();
     Ok(CrawlOutput { mentions, checkpoint, not_modified: false, fetched: 1, partial_failures })
 }
 

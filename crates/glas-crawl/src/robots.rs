@@ -67,8 +67,10 @@ impl Robots {
                 _ => {}
             }
         }
-        let mine: Vec<&Group> = groups.iter().filter(|g| g.agents.iter().any(|a| a != "*" && agent.contains(a.as_str()))).collect();
-        let chosen: Vec<&Group> = if mine.is_empty() { groups.iter().filter(|g| g.agents.iter().any(|a| a == "*")).collect() } else { mine };
+        let mine: Vec<&Group> =
+            groups.iter().filter(|g| g.agents.iter().any(|a| a != "*" && agent.contains(a.as_str()))).collect();
+        let chosen: Vec<&Group> =
+            if mine.is_empty() { groups.iter().filter(|g| g.agents.iter().any(|a| a == "*")).collect() } else { mine };
         Robots {
             rules: chosen.iter().flat_map(|g| g.rules.iter().cloned()).collect(),
             crawl_delay: chosen.iter().find_map(|g| g.delay),

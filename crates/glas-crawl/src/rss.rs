@@ -8,7 +8,7 @@ use glas_core::{Checkpoint, Mention};
 use crate::article::{self, Selectors};
 use crate::canon::canonical;
 use crate::text::html_to_text;
-use crate::{remember, CrawlOutput, SourceCtx, Stage};
+use crate::{CrawlOutput, SourceCtx, Stage, remember};
 
 pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, full_text: bool) -> Result<CrawlOutput, crate::CrawlError> {
     let src = ctx.source;

@@ -49,7 +49,8 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, max_pages: u32) -> Resu
 fn page_url(base: &str, before: u64) -> String {
     match url::Url::parse(base) {
         Ok(mut u) => {
-            let kept: Vec<(String, String)> = u.query_pairs().filter(|(k, _)| k != "before").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let kept: Vec<(String, String)> =
+                u.query_pairs().filter(|(k, _)| k != "before").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
             u.query_pairs_mut().clear().extend_pairs(kept).append_pair("before", &before.to_string());
             u.to_string()
         }

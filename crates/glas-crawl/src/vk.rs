@@ -64,10 +64,9 @@ struct Post {
 
 pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &VkOptions) -> Result<CrawlOutput, CrawlError> {
     let src = ctx.source;
-    let token = std::env::var(&opts.token_env)
-        .ok()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ctx.error(&src.url, Stage::Config, format!("VK access token missing: set {}", opts.token_env)))?;
+    let token = std::env::var(&opts.token_env).ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+        ctx.error(&src.url, Stage::Config, format!("VK access token missing: set {}", opts.token_env))
+    })?;
     let wall = match (opts.owner_id, &opts.domain) {
         (Some(id), _) => format!("owner_id={id}"),
         (None, Some(d)) => format!("domain={d}"),
@@ -92,7 +91,9 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &VkOptions) -> Re
         if opts.comments && p.comments.as_ref().is_some_and(|c| c.count > 0) {
             let query = format!("owner_id={owner}&post_id={}&count=100&sort=asc", p.id);
             match call::<Items>(ctx, &token, "wall.getComments", &query, &mut out).await {
-                Ok(c) => out.mentions.extend(c.items.iter().filter(|c| !c.text.is_empty()).map(|c| comment_mention(ctx, owner, p.id, c))),
+                Ok(c) => out.mentions.extend(
+                    c.items.iter().filter(|c| !c.text.is_empty()).map(|c| comment_mention(ctx, owner, p.id, c)),
+                ),
                 Err(e) => out.partial_failures.push(e),
             }
         }
@@ -131,12 +132,15 @@ async fn call<T: for<'de> Deserialize<'de>>(
             (Some(r), None) => return Ok(r),
             (_, Some(e)) if matches!(e.error_code, 6 | 9 | 29) && attempt < ctx.fetcher.settings().retries => {
                 attempt += 1;
-                let wait = ctx.fetcher.settings().backoff.to_std().unwrap_or_default().mul_f64(2f64.powi(attempt as i32 - 1));
+                let wait =
+                    ctx.fetcher.settings().backoff.to_std().unwrap_or_default().mul_f64(2f64.powi(attempt as i32 - 1));
                 tracing::info!(source = %ctx.source.id, code = e.error_code, wait_ms = wait.as_millis() as u64, "VK rate limit; backing off");
                 tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
             }
             (_, Some(e)) => return Err(ctx.error(&shown, Stage::Api, describe(&e))),
-            (None, None) => return Err(ctx.error(&shown, Stage::Parse, "VK API answer has neither response nor error".into())),
+            (None, None) => {
+                return Err(ctx.error(&shown, Stage::Parse, "VK API answer has neither response nor error".into()));
+            }
         }
     }
 }
@@ -171,7 +175,12 @@ fn post_mention(ctx: &SourceCtx<'_>, owner: i64, p: &Post) -> Mention {
         author: author(p.from_id),
         title: None,
         text: p.text.clone(),
-        engagement: Engagement { views: count(&p.views), likes: count(&p.likes), comments: count(&p.comments), shares: count(&p.reposts) },
+        engagement: Engagement {
+            views: count(&p.views),
+            likes: count(&p.likes),
+            comments: count(&p.comments),
+            shares: count(&p.reposts),
+        },
         extra: Default::default(),
     }
 }

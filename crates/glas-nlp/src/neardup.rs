@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn reprints_with_small_edits_share_a_cluster() {
-        let edited = RELEASE.replace("произошёл порыв", "произошел порыв трубы").replace("График", "график") + " Фото: администрация.";
+        let edited = RELEASE.replace("произошёл порыв", "произошел порыв трубы").replace("График", "график")
+            + " Фото: администрация.";
         let other = "В школах округа прошли олимпиады: более трёхсот учеников приняли участие в школьном этапе всероссийской олимпиады по математике и русскому языку.";
         let (a, b, c) = (h(RELEASE).unwrap(), h(&edited).unwrap(), h(other).unwrap());
         assert!((a ^ b).count_ones() <= MAX_DISTANCE, "distance {}", (a ^ b).count_ones());

@@ -13,15 +13,17 @@
 //!   API from `fixtures/vk/`, with its error objects (see [`vk_api`]).
 //! - [`FixtureServer::silent`]: another listener that accepts connections and
 //!   never answers.
+//!
+//! Responses are compressed (brotli or gzip) when the client accepts it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceExt;
@@ -46,11 +48,7 @@ pub struct FixtureServer {
 impl FixtureServer {
     /// Serves `dir` on `127.0.0.1` at a port the OS picks.
     pub async fn start(dir: &Path) -> std::io::Result<FixtureServer> {
-        let state = AppState {
-            dir: dir.to_path_buf(),
-            retry_after_hits: Arc::default(),
-            vk_rate_hits: Arc::default(),
-        };
+        let state = AppState { dir: dir.to_path_buf(), retry_after_hits: Arc::default(), vk_rate_hits: Arc::default() };
         let app = axum::Router::new()
             .route("/_misbehave/huge", get(huge))
             .route("/_misbehave/loop-a", get(|| async { redirect("/_misbehave/loop-b") }))
@@ -58,7 +56,10 @@ impl FixtureServer {
             .route("/_misbehave/retry-after", get(retry_after))
             .route("/vk/method/{method}", get(vk_api))
             .fallback(files)
-            .with_state(state);
+            .with_state(state)
+            // Compress like real servers do (brotli or gzip, as the client accepts),
+            // so every crawl over this server exercises decompression.
+            .layer(tower_http::compression::CompressionLayer::new());
         Self::serve(app).await
     }
 
@@ -148,7 +149,10 @@ async fn vk_api(
     axum::extract::Path(method): axum::extract::Path<String>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let error = |code: i64, msg: &str| axum::Json(serde_json::json!({"error": {"error_code": code, "error_msg": msg, "request_params": []}})).into_response();
+    let error = |code: i64, msg: &str| {
+        axum::Json(serde_json::json!({"error": {"error_code": code, "error_msg": msg, "request_params": []}}))
+            .into_response()
+    };
     if q.get("access_token").map(String::as_str) != Some(VK_TEST_TOKEN) {
         return error(5, "User authorization failed: invalid access_token (4).");
     }
@@ -167,7 +171,9 @@ async fn vk_api(
     let Ok(text) = tokio::fs::read_to_string(st.dir.join(&file)).await else {
         return error(100, "One of the parameters specified was missing or invalid: owner_id is undefined");
     };
-    let Ok(all) = serde_json::from_str::<serde_json::Value>(&text) else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Ok(all) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let items = all["items"].as_array().cloned().unwrap_or_default();
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let count: usize = q.get("count").and_then(|c| c.parse().ok()).unwrap_or(20).min(100);

@@ -276,13 +276,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-            let ledger = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+            let ledger = glas_analytics::health::ledger(
+                &ctx.pipeline.sources,
+                store.checkpoints()?.all(),
+                store.log().dir(),
+                at,
+            )?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&ledger)?);
             } else {
                 print_ledger(&ledger, ctx.tz());
             }
-            let flagged = ledger.iter().any(|h| matches!(h.status, glas_analytics::health::Status::Silent | glas_analytics::health::Status::Failing));
+            let flagged = ledger.iter().any(|h| {
+                matches!(h.status, glas_analytics::health::Status::Silent | glas_analytics::health::Status::Failing)
+            });
             Ok(if flagged { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Reindex => {
@@ -314,7 +321,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  {}", glas_alert::subject_with(s, &ctx.source_names()));
             }
             if *alert {
-                print_alert_report(ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(), &ctx.source_names());
+                print_alert_report(
+                    ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(),
+                    &ctx.source_names(),
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -391,7 +401,10 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
 
 pub fn print_crawl_summary(summaries: &[ops::SourceSummary]) {
     let w = summaries.iter().map(|s| s.source.chars().count()).max().unwrap_or(6).max(6);
-    println!("{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}", "source", "type", "status", "fetched", "parsed", "new", "dup");
+    println!(
+        "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
+        "source", "type", "status", "fetched", "parsed", "new", "dup"
+    );
     for s in summaries {
         println!(
             "{:<w$}  {:<9} {:<13} {:>7} {:>6} {:>6} {:>6}",
@@ -423,7 +436,8 @@ pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_
             .map_or("—".to_string(), |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
     };
     for h in ledger {
-        let last = h.last_mention.map_or("—".to_string(), |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string());
+        let last =
+            h.last_mention.map_or("—".to_string(), |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string());
         println!(
             "{:<w$}  {:<9} {:<8} {:<17} {:<17} {:>7.1} {:>8.1} {:>5}",
             h.id,

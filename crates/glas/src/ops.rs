@@ -53,7 +53,13 @@ impl Enricher {
     pub fn new(ctx: &Ctx, store: &Store) -> anyhow::Result<Enricher> {
         let mut neardup = glas_nlp::neardup::NearDup::new();
         let since = (Utc::now() - Duration::seconds(2 * glas_nlp::neardup::WINDOW_SECS)).date_naive();
-        let since = store.log().parts()?.iter().map(|p| p.day).max().map_or(since, |newest| since.min(newest - Duration::days(14)));
+        let since = store
+            .log()
+            .parts()?
+            .iter()
+            .map(|p| p.day)
+            .max()
+            .map_or(since, |newest| since.min(newest - Duration::days(14)));
         for (hash, cluster, at) in store.log().recent_hashes(since)? {
             if let Some(c) = glas_nlp::neardup::parse_cluster_label(&cluster) {
                 neardup.seed(hash, c, at);
@@ -64,7 +70,12 @@ impl Enricher {
 
     /// Enriches mentions of one source. `default_place` is the settlement a
     /// local community speaks for (`place` in the source's config).
-    pub fn enrich(&mut self, mut mentions: Vec<Mention>, source_kind: &str, default_place: Option<&str>) -> Vec<Record> {
+    pub fn enrich(
+        &mut self,
+        mut mentions: Vec<Mention>,
+        source_kind: &str,
+        default_place: Option<&str>,
+    ) -> Vec<Record> {
         mentions.sort_by_key(|m| m.published_at);
         mentions
             .into_iter()
@@ -207,7 +218,12 @@ pub struct ImportSummary {
 
 /// Imports a file of mention lines in batches; each batch is committed whole.
 /// Malformed lines are collected (line number, reason) and skipped.
-pub fn import_file(store: &mut Store, enricher: &mut Enricher, path: &Path, batch: usize) -> anyhow::Result<ImportSummary> {
+pub fn import_file(
+    store: &mut Store,
+    enricher: &mut Enricher,
+    path: &Path,
+    batch: usize,
+) -> anyhow::Result<ImportSummary> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut summary = ImportSummary::default();
@@ -266,7 +282,8 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
         glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
     let mut signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
-    let health = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+    let health =
+        glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");

@@ -18,7 +18,10 @@ fn validate_reports_every_error_with_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("3 errors"), "{err}");
-    assert!(err.contains("bad.toml:6:8: unknown source type \"rsss\" (supported: rss, html, telegram, vk, jsonl)"), "{err}");
+    assert!(
+        err.contains("bad.toml:6:8: unknown source type \"rsss\" (supported: rss, html, telegram, vk, jsonl)"),
+        "{err}"
+    );
     assert!(err.contains("bad.toml:13:17: `allow_private` must be true or false"), "{err}");
     assert!(err.contains("bad.toml:16:8: \"glas\" is not an email address"), "{err}");
 

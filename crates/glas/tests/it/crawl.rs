@@ -89,7 +89,9 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     // Partial: the gallery page without an article, the malformed jsonl line.
     assert_eq!(code, Some(3));
     assert!(by(&first, "html")["errors"][0].as_str().unwrap().contains("no article text found"), "{first:?}");
-    assert!(by(&first, "jsonl")["errors"][0].as_str().unwrap().contains("line 3: missing required field `published_at`"));
+    assert!(
+        by(&first, "jsonl")["errors"][0].as_str().unwrap().contains("line 3: missing required field `published_at`")
+    );
     assert_eq!(by(&first, "html")["parsed"], 4);
     assert_eq!(by(&first, "html-1251")["parsed"], 1);
     assert_eq!(by(&first, "tg-paged")["parsed"].as_u64().unwrap() as usize, telegram_posts("levokumka_live"));
@@ -112,10 +114,17 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     assert_eq!(records.len() as u64, total);
     assert_eq!(records.iter().map(|r| &r.mention.id).collect::<HashSet<_>>().len() as u64, total);
     let get = |id: &str| records.iter().find(|r| r.mention.id == id).unwrap_or_else(|| panic!("no {id}"));
-    let bridge = records.iter().find(|r| r.mention.text.contains("Пешеходный мост")).expect("the windows-1251 article, decoded");
+    let bridge =
+        records.iter().find(|r| r.mention.text.contains("Пешеходный мост")).expect("the windows-1251 article, decoded");
     assert_eq!(bridge.mention.published_at.to_rfc3339(), "2026-11-19T11:20:00+03:00");
-    assert!(bridge.enrichment.places.contains(&"Бургун-Маджары".to_string()) || bridge.mention.text.contains("Бургун-Маджарах"));
-    let priyom = records.iter().find(|r| r.mention.title.as_deref() == Some("Глава округа проведёт выездной приём в Правокумском")).unwrap();
+    assert!(
+        bridge.enrichment.places.contains(&"Бургун-Маджары".to_string())
+            || bridge.mention.text.contains("Бургун-Маджарах")
+    );
+    let priyom = records
+        .iter()
+        .find(|r| r.mention.title.as_deref() == Some("Глава округа проведёт выездной приём в Правокумском"))
+        .unwrap();
     assert_eq!(priyom.mention.published_at.to_rfc3339(), "2026-11-22T16:40:00+03:00");
     assert!(!priyom.mention.text.contains("Читайте также") && !priyom.mention.text.contains("Поделиться"));
     let comment = get("vk:wall-100_518_c9001");
@@ -124,7 +133,8 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     drop(store);
 
     // As of a day after the demo month ends.
-    let out = glas(&["sources", "--json", "--at", "2026-11-26T12:00:00+03:00", "--pipeline", pipeline.to_str().unwrap()]);
+    let out =
+        glas(&["sources", "--json", "--at", "2026-11-26T12:00:00+03:00", "--pipeline", pipeline.to_str().unwrap()]);
     let ledger: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(ledger.len(), 9);
     for h in &ledger {
@@ -154,7 +164,12 @@ fn broken_twins_are_reported_while_healthy_sources_complete() {
         source("no-links", "html", &format!("{b}/broken/not-a-feed.xml"), ""),
         source("vk-bad-token", "vk", &format!("{b}/vk/method"), "owner_id = -100\ntoken_env = \"GLAS_TEST_BAD_TOKEN\""),
         source("vk-denied", "vk", &format!("{b}/vk/method"), "owner_id = -666"),
-        source("vk-no-token", "vk", &format!("{b}/vk/method"), "owner_id = -100\ntoken_env = \"GLAS_TEST_UNSET_TOKEN\""),
+        source(
+            "vk-no-token",
+            "vk",
+            &format!("{b}/vk/method"),
+            "owner_id = -100\ntoken_env = \"GLAS_TEST_UNSET_TOKEN\"",
+        ),
     ]
     .concat();
     let mut sources = sources;
