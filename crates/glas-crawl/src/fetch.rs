@@ -172,6 +172,22 @@ impl Fetcher {
 
     /// GETs `url` for `source`, with the validators of `cp` when given.
     pub async fn get(&self, source: &SourceConfig, url: &str, cp: Option<&Checkpoint>) -> Result<Fetch, CrawlError> {
+        self.request(source, url, cp, true).await
+    }
+
+    /// Calls an API endpoint (VK): as [`Fetcher::get`] but without robots.txt,
+    /// which governs crawling pages, not an authorised API client.
+    pub async fn get_api(&self, source: &SourceConfig, url: &str) -> Result<Fetch, CrawlError> {
+        self.request(source, url, None, false).await
+    }
+
+    async fn request(
+        &self,
+        source: &SourceConfig,
+        url: &str,
+        cp: Option<&Checkpoint>,
+        obey_robots: bool,
+    ) -> Result<Fetch, CrawlError> {
         let err = |stage: Stage, reason: String| CrawlError {
             source_id: source.id.clone(),
             url: url.to_string(),
@@ -199,7 +215,7 @@ impl Fetcher {
         let host = self.host(&key);
         let client = if source.allow_private { &self.private } else { &self.public };
 
-        let robots = self.robots(client, &host, &key).await;
+        let robots = if obey_robots { self.robots(client, &host, &key).await } else { Robots::allow_all() };
         let path = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_string(),

@@ -121,7 +121,7 @@ async fn call<T: for<'de> Deserialize<'de>>(
     };
     let mut attempt = 0u32;
     loop {
-        let body = match ctx.fetcher.get(ctx.source, &url, None).await.map_err(redact)? {
+        let body = match ctx.fetcher.get_api(ctx.source, &url).await.map_err(redact)? {
             crate::Fetch::Body(b) => b,
             crate::Fetch::NotModified => return Err(ctx.error(&shown, Stage::Api, "unexpected 304".into())),
         };

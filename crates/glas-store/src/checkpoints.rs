@@ -38,7 +38,12 @@ impl Checkpoints {
 
     /// Replaces one source's checkpoint and writes the file atomically.
     pub fn save(&mut self, source: &str, cp: Checkpoint) -> Result<(), StoreError> {
-        self.map.insert(source.to_string(), cp);
+        self.save_many([(source.to_string(), cp)])
+    }
+
+    /// Replaces several sources' checkpoints with one atomic write.
+    pub fn save_many(&mut self, cps: impl IntoIterator<Item = (String, Checkpoint)>) -> Result<(), StoreError> {
+        self.map.extend(cps);
         let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.map).expect("checkpoints serialize");
         let write = || -> std::io::Result<()> {

@@ -116,26 +116,37 @@ impl Store {
     /// Commits new records to the log, then to the index. Records whose id is
     /// already stored (or repeated within the batch) are counted and dropped.
     pub fn append(&mut self, records: Vec<Record>) -> Result<AppendStats, StoreError> {
-        let mut stats = AppendStats::default();
-        let mut fresh = Vec::with_capacity(records.len());
+        Ok(self.append_groups(vec![records])?.pop().unwrap_or_default())
+    }
+
+    /// Commits several groups of records (one per source, say) together: one
+    /// write per day touched and one index commit for all of them, with
+    /// new/duplicate counts per group. Duplicates are judged in group order.
+    pub fn append_groups(&mut self, groups: Vec<Vec<Record>>) -> Result<Vec<AppendStats>, StoreError> {
+        let mut all_stats = Vec::with_capacity(groups.len());
+        let mut fresh = Vec::with_capacity(groups.iter().map(Vec::len).sum());
         let mut batch_ids = HashSet::new();
-        for r in records {
-            if self.ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
-                stats.duplicate += 1;
-            } else {
-                fresh.push(r);
+        for records in groups {
+            let mut stats = AppendStats::default();
+            for r in records {
+                if self.ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
+                    stats.duplicate += 1;
+                } else {
+                    stats.new += 1;
+                    fresh.push(r);
+                }
             }
+            all_stats.push(stats);
         }
         if fresh.is_empty() {
-            return Ok(stats);
+            return Ok(all_stats);
         }
         let parts = self.log.append(&fresh, Utc::now())?;
         self.ids.extend(batch_ids);
-        stats.new = fresh.len();
         self.index.add(&fresh)?;
         let last = parts.last().map_or(0, |p| p.seq);
         self.index.commit(last)?;
-        Ok(stats)
+        Ok(all_stats)
     }
 
     /// Indexes log parts the index has not seen (after a crash between the two).

@@ -59,7 +59,7 @@ impl FixtureServer {
             .with_state(state)
             // Compress like real servers do (brotli or gzip, as the client accepts),
             // so every crawl over this server exercises decompression.
-            .layer(tower_http::compression::CompressionLayer::new());
+            .layer(tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest));
         Self::serve(app).await
     }
 

@@ -111,6 +111,9 @@ impl SourceSummary {
     }
 }
 
+/// Records committed together at most (more arrive only while a batch forms).
+const COMMIT_BATCH: usize = 20_000;
+
 /// One crawl round over every source of the pipeline. Sources are crawled
 /// concurrently (at most `[crawl] concurrency` at a time) and hand their
 /// results over a bounded channel, so a slow store holds crawlers back rather
@@ -136,60 +139,85 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
     drop(tx);
     let mut summaries = Vec::new();
     let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
-    while let Some((order, src, old_cp, result)) = rx.recv().await {
-        let mut s = SourceSummary {
-            source: src.id.clone(),
-            kind: src.kind.clone(),
-            status: "ok",
-            fetched: 0,
-            parsed: 0,
-            new: 0,
-            duplicate: 0,
-            errors: Vec::new(),
-        };
+    // Results that arrive together are committed together: one write per day
+    // touched and one index commit for the batch, then the batch's checkpoints.
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let mut batch_records = 0;
+        let mut groups: Vec<Vec<Record>> = Vec::new();
+        let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
-        match result {
-            Ok(out) => {
-                s.fetched = out.fetched;
-                s.parsed = out.mentions.len();
-                if out.not_modified {
-                    s.status = "not modified";
+        while let Some((order, src, old_cp, result)) = batch.pop() {
+            let mut s = SourceSummary {
+                source: src.id.clone(),
+                kind: src.kind.clone(),
+                status: "ok",
+                fetched: 0,
+                parsed: 0,
+                new: 0,
+                duplicate: 0,
+                errors: Vec::new(),
+            };
+            match result {
+                Ok(out) => {
+                    s.fetched = out.fetched;
+                    s.parsed = out.mentions.len();
+                    if out.not_modified {
+                        s.status = "not modified";
+                    }
+                    for e in &out.partial_failures {
+                        tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "part of a source failed");
+                        s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
+                        log_failure(&failures_path, e, &stamp);
+                    }
+                    if !out.partial_failures.is_empty() {
+                        s.status = "partial";
+                    }
+                    let records = enricher.enrich(out.mentions, &src.kind, src.place.as_deref());
+                    batch_records += records.len();
+                    groups.push(records);
+                    let cp = Checkpoint {
+                        last_success: Some(stamp.clone()),
+                        last_new: old_cp.last_new.clone(),
+                        consecutive_failures: 0,
+                        last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
+                        ..out.checkpoint
+                    };
+                    done.push((order, s, cp, Some(groups.len() - 1)));
                 }
-                for e in &out.partial_failures {
-                    tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "part of a source failed");
+                Err(e) => {
+                    tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "source failed");
+                    s.status = "failed";
                     s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
-                    log_failure(&failures_path, e, &stamp);
+                    log_failure(&failures_path, &e, &stamp);
+                    let cp = Checkpoint {
+                        consecutive_failures: old_cp.consecutive_failures + 1,
+                        last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
+                        ..old_cp
+                    };
+                    done.push((order, s, cp, None));
                 }
-                if !out.partial_failures.is_empty() {
-                    s.status = "partial";
-                }
-                let records = enricher.enrich(out.mentions, &src.kind, src.place.as_deref());
-                let stats = store.append(records)?;
-                s.new = stats.new;
-                s.duplicate = stats.duplicate;
-                let cp = Checkpoint {
-                    last_success: Some(stamp.clone()),
-                    last_new: if stats.new > 0 { Some(stamp) } else { old_cp.last_new.clone() },
-                    consecutive_failures: 0,
-                    last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
-                    ..out.checkpoint
-                };
-                checkpoints.save(&src.id, cp)?;
             }
-            Err(e) => {
-                tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "source failed");
-                s.status = "failed";
-                s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
-                log_failure(&failures_path, &e, &stamp);
-                let cp = Checkpoint {
-                    consecutive_failures: old_cp.consecutive_failures + 1,
-                    last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
-                    ..old_cp
-                };
-                checkpoints.save(&src.id, cp)?;
+            if batch_records < COMMIT_BATCH {
+                if let Ok(next) = rx.try_recv() {
+                    batch.push(next);
+                }
             }
         }
-        summaries.push((order, s));
+        let stats = store.append_groups(groups)?;
+        let mut saved = Vec::with_capacity(done.len());
+        for (order, mut s, mut cp, group) in done {
+            if let Some(st) = group.map(|g| stats[g]) {
+                s.new = st.new;
+                s.duplicate = st.duplicate;
+                if st.new > 0 {
+                    cp.last_new = Some(stamp.clone());
+                }
+            }
+            saved.push((s.source.clone(), cp));
+            summaries.push((order, s));
+        }
+        checkpoints.save_many(saved)?;
     }
     summaries.sort_by_key(|(order, _)| *order);
     Ok(summaries.into_iter().map(|(_, s)| s).collect())
