@@ -18,6 +18,8 @@ pub const MAX_DISTANCE: u32 = 10;
 pub const MIN_WORDS: usize = 12;
 /// Reprints appear within days; older look-alikes are new stories.
 pub const WINDOW_SECS: i64 = 7 * 24 * 3600;
+/// Candidates examined per band bucket, newest first.
+const BUCKET_SCAN: usize = 64;
 /// (shift, bits): `MAX_DISTANCE + 1` bands covering the 64 bits.
 const BANDS: [(u32, u32); 11] =
     [(0, 6), (6, 6), (12, 6), (18, 6), (24, 6), (30, 6), (36, 6), (42, 6), (48, 6), (54, 5), (59, 5)];
@@ -118,7 +120,9 @@ impl NearDup {
         let mut best: Option<(u32, u64)> = None;
         for (i, b) in BANDS.iter().enumerate() {
             if let Some(list) = self.bands[i].get(&band(hash, *b)) {
-                for &seq in list {
+                // Newest first, and only so many: a crowded bucket (a template
+                // repeated thousands of times) must not make inserts quadratic.
+                for &seq in list.iter().rev().take(BUCKET_SCAN) {
                     let Some(e) = seq.checked_sub(self.base).and_then(|k| self.entries.get(k)) else { continue };
                     let d = (e.hash ^ hash).count_ones();
                     if d <= MAX_DISTANCE && (e.at - at).abs() <= WINDOW_SECS && best.is_none_or(|(bd, _)| d < bd) {

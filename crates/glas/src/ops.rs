@@ -111,8 +111,10 @@ impl SourceSummary {
     }
 }
 
-/// Records committed together at most (more arrive only while a batch forms).
+/// Records committed together at most.
 const COMMIT_BATCH: usize = 20_000;
+/// How long a forming batch waits for the next source's results.
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// One crawl round over every source of the pipeline. Sources are crawled
 /// concurrently (at most `[crawl] concurrency` at a time) and hand their
@@ -139,11 +141,13 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
     drop(tx);
     let mut summaries = Vec::new();
     let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
-    // Results that arrive together are committed together: one write per day
-    // touched and one index commit for the batch, then the batch's checkpoints.
+    // Results are committed in batches: one write per day touched and one index
+    // commit per batch, then the batch's checkpoints. A batch closes at
+    // COMMIT_BATCH records, or when no result has come for COMMIT_WAIT.
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let mut batch_records = 0;
+        let mut open = true;
         let mut groups: Vec<Vec<Record>> = Vec::new();
         let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
@@ -198,9 +202,10 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
                     done.push((order, s, cp, None));
                 }
             }
-            if batch_records < COMMIT_BATCH {
-                if let Ok(next) = rx.try_recv() {
-                    batch.push(next);
+            if open && batch_records < COMMIT_BATCH {
+                match tokio::time::timeout(COMMIT_WAIT, rx.recv()).await {
+                    Ok(Some(next)) => batch.push(next),
+                    Ok(None) | Err(_) => open = false,
                 }
             }
         }
