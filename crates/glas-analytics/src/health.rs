@@ -60,8 +60,11 @@ pub struct SourceHealth {
     pub usual_gap_hours: Option<f64>,
 }
 
-/// (mentions in 7 days, in 30 days, newest publication in ms) per source.
-fn stats(log_dir: &Path, now: DateTime<Utc>) -> Result<HashMap<String, (u32, u32, Option<i64>)>, AnalyticsError> {
+/// Mentions in the last 7 and 30 days, and the newest publication (ms).
+type Counts = (u32, u32, Option<i64>);
+
+/// [`Counts`] per source id.
+fn stats(log_dir: &Path, now: DateTime<Utc>) -> Result<HashMap<String, Counts>, AnalyticsError> {
     let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(HashMap::new()) };
     let now_ms = now.timestamp_millis();
     let t = || col("published_at").cast(DataType::Int64);
@@ -167,9 +170,4 @@ pub fn signals(ledger: &[SourceHealth], now: DateTime<Utc>, tz: chrono_tz::Tz) -
             }
         })
         .collect()
-}
-
-/// Hours as a short Russian phrase for readers: "5 сут", "14 ч".
-pub fn hours_ru(h: f64) -> String {
-    if h >= 48.0 { format!("{:.0} сут", h / 24.0) } else { format!("{h:.0} ч") }
 }

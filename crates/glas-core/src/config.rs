@@ -448,10 +448,10 @@ impl Pipeline {
                 }
                 seen_ids.push(id.clone());
             }
-            if let Some((k, s)) = &kind {
-                if own_keys.is_none() {
-                    r.error(s.clone(), format!("unknown source type {k:?} (supported: {})", source_kinds()));
-                }
+            if let Some((k, s)) = &kind
+                && own_keys.is_none()
+            {
+                r.error(s.clone(), format!("unknown source type {k:?} (supported: {})", source_kinds()));
             }
             let mut url_value = if is_vk { VK_API.to_string() } else { String::new() };
             if let (Some((u, s)), Some((k, _))) = (&url, &kind) {
@@ -524,17 +524,16 @@ impl Pipeline {
         for (t, _) in r.tables(root, "sources") {
             if let Some((place, span)) =
                 t.get("place").and_then(Item::as_str).map(|p| (p.to_string(), r.value_span(t, "place")))
+                && !places.iter().any(|p| p.name == place)
             {
-                if !places.iter().any(|p| p.name == place) {
-                    let known: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
-                    r.error(
-                        span,
-                        format!(
-                            "source place {place:?} is not in [[places]] (known: {})",
-                            if known.is_empty() { "none".into() } else { known.join(", ") }
-                        ),
-                    );
-                }
+                let known: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
+                r.error(
+                    span,
+                    format!(
+                        "source place {place:?} is not in [[places]] (known: {})",
+                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                    ),
+                );
             }
         }
 

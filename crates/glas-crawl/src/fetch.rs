@@ -104,12 +104,11 @@ fn redirect_policy(public_only: bool) -> reqwest::redirect::Policy {
         if attempt.previous().len() >= MAX_REDIRECTS {
             return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
         }
-        if public_only {
-            if let Some(ip) = attempt.url().host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) {
-                if is_private(&ip) {
-                    return attempt.error(format!("redirect to private address {ip} refused"));
-                }
-            }
+        if public_only
+            && let Some(ip) = attempt.url().host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            && is_private(&ip)
+        {
+            return attempt.error(format!("redirect to private address {ip} refused"));
         }
         attempt.follow()
     })
@@ -199,17 +198,16 @@ impl Fetcher {
             return Err(err(Stage::Fetch, format!("unsupported scheme {:?}", parsed.scheme())));
         }
         let host_name = parsed.host_str().ok_or_else(|| err(Stage::Fetch, "URL has no host".into()))?.to_string();
-        if !source.allow_private {
-            if let Ok(ip) = host_name.trim_matches(['[', ']']).parse::<IpAddr>() {
-                if is_private(&ip) {
-                    return Err(err(
-                        Stage::Fetch,
-                        format!(
-                            "refusing to fetch private address {ip} (set allow_private = true for this source to permit it)"
-                        ),
-                    ));
-                }
-            }
+        if !source.allow_private
+            && let Ok(ip) = host_name.trim_matches(['[', ']']).parse::<IpAddr>()
+            && is_private(&ip)
+        {
+            return Err(err(
+                Stage::Fetch,
+                format!(
+                    "refusing to fetch private address {ip} (set allow_private = true for this source to permit it)"
+                ),
+            ));
         }
         let key = format!("{}://{}:{}", parsed.scheme(), host_name, parsed.port_or_known_default().unwrap_or(0));
         let host = self.host(&key);
@@ -346,10 +344,10 @@ impl Fetcher {
     /// rules; an unreachable file or a 5xx means fetch nothing (RFC 9309).
     async fn robots(&self, client: &Client, host: &Host, key: &str) -> Robots {
         let mut cached = host.robots.lock().await;
-        if let Some((at, r)) = cached.as_ref() {
-            if at.elapsed() < ROBOTS_TTL {
-                return r.clone();
-            }
+        if let Some((at, r)) = cached.as_ref()
+            && at.elapsed() < ROBOTS_TTL
+        {
+            return r.clone();
         }
         let url = format!("{key}/robots.txt");
         self.requests.fetch_add(1, Ordering::Relaxed);

@@ -52,10 +52,10 @@ impl Robots {
                 }
                 "allow" | "disallow" => {
                     in_agents = false;
-                    if let Some(g) = groups.last_mut() {
-                        if !value.is_empty() {
-                            g.rules.push((key == "allow", value.to_string()));
-                        }
+                    if let Some(g) = groups.last_mut()
+                        && !value.is_empty()
+                    {
+                        g.rules.push((key == "allow", value.to_string()));
                     }
                 }
                 "crawl-delay" => {

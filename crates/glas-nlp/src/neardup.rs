@@ -150,7 +150,7 @@ impl NearDup {
             self.base += 1;
             dropped = true;
         }
-        if dropped && self.base % 1024 == 0 {
+        if dropped && self.base.is_multiple_of(1024) {
             let base = self.base;
             for map in &mut self.bands {
                 map.retain(|_, list| {

@@ -8,7 +8,7 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use glas_core::Record;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
@@ -351,11 +351,6 @@ impl SearchIndex {
         }
         Ok(SearchResults { total, hits })
     }
-}
-
-/// Parses the stored RFC 3339 string back (used by callers that need a time).
-pub fn parse_published(s: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(s).ok()
 }
 
 #[cfg(test)]

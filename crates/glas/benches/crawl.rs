@@ -134,13 +134,18 @@ fn main() {
     }
     let dt = t.elapsed().as_secs_f64();
     assert_eq!(mentions.len(), expected);
-    println!("parse only (1 thread):   {dt:>7.3} s  {:>10.0} items/s  peak RSS {:.0} MB", expected as f64 / dt, peak_rss_mb());
+    println!(
+        "parse only (1 thread):   {dt:>7.3} s  {:>10.0} items/s  peak RSS {:.0} MB",
+        expected as f64 / dt,
+        peak_rss_mb()
+    );
     drop(files);
 
     // Enrichment alone (the baseline analyzers), one thread.
     let analyzer = glas_nlp::Analyzer::new(&glas::demo_pipeline(None).unwrap().places);
     let t = Instant::now();
-    let negative = mentions.iter().filter(|m| analyzer.enrich(m, "rss").sentiment == glas_core::Sentiment::Negative).count();
+    let negative =
+        mentions.iter().filter(|m| analyzer.enrich(m, "rss").sentiment == glas_core::Sentiment::Negative).count();
     let dt = t.elapsed().as_secs_f64();
     assert!(negative > 0);
     println!("enrich only (1 thread):  {dt:>7.3} s  {:>10.0} items/s", expected as f64 / dt);
@@ -153,8 +158,9 @@ fn main() {
             servers.push(FixtureServer::start(&dir).await.unwrap());
         }
         let settings = CrawlSettings { delay: chrono::Duration::zero(), ..CrawlSettings::default() };
-        let sources: Vec<SourceConfig> =
-            (0..n).map(|f| source(f, format!("{}/feeds/feed-{f:04}.xml", servers[f % servers.len()].base_url()))).collect();
+        let sources: Vec<SourceConfig> = (0..n)
+            .map(|f| source(f, format!("{}/feeds/feed-{f:04}.xml", servers[f % servers.len()].base_url())))
+            .collect();
 
         // 2. Fetch + parse over loopback.
         reset_peak();

@@ -449,10 +449,10 @@ pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_
             h.per_day_30d,
             h.consecutive_failures
         );
-        if h.status != glas_analytics::health::Status::Ok {
-            if let Some(e) = &h.last_error {
-                println!("    last error: {e}");
-            }
+        if h.status != glas_analytics::health::Status::Ok
+            && let Some(e) = &h.last_error
+        {
+            println!("    last error: {e}");
         }
     }
 }

@@ -311,8 +311,7 @@ pub struct Analysis {
 /// Daily aggregates plus signals over the `lookback` before `at`.
 pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
     let out_dir = ctx.data_dir.join("analytics");
-    let daily =
-        glas_analytics::daily::run(&store.log().dir().to_path_buf(), &out_dir).context("daily aggregates failed")?;
+    let daily = glas_analytics::daily::run(store.log().dir(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
     let mut signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     let health =
