@@ -458,7 +458,8 @@ pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_
 }
 
 pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
-    println!("{} found, showing {}", res.total, res.hits.len());
+    // What analysts read is in Russian.
+    println!("Найдено: {} · показано: {}", res.total, res.hits.len());
     for h in &res.hits {
         let date = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
         let mut tags = vec![h.sentiment.clone()];
