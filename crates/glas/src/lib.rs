@@ -462,8 +462,13 @@ pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
     println!("Найдено: {} · показано: {}", res.total, res.hits.len());
     for h in &res.hits {
         let date = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
-        let mut tags = vec![h.sentiment.clone()];
-        tags.extend(h.topics.iter().cloned());
+        let tone = match h.sentiment.as_str() {
+            "negative" => "негатив",
+            "positive" => "позитив",
+            _ => "нейтрально",
+        };
+        let mut tags = vec![tone.to_string()];
+        tags.extend(h.topics.iter().map(|t| glas_core::config::topic_name(t).to_string()));
         tags.extend(h.places.iter().cloned());
         println!("\n{date}  {}  [{}]", h.source, tags.join(" · "));
         if let Some(t) = &h.title {
