@@ -38,9 +38,15 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, full_text: bool) -> Res
 /// Parses a feed document into mentions of this source.
 pub fn parse(bytes: &[u8], ctx: &SourceCtx<'_>) -> Result<Vec<Mention>, String> {
     let feed = feed_rs::parser::parse(bytes).map_err(|e| format!("not a valid RSS/Atom/JSON feed: {e}"))?;
+    let base = url::Url::parse(&ctx.source.url).ok();
     let mut out = Vec::with_capacity(feed.entries.len());
     for entry in feed.entries {
-        let url = entry.links.first().map(|l| canonical(&l.href));
+        // Links are meant to be absolute; some feeds give paths. Resolve them
+        // against the feed's own address.
+        let url = entry.links.first().map(|l| match base.as_ref().and_then(|b| b.join(&l.href).ok()) {
+            Some(u) => canonical(u.as_str()),
+            None => canonical(&l.href),
+        });
         let title = entry.title.map(|t| html_to_text(&t.content)).filter(|t| !t.is_empty());
         let body = entry
             .content

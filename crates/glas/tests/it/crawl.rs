@@ -61,6 +61,7 @@ fn healthy_sources(base: &str) -> String {
     [
         source("rss", "rss", &format!("{base}/demo/feeds/vestnik-levokumya.xml"), ""),
         source("atom", "rss", &format!("{base}/demo/feeds/stavropolye-vostok.atom"), ""),
+        source("rss-full-text", "rss", &format!("{base}/sites/gazeta/rss-leads.xml"), "full_text = true"),
         source("html", "html", &format!("{base}/sites/gazeta/index.html"), ""),
         source("html-1251", "html", &format!("{base}/sites/kumskaya-pravda/index.html"), ""),
         source("tg-paged", "telegram", &format!("{base}/demo/telegram/levokumka_live.html"), ""),
@@ -127,6 +128,11 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
         .unwrap();
     assert_eq!(priyom.mention.published_at.to_rfc3339(), "2026-11-22T16:40:00+03:00");
     assert!(!priyom.mention.text.contains("Читайте также") && !priyom.mention.text.contains("Поделиться"));
+    // full_text: the feed's lead was replaced by the article, boilerplate removed.
+    let full = get("rss:rss-full-text/niva-1");
+    assert!(full.mention.text.contains("Работы провели за три дня"), "{}", full.mention.text);
+    assert!(!full.mention.text.contains("Поделиться"));
+    assert_eq!(by(&first, "rss-full-text")["fetched"], 3, "the feed and its two articles");
     let comment = get("vk:wall-100_518_c9001");
     assert_eq!(comment.mention.extra["reply_to"], "vk:wall-100_518");
     assert_eq!(get("vk:wall-100_518").mention.engagement.views, Some(2300));
@@ -136,7 +142,7 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     let out =
         glas(&["sources", "--json", "--at", "2026-11-26T12:00:00+03:00", "--pipeline", pipeline.to_str().unwrap()]);
     let ledger: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(ledger.len(), 9);
+    assert_eq!(ledger.len(), 10);
     for h in &ledger {
         assert_eq!(h["status"], "ok", "{h}");
         assert!(h["last_success"].is_string());
