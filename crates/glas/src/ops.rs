@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
+use futures_util::FutureExt as _;
 use glas_core::{Checkpoint, LineError, Mention, Pipeline, Record, Signal};
 use glas_crawl::{CrawlError, SourceCtx};
 use glas_nlp::Analyzer;
@@ -134,7 +135,24 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
         tokio::spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else { return };
             let sctx = SourceCtx { source: &src, fetcher: &fetcher, tz, now };
-            let result = glas_crawl::crawl_source(&sctx, &cp).await;
+            // A bug in one crawler must not lose the others' results: a panic
+            // becomes that source's failure.
+            let result = std::panic::AssertUnwindSafe(glas_crawl::crawl_source(&sctx, &cp))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let reason = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(CrawlError {
+                        source_id: src.id.clone(),
+                        url: src.url.clone(),
+                        stage: glas_crawl::Stage::Parse,
+                        reason: format!("crawler panicked: {reason}"),
+                    })
+                });
             let _ = tx.send((order, src, cp, result)).await;
         });
     }
