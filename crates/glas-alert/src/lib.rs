@@ -222,7 +222,8 @@ impl Alerter<'_> {
         let query = format!("glas search 'topic:{} place:\"{}\"'", s.topic.as_deref().unwrap_or(""), place);
         let caveat = "Перепечатки одного материала считаются один раз; сигнал требует не менее трёх разных авторов или источников. Тональность и темы определены автоматически.";
         let mut text = String::new();
-        let _ = writeln!(text, "{}: рост напряжённости — {}, {}", s.severity.russian(), topic, place);
+        let escalated = escalation_mark(s);
+        let _ = writeln!(text, "{}{escalated}: рост напряжённости — {}, {}", s.severity.russian(), topic, place);
         let _ = writeln!(text, "{}, обнаружено {}", self.district, at.format("%d.%m.%Y %H:%M"));
         let _ = writeln!(text, "\n{what}\n\nГлавные публикации:");
         let mut items = String::new();
@@ -250,7 +251,7 @@ impl Alerter<'_> {
         };
         let html = format!(
             "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
-<h2 style=\"color:{color}\">{}: рост напряжённости — {}, {}</h2>\
+<h2 style=\"color:{color}\">{}{escalated}: рост напряжённости — {}, {}</h2>\
 <p style=\"color:#666\">{}, обнаружено {}</p>\
 <p style=\"font-size:16px\"><b>{}</b></p>\
 <p>{}</p>\
@@ -337,6 +338,11 @@ pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
         ru::negative_mentions(s.count),
         ru::window(&s.window)
     )
+}
+
+/// " (усиление)" for a signal that escalates an open episode, else "".
+fn escalation_mark(s: &Signal) -> &'static str {
+    if s.params.get("phase").and_then(|p| p.as_str()) == Some("escalated") { " (усиление)" } else { "" }
 }
 
 /// Two bars, usual against now, drawn with table cells so mail clients that

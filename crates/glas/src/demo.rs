@@ -89,7 +89,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
     let report_path = ops::weekly_report(&ctx, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
-    println!("\n5. weekly report {week}: {}", report_path.display());
+    println!("\n5. weekly report {week}: {}", display(&report_path));
 
     println!("\n6. example searches");
     for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"]

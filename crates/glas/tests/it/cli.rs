@@ -119,6 +119,9 @@ fn search_uses_russian_morphology_and_marks_matches() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 2);
     let out = glas(&["search", "\"засыпали щебнем\"", "--json", "--data", d]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 1);
+    let out = glas(&["search", "topic:water sentiment:neutral", "--json", "--data", d]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((v["total"].as_u64(), v["hits"][0]["id"].as_str()), (Some(1), Some("a:1")), "{v}");
     let out = glas(&["search", "ямы", "--from", "2026-11-22", "--json", "--data", d]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["total"], 0);
     let out = glas(&["search", "ямы", "--since", "forever", "--data", d]);
