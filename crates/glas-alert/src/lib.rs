@@ -328,8 +328,7 @@ pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
     if s.kind == "source_silent" {
         return source_line(s, names);
     }
-    let escalated =
-        if s.params.get("phase").and_then(|p| p.as_str()) == Some("escalated") { " (усиление)" } else { "" };
+    let escalated = escalation_mark(s);
     format!(
         "{}{escalated}: {}, {} — {} за {}",
         s.severity.russian(),
