@@ -164,8 +164,19 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
     // COMMIT_BATCH records, or when no result has come for COMMIT_WAIT.
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
-        let mut batch_records = 0;
-        let mut open = true;
+        let mut batch_records = batch_size(&batch[0].3);
+        while batch_records < COMMIT_BATCH {
+            match tokio::time::timeout(COMMIT_WAIT, rx.recv()).await {
+                Ok(Some(next)) => {
+                    batch_records += batch_size(&next.3);
+                    batch.push(next);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Enrich in pipeline order, whatever order the sources finished in, so
+        // the same input gives the same reprint clusters.
+        batch.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut groups: Vec<Vec<Record>> = Vec::new();
         let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
@@ -195,9 +206,7 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
                     if !out.partial_failures.is_empty() {
                         s.status = "partial";
                     }
-                    let records = enricher.enrich(out.mentions, &src.kind, src.place.as_deref());
-                    batch_records += records.len();
-                    groups.push(records);
+                    groups.push(enricher.enrich(out.mentions, &src.kind, src.place.as_deref()));
                     let cp = Checkpoint {
                         last_success: Some(stamp.clone()),
                         last_new: old_cp.last_new.clone(),
@@ -220,12 +229,6 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
                     done.push((order, s, cp, None));
                 }
             }
-            if open && batch_records < COMMIT_BATCH {
-                match tokio::time::timeout(COMMIT_WAIT, rx.recv()).await {
-                    Ok(Some(next)) => batch.push(next),
-                    Ok(None) | Err(_) => open = false,
-                }
-            }
         }
         let stats = store.append_groups(groups)?;
         let mut saved = Vec::with_capacity(done.len());
@@ -244,6 +247,11 @@ pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -
     }
     summaries.sort_by_key(|(order, _)| *order);
     Ok(summaries.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Mentions a crawl result brings to a commit batch.
+fn batch_size(result: &Result<glas_crawl::CrawlOutput, CrawlError>) -> usize {
+    result.as_ref().map_or(0, |o| o.mentions.len())
 }
 
 fn log_failure(path: &Path, e: &CrawlError, at: &str) {
