@@ -193,6 +193,63 @@ mod tests {
     }
 
     #[test]
+    fn every_saved_page_parses() {
+        let pages = [
+            ("full.html", include_str!("../../../fixtures/telegram_preview/full.html")),
+            ("link_preview.html", include_str!("../../../fixtures/telegram_preview/link_preview.html")),
+            ("link_preview_video.html", include_str!("../../../fixtures/telegram_preview/link_preview_video.html")),
+            ("media_cicrle_video.html", include_str!("../../../fixtures/telegram_preview/media_cicrle_video.html")),
+            ("media_photo.html", include_str!("../../../fixtures/telegram_preview/media_photo.html")),
+            ("media_video.html", include_str!("../../../fixtures/telegram_preview/media_video.html")),
+            ("media_video_gif.html", include_str!("../../../fixtures/telegram_preview/media_video_gif.html")),
+            ("media_video_too_big.html", include_str!("../../../fixtures/telegram_preview/media_video_too_big.html")),
+            ("message_link_preview.html", include_str!("../../../fixtures/telegram_preview/message_link_preview.html")),
+            (
+                "message_link_preview_text_only.html",
+                include_str!("../../../fixtures/telegram_preview/message_link_preview_text_only.html"),
+            ),
+            (
+                "message_link_preview_video.html",
+                include_str!("../../../fixtures/telegram_preview/message_link_preview_video.html"),
+            ),
+            ("message_media_file.html", include_str!("../../../fixtures/telegram_preview/message_media_file.html")),
+            (
+                "message_media_forwarded_from.html",
+                include_str!("../../../fixtures/telegram_preview/message_media_forwarded_from.html"),
+            ),
+            (
+                "message_media_photo_and_video.html",
+                include_str!("../../../fixtures/telegram_preview/message_media_photo_and_video.html"),
+            ),
+            (
+                "message_media_round_video.html",
+                include_str!("../../../fixtures/telegram_preview/message_media_round_video.html"),
+            ),
+            ("message_poll.html", include_str!("../../../fixtures/telegram_preview/message_poll.html")),
+            ("message_sticker.html", include_str!("../../../fixtures/telegram_preview/message_sticker.html")),
+            ("message_text.html", include_str!("../../../fixtures/telegram_preview/message_text.html")),
+            ("message_voice.html", include_str!("../../../fixtures/telegram_preview/message_voice.html")),
+            (
+                "message_with_from_author.html",
+                include_str!("../../../fixtures/telegram_preview/message_with_from_author.html"),
+            ),
+            ("poll.html", include_str!("../../../fixtures/telegram_preview/poll.html")),
+        ];
+        let mut with_posts = 0;
+        for (name, html) in pages {
+            let posts = parse_fixture(html);
+            with_posts += usize::from(!posts.is_empty());
+            for p in &posts {
+                assert!(p.id.starts_with("tg:") && !p.text.is_empty(), "{name}: {p:?}");
+                assert!(p.url.as_deref().is_some_and(|u| u.starts_with("https://t.me/")), "{name}");
+            }
+        }
+        // 13 pages hold whole messages (the rest are fragments of one); of those,
+        // a sticker and a round video carry nothing to read.
+        assert_eq!(with_posts, 11, "{with_posts} of {} pages gave posts", pages.len());
+    }
+
+    #[test]
     fn paging_urls() {
         assert_eq!(page_url("https://t.me/s/levokumka", 1200), "https://t.me/s/levokumka?before=1200");
         assert_eq!(page_url("https://t.me/s/levokumka?before=99&x=1", 50), "https://t.me/s/levokumka?x=1&before=50");
