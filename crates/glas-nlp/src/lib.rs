@@ -18,6 +18,7 @@
 //! assert_eq!(e.topics, ["water"]);
 //! ```
 
+pub mod metrics;
 pub mod neardup;
 pub mod places;
 pub mod sentiment;

@@ -8,6 +8,7 @@
 //! 3 finished, but some input was rejected or some source failed.
 
 pub mod demo;
+pub mod eval;
 pub mod fixture_server;
 pub mod ops;
 
@@ -114,10 +115,27 @@ pub enum Command {
         #[arg(long)]
         alert: bool,
     },
+    /// Accuracy of enrichment on labelled data (development data, not shipped).
+    Eval {
+        #[command(subcommand)]
+        what: EvalKind,
+    },
     /// Reports.
     Report {
         #[command(subcommand)]
         kind: ReportKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalKind {
+    /// Sentiment macro-F1 on tweets (RuSentiTweet) and news sentences (RuSentNE-2023).
+    Sentiment {
+        /// The folder holding `sentiment/rusentitweet/` and `sentiment/rusentne2023/`.
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -325,6 +343,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(),
                     &ctx.source_names(),
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { what: EvalKind::Sentiment { datasets, json } } => {
+            let ctx = load_ctx(&cli)?;
+            let results = eval::sentiment(datasets, &ctx.analyzer())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                for r in &results {
+                    println!(
+                        "{}: {} items, macro-F1 {:.3}, accuracy {:.3}",
+                        r.dataset, r.items, r.macro_f1, r.accuracy
+                    );
+                    for c in &r.classes {
+                        println!(
+                            "  {:<9} P {:.3}  R {:.3}  F1 {:.3}  (n={})",
+                            c.class, c.precision, c.recall, c.f1, c.support
+                        );
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

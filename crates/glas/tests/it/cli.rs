@@ -134,3 +134,32 @@ fn search_uses_russian_morphology_and_marks_matches() {
     let out = glas(&["search", "водоснабжения", "--data", d]);
     assert!(stdout(&out).starts_with("Найдено: 1 ·"));
 }
+
+#[test]
+fn eval_sentiment_reads_both_formats_and_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tw = tmp.path().join("sentiment/rusentitweet");
+    let ne = tmp.path().join("sentiment/rusentne2023");
+    std::fs::create_dir_all(&tw).unwrap();
+    std::fs::create_dir_all(&ne).unwrap();
+    std::fs::write(
+        tw.join("rusentitweet_test.csv"),
+        "text,label,id\n\"Спасибо, всё отлично!\",positive,1\n\"Опять нет воды, безобразие\",negative,2\nЗаседание в четверг,neutral,3\nкак дела?,speech,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ne.join("validation_data_labeled.csv"),
+        "sentence\tentity\tentity_tag\tentity_pos_start_rel\tentity_pos_end_rel\tlabel\n\
+Суд оправдал мэра.\tмэра\tPROFESSION\t12\t16\t1\n\
+Суд оправдал мэра.\tСуд\tORGANIZATION\t0\t3\t1\n\
+Министр и депутат поспорили.\tМинистр\tPROFESSION\t0\t7\t-1\n\
+Министр и депутат поспорили.\tдепутат\tPROFESSION\t10\t17\t0\n",
+    )
+    .unwrap();
+    let out = glas(&["eval", "sentiment", "--json", "--datasets", tmp.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v[0]["items"], 3, "speech acts are not one of the three classes");
+    assert_eq!(v[1]["items"], 1, "the sentence whose entities disagree is left out");
+    assert!(v[0]["macro_f1"].as_f64().unwrap() > 0.5, "{v}");
+}
