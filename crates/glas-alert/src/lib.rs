@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use glas_core::config::{Alerts, topic_name};
+use glas_core::ru::escape_html as esc;
 use glas_core::{Mention, Severity, Signal, ru};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -358,10 +359,6 @@ fn bar_chart(s: &Signal) -> String {
         w(s.count as f64),
         s.count
     )
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

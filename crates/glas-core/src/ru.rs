@@ -1,6 +1,12 @@
-//! Russian wording for what officials read: plural agreement, dates, months.
+//! Russian wording for what officials read: plural agreement, dates, months,
+//! and the HTML escaping every page and email made of it needs.
 
 use chrono::{Datelike, NaiveDate};
+
+/// Text made safe to put inside HTML elements and attribute values.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
 
 /// Picks the form agreeing with `n`: `plural(5, "публикация", "публикации", "публикаций")`.
 pub fn plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {

@@ -17,6 +17,7 @@ use std::fmt::Write;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use glas_core::config::{District, topic_name};
 use glas_core::ru;
+use glas_core::ru::escape_html as esc;
 use glas_core::{Record, Sentiment, Signal};
 
 /// An ISO week, "2026-W47".
@@ -87,10 +88,6 @@ pub struct Weekly<'a> {
 
 fn local_day(r: &Record, tz: chrono_tz::Tz) -> NaiveDate {
     r.mention.published_at.with_timezone(&tz).date_naive()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn pct(x: f64) -> String {
