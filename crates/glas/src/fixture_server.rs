@@ -143,7 +143,7 @@ async fn retry_after(State(st): State<AppState>) -> Response {
 /// Walls are `fixtures/vk/wall{owner_id}.json` (`{"items": [...]}`, newest
 /// first), comments `fixtures/vk/comments{owner_id}_{post_id}.json`. A wrong
 /// token gets error 5, owner -666 error 15 (access denied), and owner -101 one
-/// error 6 (rate limit) before its wall.
+/// error 6 (rate limit) before its wall; `domain=velichaevka_vk` is wall -102.
 async fn vk_api(
     State(st): State<AppState>,
     axum::extract::Path(method): axum::extract::Path<String>,
@@ -156,7 +156,12 @@ async fn vk_api(
     if q.get("access_token").map(String::as_str) != Some(VK_TEST_TOKEN) {
         return error(5, "User authorization failed: invalid access_token (4).");
     }
-    let owner = q.get("owner_id").cloned().unwrap_or_default();
+    // Short names the fake API knows, as `utils.resolveScreenName` would.
+    let owner = match q.get("domain").map(String::as_str) {
+        Some("velichaevka_vk") => "-102".to_string(),
+        Some(_) => return error(100, "One of the parameters specified was missing or invalid: domain is invalid"),
+        None => q.get("owner_id").cloned().unwrap_or_default(),
+    };
     if owner == "-666" {
         return error(15, "Access denied: this wall available only for community members");
     }

@@ -68,6 +68,7 @@ fn healthy_sources(base: &str) -> String {
         source("tg-real", "telegram", &format!("{base}/telegram_preview/full.html"), ""),
         source("vk", "vk", &format!("{base}/vk/method"), "owner_id = -100\ncomments = true"),
         source("vk-rate-limited", "vk", &format!("{base}/vk/method"), "owner_id = -101"),
+        source("vk-by-domain", "vk", &format!("{base}/vk/method"), "domain = \"velichaevka_vk\""),
         source("jsonl", "jsonl", &fixtures().join("jsonl/appeals.jsonl").display().to_string(), ""),
     ]
     .concat()
@@ -99,6 +100,7 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     assert!(by(&first, "tg-paged")["fetched"].as_u64().unwrap() >= 5, "paged back with ?before=");
     assert_eq!(by(&first, "vk")["parsed"], 6 + 2, "six posts (pinned included) and two comments");
     assert_eq!(by(&first, "vk-rate-limited")["parsed"], 2, "retried after VK error 6");
+    assert_eq!(by(&first, "vk-by-domain")["parsed"], 3, "a wall addressed by domain");
     assert_eq!(by(&first, "jsonl")["parsed"], 3);
     let total: u64 = first.iter().map(|s| s["new"].as_u64().unwrap()).sum();
 
@@ -142,7 +144,7 @@ fn every_kind_imports_each_post_exactly_once_across_two_runs() {
     let out =
         glas(&["sources", "--json", "--at", "2026-11-26T12:00:00+03:00", "--pipeline", pipeline.to_str().unwrap()]);
     let ledger: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(ledger.len(), 10);
+    assert_eq!(ledger.len(), 11);
     for h in &ledger {
         assert_eq!(h["status"], "ok", "{h}");
         assert!(h["last_success"].is_string());
