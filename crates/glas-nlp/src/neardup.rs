@@ -134,11 +134,7 @@ impl NearDup {
         // A new cluster is named by its first member's hash and time, so the same
         // text much later starts a cluster of its own.
         let cluster = best.map_or_else(|| fnv(hash.to_le_bytes().into_iter().chain(at.to_le_bytes())), |(_, c)| c);
-        let seq = self.base + self.entries.len();
-        self.entries.push_back(Entry { hash, cluster, at });
-        for (i, b) in BANDS.iter().enumerate() {
-            self.bands[i].entry(band(hash, *b)).or_default().push(seq);
-        }
+        self.seed(hash, cluster, at);
         self.prune(at);
         cluster
     }
