@@ -71,11 +71,8 @@ pub struct Fetcher {
     public: Client,
     private: Client,
     settings: CrawlSettings,
-    user_agent: String,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     jitter: AtomicU64,
-    /// Requests sent (for counters).
-    pub requests: AtomicU64,
 }
 
 /// Resolves names, dropping private and loopback addresses.
@@ -122,7 +119,7 @@ impl Fetcher {
             format!("{PRODUCT}/{} (public-opinion monitoring; +{})", env!("CARGO_PKG_VERSION"), settings.contact);
         let build = |public_only: bool| {
             let mut b = Client::builder()
-                .user_agent(user_agent.clone())
+                .user_agent(user_agent.as_str())
                 .connect_timeout(settings.connect_timeout.to_std().unwrap_or(Duration::from_secs(10)))
                 .timeout(settings.timeout.to_std().unwrap_or(Duration::from_secs(30)))
                 .redirect(redirect_policy(public_only));
@@ -135,19 +132,13 @@ impl Fetcher {
             public: build(true),
             private: build(false),
             settings: settings.clone(),
-            user_agent,
             hosts: Mutex::new(HashMap::new()),
             jitter: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
-            requests: AtomicU64::new(0),
         }
     }
 
     pub fn settings(&self) -> &CrawlSettings {
         &self.settings
-    }
-
-    pub fn user_agent(&self) -> &str {
-        &self.user_agent
     }
 
     fn host(&self, key: &str) -> Arc<Host> {
@@ -252,7 +243,6 @@ impl Fetcher {
                     req = req.header(IF_MODIFIED_SINCE, lm);
                 }
             }
-            self.requests.fetch_add(1, Ordering::Relaxed);
             let result = req.send().await;
             let resp = match result {
                 Ok(r) => r,
@@ -350,7 +340,6 @@ impl Fetcher {
             return r.clone();
         }
         let url = format!("{key}/robots.txt");
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let robots = match client.get(&url).send().await {
             Ok(resp) if resp.status().is_success() => match resp.bytes().await {
                 Ok(b) if b.len() <= 512 * 1024 => Robots::parse(&decode(&b, None), PRODUCT),
