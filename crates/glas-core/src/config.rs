@@ -33,32 +33,51 @@ pub fn source_kinds() -> String {
 /// The VK API endpoint a `vk` source uses when it gives no `url`.
 pub const VK_API: &str = "https://api.vk.com/method";
 
-/// Default topic codes of the contract with their Russian names; configurable
-/// taxonomies keep these codes.
-pub const DEFAULT_TOPICS: &[(&str, &str)] = &[
-    ("water", "водоснабжение"),
-    ("heating", "отопление"),
-    ("electricity", "электроснабжение"),
-    ("gas", "газоснабжение"),
-    ("roads", "дороги"),
-    ("waste", "вывоз мусора"),
-    ("housing", "ЖКХ и жильё"),
-    ("improvement", "благоустройство"),
-    ("transport", "транспорт"),
-    ("healthcare", "здравоохранение"),
-    ("education", "образование"),
-    ("safety", "безопасность"),
-    ("prices", "цены и тарифы"),
-    ("agriculture", "сельское хозяйство"),
-    ("ecology", "экология"),
-    ("social_support", "соцподдержка"),
-    ("governance", "органы власти"),
-    ("emergency", "ЧС и аварии"),
-];
+/// The built-in taxonomy (codes of the contract, Russian names, rules).
+pub const BUILTIN_TOPICS: &str = include_str!("topics.toml");
 
-/// The Russian name of a topic code, or the code itself when unknown.
+/// The built-in taxonomy, parsed once.
+pub fn builtin_topics() -> &'static [TopicRule] {
+    static TOPICS: std::sync::OnceLock<Vec<TopicRule>> = std::sync::OnceLock::new();
+    TOPICS.get_or_init(|| {
+        let doc = Document::parse(BUILTIN_TOPICS.to_string()).expect("topics.toml is valid TOML");
+        let path = Path::new("topics.toml");
+        let mut r = Reader { text: BUILTIN_TOPICS, file: path, base: path, errors: Vec::new() };
+        let topics = r.topics(doc.as_table());
+        assert!(r.errors.is_empty(), "topics.toml: {:?}", r.errors);
+        topics
+    })
+}
+
+/// The Russian name of a built-in topic code, or the code itself when unknown.
 pub fn topic_name(code: &str) -> &str {
-    DEFAULT_TOPICS.iter().find(|(c, _)| *c == code).map_or(code, |(_, n)| n)
+    builtin_topics().iter().find(|t| t.code == code).map_or(code, |t| t.name.as_str())
+}
+
+/// One topic of the taxonomy and the rules that assign it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicRule {
+    pub code: String,
+    /// Russian name shown to users.
+    pub name: String,
+    /// Single words, any case form; a trailing `*` matches a word prefix.
+    pub words: Vec<String>,
+    /// Word sequences, each word in any case form.
+    pub phrases: Vec<String>,
+    /// Phrases whose words never count for this topic.
+    pub exclude: Vec<String>,
+}
+
+/// A person or organization analysts follow (`[[watchlist]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// Canonical name, reported in `entities`.
+    pub name: String,
+    /// `official` or `organization`.
+    pub kind: String,
+    /// Other ways texts name it, matched in every case form ("водоканал",
+    /// "глава округа", a surname).
+    pub variants: Vec<String>,
 }
 
 /// A validated pipeline.
@@ -71,6 +90,10 @@ pub struct Pipeline {
     pub sources: Vec<SourceConfig>,
     pub crawl: CrawlSettings,
     pub places: Vec<Place>,
+    /// The effective taxonomy: built-in topics (unless `[taxonomy] builtin =
+    /// false`), replaced or extended by the pipeline's `[[topics]]`.
+    pub topics: Vec<TopicRule>,
+    pub watchlist: Vec<Watch>,
     pub signals: SignalRules,
     pub alerts: Option<Alerts>,
 }
@@ -225,6 +248,13 @@ pub struct Place {
     pub name: String,
     /// Other names it goes by ("Величаевка").
     pub aliases: Vec<String>,
+    /// село, посёлок, хутор...: a marker of another kind before the name
+    /// ("п. Правокумский" vs "с. Правокумское") rules it out.
+    pub kind: Option<String>,
+    /// The name is also a common word or surname (Заря, Степной, Кочубей): it
+    /// counts only with context — a settlement marker (с., пос., х.), a
+    /// preposition before the capitalized name (в, из, по, до), or a street.
+    pub ambiguous: bool,
 }
 
 /// Thresholds of the simple alert rule (replaced by the signal detector later).
@@ -349,7 +379,22 @@ impl Pipeline {
         })?;
         let mut r = Reader { text, file, base, errors: Vec::new() };
         let root = doc.as_table();
-        r.known_keys(root, "", &["district", "storage", "crawl", "sources", "places", "signals", "alerts"]);
+        r.known_keys(
+            root,
+            "",
+            &[
+                "district",
+                "storage",
+                "crawl",
+                "sources",
+                "places",
+                "taxonomy",
+                "topics",
+                "watchlist",
+                "signals",
+                "alerts",
+            ],
+        );
 
         let crawl = match r.table(root, "crawl") {
             None => CrawlSettings::default(),
@@ -513,11 +558,48 @@ impl Pipeline {
 
         let mut places = Vec::new();
         for (t, _) in r.tables(root, "places") {
-            r.known_keys(t, "places", &["name", "aliases"]);
+            r.known_keys(t, "places", &["name", "aliases", "kind", "ambiguous"]);
             let name = r.string(t, "name", true);
             let aliases = r.strings(t, "aliases").unwrap_or_default();
+            let kind = r.string(t, "kind", false);
+            let ambiguous = r.boolean(t, "ambiguous").unwrap_or(false);
             if let Some(name) = name {
-                places.push(Place { name, aliases });
+                places.push(Place { name, aliases, kind, ambiguous });
+            }
+        }
+
+        let builtin = match r.table(root, "taxonomy") {
+            None => true,
+            Some(t) => {
+                r.known_keys(t, "taxonomy", &["builtin"]);
+                r.boolean(t, "builtin").unwrap_or(true)
+            }
+        };
+        let mut topics: Vec<TopicRule> = if builtin { builtin_topics().to_vec() } else { Vec::new() };
+        for rule in r.topics(root) {
+            match topics.iter_mut().find(|t| t.code == rule.code) {
+                Some(t) => *t = rule,
+                None => topics.push(rule),
+            }
+        }
+
+        let mut watchlist = Vec::new();
+        for (t, span) in r.tables(root, "watchlist") {
+            r.known_keys(t, "watchlist", &["name", "kind", "variants"]);
+            let name = r.string(t, "name", true);
+            let kind = r.string_spanned(t, "kind");
+            if let Some((k, span)) = &kind
+                && !["official", "organization"].contains(&k.as_str())
+            {
+                r.error(span.clone(), format!("watchlist kind {k:?} is not one of: official, organization"));
+            }
+            let variants = r.strings(t, "variants").unwrap_or_default();
+            if let Some(name) = name {
+                if name.trim().is_empty() {
+                    r.error(span, "watchlist name is empty".into());
+                }
+                let kind = kind.map_or_else(|| "organization".to_string(), |(k, _)| k);
+                watchlist.push(Watch { name, kind, variants });
             }
         }
 
@@ -581,7 +663,7 @@ impl Pipeline {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
         }
-        Ok(Pipeline { path: None, district, storage, sources, crawl, places, signals, alerts })
+        Ok(Pipeline { path: None, district, storage, sources, crawl, places, topics, watchlist, signals, alerts })
     }
 
     /// The source with this id.
@@ -710,6 +792,38 @@ impl<'a> Reader<'a> {
             }
         }
         Some(out)
+    }
+
+    /// `[[topics]]` entries of a table.
+    fn topics(&mut self, root: &dyn TableLike) -> Vec<TopicRule> {
+        let mut out: Vec<TopicRule> = Vec::new();
+        for (t, span) in self.tables(root, "topics") {
+            self.known_keys(t, "topics", &["code", "name", "words", "phrases", "exclude"]);
+            let code = self.string_spanned(t, "code");
+            let name = self.string(t, "name", false);
+            let words = self.strings(t, "words").unwrap_or_default();
+            let phrases = self.strings(t, "phrases").unwrap_or_default();
+            let exclude = self.strings(t, "exclude").unwrap_or_default();
+            let Some((code, code_span)) = code else {
+                self.error(span, "missing required key `code` in [[topics]]".into());
+                continue;
+            };
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()) {
+                self.error(
+                    code_span.clone(),
+                    format!("topic code {code:?} must be lowercase latin letters, digits or _"),
+                );
+            }
+            if out.iter().any(|o| o.code == code) {
+                self.error(code_span.clone(), format!("topic {code:?} is defined twice"));
+            }
+            if words.is_empty() && phrases.is_empty() {
+                self.error(code_span, format!("topic {code:?} has neither `words` nor `phrases`: it can never match"));
+            }
+            let name = name.unwrap_or_else(|| topic_name(&code).to_string());
+            out.push(TopicRule { code, name, words, phrases, exclude });
+        }
+        out
     }
 
     fn boolean(&mut self, t: &dyn TableLike, key: &str) -> Option<bool> {

@@ -2,15 +2,23 @@
 //! settlements, mention type and reprint cluster.
 //!
 //! Sits between crawling and the store: every mention passes through
-//! [`Analyzer::enrich`] before it is committed. Everything here is a
-//! **baseline**, documented as such: a lexicon sentiment scorer (PolSentiLex +
-//! a municipal list), stem rules for topics and places, and exact-text reprint
-//! clusters. The NLP issue replaces these with trained and measured models; the
-//! interface (the contract's [`Enrichment`]) stays.
+//! [`Analyzer::enrich`] before it is committed:
+//! - language: whatlang, with short Cyrillic texts taken as Russian;
+//! - sentiment: a trained linear model over words, word pairs, character
+//!   n-grams and the PolSentiLex lexicon ([`sentiment`]), told the genre
+//!   (media or social) by the source;
+//! - topics: the pipeline's taxonomy rules ([`topics`]);
+//! - places: the gazetteer with context rules for ambiguous names ([`places`]);
+//! - entities: the pipeline's watchlist of officials and organizations;
+//! - mention type: rules over question, gratitude and complaint markers plus
+//!   the sentiment;
+//! - reprint clusters: SimHash near-duplicates ([`neardup`]).
+//!
+//! Accuracy on public and hand-labelled data: BENCHMARKS.md.
 //!
 //! ```
 //! use glas_core::{Mention, Sentiment};
-//! let analyzer = glas_nlp::Analyzer::new(&[]);
+//! let analyzer = glas_nlp::Analyzer::builtin();
 //! let m = Mention::from_line(r#"{"id": "x", "text": "Третий день нет воды, сколько можно!",
 //!     "published_at": "2026-11-20T08:15:00+03:00"}"#, 1).unwrap();
 //! let e = analyzer.enrich(&m, "telegram");
@@ -18,6 +26,8 @@
 //! assert_eq!(e.topics, ["water"]);
 //! ```
 
+pub mod entities;
+pub mod labelled;
 pub mod metrics;
 pub mod neardup;
 pub mod places;
@@ -25,14 +35,15 @@ pub mod sentiment;
 pub mod text;
 pub mod topics;
 
-use glas_core::config::Place;
+use glas_core::config::{Pipeline, Place, TopicRule, Watch};
 use glas_core::{Enrichment, Mention, MentionType, Sentiment};
 
-pub use sentiment::Contribution;
-pub use topics::DEFAULT_TAXONOMY;
+pub use sentiment::{Contribution, Genre};
+pub use topics::TopicMatch;
 
+use entities::Watchlist;
 use places::Gazetteer;
-use sentiment::Lexicon;
+use sentiment::Classifier;
 use text::{Token, Tokenizer};
 use topics::Topics;
 
@@ -46,65 +57,166 @@ pub fn assign_cluster(index: &mut neardup::NearDup, e: &mut Enrichment, publishe
 /// Everything enrichment needs, loaded once and shared (read-only) by all threads.
 pub struct Analyzer {
     tok: Tokenizer,
-    lexicon: Lexicon,
+    sentiment: Classifier,
     topics: Topics,
     gazetteer: Gazetteer,
+    watchlist: Watchlist,
 }
 
-const GRATITUDE: &[&str] = &["спасибо", "благодарим", "благодарю", "благодарность", "благодарны", "признательны"];
-const QUESTION_WORDS: &[&str] = &["когда", "почему", "где", "кто", "как", "подскажите", "зачем", "сколько", "куда"];
+/// Everything [`Analyzer::enrich_explained`] can say about its choices.
+#[derive(Debug, Clone, Default)]
+pub struct Explanation {
+    /// Words that pushed the sentiment, strongest first (+ towards positive).
+    pub sentiment: Vec<Contribution>,
+    /// Class probabilities: negative, neutral, positive.
+    pub probabilities: [f32; 3],
+    pub genre: &'static str,
+    /// The rule behind every topic.
+    pub topics: Vec<TopicMatch>,
+    /// The rule behind the mention type.
+    pub mention_type: &'static str,
+}
+
+const GRATITUDE: &[&str] = &[
+    "спасибо",
+    "благодарим",
+    "благодарю",
+    "благодарность",
+    "благодарны",
+    "благодарна",
+    "благодарен",
+    "признательны",
+    "поклон",
+];
+/// Words that open a question even without a question mark.
+const QUESTION_OPENERS: &[&str] = &[
+    "подскажите",
+    "скажите",
+    "когда",
+    "почему",
+    "где",
+    "куда",
+    "кто",
+    "как",
+    "зачем",
+    "сколько",
+    "есть",
+    "будет",
+    "можно",
+];
+/// Words of a complaint that a question mark does not soften ("сколько можно?").
 const COMPLAINT_MARKERS: &[&str] = &[
-    "нет",
+    "безобразие",
+    "издевательство",
+    "сколько",
     "опять",
     "снова",
-    "сколько",
     "невозможно",
     "жалоба",
-    "жалуемся",
-    "безобразие",
     "требуем",
-    "отключили",
-    "прорвало",
-    "никто",
+    "позор",
+    "надоело",
 ];
 
+/// The genre of a mention for the sentiment model: media (feeds and news
+/// sites, anything with a headline) or social (posts, comments, appeals).
+pub fn genre(source_kind: &str, has_title: bool) -> Genre {
+    if has_title || matches!(source_kind, "rss" | "html") { Genre::Media } else { Genre::Social }
+}
+
 impl Analyzer {
-    pub fn new(places: &[Place]) -> Analyzer {
+    pub fn new(places: &[Place], topics: &[TopicRule], watchlist: &[Watch]) -> Analyzer {
         let tok = Tokenizer::default();
-        let lexicon = Lexicon::builtin(&tok);
-        let topics = Topics::builtin(&tok);
+        let sentiment = Classifier::builtin(&tok);
+        let topics = Topics::new(topics, &tok);
         let gazetteer = Gazetteer::new(places, &tok);
-        Analyzer { tok, lexicon, topics, gazetteer }
+        let watchlist = Watchlist::new(watchlist, &tok);
+        Analyzer { tok, sentiment, topics, gazetteer, watchlist }
+    }
+
+    /// The analyzer of a pipeline: its places, taxonomy and watchlist.
+    pub fn for_pipeline(p: &Pipeline) -> Analyzer {
+        Analyzer::new(&p.places, &p.topics, &p.watchlist)
+    }
+
+    /// Built-in taxonomy, no places, no watchlist.
+    pub fn builtin() -> Analyzer {
+        Analyzer::new(&[], glas_core::config::builtin_topics(), &[])
+    }
+
+    /// The sentiment classifier (for evaluation and training).
+    pub fn sentiment(&self) -> &Classifier {
+        &self.sentiment
+    }
+
+    /// Replaces the shipped sentiment weights (a freshly trained model).
+    pub fn set_sentiment_model(&mut self, model: sentiment::Model) {
+        self.sentiment.model = model;
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tok
     }
 
     /// Enriches one mention. `source_kind` (`rss`, `telegram`, ...) informs the
     /// mention type: feeds of media outlets carry news, channels carry posts.
     pub fn enrich(&self, m: &Mention, source_kind: &str) -> Enrichment {
-        self.enrich_explained(m, source_kind).0
-    }
-
-    /// Like [`Analyzer::enrich`], plus the terms that drove the sentiment.
-    pub fn enrich_explained(&self, m: &Mention, source_kind: &str) -> (Enrichment, Vec<Contribution>) {
         let full = match &m.title {
             Some(t) if !t.is_empty() => format!("{t}. {}", m.text),
             _ => m.text.clone(),
         };
         let tokens = self.tok.tokens(&full);
-        let (sentiment, score, contributions) = self.lexicon.score(&tokens);
-        let mention_type = mention_type(&full, &tokens, sentiment, source_kind, m.title.is_some());
+        let genre = genre(source_kind, m.title.is_some());
+        let prediction = self.sentiment.predict(&full, &tokens, genre);
+        Enrichment {
+            id: m.id.clone(),
+            lang: language(&full),
+            sentiment: prediction.label,
+            sentiment_score: prediction.score,
+            topics: self.topics.classify(&tokens),
+            places: self.gazetteer.find(&tokens),
+            mention_type: mention_type(&full, &tokens, prediction.label, genre).0,
+            entities: self.watchlist.find(&tokens),
+            cluster: cluster_key(&tokens),
+            simhash: neardup::simhash(&tokens),
+        }
+    }
+
+    /// Like [`Analyzer::enrich`], plus why.
+    pub fn enrich_explained(&self, m: &Mention, source_kind: &str) -> (Enrichment, Explanation) {
+        let full = match &m.title {
+            Some(t) if !t.is_empty() => format!("{t}. {}", m.text),
+            _ => m.text.clone(),
+        };
+        let tokens = self.tok.tokens(&full);
+        let genre = genre(source_kind, m.title.is_some());
+        let (prediction, contributions) = self.sentiment.explain(&full, &tokens, genre);
+        let (sentiment, score) = (prediction.label, prediction.score);
+        let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre);
+        let topics = self.topics.explain(&tokens);
         let e = Enrichment {
             id: m.id.clone(),
             lang: language(&full),
             sentiment,
             sentiment_score: score,
-            topics: self.topics.classify(&tokens),
+            topics: topics.iter().map(|t| t.code.clone()).collect(),
             places: self.gazetteer.find(&tokens),
             mention_type,
-            entities: Vec::new(),
+            entities: self.watchlist.find(&tokens),
             cluster: cluster_key(&tokens),
             simhash: neardup::simhash(&tokens),
         };
-        (e, contributions)
+        let why = Explanation {
+            sentiment: contributions,
+            probabilities: prediction.probabilities,
+            genre: match genre {
+                Genre::Media => "media",
+                Genre::Social => "social",
+            },
+            topics,
+            mention_type: type_rule,
+        };
+        (e, why)
     }
 }
 
@@ -131,32 +243,24 @@ pub fn language(text: &str) -> String {
     }
 }
 
-fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, source_kind: &str, has_title: bool) -> MentionType {
+/// The mention type and the rule that chose it.
+fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, genre: Genre) -> (MentionType, &'static str) {
     let has = |list: &[&str]| tokens.iter().any(|t| list.contains(&t.word.as_str()));
-    let is_media = has_title || source_kind == "rss";
+    if genre == Genre::Media {
+        return (MentionType::News, "media source");
+    }
     if has(GRATITUDE) && sentiment != Sentiment::Negative {
-        return MentionType::Gratitude;
+        return (MentionType::Gratitude, "thanks, not negative");
     }
-    if !is_media
-        && text.contains('?')
-        && (has(QUESTION_WORDS) || text.trim_end().ends_with('?'))
-        && sentiment != Sentiment::Negative
-    {
-        return MentionType::Question;
-    }
-    if !is_media
-        && sentiment == Sentiment::Negative
-        && (has(COMPLAINT_MARKERS) || text.contains('!') || text.contains('?'))
-    {
-        return MentionType::Complaint;
-    }
-    if is_media {
-        return MentionType::News;
+    let asks = text.contains('?')
+        || tokens.first().is_some_and(|t| QUESTION_OPENERS.contains(&t.word.as_str()) && tokens.len() > 2);
+    if asks && !(sentiment == Sentiment::Negative && has(COMPLAINT_MARKERS)) {
+        return (MentionType::Question, "asks");
     }
     if sentiment == Sentiment::Negative {
-        return MentionType::Complaint;
+        return (MentionType::Complaint, "negative post");
     }
-    MentionType::Other
+    (MentionType::Other, "neither asks, thanks nor complains")
 }
 
 /// Exact-text cluster: a hash of the first 60 words. Reprints with small edits
@@ -193,7 +297,7 @@ mod tests {
 
     #[test]
     fn types() {
-        let a = Analyzer::new(&[]);
+        let a = Analyzer::builtin();
         assert_eq!(a.enrich(&m("Опять отключили свет, безобразие!"), "telegram").mention_type, MentionType::Complaint);
         assert_eq!(
             a.enrich(&m("Подскажите, когда будет автобус до Левокумского?"), "telegram").mention_type,
@@ -211,7 +315,7 @@ mod tests {
         assert_eq!(language("Третий день нет воды в посёлке, когда починят трубу"), "ru");
         assert_eq!(language("The water supply was restored this morning in the village"), "en");
         assert_eq!(language("Нет воды"), "ru");
-        let a = Analyzer::new(&[]);
+        let a = Analyzer::builtin();
         let x = a.enrich(&m("Нет воды в Заре."), "telegram").cluster;
         let y = a.enrich(&m("нет  воды в заре!"), "telegram").cluster;
         let z = a.enrich(&m("нет воды в Урожайном"), "telegram").cluster;

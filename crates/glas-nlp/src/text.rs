@@ -9,6 +9,9 @@ pub struct Token {
     pub word: String,
     pub stem: String,
     pub capitalized: bool,
+    /// Clause punctuation (`. , ; : ! ? ( ) —`) between this word and the one
+    /// before: negation scope and word pairs stop there.
+    pub brk: bool,
 }
 
 pub struct Tokenizer {
@@ -23,21 +26,46 @@ impl Default for Tokenizer {
 
 impl Tokenizer {
     pub fn tokens(&self, text: &str) -> Vec<Token> {
-        text.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| {
+        let mut out = Vec::new();
+        let mut brk = false;
+        let mut start = None;
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            if c.is_alphanumeric() {
+                start.get_or_insert(i);
+                continue;
+            }
+            if let Some(s) = start.take() {
+                let w = &text[s..i];
                 let capitalized = w.chars().next().is_some_and(char::is_uppercase);
                 let word = fold(w);
                 let stem = self.stemmer.stem(&word).into_owned();
-                Token { word, stem, capitalized }
-            })
-            .collect()
+                out.push(Token { word, stem, capitalized, brk });
+                brk = false;
+            }
+            if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '—' | '–' | '\n' | '«' | '»' | '"') {
+                brk = true;
+            }
+        }
+        out
     }
 
     /// Stems of a phrase, in order.
     pub fn stems(&self, phrase: &str) -> Vec<String> {
         self.tokens(phrase).into_iter().map(|t| t.stem).collect()
     }
+}
+
+/// Start indexes of a proper name's stems in a text. A word also matches when
+/// it is the stem plus a case ending of up to three letters: Snowball cuts
+/// some forms of names differently ("Термите" → "терм", "Кочубея" →
+/// "кочубе", "Петрову" → "петров").
+pub fn name_occurrences<'a>(tokens: &'a [Token], form: &'a [String]) -> impl Iterator<Item = usize> + 'a {
+    let n = form.len();
+    let fits = |t: &Token, s: &String| {
+        t.stem == *s || (t.word.starts_with(s.as_str()) && t.word.chars().count() <= s.chars().count() + 3)
+    };
+    (0..(tokens.len() + 1).saturating_sub(n))
+        .filter(move |&i| n > 0 && tokens[i..i + n].iter().zip(form).all(|(t, s)| fits(t, s)))
 }
 
 /// Lowercase with `ё` → `е`.
@@ -59,5 +87,6 @@ mod tests {
         let toks = t.tokens("В Бургун-Маджарах, 15!");
         assert_eq!(toks.len(), 4);
         assert!(toks[1].capitalized && !toks[0].word.is_empty());
+        assert!(!toks[1].brk && !toks[2].brk && toks[3].brk, "the hyphen joins, the comma breaks");
     }
 }

@@ -142,7 +142,7 @@ fn main() {
     drop(files);
 
     // Enrichment alone (the baseline analyzers), one thread.
-    let analyzer = glas_nlp::Analyzer::new(&glas::demo_pipeline(None).unwrap().places);
+    let analyzer = glas_nlp::Analyzer::for_pipeline(&glas::demo_pipeline(None).unwrap());
     let t = Instant::now();
     let negative =
         mentions.iter().filter(|m| analyzer.enrich(m, "rss").sentiment == glas_core::Sentiment::Negative).count();

@@ -120,6 +120,11 @@ pub enum Command {
         #[command(subcommand)]
         what: EvalKind,
     },
+    /// Train a model of the project from public data (development data, not shipped).
+    Train {
+        #[command(subcommand)]
+        what: TrainKind,
+    },
     /// Reports.
     Report {
         #[command(subcommand)]
@@ -136,6 +141,30 @@ pub enum EvalKind {
         datasets: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Sentiment, type, topics and places on a hand-labelled set.
+    Enrichment {
+        /// TSV: sentiment, type, topics, places, genre, text.
+        #[arg(long, default_value = "fixtures/labelled/municipal.tsv")]
+        labelled: PathBuf,
+        /// Also list every disagreement.
+        #[arg(long)]
+        misses: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainKind {
+    /// The sentiment model, from RuSentiTweet and RuSentNE-2023.
+    Sentiment {
+        /// The folder holding `sentiment/rusentitweet/` and `sentiment/rusentne2023/`.
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
+        /// Where to write the model.
+        #[arg(long, default_value = "crates/glas-nlp/data/sentiment/model.bin")]
+        out: PathBuf,
     },
 }
 
@@ -352,19 +381,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                for r in &results {
-                    println!(
-                        "{}: {} items, macro-F1 {:.3}, accuracy {:.3}",
-                        r.dataset, r.items, r.macro_f1, r.accuracy
-                    );
-                    for c in &r.classes {
-                        println!(
-                            "  {:<9} P {:.3}  R {:.3}  F1 {:.3}  (n={})",
-                            c.class, c.precision, c.recall, c.f1, c.support
-                        );
-                    }
-                }
+                eval::print(&results);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { what: EvalKind::Enrichment { labelled, misses, json } } => {
+            let ctx = load_ctx(&cli)?;
+            let items = glas_nlp::labelled::read(labelled)?;
+            let report = glas_nlp::labelled::evaluate(&ctx.analyzer(), &items);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_enrichment_report(&report, *misses);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train { what: TrainKind::Sentiment { datasets, out } } => {
+            let started = std::time::Instant::now();
+            let (results, n) = eval::train_sentiment(datasets, out)?;
+            println!(
+                "trained on {n} texts in {:.1} s; wrote '{}' ({} bytes)",
+                started.elapsed().as_secs_f64(),
+                out.display(),
+                std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)
+            );
+            eval::print(&results);
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {
@@ -386,6 +427,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = ops::weekly_report(&ctx, &records, week, &dashboard)?;
             println!("weekly report for {week}: {}", path.display());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_enrichment_report(r: &glas_nlp::labelled::Report, misses: bool) {
+    let class = |name: &str, c: &glas_nlp::labelled::ClassReport| {
+        println!("{name}: {} items, macro-F1 {:.3}, accuracy {:.3}", c.items, c.macro_f1, c.accuracy);
+        for s in &c.classes {
+            println!("  {:<10} P {:.3}  R {:.3}  F1 {:.3}  (n={})", s.class, s.precision, s.recall, s.f1, s.support);
+        }
+    };
+    class("sentiment", &r.sentiment);
+    class("sentiment, social posts", &r.sentiment_social);
+    class("sentiment, media", &r.sentiment_media);
+    class("mention type", &r.mention_type);
+    let t = &r.topics_micro;
+    println!("topics (micro): P {:.3}  R {:.3}  F1 {:.3}", t.precision, t.recall, t.f1);
+    for s in &r.topics {
+        println!("  {:<15} P {:.3}  R {:.3}  F1 {:.3}  (n={})", s.label, s.precision, s.recall, s.f1, s.support);
+    }
+    let p = &r.places;
+    println!(
+        "places: P {:.3}  R {:.3}  F1 {:.3}  ({} right, {} wrong, {} missed)",
+        p.precision, p.recall, p.f1, p.true_positives, p.false_positives, p.false_negatives
+    );
+    if misses {
+        for m in &r.misses {
+            println!("line {} {}: gold [{}] got [{}]  {}", m.line, m.field, m.gold, m.predicted, m.text);
         }
     }
 }
@@ -417,8 +486,21 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
                 glas_nlp::assign_cluster(&mut neardup, &mut e, m.published_at.timestamp());
                 let mut v = serde_json::to_value(&e)?;
                 if explain {
-                    v["explain"] =
-                        why.iter().map(|c| serde_json::json!({"term": c.term, "weight": c.weight})).collect();
+                    v["explain"] = serde_json::json!({
+                        "genre": why.genre,
+                        "probabilities": {
+                            "negative": (why.probabilities[0] * 1000.0).round() / 1000.0,
+                            "neutral": (why.probabilities[1] * 1000.0).round() / 1000.0,
+                            "positive": (why.probabilities[2] * 1000.0).round() / 1000.0,
+                        },
+                        "sentiment": why.sentiment.iter()
+                            .map(|c| serde_json::json!({"word": c.term, "weight": c.weight}))
+                            .collect::<Vec<_>>(),
+                        "topics": why.topics.iter()
+                            .map(|t| serde_json::json!({"topic": t.code, "rule": t.rule, "matched": t.text}))
+                            .collect::<Vec<_>>(),
+                        "mention_type": why.mention_type,
+                    });
                 }
                 v
             }

@@ -30,7 +30,7 @@ impl Ctx {
     }
 
     pub fn analyzer(&self) -> Analyzer {
-        Analyzer::new(&self.pipeline.places)
+        Analyzer::for_pipeline(&self.pipeline)
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {

@@ -69,7 +69,14 @@ fn classify_follows_the_enrichment_contract_line_for_line() {
     assert_eq!(a["places"], serde_json::json!(["Величаевское"]));
     assert_eq!(a["mention_type"], "complaint");
     assert!(a["entities"].is_array() && a["cluster"].is_string());
-    assert!(a["explain"].as_array().unwrap().iter().any(|c| c["term"] == "нет воды"), "{a}");
+    let why = &a["explain"];
+    assert_eq!(why["genre"], "social");
+    assert!(why["probabilities"]["negative"].as_f64().unwrap() > 0.5, "{why}");
+    let words = why["sentiment"].as_array().unwrap();
+    assert!(words.iter().any(|c| c["word"] == "нет" && c["weight"].as_f64().unwrap() < 0.0), "{why}");
+    assert_eq!(why["topics"][0]["topic"], "water");
+    assert_eq!(why["topics"][0]["matched"], "воды", "{why}");
+    assert_eq!(why["mention_type"], "negative post");
     assert!(lines[1]["error"].as_str().unwrap().starts_with("line 2:"));
     assert_eq!(lines[2]["sentiment"], "positive");
     assert_eq!(lines[2]["mention_type"], "gratitude");
@@ -162,4 +169,81 @@ fn eval_sentiment_reads_both_formats_and_scores() {
     assert_eq!(v[0]["items"], 3, "speech acts are not one of the three classes");
     assert_eq!(v[1]["items"], 1, "the sentence whose entities disagree is left out");
     assert!(v[0]["macro_f1"].as_f64().unwrap() > 0.5, "{v}");
+}
+
+#[test]
+fn eval_enrichment_measures_the_labelled_set() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = glas(&[
+        "--pipeline",
+        &format!("{root}/pipelines/levokumsky.toml"),
+        "eval",
+        "enrichment",
+        "--json",
+        "--labelled",
+        &format!("{root}/fixtures/labelled/municipal.tsv"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(v["items"].as_u64().unwrap() >= 700);
+    // Floors well under the measured figures (BENCHMARKS.md): a regression
+    // in the rules or the model shows here.
+    assert!(v["topics_micro"]["f1"].as_f64().unwrap() > 0.8, "{}", v["topics_micro"]);
+    assert_eq!(v["topics"].as_array().unwrap().len(), 18, "every code of the contract is labelled");
+    assert!(v["places"]["precision"].as_f64().unwrap() > 0.95, "{}", v["places"]);
+    assert!(v["sentiment"]["macro_f1"].as_f64().unwrap() > 0.6, "{}", v["sentiment"]);
+    assert!(v["mention_type"]["macro_f1"].as_f64().unwrap() > 0.7, "{}", v["mention_type"]);
+}
+
+#[test]
+fn train_sentiment_is_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tw = tmp.path().join("sentiment/rusentitweet");
+    let ne = tmp.path().join("sentiment/rusentne2023");
+    std::fs::create_dir_all(&tw).unwrap();
+    std::fs::create_dir_all(&ne).unwrap();
+    let mut tweets = String::from("text,label,id\n");
+    for (i, (t, l)) in [
+        ("Спасибо, всё отлично, молодцы", "positive"),
+        ("Опять нет воды, безобразие", "negative"),
+        ("Заседание в четверг в десять", "neutral"),
+        ("Какая прекрасная погода сегодня", "positive"),
+        ("Ужасно, снова отключили свет", "negative"),
+        ("Автобус отправляется в восемь", "neutral"),
+    ]
+    .iter()
+    .cycle()
+    .take(60)
+    .enumerate()
+    {
+        tweets.push_str(&format!("\"{t} {i}\",{l},{i}\n"));
+    }
+    std::fs::write(tw.join("rusentitweet_train.csv"), &tweets).unwrap();
+    std::fs::write(tw.join("rusentitweet_test.csv"), &tweets).unwrap();
+    let news = "sentence\tentity\tentity_tag\tentity_pos_start_rel\tentity_pos_end_rel\tlabel\n\
+Суд оправдал мэра.\tмэра\tPROFESSION\t12\t16\t1\n\
+Министр раскритиковал депутата.\tдепутата\tPROFESSION\t20\t28\t-1\n\
+Совещание прошло в четверг.\tСовещание\tEVENT\t0\t9\t0\n";
+    std::fs::write(ne.join("train_data.csv"), news).unwrap();
+    std::fs::write(ne.join("validation_data_labeled.csv"), news).unwrap();
+    let d = tmp.path().to_str().unwrap();
+    let (a, b) = (tmp.path().join("a.bin"), tmp.path().join("b.bin"));
+    for out in [&a, &b] {
+        let r = glas(&["train", "sentiment", "--datasets", d, "--out", out.to_str().unwrap()]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        assert!(stdout(&r).contains("RuSentiTweet test"), "{}", stdout(&r));
+    }
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(a.starts_with(b"GLASSM01") && a.len() > 1000);
+    assert_eq!(a, b, "the same data gives the same model, byte for byte");
+    let r = glas(&[
+        "train",
+        "sentiment",
+        "--datasets",
+        "/nonexistent",
+        "--out",
+        tmp.path().join("c.bin").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("/nonexistent"), "{}", stderr(&r));
 }
