@@ -1035,6 +1035,57 @@ window = "6 hours"
     }
 
     #[test]
+    fn taxonomy_places_and_watchlist() {
+        let p = parse(
+            r#"
+[storage]
+data_dir = "d"
+
+[[places]]
+name = "Заря"
+kind = "посёлок"
+ambiguous = true
+
+[[topics]]
+code = "water"
+name = "вода"
+words = ["вода"]
+
+[[topics]]
+code = "irrigation"
+name = "полив"
+phrases = ["Терско-Кумский канал"]
+
+[[watchlist]]
+name = "Водоканал"
+variants = ["водоканал"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.topics.len(), 19, "18 built-in codes, one replaced, one added");
+        assert_eq!(p.topics[0].words, ["вода"]);
+        assert_eq!(p.topics.last().unwrap().code, "irrigation");
+        assert!(p.places[0].ambiguous && p.places[0].kind.as_deref() == Some("посёлок"));
+        assert_eq!(p.watchlist[0].kind, "organization");
+        assert_eq!(topic_name("social_support"), "соцподдержка");
+
+        let only = parse(
+            "[storage]\ndata_dir = \"d\"\n[taxonomy]\nbuiltin = false\n[[topics]]\ncode = \"x\"\nwords = [\"икс\"]\n",
+        )
+        .unwrap();
+        assert_eq!(only.topics.len(), 1);
+
+        let errs = parse(
+            "[storage]\ndata_dir = \"d\"\n[[topics]]\ncode = \"Вода\"\nwords = [\"a\"]\n[[topics]]\ncode = \"empty\"\n[[watchlist]]\nname = \"x\"\nkind = \"person\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(errs.contains("4:8") && errs.contains("lowercase latin"), "{errs}");
+        assert!(errs.contains("can never match"), "{errs}");
+        assert!(errs.contains("not one of: official, organization"), "{errs}");
+    }
+
+    #[test]
     fn type_specific_options() {
         let p = parse(
             "[storage]\ndata_dir = \"d\"\n[[sources]]\nid = \"v\"\ntype = \"vk\"\nowner_id = -100\ncomments = true\n[[sources]]\nid = \"h\"\ntype = \"html\"\nurl = \"https://x.org/\"\nlink_selector = \".news a\"\n",

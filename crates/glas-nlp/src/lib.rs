@@ -224,11 +224,32 @@ impl Analyzer {
 /// Short texts that whatlang cannot call reliably count as Russian when mostly
 /// Cyrillic, since the district writes in Russian.
 pub fn language(text: &str) -> String {
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let (mut letters, mut cyrillic, mut russian_only, mut other_cyrillic) = (0usize, 0usize, false, false);
+    for c in text.chars() {
+        match c {
+            'а'..='я' | 'А'..='Я' | 'ё' | 'Ё' => {
+                letters += 1;
+                cyrillic += 1;
+                russian_only |= matches!(c, 'ы' | 'э' | 'Ы' | 'Э');
+            }
+            'a'..='z' | 'A'..='Z' => letters += 1,
+            'і' | 'ї' | 'є' | 'ґ' | 'ў' | 'ј' | 'љ' | 'њ' | 'ћ' | 'ђ' | 'џ' | 'ѓ' | 'ќ' | 'ѕ' | 'І' | 'Ї' | 'Є'
+            | 'Ґ' | 'Ў' => {
+                letters += 1;
+                other_cyrillic = true;
+            }
+            _ if c.is_alphabetic() => letters += 1,
+            _ => {}
+        }
+    }
     if letters == 0 {
         return "und".into();
     }
-    let cyrillic = text.chars().filter(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё')).count();
+    // Mostly Cyrillic with ы or э and none of the letters of Ukrainian,
+    // Belarusian, Serbian or Macedonian: Russian, without asking whatlang.
+    if cyrillic * 10 >= letters * 9 && russian_only && !other_cyrillic {
+        return "ru".into();
+    }
     match whatlang::detect(text) {
         Some(info) if info.is_reliable() || cyrillic * 2 < letters => match info.lang() {
             whatlang::Lang::Rus => "ru".into(),

@@ -30,7 +30,7 @@ impl Tokenizer {
         let mut brk = false;
         let mut start = None;
         for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-            if c.is_alphanumeric() {
+            if is_word_char(c) {
                 start.get_or_insert(i);
                 continue;
             }
@@ -68,9 +68,30 @@ pub fn name_occurrences<'a>(tokens: &'a [Token], form: &'a [String]) -> impl Ite
         .filter(move |&i| n > 0 && tokens[i..i + n].iter().zip(form).all(|(t, s)| fits(t, s)))
 }
 
+/// Letters and digits, with a fast path for ASCII and Cyrillic.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else if ('\u{400}'..='\u{4FF}').contains(&c) {
+        c != '\u{482}' && !('\u{483}'..='\u{489}').contains(&c)
+    } else {
+        c.is_alphanumeric()
+    }
+}
+
 /// Lowercase with `ё` → `е`.
 pub fn fold(word: &str) -> String {
-    word.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }).collect()
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        match c {
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+            'Ё' | 'ё' => out.push('е'),
+            'а'..='я' | 'a'..='z' | '0'..='9' => out.push(c),
+            _ => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! prefix of the word; phrases match stem sequences; exclusions take the words
 //! they cover away from their topic.
 
+use std::collections::HashMap;
+
 use glas_core::config::TopicRule;
 
 use crate::text::{Token, Tokenizer};
@@ -22,6 +24,10 @@ struct Topic {
 
 pub struct Topics {
     topics: Vec<Topic>,
+    /// Stem → (topic, pattern) of every word pattern and phrase starting with it.
+    by_stem: HashMap<String, Vec<(usize, usize)>>,
+    /// (topic, pattern, prefix) of the `word*` patterns.
+    prefixes: Vec<(usize, usize, String)>,
 }
 
 /// Why a topic was assigned: the code and the rule that matched.
@@ -35,7 +41,7 @@ pub struct TopicMatch {
 
 impl Topics {
     pub fn new(rules: &[TopicRule], tok: &Tokenizer) -> Topics {
-        let topics = rules
+        let topics: Vec<Topic> = rules
             .iter()
             .map(|r| {
                 let mut patterns = Vec::new();
@@ -60,7 +66,18 @@ impl Topics {
                 Topic { code: r.code.clone(), patterns, exclude }
             })
             .collect();
-        Topics { topics }
+        let mut by_stem: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut prefixes = Vec::new();
+        for (t, topic) in topics.iter().enumerate() {
+            for (p, (pattern, _)) in topic.patterns.iter().enumerate() {
+                match pattern {
+                    Pattern::Stem(s) => by_stem.entry(s.clone()).or_default().push((t, p)),
+                    Pattern::Phrase(seq) => by_stem.entry(seq[0].clone()).or_default().push((t, p)),
+                    Pattern::Prefix(s) => prefixes.push((t, p, s.clone())),
+                }
+            }
+        }
+        Topics { topics, by_stem, prefixes }
     }
 
     /// Codes whose rules match, in taxonomy order.
@@ -68,32 +85,54 @@ impl Topics {
         self.explain(tokens).into_iter().map(|m| m.code).collect()
     }
 
-    /// The first matching rule of every topic that matches.
+    /// For every topic that matches, in taxonomy order, its first match in
+    /// the text that no exclusion covers.
     pub fn explain(&self, tokens: &[Token]) -> Vec<TopicMatch> {
+        // (topic, start, len, pattern) of every candidate, in text order.
+        let mut candidates: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            if let Some(list) = self.by_stem.get(&t.stem) {
+                for &(topic, p) in list {
+                    match &self.topics[topic].patterns[p].0 {
+                        Pattern::Stem(_) => candidates.push((topic, i, 1, p)),
+                        Pattern::Phrase(seq) => {
+                            if tokens.len() - i >= seq.len()
+                                && tokens[i..i + seq.len()].iter().zip(seq).all(|(t, s)| &t.stem == s)
+                            {
+                                candidates.push((topic, i, seq.len(), p));
+                            }
+                        }
+                        Pattern::Prefix(_) => {}
+                    }
+                }
+            }
+            for (topic, p, prefix) in &self.prefixes {
+                if t.word.starts_with(prefix.as_str()) {
+                    candidates.push((*topic, i, 1, *p));
+                }
+            }
+        }
+        candidates.sort_by_key(|&(topic, start, _, _)| (topic, start));
         let mut out = Vec::new();
         let mut excluded = vec![false; tokens.len()];
-        for topic in &self.topics {
+        let mut k = 0;
+        while k < candidates.len() {
+            let topic = candidates[k].0;
+            let end = k + candidates[k..].iter().take_while(|c| c.0 == topic).count();
+            let t = &self.topics[topic];
             excluded.iter_mut().for_each(|x| *x = false);
-            for e in &topic.exclude {
+            for e in &t.exclude {
                 for start in find_all(tokens, e) {
                     excluded[start..start + e.len()].iter_mut().for_each(|x| *x = true);
                 }
             }
-            let found = topic.patterns.iter().find_map(|(p, rule)| {
-                let (at, len) = match p {
-                    Pattern::Stem(s) => (tokens.iter().enumerate().position(|(i, t)| !excluded[i] && &t.stem == s)?, 1),
-                    Pattern::Prefix(s) => (
-                        tokens.iter().enumerate().position(|(i, t)| !excluded[i] && t.word.starts_with(s.as_str()))?,
-                        1,
-                    ),
-                    Pattern::Phrase(seq) => {
-                        (find_all(tokens, seq).find(|&i| !excluded[i..i + seq.len()].iter().any(|x| *x))?, seq.len())
-                    }
-                };
+            if let Some(&(_, at, len, p)) =
+                candidates[k..end].iter().find(|c| !excluded[c.1..c.1 + c.2].iter().any(|x| *x))
+            {
                 let text = tokens[at..at + len].iter().map(|t| t.word.as_str()).collect::<Vec<_>>().join(" ");
-                Some(TopicMatch { code: topic.code.clone(), rule: rule.clone(), text })
-            });
-            out.extend(found);
+                out.push(TopicMatch { code: t.code.clone(), rule: t.patterns[p].1.clone(), text });
+            }
+            k = end;
         }
         out
     }

@@ -94,6 +94,8 @@ pub enum Command {
     },
     /// Rebuild the search index from the store of record.
     Reindex,
+    /// The pipeline's effective taxonomy, in the format of `[[topics]]`.
+    Topics,
     /// The source-health ledger: last success, last mention, rate, failures.
     Sources {
         /// Judge silence as of this moment (RFC 3339; default now).
@@ -319,6 +321,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Topics => {
+            let ctx = load_ctx(&cli)?;
+            print!("{}", topics_toml(&ctx.pipeline.topics));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sources { at, json } => {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
@@ -431,6 +438,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// An f32 as the f64 a reader expects: 0.998, not 0.9980000257.
+fn round3(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
+}
+
+/// Topics as `[[topics]]` tables, ready to paste into a pipeline file.
+fn topics_toml(topics: &[glas_core::config::TopicRule]) -> String {
+    let list = |v: &[String]| {
+        let items: Vec<String> = v.iter().map(|x| serde_json::Value::String(x.clone()).to_string()).collect();
+        format!("[{}]", items.join(", "))
+    };
+    let mut out = String::new();
+    for t in topics {
+        let q = |x: &str| serde_json::Value::String(x.to_string()).to_string();
+        out.push_str(&format!(
+            "[[topics]]\ncode = {}\nname = {}\nwords = {}\nphrases = {}\nexclude = {}\n\n",
+            q(&t.code),
+            q(&t.name),
+            list(&t.words),
+            list(&t.phrases),
+            list(&t.exclude)
+        ));
+    }
+    out
+}
+
 fn print_enrichment_report(r: &glas_nlp::labelled::Report, misses: bool) {
     let class = |name: &str, c: &glas_nlp::labelled::ClassReport| {
         println!("{name}: {} items, macro-F1 {:.3}, accuracy {:.3}", c.items, c.macro_f1, c.accuracy);
@@ -489,12 +522,12 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
                     v["explain"] = serde_json::json!({
                         "genre": why.genre,
                         "probabilities": {
-                            "negative": (why.probabilities[0] * 1000.0).round() / 1000.0,
-                            "neutral": (why.probabilities[1] * 1000.0).round() / 1000.0,
-                            "positive": (why.probabilities[2] * 1000.0).round() / 1000.0,
+                            "negative": round3(why.probabilities[0]),
+                            "neutral": round3(why.probabilities[1]),
+                            "positive": round3(why.probabilities[2]),
                         },
                         "sentiment": why.sentiment.iter()
-                            .map(|c| serde_json::json!({"word": c.term, "weight": c.weight}))
+                            .map(|c| serde_json::json!({"word": c.term, "weight": round3(c.weight)}))
                             .collect::<Vec<_>>(),
                         "topics": why.topics.iter()
                             .map(|t| serde_json::json!({"topic": t.code, "rule": t.rule, "matched": t.text}))

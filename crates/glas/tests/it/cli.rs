@@ -75,7 +75,7 @@ fn classify_follows_the_enrichment_contract_line_for_line() {
     let words = why["sentiment"].as_array().unwrap();
     assert!(words.iter().any(|c| c["word"] == "нет" && c["weight"].as_f64().unwrap() < 0.0), "{why}");
     assert_eq!(why["topics"][0]["topic"], "water");
-    assert_eq!(why["topics"][0]["matched"], "воды", "{why}");
+    assert_eq!(why["topics"][0]["matched"], "нет воды", "{why}");
     assert_eq!(why["mention_type"], "negative post");
     assert!(lines[1]["error"].as_str().unwrap().starts_with("line 2:"));
     assert_eq!(lines[2]["sentiment"], "positive");
