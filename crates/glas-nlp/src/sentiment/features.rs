@@ -4,7 +4,7 @@
 //! and the lexicon's hits. Each feature remembers the word it came from so an
 //! explanation can say which words drove a label.
 
-use super::lexicon::{Lexicon, NEGATION_SCOPE, NEGATIONS};
+use super::lexicon::{Lexicon, negation_end};
 use crate::text::Token;
 
 /// Not attributable to one word (emoticons, links, the bias).
@@ -74,9 +74,6 @@ pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, ou
     let mut buf = String::with_capacity(32);
     for (i, t) in tokens.iter().enumerate() {
         let wi = i as u32;
-        if t.brk {
-            negated_until = negated_until.min(i);
-        }
         let numeric = t.word.bytes().all(|b| b.is_ascii_digit());
         let stem: &str = if numeric { "#" } else { &t.stem };
         let space = if i < negated_until { ns::NEGATED } else { ns::WORD };
@@ -102,11 +99,8 @@ pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, ou
                 }
             }
         }
-        if NEGATIONS.contains(&t.word.as_str()) {
-            negated_until = (i + 1 + NEGATION_SCOPE).min(tokens.len());
-            if let Some(b) = tokens[i + 1..negated_until].iter().position(|t| t.brk) {
-                negated_until = i + 1 + b;
-            }
+        if let Some(end) = negation_end(tokens, i) {
+            negated_until = end;
         }
     }
     signs(text, out);

@@ -11,9 +11,19 @@ use crate::text::{Token, Tokenizer};
 
 const POLSENTILEX: &str = include_str!("../../data/polsentilex/PolSentiLex-raw.csv");
 const MUNICIPAL: &str = include_str!("../../data/municipal.tsv");
-pub(crate) const NEGATIONS: &[&str] = &["не", "нет", "ни", "без", "никак"];
+const NEGATIONS: &[&str] = &["не", "нет", "ни", "без", "никак"];
 /// How many words after a negation it reaches (within a clause).
-pub(crate) const NEGATION_SCOPE: usize = 3;
+const NEGATION_SCOPE: usize = 3;
+
+/// If token `i` is a negation, the end (exclusive) of the words it negates:
+/// up to [`NEGATION_SCOPE`] words, stopping at the next clause break.
+pub(crate) fn negation_end(tokens: &[Token], i: usize) -> Option<usize> {
+    if !NEGATIONS.contains(&tokens[i].word.as_str()) {
+        return None;
+    }
+    let end = (i + 1 + NEGATION_SCOPE).min(tokens.len());
+    Some(tokens[i + 1..end].iter().position(|t| t.brk).map_or(end, |b| i + 1 + b))
+}
 const INTENSIFIERS: &[&str] =
     &["очень", "совсем", "абсолютно", "крайне", "слишком", "совершенно", "полностью", "ужасно", "максимально", "так"];
 const CONTRASTS: &[&str] = &["но", "однако", "зато", "хотя"];
@@ -100,7 +110,6 @@ impl Lexicon {
         while i < tokens.len() {
             let t = &tokens[i];
             if t.brk {
-                negated_until = negated_until.min(i);
                 boost = 1.0;
             }
             if CONTRASTS.contains(&t.word.as_str()) {
@@ -131,12 +140,8 @@ impl Lexicon {
             } else if INTENSIFIERS.contains(&t.word.as_str()) {
                 boost = 1.5;
             }
-            if NEGATIONS.contains(&t.word.as_str()) {
-                negated_until = (i + 1 + NEGATION_SCOPE).min(tokens.len());
-                // The scope ends at the next clause break.
-                if let Some(b) = tokens[i + 1..negated_until].iter().position(|t| t.brk) {
-                    negated_until = i + 1 + b;
-                }
+            if let Some(end) = negation_end(tokens, i) {
+                negated_until = end;
             }
             i += len;
         }
