@@ -9,6 +9,8 @@
 //! rises: one episode gives one email, plus one per escalation. Every attempt
 //! is appended to `alerts/deliveries.jsonl`.
 
+pub mod digest;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -77,6 +79,41 @@ pub struct Alerter<'a> {
     pub data_dir: &'a Path,
     /// Source id → the name readers know it by.
     pub source_names: &'a BTreeMap<String, String>,
+}
+
+/// Sends `msg` over the `[alerts]` SMTP server, or without `smtp_url` writes
+/// it to `outbox/NAME.eml` in the data dir. `to` is only reported back.
+pub async fn deliver_message(
+    config: &Alerts,
+    data_dir: &Path,
+    msg: Message,
+    to: &[String],
+    name: &str,
+) -> Result<Delivered, AlertError> {
+    match &config.smtp_url {
+        Some(url) => {
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?
+                .timeout(Some(std::time::Duration::from_secs(30)));
+            if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
+                builder = builder.credentials(Credentials::new(user, pass));
+            }
+            builder.build().send(msg).await.map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
+            Ok(Delivered::Smtp { to: to.to_vec() })
+        }
+        None => {
+            let dir = data_dir.join("outbox");
+            std::fs::create_dir_all(&dir).map_err(io("create outbox", &dir))?;
+            let slug: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            let path = dir.join(format!("{slug}.eml"));
+            std::fs::write(&path, msg.formatted()).map_err(io("write to outbox", &path))?;
+            Ok(Delivered::Outbox { path })
+        }
+    }
+}
+
+pub(crate) fn mailbox(a: &str) -> Result<Mailbox, AlertError> {
+    a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
 }
 
 impl Alerter<'_> {
@@ -167,37 +204,12 @@ impl Alerter<'_> {
     }
 
     async fn send(&self, msg: Message, key: &str, s: &Signal) -> Result<Delivered, AlertError> {
-        match &self.config.smtp_url {
-            Some(url) => {
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?
-                    .timeout(Some(std::time::Duration::from_secs(30)));
-                if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
-                    builder = builder.credentials(Credentials::new(user, pass));
-                }
-                builder
-                    .build()
-                    .send(msg)
-                    .await
-                    .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
-                Ok(Delivered::Smtp { to: self.config.to.clone() })
-            }
-            None => {
-                let dir = self.data_dir.join("outbox");
-                std::fs::create_dir_all(&dir).map_err(io("create outbox", &dir))?;
-                let slug: String = key.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
-                let path = dir.join(format!("{}-{slug}.eml", s.detected_at.format("%Y%m%dT%H%M")));
-                std::fs::write(&path, msg.formatted()).map_err(io("write to outbox", &path))?;
-                Ok(Delivered::Outbox { path })
-            }
-        }
+        let name = format!("{}-{key}", s.detected_at.format("%Y%m%dT%H%M"));
+        deliver_message(self.config, self.data_dir, msg, &self.config.to, &name).await
     }
 
     /// The email for one signal.
     pub fn compose(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> Result<Message, AlertError> {
-        let mailbox = |a: &str| {
-            a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
-        };
         let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject_with(s, self.source_names));
         for to in &self.config.to {
             b = b.to(mailbox(to)?);

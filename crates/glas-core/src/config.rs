@@ -80,6 +80,18 @@ pub struct Watch {
     pub variants: Vec<String>,
 }
 
+/// A saved search (`[[searches]]`): new matches are emailed as a digest after
+/// every crawl round.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedSearch {
+    pub name: String,
+    /// In the query language of [`crate::query`].
+    pub query: String,
+    /// Recipients; empty means the `[alerts]` recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
@@ -96,6 +108,7 @@ pub struct Pipeline {
     pub watchlist: Vec<Watch>,
     pub signals: SignalRules,
     pub alerts: Option<Alerts>,
+    pub searches: Vec<SavedSearch>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -393,6 +406,7 @@ impl Pipeline {
                 "watchlist",
                 "signals",
                 "alerts",
+                "searches",
             ],
         );
 
@@ -659,11 +673,55 @@ impl Pipeline {
             Alerts { smtp_url, from, to }
         });
 
+        let mut searches: Vec<SavedSearch> = Vec::new();
+        for (t, span) in r.tables(root, "searches") {
+            r.known_keys(t, "searches", &["name", "query", "to"]);
+            let name = r.string(t, "name", true);
+            let query = r.string(t, "query", true);
+            let to = r.strings(t, "to").unwrap_or_default();
+            if let Some(q) = &query
+                && let Err(e) = crate::query::parse(q)
+            {
+                let at = r.value_span(t, "query");
+                r.error(at, format!("invalid query: {e}"));
+            }
+            let to_span = r.value_span(t, "to");
+            for addr in &to {
+                if !plausible_email(addr) {
+                    r.error(to_span.clone(), format!("{addr:?} is not an email address"));
+                }
+            }
+            if alerts.is_none() {
+                r.error(span.clone(), "saved searches send digests through [alerts]: add an [alerts] section".into());
+            }
+            if let (Some(name), Some(query)) = (name, query) {
+                if name.trim().is_empty() {
+                    r.error(span, "saved search name is empty".into());
+                } else if searches.iter().any(|s| s.name == name) {
+                    r.error(span, format!("saved search {name:?} is defined twice"));
+                } else {
+                    searches.push(SavedSearch { name, query, to });
+                }
+            }
+        }
+
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
         }
-        Ok(Pipeline { path: None, district, storage, sources, crawl, places, topics, watchlist, signals, alerts })
+        Ok(Pipeline {
+            path: None,
+            district,
+            storage,
+            sources,
+            crawl,
+            places,
+            topics,
+            watchlist,
+            signals,
+            alerts,
+            searches,
+        })
     }
 
     /// The source with this id.
@@ -935,7 +993,8 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn plausible_email(s: &str) -> bool {
+/// A loose check that `s` is an email address (`user@host.tld` or `Name <user@host>`).
+pub fn plausible_email(s: &str) -> bool {
     let addr = match (s.find('<'), s.rfind('>')) {
         (Some(a), Some(b)) if a < b => &s[a + 1..b],
         _ => s,

@@ -17,6 +17,7 @@
 mod checkpoint;
 pub mod config;
 mod mention;
+pub mod query;
 pub mod ru;
 mod signal;
 

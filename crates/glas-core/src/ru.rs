@@ -74,6 +74,33 @@ pub fn window(w: &str) -> String {
     }
 }
 
+/// "негатив", "нейтрально", "позитив" for a sentiment code.
+pub fn sentiment_label(code: &str) -> &str {
+    match code {
+        "negative" => "негатив",
+        "positive" => "позитив",
+        "neutral" => "нейтрально",
+        other => other,
+    }
+}
+
+/// "жалоба", "вопрос", ... for a mention type code.
+pub fn type_label(code: &str) -> &str {
+    match code {
+        "complaint" => "жалоба",
+        "question" => "вопрос",
+        "gratitude" => "благодарность",
+        "news" => "новость",
+        "other" => "другое",
+        other => other,
+    }
+}
+
+/// "и ещё 3 публикации": the rest of a reprint cluster.
+pub fn and_more(n: u64) -> String {
+    format!("и ещё {}", mentions(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +114,6 @@ mod tests {
         assert_eq!(mentions(104), "104 публикации");
         assert_eq!(date_long(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()), "20 ноября 2026");
         assert_eq!(window("6h"), "6 ч");
+        assert_eq!(and_more(3), "и ещё 3 публикации");
     }
 }

@@ -168,6 +168,7 @@ impl Analyzer {
         let tokens = self.tok.tokens(&full);
         let genre = genre(source_kind, m.title.is_some());
         let prediction = self.sentiment.predict(&full, &tokens, genre);
+        let (cluster, simhash) = self.reprint_keys(m, &tokens);
         Enrichment {
             id: m.id.clone(),
             lang: language(&full),
@@ -177,9 +178,22 @@ impl Analyzer {
             places: self.gazetteer.find(&tokens),
             mention_type: mention_type(&full, &tokens, prediction.label, genre).0,
             entities: self.watchlist.find(&tokens),
-            cluster: cluster_key(&tokens),
-            simhash: neardup::simhash(&tokens),
+            cluster,
+            simhash,
         }
+    }
+
+    /// The reprint keys (exact-text cluster, SimHash) of a mention: over the
+    /// body alone when it is long enough, since outlets that reprint a story
+    /// change or drop its headline.
+    fn reprint_keys(&self, m: &Mention, full_tokens: &[Token]) -> (String, Option<u64>) {
+        if m.title.as_deref().is_some_and(|t| !t.is_empty()) {
+            let body = self.tok.tokens(&m.text);
+            if body.len() >= neardup::MIN_WORDS {
+                return (cluster_key(&body), neardup::simhash(&body));
+            }
+        }
+        (cluster_key(full_tokens), neardup::simhash(full_tokens))
     }
 
     /// Like [`Analyzer::enrich`], plus why.
@@ -194,6 +208,7 @@ impl Analyzer {
         let (sentiment, score) = (prediction.label, prediction.score);
         let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre);
         let topics = self.topics.explain(&tokens);
+        let (cluster, simhash) = self.reprint_keys(m, &tokens);
         let e = Enrichment {
             id: m.id.clone(),
             lang: language(&full),
@@ -203,8 +218,8 @@ impl Analyzer {
             places: self.gazetteer.find(&tokens),
             mention_type,
             entities: self.watchlist.find(&tokens),
-            cluster: cluster_key(&tokens),
-            simhash: neardup::simhash(&tokens),
+            cluster,
+            simhash,
         };
         let why = Explanation {
             sentiment: contributions,
@@ -342,5 +357,11 @@ mod tests {
         let z = a.enrich(&m("нет воды в Урожайном"), "telegram").cluster;
         assert_eq!(x, y);
         assert_ne!(x, z);
+        // A reprint that drops the headline keeps the story's reprint keys.
+        let body = "Администрация округа выделила средства на ремонт водовода в Величаевском. Работы начнутся в декабре.";
+        let mut news = m(body);
+        news.title = Some("Средства на ремонт водовода".into());
+        let (with_title, without) = (a.enrich(&news, "rss"), a.enrich(&m(body), "telegram"));
+        assert_eq!((with_title.cluster, with_title.simhash), (without.cluster, without.simhash));
     }
 }

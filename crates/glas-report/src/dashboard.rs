@@ -14,6 +14,7 @@ pub enum Section {
     Places,
     Signals,
     TopNegative,
+    SavedSearches,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

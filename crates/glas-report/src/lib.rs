@@ -84,6 +84,18 @@ pub struct Weekly<'a> {
     pub signals: &'a [Signal],
     /// Source id → the name readers know it by.
     pub source_names: &'a BTreeMap<String, String>,
+    /// Matches of each saved search this week and the week before.
+    pub saved_searches: &'a [SavedCount],
+}
+
+/// A saved search's matches in the report's week and the week before (over
+/// the same days when the week is still running).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCount {
+    pub name: String,
+    pub query: String,
+    pub this_week: u64,
+    pub previous_week: u64,
 }
 
 fn local_day(r: &Record, tz: chrono_tz::Tz) -> NaiveDate {
@@ -280,6 +292,26 @@ impl Weekly<'_> {
                                 ru::negative_mentions(s.count),
                                 ru::window(&s.window),
                                 s.baseline
+                            );
+                        }
+                        h.push_str("</table>\n");
+                    }
+                }
+                Section::SavedSearches => {
+                    h.push_str("<h2>Сохранённые поиски</h2>\n");
+                    if self.saved_searches.is_empty() {
+                        h.push_str("<p>Сохранённых поисков нет. Их задают в файле конфигурации (<code>[[searches]]</code>) или через API.</p>\n");
+                    } else {
+                        h.push_str("<table><tr><th>Поиск</th><th>Запрос</th><th>За неделю</th><th>Неделей ранее</th><th>Изменение</th></tr>\n");
+                        for s in self.saved_searches {
+                            let _ = writeln!(
+                                h,
+                                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                                esc(&s.name),
+                                esc(&s.query),
+                                s.this_week,
+                                s.previous_week,
+                                change(s.this_week, s.previous_week)
                             );
                         }
                         h.push_str("</table>\n");

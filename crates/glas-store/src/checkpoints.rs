@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use glas_core::Checkpoint;
@@ -44,14 +43,7 @@ impl Checkpoints {
     /// Replaces several sources' checkpoints with one atomic write.
     pub fn save_many(&mut self, cps: impl IntoIterator<Item = (String, Checkpoint)>) -> Result<(), StoreError> {
         self.map.extend(cps);
-        let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.map).expect("checkpoints serialize");
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        };
-        write().map_err(|e| StoreError::io("save checkpoints", &self.path, e))
+        crate::write_atomic(&self.path, text.as_bytes()).map_err(|e| StoreError::io("save checkpoints", &self.path, e))
     }
 }

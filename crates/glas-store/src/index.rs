@@ -1,82 +1,22 @@
 //! The search index: tantivy, derived from the log and rebuildable from it.
 //!
-//! Text fields use the `ru` analyzer: split at non-alphanumerics, lowercase,
-//! `ё` → `е`, Snowball Russian stemming, so "водоснабжения" finds
-//! "водоснабжение". Every commit carries the log sequence number it covers as
-//! its payload; opening the store indexes whatever parts came after it.
+//! Text fields use the `ru` analyzer ([`crate::analyzer`]). Every commit
+//! carries the log sequence number it covers as its payload; opening the store
+//! indexes whatever parts came after it. Each document also records the log
+//! part it came from (`log_seq`), which is how saved searches find what is new
+//! since their last digest. An index written with another schema is rebuilt
+//! from the log on open.
 
-use std::ops::Bound;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use glas_core::Record;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer,
-};
-use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
 use crate::StoreError;
-
-pub const RU_ANALYZER: &str = "ru";
-
-/// Builds the Russian analyzer used for indexing and querying.
-pub fn russian_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(60))
-        .filter(LowerCaser)
-        .filter(YoFolder)
-        .filter(Stemmer::new(Language::Russian))
-        .build()
-}
-
-/// Folds `ё` into `е`. Both are two bytes in UTF-8, so offsets stay valid.
-#[derive(Clone)]
-pub struct YoFolder;
-
-impl TokenFilter for YoFolder {
-    type Tokenizer<T: Tokenizer> = YoFolderFilter<T>;
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> YoFolderFilter<T> {
-        YoFolderFilter(tokenizer)
-    }
-}
-
-#[derive(Clone)]
-pub struct YoFolderFilter<T>(T);
-
-impl<T: Tokenizer> Tokenizer for YoFolderFilter<T> {
-    type TokenStream<'a> = YoFolderStream<T::TokenStream<'a>>;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        YoFolderStream(self.0.token_stream(text))
-    }
-}
-
-pub struct YoFolderStream<S>(S);
-
-impl<S: TokenStream> TokenStream for YoFolderStream<S> {
-    fn advance(&mut self) -> bool {
-        if !self.0.advance() {
-            return false;
-        }
-        let t = self.0.token_mut();
-        if t.text.contains(['ё', 'Ё']) {
-            t.text = t.text.replace('ё', "е").replace('Ё', "Е");
-        }
-        true
-    }
-    fn token(&self) -> &Token {
-        self.0.token()
-    }
-    fn token_mut(&mut self) -> &mut Token {
-        self.0.token_mut()
-    }
-}
+pub use crate::analyzer::{RU_ANALYZER, russian_analyzer};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
@@ -94,8 +34,12 @@ pub(crate) struct Fields {
     pub sentiment_score: Field,
     pub topic: Field,
     pub place: Field,
+    /// Place names through the Russian analyzer, for `place:` in any case form.
+    pub place_key: Field,
+    pub entity: Field,
     pub mention_type: Field,
     pub cluster: Field,
+    pub log_seq: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -107,9 +51,15 @@ fn schema() -> (Schema, Fields) {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
         .set_stored();
+    let ru_unstored = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(RU_ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let facet = STRING | STORED | FAST;
     let f = Fields {
         id: b.add_text_field("id", STRING | STORED),
-        source: b.add_text_field("source", STRING | STORED | FAST),
+        source: b.add_text_field("source", facet.clone()),
         source_kind: b.add_text_field("source_kind", STRING | STORED),
         url: b.add_text_field("url", STRING | STORED),
         published_at: b.add_date_field("published_at", INDEXED | STORED | FAST),
@@ -117,66 +67,72 @@ fn schema() -> (Schema, Fields) {
         author: b.add_text_field("author", ru.clone()),
         title: b.add_text_field("title", ru.clone()),
         text: b.add_text_field("text", ru),
-        lang: b.add_text_field("lang", STRING | STORED),
-        sentiment: b.add_text_field("sentiment", STRING | STORED),
+        lang: b.add_text_field("lang", facet.clone()),
+        sentiment: b.add_text_field("sentiment", facet.clone()),
         sentiment_score: b.add_f64_field("sentiment_score", STORED),
-        topic: b.add_text_field("topic", STRING | STORED),
-        place: b.add_text_field("place", STRING | STORED),
-        mention_type: b.add_text_field("type", STRING | STORED),
-        cluster: b.add_text_field("cluster", STRING | STORED),
+        topic: b.add_text_field("topic", facet.clone()),
+        place: b.add_text_field("place", facet.clone()),
+        place_key: b.add_text_field("place_key", ru_unstored),
+        entity: b.add_text_field("entity", facet.clone()),
+        mention_type: b.add_text_field("type", facet.clone()),
+        cluster: b.add_text_field("cluster", facet),
+        log_seq: b.add_u64_field("log_seq", INDEXED | STORED | FAST),
     };
     (b.build(), f)
 }
 
-/// A search hit, ready to show.
+/// A mention as the index stores it: what search results, exports and the
+/// API's "mention by id" show.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Hit {
+pub struct StoredMention {
     pub id: String,
     pub source: String,
+    pub source_kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub published_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    pub text: String,
+    pub lang: String,
     pub sentiment: String,
+    pub sentiment_score: f64,
     pub topics: Vec<String>,
     pub places: Vec<String>,
+    pub entities: Vec<String>,
     pub mention_type: String,
-    /// Best fragment of the text; `highlights` are the byte ranges of the
-    /// matched words within it.
-    pub snippet: String,
-    pub highlights: Vec<(usize, usize)>,
-    pub score: f32,
-}
-
-/// What to search for.
-#[derive(Debug, Clone, Default)]
-pub struct SearchRequest {
-    pub query: String,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub limit: usize,
-    pub by_date: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SearchResults {
-    pub total: usize,
-    pub hits: Vec<Hit>,
+    pub cluster: String,
 }
 
 pub struct SearchIndex {
-    index: Index,
+    pub(crate) index: Index,
     reader: IndexReader,
     writer: Option<IndexWriter>,
-    fields: Fields,
+    pub(crate) fields: Fields,
 }
 
 impl SearchIndex {
+    /// Opens the index in `dir`, creating it if absent. An index written with
+    /// another schema (an older glas) is removed, to be rebuilt from the log.
     pub fn open(dir: &Path) -> Result<SearchIndex, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create index folder", dir, e))?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| StoreError::index("open index folder", e.into()))?;
-        let index = Index::open_or_create(directory, schema).map_err(|e| StoreError::index("open index", e))?;
+        let open_dir = || {
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| StoreError::index("open index folder", e.into()))
+        };
+        let directory = open_dir()?;
+        if Index::exists(&directory).unwrap_or(false) {
+            let old = Index::open(directory).map_err(|e| StoreError::index("open index", e))?;
+            if old.schema() != schema {
+                tracing::warn!(dir = %dir.display(), "index schema changed; rebuilding the index from the log");
+                drop(old);
+                std::fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove outdated index", dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create index folder", dir, e))?;
+            }
+        }
+        let index = Index::open_or_create(open_dir()?, schema).map_err(|e| StoreError::index("open index", e))?;
         index.tokenizers().register(RU_ANALYZER, russian_analyzer());
         let reader = index
             .reader_builder()
@@ -203,9 +159,9 @@ impl SearchIndex {
         Ok(self.writer.as_mut().unwrap())
     }
 
-    /// Adds records, replacing any document with the same id, so indexing the
-    /// same part twice never yields two documents.
-    pub fn add(&mut self, records: &[Record]) -> Result<(), StoreError> {
+    /// Adds records that came with log part `log_seq`, replacing any document
+    /// with the same id, so indexing the same part twice never yields two.
+    pub fn add(&mut self, records: &[Record], log_seq: u64) -> Result<(), StoreError> {
         let f = self.fields;
         let w = self.writer()?;
         for r in records {
@@ -224,6 +180,7 @@ impl SearchIndex {
                 f.sentiment_score => e.sentiment_score,
                 f.mention_type => e.mention_type.as_str(),
                 f.cluster => e.cluster.as_str(),
+                f.log_seq => log_seq,
             );
             if let Some(u) = &m.url {
                 d.add_text(f.url, u);
@@ -239,6 +196,10 @@ impl SearchIndex {
             }
             for p in &e.places {
                 d.add_text(f.place, p);
+                d.add_text(f.place_key, p);
+            }
+            for x in &e.entities {
+                d.add_text(f.entity, x);
             }
             w.add_document(d).map_err(|e| StoreError::index("add document", e))?;
         }
@@ -266,6 +227,15 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    pub(crate) fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// A fresh reader on the committed index, for other threads (the HTTP API).
+    pub fn reader(&self) -> IndexReader {
+        self.reader.clone()
+    }
+
     /// Every indexed id (for checks and tests; not for hot paths).
     pub fn all_ids(&self) -> Result<Vec<String>, StoreError> {
         let searcher = self.reader.searcher();
@@ -282,95 +252,39 @@ impl SearchIndex {
         Ok(ids)
     }
 
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
+    pub(crate) fn stored(&self, d: &TantivyDocument) -> StoredMention {
         let f = self.fields;
+        let get = |field: Field| d.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
+        let all = |field: Field| d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>();
+        StoredMention {
+            id: get(f.id).unwrap_or_default(),
+            source: get(f.source).unwrap_or_default(),
+            source_kind: get(f.source_kind).unwrap_or_default(),
+            url: get(f.url),
+            published_at: get(f.published_raw).unwrap_or_default(),
+            author: get(f.author),
+            title: get(f.title),
+            text: get(f.text).unwrap_or_default(),
+            lang: get(f.lang).unwrap_or_default(),
+            sentiment: get(f.sentiment).unwrap_or_default(),
+            sentiment_score: d.get_first(f.sentiment_score).and_then(|v| v.as_f64()).unwrap_or_default(),
+            topics: all(f.topic),
+            places: all(f.place),
+            entities: all(f.entity),
+            mention_type: get(f.mention_type).unwrap_or_default(),
+            cluster: get(f.cluster).unwrap_or_default(),
+        }
+    }
+
+    /// One mention by id.
+    pub fn get(&self, id: &str) -> Result<Option<StoredMention>, StoreError> {
         let searcher = self.reader.searcher();
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
-        parser.set_conjunction_by_default();
-        parser.set_field_boost(f.title, 1.5);
-        let text_query = parser
-            .parse_query(&req.query)
-            .map_err(|e| StoreError::Query { query: req.query.clone(), reason: e.to_string() })?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
-        if req.since.is_some() || req.until.is_some() {
-            let term = |t: DateTime<Utc>| {
-                Term::from_field_date(f.published_at, tantivy::DateTime::from_timestamp_millis(t.timestamp_millis()))
-            };
-            let lower = req.since.map_or(Bound::Unbounded, |t| Bound::Included(term(t)));
-            let upper = req.until.map_or(Bound::Unbounded, |t| Bound::Excluded(term(t)));
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
-        }
-        let query = BooleanQuery::new(clauses);
-        let limit = req.limit.max(1);
-        let total = searcher.search(&query, &Count).map_err(|e| StoreError::index("count", e))?;
-        let docs: Vec<(f32, tantivy::DocAddress)> = if req.by_date {
-            searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc),
-                )
-                .map_err(|e| StoreError::index("search", e))?
-                .into_iter()
-                .map(|(_, a)| (0.0, a))
-                .collect()
-        } else {
-            searcher
-                .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                .map_err(|e| StoreError::index("search", e))?
-        };
-        let mut snippets =
-            SnippetGenerator::create(&searcher, &*text_query, f.text).map_err(|e| StoreError::index("snippets", e))?;
-        snippets.set_max_num_chars(220);
-        let mut hits = Vec::with_capacity(docs.len());
-        for (score, addr) in docs {
-            let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
-            let get = |field: Field| d.get_first(field).and_then(|v| v.as_str()).map(str::to_string);
-            let all =
-                |field: Field| d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>();
-            let snippet = snippets.snippet_from_doc(&d);
-            let (text, highlights) = if snippet.fragment().is_empty() {
-                let text = get(f.text).unwrap_or_default();
-                (text.chars().take(220).collect::<String>(), Vec::new())
-            } else {
-                (snippet.fragment().to_string(), snippet.highlighted().iter().map(|r| (r.start, r.end)).collect())
-            };
-            hits.push(Hit {
-                id: get(f.id).unwrap_or_default(),
-                source: get(f.source).unwrap_or_default(),
-                url: get(f.url),
-                published_at: get(f.published_raw).unwrap_or_default(),
-                title: get(f.title),
-                sentiment: get(f.sentiment).unwrap_or_default(),
-                topics: all(f.topic),
-                places: all(f.place),
-                mention_type: get(f.mention_type).unwrap_or_default(),
-                snippet: text,
-                highlights,
-                score,
-            });
-        }
-        Ok(SearchResults { total, hits })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tokens(text: &str) -> Vec<String> {
-        let mut a = russian_analyzer();
-        let mut s = a.token_stream(text);
-        let mut out = Vec::new();
-        while s.advance() {
-            out.push(s.token().text.clone());
-        }
-        out
-    }
-
-    #[test]
-    fn analyzer_folds_case_yo_and_endings() {
-        assert_eq!(tokens("водоснабжения"), tokens("Водоснабжение"));
-        assert_eq!(tokens("Всё"), tokens("все"));
-        assert_eq!(tokens("Величаевском"), tokens("величаевское"));
+        let q = tantivy::query::TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let top = searcher
+            .search(&q, &tantivy::collector::TopDocs::with_limit(1).order_by_score())
+            .map_err(|e| StoreError::index("look up id", e))?;
+        let Some((_, addr)) = top.first() else { return Ok(None) };
+        let d: TantivyDocument = searcher.doc(*addr).map_err(|e| StoreError::index("read document", e))?;
+        Ok(Some(self.stored(&d)))
     }
 }

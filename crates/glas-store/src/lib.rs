@@ -14,9 +14,14 @@
 //!
 //! One process writes a data dir at a time (an exclusive lock on `store.lock`).
 
+pub mod analyzer;
 pub mod checkpoints;
+pub mod export;
+pub mod highlight;
 pub mod index;
 pub mod log;
+pub mod saved;
+pub mod search;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -27,7 +32,10 @@ use glas_core::Record;
 
 pub use checkpoints::Checkpoints;
 pub use glas_core::Checkpoint;
-pub use index::{Hit, SearchIndex, SearchRequest, SearchResults};
+pub use index::{SearchIndex, StoredMention};
+pub use glas_core::query::{self, QueryError};
+pub use export::ExportFormat;
+pub use search::{FacetCount, Facets, Hit, SearchRequest, SearchResults, Sort, time_window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,8 +45,10 @@ pub enum StoreError {
     Parquet { action: &'static str, path: PathBuf, reason: String },
     #[error("index: failed to {action}: {source}")]
     Index { action: &'static str, source: tantivy::TantivyError },
-    #[error("invalid query {query:?}: {reason}")]
-    Query { query: String, reason: String },
+    #[error("invalid query: {0}")]
+    Query(QueryError),
+    #[error("failed to write the export: {0}")]
+    Export(std::io::Error),
     #[error("store at '{}' is corrupt: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("data dir '{}' is in use by another glas process", path.display())]
@@ -55,6 +65,19 @@ impl StoreError {
     pub(crate) fn index(action: &'static str, source: tantivy::TantivyError) -> StoreError {
         StoreError::Index { action, source }
     }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old or the new
+/// content, never a mix: write a temporary file, sync it, rename it over.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Outcome of one append.
@@ -143,8 +166,8 @@ impl Store {
         }
         let parts = self.log.append(&fresh, Utc::now())?;
         self.ids.extend(batch_ids);
-        self.index.add(&fresh)?;
         let last = parts.last().map_or(0, |p| p.seq);
+        self.index.add(&fresh, last)?;
         self.index.commit(last)?;
         Ok(all_stats)
     }
@@ -157,7 +180,7 @@ impl Store {
         tracing::info!(parts = pending.len(), "indexing log parts committed after the last index commit");
         for part in &pending {
             let recs = self.log.read_part(part)?;
-            self.index.add(&recs)?;
+            self.index.add(&recs, part.seq)?;
         }
         self.index.commit(last)
     }
@@ -168,7 +191,7 @@ impl Store {
         let parts = self.log.parts()?;
         for part in &parts {
             let recs = self.log.read_part(part)?;
-            self.index.add(&recs)?;
+            self.index.add(&recs, part.seq)?;
         }
         self.index.commit(parts.last().map_or(0, |p| p.seq))?;
         Ok(self.index.num_docs())
@@ -185,6 +208,25 @@ impl Store {
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
         self.index.search(req)
+    }
+
+    /// Every mention matching `req`, handed to `each` (see [`SearchIndex::export`]).
+    pub fn export(
+        &self,
+        req: &SearchRequest,
+        each: impl FnMut(StoredMention) -> std::io::Result<()>,
+    ) -> Result<usize, StoreError> {
+        self.index.export(req, each)
+    }
+
+    /// One mention by id, as indexed.
+    pub fn get(&self, id: &str) -> Result<Option<StoredMention>, StoreError> {
+        self.index.get(id)
+    }
+
+    /// The log sequence number the index covers: saved searches remember it.
+    pub fn indexed_seq(&self) -> Result<u64, StoreError> {
+        self.index.indexed_seq()
     }
 
     pub fn checkpoints(&self) -> Result<Checkpoints, StoreError> {

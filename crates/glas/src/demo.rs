@@ -41,8 +41,10 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     let mut store = ctx.open_store()?;
     let mut enricher = ops::Enricher::new(&ctx, &store)?;
     println!("1. crawl: one round over {} sources", ctx.pipeline.sources.len());
+    let baseline = store.indexed_seq()?;
     let summaries = ops::crawl_once(&ctx, &mut store, &mut enricher).await?;
     crate::print_crawl_summary(&summaries);
+    crate::print_digests(&ops::deliver_digests(&ctx, &store, baseline).await?);
     drop(server);
 
     let records = store.records()?;
@@ -88,7 +90,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::print_alert_report(report.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
-    let report_path = ops::weekly_report(&ctx, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
+    let report_path = ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n5. weekly report {week}: {}", display(&report_path));
 
     println!("\n6. example searches");
@@ -97,10 +99,11 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
         let res = store.search(&glas_store::SearchRequest {
             query: q.into(),
             limit: 2,
-            by_date: true,
+            sort: glas_store::Sort::Date,
+            tz: ctx.tz(),
             ..Default::default()
         })?;
-        println!("\n$ glas search '{q}' --by-date --limit 2");
+        println!("\n$ glas search '{q}' --sort date --limit 2");
         crate::print_hits(&res, false);
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use glas_core::{Mention, Pipeline, config::ConfigErrors};
 
@@ -71,8 +71,13 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
     },
-    /// Search mentions (Russian morphology; AND by default, OR, NOT, "phrases").
+    /// Search mentions. Query language: words (all must match, any case form),
+    /// OR, NOT/-word, "phrase", "phrase"~3, prefix*, (groups), fields title: text:
+    /// author: source: url:, filters sentiment: topic: place: type: lang:,
+    /// date:[2026-11-01 TO 2026-11-07]. README has the full reference.
     Search {
+        /// The query (empty: every mention).
+        #[arg(default_value = "")]
         query: String,
         /// Only mentions of the last span: 7d, 24h, 90m.
         #[arg(long)]
@@ -83,14 +88,30 @@ pub enum Command {
         /// Up to this day (YYYY-MM-DD, district time), inclusive.
         #[arg(long)]
         to: Option<NaiveDate>,
-        /// Newest first instead of most relevant first.
-        #[arg(long)]
+        /// Order: relevance or date (newest first).
+        #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+        sort: SortArg,
+        /// Same as --sort date.
+        #[arg(long, hide = true)]
         by_date: bool,
+        /// Hits per page.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Page number, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        /// Show every reprint instead of one hit per reprint cluster.
+        #[arg(long)]
+        all_reprints: bool,
+        /// Also count hits per source, topic, place, sentiment, type and day.
+        #[arg(long)]
+        facets: bool,
         /// Output JSON.
         #[arg(long)]
         json: bool,
+        /// Write every matching mention (not just a page) to FILE: .csv (Excel) or .jsonl.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
     },
     /// Rebuild the search index from the store of record.
     Reindex,
@@ -132,6 +153,12 @@ pub enum Command {
         #[command(subcommand)]
         kind: ReportKind,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SortArg {
+    Relevance,
+    Date,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,13 +289,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let mut store = ctx.open_store()?;
             let mut enricher = ops::Enricher::new(&ctx, &store)?;
+            let baseline = store.indexed_seq()?;
             let summaries = ops::crawl_once(&ctx, &mut store, &mut enricher).await?;
+            let digests = ops::deliver_digests(&ctx, &store, baseline).await?;
             if *json {
+                // stdout stays the per-source summary; digests go to stderr.
                 println!("{}", serde_json::to_string_pretty(&summaries)?);
+                for d in &digests {
+                    eprintln!("saved search {:?}: {} new · {}", d.search, d.new, d.status);
+                }
             } else {
                 print_crawl_summary(&summaries);
+                print_digests(&digests);
             }
-            let failed = summaries.iter().any(|s| !s.errors.is_empty());
+            let failed = summaries.iter().any(|s| !s.errors.is_empty()) || digests.iter().any(|d| d.status.starts_with("failed"));
             Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, batch } => {
@@ -283,37 +317,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if s.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Classify { explain } => classify(&cli, *explain),
-        Command::Search { query, since, from, to, by_date, limit, json } => {
+        Command::Search { query, since, from, to, sort, by_date, limit, page, all_reprints, facets, json, export } => {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let tz = ctx.tz();
-            let day_start = |d: NaiveDate| {
-                d.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc))
-            };
-            let mut since_t = match since {
-                Some(s) => {
-                    let d = glas_core::config::parse_duration(s)
-                        .ok_or_else(|| usage(format!("--since {s:?} is not a span (examples: 7d, 24h, 90m)")))?;
-                    Some(Utc::now() - d)
-                }
-                None => None,
-            };
-            if let Some(f) = from {
-                since_t = since_t.max(day_start(*f));
-            }
-            let until = to.and_then(|t| day_start(t + Duration::days(1)));
+            let (since, until) =
+                glas_store::time_window(since.as_deref(), *from, *to, tz, Utc::now()).map_err(usage)?;
             let req = glas_store::SearchRequest {
                 query: query.clone(),
-                since: since_t,
+                since,
                 until,
-                limit: *limit,
-                by_date: *by_date,
+                tz,
+                sort: if *by_date || matches!(sort, SortArg::Date) {
+                    glas_store::Sort::Date
+                } else {
+                    glas_store::Sort::Relevance
+                },
+                offset: page.saturating_sub(1) * *limit,
+                limit: (*limit).clamp(1, glas_store::search::MAX_PAGE),
+                collapse: !*all_reprints,
+                facets: *facets,
+                after_seq: None,
             };
-            let res = match store.search(&req) {
-                Ok(r) => r,
-                Err(e @ glas_store::StoreError::Query { .. }) => return Err(usage(e.to_string())),
-                Err(e) => return Err(e.into()),
+            let query_error = |e: glas_store::StoreError| match e {
+                glas_store::StoreError::Query(q) => usage(format!("{q}\n{}", q.pointer(query))),
+                e => e.into(),
             };
+            if let Some(path) = export {
+                let format = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .and_then(glas_store::ExportFormat::parse)
+                    .ok_or_else(|| usage(format!("--export {}: name the file .csv or .jsonl", path.display())))?;
+                let file = std::fs::File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
+                let mut out = std::io::BufWriter::new(file);
+                let n = glas_store::export::write(&store, &req, format, &mut out).map_err(query_error)?;
+                out.flush().with_context(|| format!("cannot write '{}'", path.display()))?;
+                println!("Выгружено: {} → {}", glas_core::ru::mentions(n as u64), path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let res = store.search(&req).map_err(query_error)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&res)?);
             } else {
@@ -431,7 +474,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => glas_report::Dashboard::default_weekly(),
             };
             let records = store.records()?;
-            let path = ops::weekly_report(&ctx, &records, week, &dashboard)?;
+            let path = ops::weekly_report(&ctx, &store, &records, week, &dashboard)?;
             println!("weekly report for {week}: {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -611,27 +654,55 @@ pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_
     }
 }
 
+pub fn print_digests(digests: &[ops::DigestOutcome]) {
+    for d in digests {
+        println!("saved search {:?}: {} new · {}", d.search, d.new, d.status);
+    }
+}
+
 pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
+    use glas_core::ru;
     // What analysts read is in Russian.
-    println!("Найдено: {} · показано: {}", res.total, res.hits.len());
+    let first = if res.hits.is_empty() { 0 } else { res.offset + 1 };
+    let folded = if res.hits.iter().any(|h| h.more_in_cluster > 0) { " (перепечатки свёрнуты)" } else { "" };
+    println!(
+        "Найдено: {} · показаны {}–{}{folded}",
+        ru::mentions(res.total as u64),
+        first,
+        res.offset + res.hits.len()
+    );
     for h in &res.hits {
         let date = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
-        let tone = match h.sentiment.as_str() {
-            "negative" => "негатив",
-            "positive" => "позитив",
-            _ => "нейтрально",
-        };
-        let mut tags = vec![tone.to_string()];
+        let mut tags = vec![ru::sentiment_label(&h.sentiment).to_string(), ru::type_label(&h.mention_type).to_string()];
         tags.extend(h.topics.iter().map(|t| glas_core::config::topic_name(t).to_string()));
         tags.extend(h.places.iter().cloned());
         println!("\n{date}  {}  [{}]", h.source, tags.join(" · "));
         if let Some(t) = &h.title {
-            println!("  {t}");
+            println!("  {}", mark(t, &h.title_highlights, color));
         }
         println!("  {}", mark(&h.snippet, &h.highlights, color).replace('\n', " "));
         if let Some(u) = &h.url {
             println!("  {u}");
         }
+        if h.more_in_cluster > 0 {
+            println!("  {} (cluster:{})", ru::and_more(h.more_in_cluster), h.cluster);
+        }
+    }
+    if let Some(f) = &res.facets {
+        println!();
+        let line = |name: &str, counts: &[glas_store::FacetCount], label: &dyn Fn(&str) -> String| {
+            if counts.is_empty() {
+                return;
+            }
+            let items: Vec<String> = counts.iter().take(12).map(|c| format!("{} {}", label(&c.value), c.count)).collect();
+            println!("{name}: {}", items.join(" · "));
+        };
+        line("Источники", &f.source, &|v| v.to_string());
+        line("Темы", &f.topic, &|v| glas_core::config::topic_name(v).to_string());
+        line("Места", &f.place, &|v| v.to_string());
+        line("Тональность", &f.sentiment, &|v| ru::sentiment_label(v).to_string());
+        line("Тип", &f.mention_type, &|v| ru::type_label(v).to_string());
+        line("По дням", &f.day, &|v| v.to_string());
     }
 }
 

@@ -373,9 +373,49 @@ pub async fn deliver_alerts(
     Ok(Some(alerter.deliver(signals, &mentions).await?))
 }
 
+/// Matches of every saved search in `week` and the week before (over the same
+/// days when `week` is still running, as the report compares).
+pub fn saved_counts(
+    ctx: &Ctx,
+    store: &Store,
+    records: &[Record],
+    week: glas_report::IsoWeek,
+) -> anyhow::Result<Vec<glas_report::SavedCount>> {
+    let tz = ctx.tz();
+    let mon = week.monday().context("invalid week")?;
+    let sun = mon + Duration::days(6);
+    let last = records.iter().map(|r| r.mention.published_at.with_timezone(&tz).date_naive()).max();
+    let prev_end = last.filter(|d| (mon..=sun).contains(d)).map_or(mon, |d| d - Duration::days(6));
+    let start = |d: chrono::NaiveDate| glas_store::search::day_start(tz, d);
+    let saved = glas_store::saved::SavedSearches::new(&ctx.data_dir);
+    let mut out = Vec::new();
+    for l in saved.all(&ctx.pipeline.searches)? {
+        let count = |since, until| -> anyhow::Result<u64> {
+            let req = glas_store::SearchRequest {
+                query: l.search.query.clone(),
+                since: Some(since),
+                until: Some(until),
+                tz,
+                limit: 1,
+                collapse: false,
+                ..Default::default()
+            };
+            Ok(store.search(&req)?.total as u64)
+        };
+        out.push(glas_report::SavedCount {
+            name: l.search.name.clone(),
+            query: l.search.query.clone(),
+            this_week: count(start(mon), start(sun + Duration::days(1)))?,
+            previous_week: count(start(mon - Duration::days(7)), start(prev_end))?,
+        });
+    }
+    Ok(out)
+}
+
 /// Writes the weekly report for `week` and returns its path.
 pub fn weekly_report(
     ctx: &Ctx,
+    store: &Store,
     records: &[Record],
     week: glas_report::IsoWeek,
     dashboard: &glas_report::Dashboard,
@@ -404,6 +444,7 @@ pub fn weekly_report(
         records,
         signals: &signals,
         source_names: &ctx.source_names(),
+        saved_searches: &saved_counts(ctx, store, records, week)?,
     }
     .render_html();
     let dir = ctx.data_dir.join("reports");
@@ -411,4 +452,100 @@ pub fn weekly_report(
     let path = dir.join(format!("weekly-{week}.html"));
     std::fs::write(&path, html).with_context(|| format!("cannot write '{}'", path.display()))?;
     Ok(path)
+}
+
+/// What happened to one saved search's digest.
+#[derive(Debug, serde::Serialize)]
+pub struct DigestOutcome {
+    pub search: String,
+    /// New matching mentions.
+    pub new: usize,
+    /// `sent`, `outbox`, `nothing new`, `no recipients` or `failed: reason`.
+    pub status: String,
+}
+
+/// After a crawl round: emails each saved search's new matches as a digest.
+/// `baseline` is the log sequence number the store covered before the round
+/// (where a search seen for the first time starts).
+pub async fn deliver_digests(ctx: &Ctx, store: &Store, baseline: u64) -> anyhow::Result<Vec<DigestOutcome>> {
+    let saved = glas_store::saved::SavedSearches::new(&ctx.data_dir);
+    let current = store.indexed_seq()?;
+    let names = ctx.source_names();
+    let tz = ctx.tz();
+    let mut outcomes = Vec::new();
+    for (search, start) in saved.starts(&ctx.pipeline.searches, baseline)? {
+        let req = glas_store::SearchRequest {
+            query: search.query.clone(),
+            tz,
+            sort: glas_store::Sort::Date,
+            limit: glas_alert::digest::MAX_ITEMS,
+            after_seq: Some(start),
+            ..Default::default()
+        };
+        let res = match store.search(&req) {
+            Ok(r) => r,
+            Err(e) => {
+                // A query the pipeline validated cannot fail to parse; an index error is reported.
+                tracing::error!(search = %search.name, error = %e, "saved search failed");
+                outcomes.push(DigestOutcome { search: search.name, new: 0, status: format!("failed: {e}") });
+                continue;
+            }
+        };
+        let mut outcome = DigestOutcome { search: search.name.clone(), new: res.total, status: String::new() };
+        let alerts = ctx.pipeline.alerts.as_ref();
+        let to: Vec<String> = if search.to.is_empty() { alerts.map(|a| a.to.clone()).unwrap_or_default() } else { search.to.clone() };
+        if res.total == 0 {
+            saved.mark_covered(&search.name, current)?;
+            outcome.status = "nothing new".into();
+        } else if let (Some(alerts), false) = (alerts, to.is_empty()) {
+            let items: Vec<glas_alert::digest::Item> = res
+                .hits
+                .iter()
+                .map(|h| glas_alert::digest::Item {
+                    when: DateTime::parse_from_rfc3339(&h.published_at)
+                        .map(|t| t.with_timezone(&tz).format("%d.%m %H:%M").to_string())
+                        .unwrap_or_else(|_| h.published_at.clone()),
+                    source: h.source.clone(),
+                    title: h.title.clone(),
+                    snippet: h.snippet.clone(),
+                    url: h.url.clone(),
+                    sentiment: h.sentiment.clone(),
+                    topics: h.topics.clone(),
+                    places: h.places.clone(),
+                    more: h.more_in_cluster,
+                })
+                .collect();
+            let digest = glas_alert::digest::Digest {
+                district: &ctx.pipeline.district.name,
+                name: &search.name,
+                query: &search.query,
+                total: res.total,
+                items: &items,
+                source_names: &names,
+            };
+            let file = format!("digest-{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), search.name);
+            let sent = match glas_alert::digest::compose(alerts, &to, &digest) {
+                Ok(msg) => glas_alert::deliver_message(alerts, &ctx.data_dir, msg, &to, &file).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(delivered) => {
+                    // Only now: a failed delivery is retried after the next round.
+                    saved.mark_covered(&search.name, current)?;
+                    outcome.status = match delivered {
+                        glas_alert::Delivered::Smtp { .. } => "sent".into(),
+                        glas_alert::Delivered::Outbox { .. } => "outbox".into(),
+                    };
+                }
+                Err(e) => {
+                    tracing::error!(search = %search.name, error = %e, "digest delivery failed");
+                    outcome.status = format!("failed: {e}");
+                }
+            }
+        } else {
+            outcome.status = "no recipients".into();
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }

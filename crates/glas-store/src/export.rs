@@ -1,0 +1,153 @@
+//! Export of exactly the mentions a search matches: CSV for Excel, JSON Lines
+//! for tools.
+//!
+//! CSV is UTF-8 with a byte-order mark and `;` between fields, which is what
+//! Excel with Russian regional settings opens by double-click with Cyrillic
+//! intact; headers and labels are in Russian. JSON Lines keeps the mention
+//! line format (`id`, `source`, `url`, `published_at`, `author`, `title`,
+//! `text`) with the enrichment beside it under `enrichment`, so an export can
+//! be imported again.
+
+use std::io::Write;
+
+use glas_core::config::topic_name;
+use glas_core::ru::{sentiment_label, type_label};
+
+use crate::{SearchRequest, Store, StoreError, StoredMention};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+impl ExportFormat {
+    /// From a name or a file extension: `csv`, `jsonl` (or `json`, `ndjson`).
+    pub fn parse(s: &str) -> Option<ExportFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(ExportFormat::Csv),
+            "jsonl" | "json" | "ndjson" => Some(ExportFormat::Jsonl),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Jsonl => "application/x-ndjson; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Jsonl => "jsonl",
+        }
+    }
+}
+
+const CSV_HEADER: [&str; 14] = [
+    "Дата",
+    "Источник",
+    "Заголовок",
+    "Текст",
+    "Тональность",
+    "Оценка",
+    "Темы",
+    "Населённые пункты",
+    "Тип",
+    "Упоминаются",
+    "Автор",
+    "Ссылка",
+    "Кластер перепечаток",
+    "ID",
+];
+
+/// Writes every mention matching `req` to `out`; returns how many.
+pub fn write(store: &Store, req: &SearchRequest, format: ExportFormat, out: &mut dyn Write) -> Result<usize, StoreError> {
+    match format {
+        ExportFormat::Jsonl => store.export(req, |m| {
+            serde_json::to_writer(&mut *out, &line(&m)).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        }),
+        ExportFormat::Csv => {
+            out.write_all("\u{feff}".as_bytes()).map_err(StoreError::Export)?;
+            let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut *out);
+            w.write_record(CSV_HEADER).map_err(|e| StoreError::Export(e.into()))?;
+            let n = store.export(req, |m| {
+                let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
+                let date = m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " ");
+                w.write_record([
+                    date.as_str(),
+                    &m.source,
+                    m.title.as_deref().unwrap_or(""),
+                    &m.text,
+                    sentiment_label(&m.sentiment),
+                    &format!("{:.2}", m.sentiment_score),
+                    &topics.join(", "),
+                    &m.places.join(", "),
+                    type_label(&m.mention_type),
+                    &m.entities.join(", "),
+                    m.author.as_deref().unwrap_or(""),
+                    m.url.as_deref().unwrap_or(""),
+                    &m.cluster,
+                    &m.id,
+                ])
+                .map_err(std::io::Error::from)
+            })?;
+            w.flush().map_err(StoreError::Export)?;
+            Ok(n)
+        }
+    }
+}
+
+/// One JSON Lines record of an export: the mention line format, enrichment beside it.
+#[derive(serde::Serialize)]
+pub struct Line<'a> {
+    id: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    published_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    text: &'a str,
+    enrichment: Enrichment<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Enrichment<'a> {
+    lang: &'a str,
+    sentiment: &'a str,
+    sentiment_score: f64,
+    topics: &'a [String],
+    places: &'a [String],
+    mention_type: &'a str,
+    entities: &'a [String],
+    cluster: &'a str,
+}
+
+pub fn line(m: &StoredMention) -> Line<'_> {
+    Line {
+        id: &m.id,
+        source: &m.source,
+        url: m.url.as_deref(),
+        published_at: &m.published_at,
+        author: m.author.as_deref(),
+        title: m.title.as_deref(),
+        text: &m.text,
+        enrichment: Enrichment {
+            lang: &m.lang,
+            sentiment: &m.sentiment,
+            sentiment_score: m.sentiment_score,
+            topics: &m.topics,
+            places: &m.places,
+            mention_type: &m.mention_type,
+            entities: &m.entities,
+            cluster: &m.cluster,
+        },
+    }
+}

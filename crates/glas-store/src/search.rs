@@ -1,0 +1,658 @@
+//! Running an analyst query: compile the parsed query to tantivy, rank or sort,
+//! collapse reprints, count facets, highlight, export.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, TantivyDocument, Term};
+
+use crate::analyzer::{analyze, fold_letters, is_stop_word, russian_analyzer};
+use crate::highlight::{Highlighter, Marked};
+use crate::index::{Fields, SearchIndex, StoredMention};
+use glas_core::query::{self, FilterKey, Node, QueryError, TextItem, TextScope};
+use crate::StoreError;
+
+/// Largest page accepted.
+pub const MAX_PAGE: usize = 200;
+/// How many ranked documents collapsing reprints looks through at most.
+const COLLAPSE_WINDOW: usize = 5_000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Date,
+}
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// In the query language of [`crate::query`]; empty matches everything.
+    pub query: String,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The district's time zone: `date:` days and the day facet use it.
+    pub tz: chrono_tz::Tz,
+    pub sort: Sort,
+    pub offset: usize,
+    pub limit: usize,
+    /// Show one hit per reprint cluster ("и ещё N публикаций").
+    pub collapse: bool,
+    /// Count hits per source, topic, place, sentiment, type and day.
+    pub facets: bool,
+    /// Only mentions stored in log parts after this one (saved-search digests).
+    pub after_seq: Option<u64>,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            query: String::new(),
+            since: None,
+            until: None,
+            tz: chrono_tz::Europe::Moscow,
+            sort: Sort::Relevance,
+            offset: 0,
+            limit: 20,
+            collapse: true,
+            facets: false,
+            after_seq: None,
+        }
+    }
+}
+
+/// A search hit, ready to show.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub published_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Byte ranges of matched words within `title`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub title_highlights: Vec<(usize, usize)>,
+    pub sentiment: String,
+    pub topics: Vec<String>,
+    pub places: Vec<String>,
+    pub mention_type: String,
+    pub cluster: String,
+    /// Other mentions of the same reprint cluster in this result set.
+    pub more_in_cluster: u64,
+    /// Best fragment of the text; `highlights` are the byte ranges of the
+    /// matched words within it.
+    pub snippet: String,
+    pub highlights: Vec<(usize, usize)>,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Hits per value of each facet, most frequent first (days in date order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Facets {
+    pub source: Vec<FacetCount>,
+    pub topic: Vec<FacetCount>,
+    pub place: Vec<FacetCount>,
+    pub sentiment: Vec<FacetCount>,
+    #[serde(rename = "type")]
+    pub mention_type: Vec<FacetCount>,
+    pub day: Vec<FacetCount>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchResults {
+    /// Mentions matching (reprints counted one by one).
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub hits: Vec<Hit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+}
+
+/// A parsed and compiled query.
+pub(crate) struct Compiled {
+    pub query: Box<dyn Query>,
+    pub highlighter: Highlighter,
+}
+
+struct Compiler<'a> {
+    f: Fields,
+    tz: chrono_tz::Tz,
+    analyzer: TextAnalyzer,
+    highlighter: &'a mut Highlighter,
+}
+
+fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(q, 0.0))
+}
+
+fn term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~\"<>@".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The time window of `--since 7d` and `--from/--to` (district days, both
+/// inclusive) in UTC. The error names the bad value, in Russian and English.
+pub fn time_window(
+    since: Option<&str>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), String> {
+    let mut lower = match since {
+        Some(s) => Some(
+            now - glas_core::config::parse_duration(s).ok_or_else(|| {
+                format!("since {s:?}: не промежуток времени (примеры: 7d, 24h, 90m) / not a span (examples: 7d, 24h, 90m)")
+            })?,
+        ),
+        None => None,
+    };
+    if let Some(f) = from {
+        lower = lower.max(Some(day_start(tz, f)));
+    }
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(format!("from {f} позже to {t} — поменяйте их местами / from {f} is after to {t} — swap them"));
+    }
+    let upper = to.and_then(|t| t.succ_opt()).map(|d| day_start(tz, d));
+    Ok((lower, upper))
+}
+
+/// Start of a district-time day, in UTC.
+pub fn day_start(tz: chrono_tz::Tz, d: NaiveDate) -> DateTime<Utc> {
+    let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+fn date_term(field: Field, t: DateTime<Utc>) -> Term {
+    Term::from_field_date(field, tantivy::DateTime::from_timestamp_millis(t.timestamp_millis()))
+}
+
+impl Compiler<'_> {
+    fn fields(&self, scope: TextScope) -> Vec<(Field, f32)> {
+        match scope {
+            TextScope::Default => vec![(self.f.title, 1.5), (self.f.text, 1.0)],
+            TextScope::Title => vec![(self.f.title, 1.0)],
+            TextScope::Text => vec![(self.f.text, 1.0)],
+            TextScope::Author => vec![(self.f.author, 1.0)],
+        }
+    }
+
+    fn per_field(&self, scope: TextScope, make: impl Fn(Field) -> Box<dyn Query>) -> Box<dyn Query> {
+        let mut fields = self.fields(scope);
+        if fields.len() == 1 {
+            return make(fields.pop().unwrap().0);
+        }
+        Box::new(BooleanQuery::new(
+            fields
+                .into_iter()
+                .map(|(field, boost)| {
+                    let q = make(field);
+                    let q: Box<dyn Query> = if boost == 1.0 { q } else { Box::new(BoostQuery::new(q, boost)) };
+                    (Occur::Should, q)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Stems of a word or phrase, in order, with their positions.
+    fn stems(&mut self, text: &str) -> Vec<(usize, String)> {
+        analyze(&mut self.analyzer, text).into_iter().map(|t| (t.position, t.text)).collect()
+    }
+
+    fn text(&mut self, scope: TextScope, item: &TextItem, positive: bool) -> Box<dyn Query> {
+        match item {
+            TextItem::Word(w) | TextItem::Phrase { words: w, .. } => {
+                let slop = match item {
+                    TextItem::Phrase { slop, .. } => *slop,
+                    _ => 0,
+                };
+                let stems = self.stems(w);
+                if positive {
+                    self.highlighter.add_stems(stems.iter().map(|(_, s)| s.clone()));
+                }
+                match stems.len() {
+                    0 => Box::new(EmptyQuery),
+                    1 => {
+                        let s = stems[0].1.clone();
+                        self.per_field(scope, |field| {
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(field, &s),
+                                IndexRecordOption::WithFreqs,
+                            ))
+                        })
+                    }
+                    _ => self.per_field(scope, |field| {
+                        let terms: Vec<(usize, Term)> =
+                            stems.iter().map(|(p, s)| (*p, Term::from_field_text(field, s))).collect();
+                        Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop))
+                    }),
+                }
+            }
+            TextItem::Prefix(p) => {
+                let lower = p.to_lowercase();
+                let folded = fold_letters(&lower).unwrap_or(lower);
+                // Stem-aware: "водоснабжени*" looks for the stem "водоснабжен".
+                let stem = self.stems(&folded).pop().map(|(_, s)| s).unwrap_or_default();
+                let prefix = if !stem.is_empty() && stem.len() < folded.len() && folded.starts_with(&stem) {
+                    stem
+                } else {
+                    folded
+                };
+                if positive {
+                    self.highlighter.add_prefix(prefix.clone());
+                }
+                let pattern = format!("{}.*", regex_escape(&prefix));
+                self.per_field(scope, |field| match RegexQuery::from_pattern(&pattern, field) {
+                    Ok(q) => Box::new(q),
+                    Err(_) => Box::new(EmptyQuery),
+                })
+            }
+        }
+    }
+
+    fn filter(&mut self, key: FilterKey, value: &str) -> Box<dyn Query> {
+        let f = self.f;
+        filter(match key {
+            FilterKey::Sentiment => term(f.sentiment, value),
+            FilterKey::Topic => term(f.topic, value),
+            FilterKey::Type => term(f.mention_type, value),
+            FilterKey::Lang => term(f.lang, value),
+            FilterKey::Source => term(f.source, value),
+            FilterKey::Cluster => term(f.cluster, value),
+            FilterKey::Id => term(f.id, value),
+            FilterKey::Place => {
+                let stems = self.stems(value);
+                match stems.len() {
+                    0 => Box::new(EmptyQuery),
+                    1 => term(f.place_key, &stems[0].1),
+                    _ => Box::new(PhraseQuery::new_with_offset(
+                        stems.iter().map(|(p, s)| (*p, Term::from_field_text(f.place_key, s))).collect(),
+                    )),
+                }
+            }
+        })
+    }
+
+    fn date(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Box<dyn Query> {
+        let field = self.f.published_at;
+        let lower = from.map_or(Bound::Unbounded, |d| Bound::Included(date_term(field, day_start(self.tz, d))));
+        let upper = to
+            .and_then(|d| d.succ_opt())
+            .map_or(Bound::Unbounded, |d| Bound::Excluded(date_term(field, day_start(self.tz, d))));
+        filter(Box::new(RangeQuery::new(lower, upper)))
+    }
+
+    /// A bare word that is only a function word ("не", "в"), not scored on its own.
+    fn is_stop(node: &Node) -> bool {
+        matches!(node, Node::Text { scope: TextScope::Default, item: TextItem::Word(w), .. } if is_stop_word(w))
+    }
+
+    fn compile(&mut self, node: &Node, positive: bool) -> Box<dyn Query> {
+        match node {
+            Node::All => Box::new(AllQuery),
+            Node::Text { scope, item, .. } => self.text(*scope, item, positive),
+            Node::Filter { key, value } => self.filter(*key, value),
+            Node::Date { from, to } => self.date(*from, *to),
+            Node::Url { value, prefix } => filter(if *prefix {
+                match RegexQuery::from_pattern(&format!("{}.*", regex_escape(value)), self.f.url) {
+                    Ok(q) => Box::new(q),
+                    Err(_) => Box::new(EmptyQuery),
+                }
+            } else {
+                term(self.f.url, value)
+            }),
+            Node::Not(inner) => {
+                let q = self.compile(inner, !positive);
+                Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, q)]))
+            }
+            Node::Or(parts) => {
+                Box::new(BooleanQuery::new(parts.iter().map(|p| (Occur::Should, self.compile(p, positive))).collect()))
+            }
+            Node::And(parts) => {
+                // Function words among other words are neither required nor scored.
+                let keep_stop = parts.iter().all(|p| Self::is_stop(p) || matches!(p, Node::Not(_)));
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for p in parts {
+                    match p {
+                        _ if !keep_stop && Self::is_stop(p) => {}
+                        Node::Not(inner) => clauses.push((Occur::MustNot, self.compile(inner, !positive))),
+                        _ => clauses.push((Occur::Must, self.compile(p, positive))),
+                    }
+                }
+                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+        }
+    }
+}
+
+/// Per-segment fast-field readers used while walking ranked hits.
+struct ClusterColumns(Vec<Option<StrColumn>>);
+
+impl ClusterColumns {
+    fn new(searcher: &Searcher) -> ClusterColumns {
+        ClusterColumns(
+            searcher.segment_readers().iter().map(|r| r.fast_fields().str("cluster").ok().flatten()).collect(),
+        )
+    }
+
+    fn get(&self, addr: DocAddress) -> Option<String> {
+        let col = self.0.get(addr.segment_ord as usize)?.as_ref()?;
+        let ord = col.term_ords(addr.doc_id).next()?;
+        let mut s = String::new();
+        col.ord_to_str(ord, &mut s).ok()?;
+        Some(s)
+    }
+}
+
+impl SearchIndex {
+    pub(crate) fn compile(&self, req: &SearchRequest) -> Result<Compiled, QueryError> {
+        let node = query::parse(&req.query)?;
+        let mut highlighter = Highlighter::default();
+        let mut c = Compiler { f: self.fields, tz: req.tz, analyzer: russian_analyzer(), highlighter: &mut highlighter };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, c.compile(&node, true))];
+        let f = self.fields;
+        if req.since.is_some() || req.until.is_some() {
+            let lower = req.since.map_or(Bound::Unbounded, |t| Bound::Included(date_term(f.published_at, t)));
+            let upper = req.until.map_or(Bound::Unbounded, |t| Bound::Excluded(date_term(f.published_at, t)));
+            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lower, upper)))));
+        }
+        if let Some(seq) = req.after_seq {
+            let lower = Bound::Excluded(Term::from_field_u64(f.log_seq, seq));
+            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lower, Bound::Unbounded)))));
+        }
+        let query: Box<dyn Query> =
+            if clauses.len() == 1 { clauses.pop().unwrap().1 } else { Box::new(BooleanQuery::new(clauses)) };
+        Ok(Compiled { query, highlighter })
+    }
+
+    fn ranked(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(f32, DocAddress)>, StoreError> {
+        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
+        Ok(match sort {
+            Sort::Relevance => searcher.search(query, &top.order_by_score()).map_err(|e| StoreError::index("search", e))?,
+            Sort::Date => searcher
+                .search(query, &top.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc))
+                .map_err(|e| StoreError::index("search", e))?
+                .into_iter()
+                .map(|(_, a)| (0.0, a))
+                .collect(),
+        })
+    }
+
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
+        let compiled = self.compile(req).map_err(StoreError::Query)?;
+        let searcher = self.searcher();
+        let query = &*compiled.query;
+        let limit = req.limit.clamp(1, MAX_PAGE);
+        let total = searcher.search(query, &Count).map_err(|e| StoreError::index("count", e))?;
+        // The page, as (hit, other members of its cluster in the result set).
+        let mut page: Vec<((f32, DocAddress), u64)> = Vec::with_capacity(limit);
+        if !req.collapse {
+            page = self.ranked(&searcher, query, req.sort, req.offset, limit)?.into_iter().map(|h| (h, 0)).collect();
+        } else {
+            let want = req.offset + limit;
+            let columns = ClusterColumns::new(&searcher);
+            let mut fetch = (want * 3).max(60);
+            let groups = loop {
+                let docs = self.ranked(&searcher, query, req.sort, 0, fetch)?;
+                let mut seen = HashSet::new();
+                let groups: Vec<((f32, DocAddress), Option<String>)> = docs
+                    .iter()
+                    .filter_map(|&(s, a)| {
+                        let c = columns.get(a);
+                        match &c {
+                            Some(label) if !seen.insert(label.clone()) => None,
+                            _ => Some(((s, a), c)),
+                        }
+                    })
+                    .collect();
+                if groups.len() >= want || docs.len() < fetch || fetch >= COLLAPSE_WINDOW {
+                    break groups;
+                }
+                fetch = (fetch * 4).min(COLLAPSE_WINDOW);
+            };
+            for (hit, cluster) in groups.into_iter().skip(req.offset).take(limit) {
+                let more = match cluster {
+                    Some(label) => self.cluster_size(&searcher, query, &label)?.saturating_sub(1),
+                    None => 0,
+                };
+                page.push((hit, more));
+            }
+        }
+        let mut analyzer = russian_analyzer();
+        let mut hits = Vec::with_capacity(page.len());
+        for ((score, addr), more) in page {
+            let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
+            let m = self.stored(&d);
+            let Marked { text: snippet, ranges: highlights } = compiled.highlighter.snippet(&mut analyzer, &m.text, 240);
+            let title_highlights =
+                m.title.as_deref().map(|t| compiled.highlighter.mark(&mut analyzer, t)).unwrap_or_default();
+            hits.push(Hit {
+                id: m.id,
+                source: m.source,
+                url: m.url,
+                published_at: m.published_at,
+                author: m.author,
+                title: m.title,
+                title_highlights,
+                sentiment: m.sentiment,
+                topics: m.topics,
+                places: m.places,
+                mention_type: m.mention_type,
+                cluster: m.cluster,
+                more_in_cluster: more,
+                snippet,
+                highlights,
+                score,
+            });
+        }
+        let facets = if req.facets {
+            Some(searcher.search(query, &FacetCollector { tz: req.tz }).map_err(|e| StoreError::index("facets", e))?)
+        } else {
+            None
+        };
+        Ok(SearchResults { total, offset: req.offset, limit, hits, facets })
+    }
+
+    /// Mentions of reprint cluster `label` that match the query.
+    fn cluster_size(&self, searcher: &Searcher, query: &dyn Query, label: &str) -> Result<u64, StoreError> {
+        let t = Term::from_field_text(self.fields.cluster, label);
+        // Most clusters are one mention: the term's document frequency says so
+        // without running the query again.
+        if searcher.doc_freq(&t).map_err(|e| StoreError::index("count cluster", e))? <= 1 {
+            return Ok(1);
+        }
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term(self.fields.cluster, label)),
+            (Occur::Must, query.box_clone()),
+        ]);
+        Ok(searcher.search(&q, &Count).map_err(|e| StoreError::index("count cluster", e))? as u64)
+    }
+
+    /// Every mention matching `req` (no paging, no collapsing), newest first
+    /// or by relevance, handed to `each` one by one.
+    pub fn export(
+        &self,
+        req: &SearchRequest,
+        mut each: impl FnMut(StoredMention) -> std::io::Result<()>,
+    ) -> Result<usize, StoreError> {
+        let compiled = self.compile(req).map_err(StoreError::Query)?;
+        let searcher = self.searcher();
+        let total = searcher.search(&*compiled.query, &Count).map_err(|e| StoreError::index("count", e))?;
+        if total == 0 {
+            return Ok(0);
+        }
+        let docs = self.ranked(&searcher, &*compiled.query, req.sort, 0, total)?;
+        for (_, addr) in &docs {
+            let d: TantivyDocument = searcher.doc(*addr).map_err(|e| StoreError::index("read hit", e))?;
+            each(self.stored(&d)).map_err(StoreError::Export)?;
+        }
+        Ok(docs.len())
+    }
+}
+
+/// Counts hits per facet value in one pass over the matching documents,
+/// reading fast fields (no stored documents are opened).
+struct FacetCollector {
+    tz: chrono_tz::Tz,
+}
+
+const FACET_FIELDS: [&str; 5] = ["source", "topic", "place", "sentiment", "type"];
+
+struct FacetSegment {
+    columns: Vec<Option<StrColumn>>,
+    counts: Vec<Vec<u64>>,
+    dates: Column<tantivy::DateTime>,
+    tz: chrono_tz::Tz,
+    /// The last day looked up: [start, end) in ms and its date.
+    day_cache: (i64, i64, NaiveDate),
+    days: BTreeMap<NaiveDate, u64>,
+}
+
+type FacetFruit = (Vec<HashMap<String, u64>>, BTreeMap<NaiveDate, u64>);
+
+impl Collector for FacetCollector {
+    type Fruit = Facets;
+    type Child = FacetSegment;
+
+    fn for_segment(&self, _ord: u32, reader: &SegmentReader) -> tantivy::Result<FacetSegment> {
+        let ff = reader.fast_fields();
+        let columns: Vec<Option<StrColumn>> =
+            FACET_FIELDS.iter().map(|f| ff.str(f)).collect::<tantivy::Result<_>>()?;
+        let counts = columns.iter().map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_terms())]).collect();
+        Ok(FacetSegment {
+            columns,
+            counts,
+            dates: ff.date("published_at")?,
+            tz: self.tz,
+            day_cache: (0, 0, NaiveDate::MIN),
+            days: BTreeMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<Facets> {
+        let mut merged: Vec<HashMap<String, u64>> = vec![HashMap::new(); FACET_FIELDS.len()];
+        let mut days: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        for (maps, d) in fruits {
+            for (i, m) in maps.into_iter().enumerate() {
+                for (k, v) in m {
+                    *merged[i].entry(k).or_default() += v;
+                }
+            }
+            for (k, v) in d {
+                *days.entry(k).or_default() += v;
+            }
+        }
+        let ranked = |m: HashMap<String, u64>| {
+            let mut v: Vec<FacetCount> =
+                m.into_iter().filter(|(k, _)| !k.is_empty()).map(|(value, count)| FacetCount { value, count }).collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            v.truncate(50);
+            v
+        };
+        let mut it = merged.into_iter().map(ranked);
+        Ok(Facets {
+            source: it.next().unwrap_or_default(),
+            topic: it.next().unwrap_or_default(),
+            place: it.next().unwrap_or_default(),
+            sentiment: it.next().unwrap_or_default(),
+            mention_type: it.next().unwrap_or_default(),
+            day: days.into_iter().map(|(d, count)| FacetCount { value: d.to_string(), count }).collect(),
+        })
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = FacetFruit;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        for (col, counts) in self.columns.iter().zip(self.counts.iter_mut()) {
+            if let Some(col) = col {
+                for ord in col.term_ords(doc) {
+                    counts[ord as usize] += 1;
+                }
+            }
+        }
+        if let Some(t) = self.dates.first(doc) {
+            let ms = t.into_timestamp_millis();
+            let (start, end, day) = self.day_cache;
+            let day = if ms >= start && ms < end {
+                day
+            } else {
+                let local = Utc.timestamp_millis_opt(ms).single().unwrap_or_default().with_timezone(&self.tz).date_naive();
+                let s = day_start(self.tz, local).timestamp_millis();
+                let e = local.succ_opt().map_or(i64::MAX, |n| day_start(self.tz, n).timestamp_millis());
+                self.day_cache = (s, e, local);
+                local
+            };
+            *self.days.entry(day).or_default() += 1;
+        }
+    }
+
+    fn harvest(self) -> FacetFruit {
+        let maps = self
+            .columns
+            .iter()
+            .zip(self.counts)
+            .map(|(col, counts)| {
+                let mut m = HashMap::new();
+                if let Some(col) = col {
+                    for (ord, n) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+                        let mut s = String::new();
+                        if col.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+                            m.insert(s, n);
+                        }
+                    }
+                }
+                m
+            })
+            .collect();
+        (maps, self.days)
+    }
+}
