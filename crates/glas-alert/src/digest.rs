@@ -89,7 +89,11 @@ fn bodies(d: &Digest) -> (String, String) {
     }
     let listed: usize = d.items.iter().map(|i| 1 + i.more as usize).sum();
     let rest = d.total.saturating_sub(listed);
-    let rest_line = if rest > 0 { format!("…и ещё {} — все найдёт команда ниже.", ru::mentions(rest as u64)) } else { String::new() };
+    let rest_line = if rest > 0 {
+        format!("…и ещё {} — все найдёт команда ниже.", ru::mentions(rest as u64))
+    } else {
+        String::new()
+    };
     if !rest_line.is_empty() {
         let _ = writeln!(text, "\n{rest_line}");
     }
@@ -116,7 +120,10 @@ mod tests {
     #[test]
     fn subject_agrees_with_the_count() {
         let names = BTreeMap::new();
-        let d = |total| Digest { district: "Округ", name: "Вода", query: "вода", total, items: &[], source_names: &names };
+        let d =
+            |total| Digest {
+                district: "Округ", name: "Вода", query: "вода", total, items: &[], source_names: &names
+            };
         assert_eq!(subject(&d(1)), "Поиск «Вода»: 1 новая публикация");
         assert_eq!(subject(&d(3)), "Поиск «Вода»: 3 новых публикации");
         assert_eq!(subject(&d(25)), "Поиск «Вода»: 25 новых публикаций");

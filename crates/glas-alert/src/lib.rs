@@ -98,7 +98,11 @@ pub async fn deliver_message(
             if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
                 builder = builder.credentials(Credentials::new(user, pass));
             }
-            builder.build().send(msg).await.map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
+            builder
+                .build()
+                .send(msg)
+                .await
+                .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
             Ok(Delivered::Smtp { to: to.to_vec() })
         }
         None => {

@@ -15,8 +15,8 @@
 //! `тема:Водоснабжение`). A syntax error names the position (1-based, in
 //! characters) and the fix, in Russian and English.
 
-use chrono::NaiveDate;
 use crate::config::builtin_topics;
+use chrono::NaiveDate;
 
 /// Where a text item is looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,10 @@ pub enum TextScope {
 pub enum TextItem {
     Word(String),
     /// Words in this order; `slop` extra positions allowed between them.
-    Phrase { words: String, slop: u32 },
+    Phrase {
+        words: String,
+        slop: u32,
+    },
     /// Words starting with this (as typed, before stemming).
     Prefix(String),
 }
@@ -53,11 +56,24 @@ pub enum FilterKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    Text { scope: TextScope, item: TextItem, pos: usize },
-    Filter { key: FilterKey, value: String },
+    Text {
+        scope: TextScope,
+        item: TextItem,
+        pos: usize,
+    },
+    Filter {
+        key: FilterKey,
+        value: String,
+    },
     /// Days in the district's time zone, both ends inclusive.
-    Date { from: Option<NaiveDate>, to: Option<NaiveDate> },
-    Url { value: String, prefix: bool },
+    Date {
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    },
+    Url {
+        value: String,
+        prefix: bool,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -103,13 +119,23 @@ enum Tok {
     LParen,
     RParen,
     /// A phrase in quotes; `slop` from `~N`, `prefix` from a trailing `*`.
-    Phrase { text: String, slop: Option<u32> },
+    Phrase {
+        text: String,
+        slop: Option<u32>,
+    },
     /// A bare word, with a leading `-` or `+` split off.
-    Word { text: String, neg: bool, must: bool },
+    Word {
+        text: String,
+        neg: bool,
+        must: bool,
+    },
     /// `field:` immediately followed by `(`, `"` or `[`.
     Field(String),
     /// `[a TO b]`.
-    Range { from: String, to: String },
+    Range {
+        from: String,
+        to: String,
+    },
 }
 
 struct Lexed {
@@ -165,7 +191,11 @@ fn lex(q: &str) -> Result<Vec<Lexed>, QueryError> {
                     }
                     let n: u32 = digits.parse().unwrap_or(u32::MAX);
                     if n > 50 {
-                        return Err(QueryError::at(i, "расстояние ~ не больше 50 слов", "~ distance is at most 50 words"));
+                        return Err(QueryError::at(
+                            i,
+                            "расстояние ~ не больше 50 слов",
+                            "~ distance is at most 50 words",
+                        ));
                     }
                     slop = Some(n);
                     i += 1 + digits.len();
@@ -183,7 +213,9 @@ fn lex(q: &str) -> Result<Vec<Lexed>, QueryError> {
                 let inner: String = chars[i + 1..i + 1 + len].iter().collect();
                 let parts: Vec<&str> = inner.split_whitespace().collect();
                 let (from, to) = match parts.as_slice() {
-                    [a, sep, b] if matches!(*sep, "TO" | "to" | "ДО" | "до" | "..") => (a.to_string(), b.to_string()),
+                    [a, sep, b] if matches!(*sep, "TO" | "to" | "ДО" | "до" | "..") => {
+                        (a.to_string(), b.to_string())
+                    }
                     [one] if one.contains("..") => {
                         let (a, b) = one.split_once("..").unwrap();
                         (a.to_string(), b.to_string())
@@ -617,7 +649,13 @@ impl Parser {
         }
     }
 
-    fn value_phrase(&self, field: Option<Field>, text: String, slop: Option<u32>, pos: usize) -> Result<Node, QueryError> {
+    fn value_phrase(
+        &self,
+        field: Option<Field>,
+        text: String,
+        slop: Option<u32>,
+        pos: usize,
+    ) -> Result<Node, QueryError> {
         let scope = match field {
             None => TextScope::Default,
             Some(Field::Text(s)) => s,
@@ -699,7 +737,10 @@ mod tests {
         assert_eq!(p("a b OR c"), Node::Or(vec![Node::And(vec![word("a"), word("b")]), word("c")]));
         assert_eq!(p("a AND (b OR c)"), Node::And(vec![word("a"), Node::Or(vec![word("b"), word("c")])]));
         assert_eq!(p("вода ИЛИ газ"), Node::Or(vec![word("вода"), word("газ")]));
-        assert_eq!(p("a -b NOT c"), Node::And(vec![word("a"), Node::Not(Box::new(word("b"))), Node::Not(Box::new(word("c")))]));
+        assert_eq!(
+            p("a -b NOT c"),
+            Node::And(vec![word("a"), Node::Not(Box::new(word("b"))), Node::Not(Box::new(word("c")))])
+        );
         assert_eq!(p(""), Node::All);
         assert_eq!(p("10:00"), word("10:00"));
     }
@@ -708,10 +749,20 @@ mod tests {
     fn phrases_prefixes_fields() {
         assert_eq!(
             p("\"нет воды\"~3"),
-            Node::Text { scope: TextScope::Default, item: TextItem::Phrase { words: "нет воды".into(), slop: 3 }, pos: 0 }
+            Node::Text {
+                scope: TextScope::Default,
+                item: TextItem::Phrase { words: "нет воды".into(), slop: 3 },
+                pos: 0
+            }
         );
-        assert_eq!(p("водоснаб*"), Node::Text { scope: TextScope::Default, item: TextItem::Prefix("водоснаб".into()), pos: 0 });
-        assert_eq!(p("title:ремонт"), Node::Text { scope: TextScope::Title, item: TextItem::Word("ремонт".into()), pos: 0 });
+        assert_eq!(
+            p("водоснаб*"),
+            Node::Text { scope: TextScope::Default, item: TextItem::Prefix("водоснаб".into()), pos: 0 }
+        );
+        assert_eq!(
+            p("title:ремонт"),
+            Node::Text { scope: TextScope::Title, item: TextItem::Word("ремонт".into()), pos: 0 }
+        );
         assert_eq!(
             p("заголовок:(ремонт OR яма)"),
             Node::Or(vec![
@@ -722,7 +773,10 @@ mod tests {
         assert_eq!(p("тональность:негатив"), Node::Filter { key: FilterKey::Sentiment, value: "negative".into() });
         assert_eq!(p("тип:жалоба"), Node::Filter { key: FilterKey::Type, value: "complaint".into() });
         assert_eq!(p("тема:водоснабжение"), Node::Filter { key: FilterKey::Topic, value: "water".into() });
-        assert_eq!(p("place:\"Новая Николаевка\""), Node::Filter { key: FilterKey::Place, value: "Новая Николаевка".into() });
+        assert_eq!(
+            p("place:\"Новая Николаевка\""),
+            Node::Filter { key: FilterKey::Place, value: "Новая Николаевка".into() }
+        );
         assert_eq!(
             p("url:https://t.me/levokumka*"),
             Node::Url { value: "https://t.me/levokumka".into(), prefix: true }

@@ -358,7 +358,8 @@ mod tests {
         assert_eq!(x, y);
         assert_ne!(x, z);
         // A reprint that drops the headline keeps the story's reprint keys.
-        let body = "Администрация округа выделила средства на ремонт водовода в Величаевском. Работы начнутся в декабре.";
+        let body =
+            "Администрация округа выделила средства на ремонт водовода в Величаевском. Работы начнутся в декабре.";
         let mut news = m(body);
         news.title = Some("Средства на ремонт водовода".into());
         let (with_title, without) = (a.enrich(&news, "rss"), a.enrich(&m(body), "telegram"));

@@ -65,7 +65,12 @@ const CSV_HEADER: [&str; 14] = [
 ];
 
 /// Writes every mention matching `req` to `out`; returns how many.
-pub fn write(store: &Store, req: &SearchRequest, format: ExportFormat, out: &mut dyn Write) -> Result<usize, StoreError> {
+pub fn write(
+    store: &Store,
+    req: &SearchRequest,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<usize, StoreError> {
     match format {
         ExportFormat::Jsonl => store.export(req, |m| {
             serde_json::to_writer(&mut *out, &line(&m)).map_err(std::io::Error::other)?;

@@ -143,7 +143,11 @@ mod tests {
         let mut a = russian_analyzer();
         let mut h = Highlighter::default();
         h.add_stems(analyze(&mut a, "котельная").into_iter().map(|t| t.text));
-        let text = format!("{} Котельная на улице Мира не работает. {}", "Вступление без дела. ".repeat(20), "Хвост. ".repeat(40));
+        let text = format!(
+            "{} Котельная на улице Мира не работает. {}",
+            "Вступление без дела. ".repeat(20),
+            "Хвост. ".repeat(40)
+        );
         let m = h.snippet(&mut a, &text, 120);
         assert!(m.text.starts_with("…Котельная"), "{}", m.text);
         assert!(m.text.ends_with('…'));

@@ -31,10 +31,10 @@ use chrono::Utc;
 use glas_core::Record;
 
 pub use checkpoints::Checkpoints;
-pub use glas_core::Checkpoint;
-pub use index::{SearchIndex, StoredMention};
-pub use glas_core::query::{self, QueryError};
 pub use export::ExportFormat;
+pub use glas_core::Checkpoint;
+pub use glas_core::query::{self, QueryError};
+pub use index::{SearchIndex, StoredMention};
 pub use search::{FacetCount, Facets, Hit, SearchRequest, SearchResults, Sort, time_window};
 
 #[derive(Debug, thiserror::Error)]

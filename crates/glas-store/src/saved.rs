@@ -99,8 +99,7 @@ impl SavedSearches {
 
     /// The pipeline's searches, then those created through the API.
     pub fn all(&self, pipeline: &[SavedSearch]) -> Result<Vec<Listed>, StoreError> {
-        let mut out: Vec<Listed> =
-            pipeline.iter().map(|s| Listed { search: s.clone(), origin: "pipeline" }).collect();
+        let mut out: Vec<Listed> = pipeline.iter().map(|s| Listed { search: s.clone(), origin: "pipeline" }).collect();
         for a in self.api_searches()? {
             if !pipeline.iter().any(|p| p.name == a.search.name) {
                 out.push(Listed { search: a.search, origin: "api" });
@@ -213,7 +212,8 @@ mod tests {
         assert_eq!(starts, vec![3, 7]);
         saved.mark_covered("Вода", 12).unwrap();
         saved.mark_covered("Вода", 9).unwrap();
-        let starts: Vec<u64> = SavedSearches::new(tmp.path()).starts(&pipeline, 3).unwrap().into_iter().map(|(_, n)| n).collect();
+        let starts: Vec<u64> =
+            SavedSearches::new(tmp.path()).starts(&pipeline, 3).unwrap().into_iter().map(|(_, n)| n).collect();
         assert_eq!(starts, vec![12, 7]);
         assert!(saved.delete(&pipeline, "Дороги").unwrap());
         assert!(!saved.delete(&pipeline, "Дороги").unwrap());

@@ -8,18 +8,18 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
-    RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
+use crate::StoreError;
 use crate::analyzer::{analyze, fold_letters, is_stop_word, russian_analyzer};
 use crate::highlight::{Highlighter, Marked};
 use crate::index::{Fields, SearchIndex, StoredMention};
 use glas_core::query::{self, FilterKey, Node, QueryError, TextItem, TextScope};
-use crate::StoreError;
 
 /// Largest page accepted.
 pub const MAX_PAGE: usize = 200;
@@ -173,7 +173,9 @@ pub fn time_window(
     let mut lower = match since {
         Some(s) => Some(
             now - glas_core::config::parse_duration(s).ok_or_else(|| {
-                format!("since {s:?}: не промежуток времени (примеры: 7d, 24h, 90m) / not a span (examples: 7d, 24h, 90m)")
+                format!(
+                    "since {s:?}: не промежуток времени (примеры: 7d, 24h, 90m) / not a span (examples: 7d, 24h, 90m)"
+                )
             })?,
         ),
         None => None,
@@ -248,10 +250,7 @@ impl Compiler<'_> {
                     1 => {
                         let s = stems[0].1.clone();
                         self.per_field(scope, |field| {
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(field, &s),
-                                IndexRecordOption::WithFreqs,
-                            ))
+                            Box::new(TermQuery::new(Term::from_field_text(field, &s), IndexRecordOption::WithFreqs))
                         })
                     }
                     _ => self.per_field(scope, |field| {
@@ -384,7 +383,8 @@ impl SearchIndex {
     pub(crate) fn compile(&self, req: &SearchRequest) -> Result<Compiled, QueryError> {
         let node = query::parse(&req.query)?;
         let mut highlighter = Highlighter::default();
-        let mut c = Compiler { f: self.fields, tz: req.tz, analyzer: russian_analyzer(), highlighter: &mut highlighter };
+        let mut c =
+            Compiler { f: self.fields, tz: req.tz, analyzer: russian_analyzer(), highlighter: &mut highlighter };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, c.compile(&node, true))];
         let f = self.fields;
         if req.since.is_some() || req.until.is_some() {
@@ -411,7 +411,9 @@ impl SearchIndex {
     ) -> Result<Vec<(f32, DocAddress)>, StoreError> {
         let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
         Ok(match sort {
-            Sort::Relevance => searcher.search(query, &top.order_by_score()).map_err(|e| StoreError::index("search", e))?,
+            Sort::Relevance => {
+                searcher.search(query, &top.order_by_score()).map_err(|e| StoreError::index("search", e))?
+            }
             Sort::Date => searcher
                 .search(query, &top.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc))
                 .map_err(|e| StoreError::index("search", e))?
@@ -466,7 +468,8 @@ impl SearchIndex {
         for ((score, addr), more) in page {
             let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
             let m = self.stored(&d);
-            let Marked { text: snippet, ranges: highlights } = compiled.highlighter.snippet(&mut analyzer, &m.text, 240);
+            let Marked { text: snippet, ranges: highlights } =
+                compiled.highlighter.snippet(&mut analyzer, &m.text, 240);
             let title_highlights =
                 m.title.as_deref().map(|t| compiled.highlighter.mark(&mut analyzer, t)).unwrap_or_default();
             hits.push(Hit {
@@ -504,10 +507,8 @@ impl SearchIndex {
         if searcher.doc_freq(&t).map_err(|e| StoreError::index("count cluster", e))? <= 1 {
             return Ok(1);
         }
-        let q = BooleanQuery::new(vec![
-            (Occur::Must, term(self.fields.cluster, label)),
-            (Occur::Must, query.box_clone()),
-        ]);
+        let q =
+            BooleanQuery::new(vec![(Occur::Must, term(self.fields.cluster, label)), (Occur::Must, query.box_clone())]);
         Ok(searcher.search(&q, &Count).map_err(|e| StoreError::index("count cluster", e))? as u64)
     }
 
@@ -559,8 +560,7 @@ impl Collector for FacetCollector {
 
     fn for_segment(&self, _ord: u32, reader: &SegmentReader) -> tantivy::Result<FacetSegment> {
         let ff = reader.fast_fields();
-        let columns: Vec<Option<StrColumn>> =
-            FACET_FIELDS.iter().map(|f| ff.str(f)).collect::<tantivy::Result<_>>()?;
+        let columns: Vec<Option<StrColumn>> = FACET_FIELDS.iter().map(|f| ff.str(f)).collect::<tantivy::Result<_>>()?;
         let counts = columns.iter().map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_terms())]).collect();
         Ok(FacetSegment {
             columns,
@@ -590,8 +590,11 @@ impl Collector for FacetCollector {
             }
         }
         let ranked = |m: HashMap<String, u64>| {
-            let mut v: Vec<FacetCount> =
-                m.into_iter().filter(|(k, _)| !k.is_empty()).map(|(value, count)| FacetCount { value, count }).collect();
+            let mut v: Vec<FacetCount> = m
+                .into_iter()
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
             v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
             v.truncate(50);
             v
@@ -625,7 +628,8 @@ impl SegmentCollector for FacetSegment {
             let day = if ms >= start && ms < end {
                 day
             } else {
-                let local = Utc.timestamp_millis_opt(ms).single().unwrap_or_default().with_timezone(&self.tz).date_naive();
+                let local =
+                    Utc.timestamp_millis_opt(ms).single().unwrap_or_default().with_timezone(&self.tz).date_naive();
                 let s = day_start(self.tz, local).timestamp_millis();
                 let e = local.succ_opt().map_or(i64::MAX, |n| day_start(self.tz, n).timestamp_millis());
                 self.day_cache = (s, e, local);

@@ -90,7 +90,8 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::print_alert_report(report.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
-    let report_path = ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
+    let report_path =
+        ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n5. weekly report {week}: {}", display(&report_path));
 
     println!("\n6. example searches");

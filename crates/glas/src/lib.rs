@@ -113,6 +113,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         export: Option<PathBuf>,
     },
+    /// The HTTP API (search, facets, mentions, export, saved searches; OpenAPI at /api/openapi.json).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Time limit of one search request, in seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
     /// Rebuild the search index from the store of record.
     Reindex,
     /// The pipeline's effective taxonomy, in the format of `[[topics]]`.
@@ -302,7 +311,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_crawl_summary(&summaries);
                 print_digests(&digests);
             }
-            let failed = summaries.iter().any(|s| !s.errors.is_empty()) || digests.iter().any(|d| d.status.starts_with("failed"));
+            let failed = summaries.iter().any(|s| !s.errors.is_empty())
+                || digests.iter().any(|d| d.status.starts_with("failed"));
             Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Import { file, batch } => {
@@ -349,7 +359,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .and_then(|e| e.to_str())
                     .and_then(glas_store::ExportFormat::parse)
                     .ok_or_else(|| usage(format!("--export {}: name the file .csv or .jsonl", path.display())))?;
-                let file = std::fs::File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
+                let file =
+                    std::fs::File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
                 let mut out = std::io::BufWriter::new(file);
                 let n = glas_store::export::write(&store, &req, format, &mut out).map_err(query_error)?;
                 out.flush().with_context(|| format!("cannot write '{}'", path.display()))?;
@@ -362,6 +373,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print_hits(&res, std::io::stdout().is_terminal());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { addr, timeout } => {
+            let ctx = load_ctx(&cli)?;
+            let store = std::sync::Arc::new(ctx.open_store()?);
+            let mut state =
+                glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz());
+            state.limits.timeout = std::time::Duration::from_secs((*timeout).max(1));
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            println!("glas API on http://{} (OpenAPI: /api/openapi.json); Ctrl-C stops", listener.local_addr()?);
+            axum::serve(listener, glas_web::router(std::sync::Arc::new(state)))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Topics => {
@@ -664,7 +691,8 @@ pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
     use glas_core::ru;
     // What analysts read is in Russian.
     let first = if res.hits.is_empty() { 0 } else { res.offset + 1 };
-    let folded = if res.hits.iter().any(|h| h.more_in_cluster > 0) { " (перепечатки свёрнуты)" } else { "" };
+    let folded =
+        if res.hits.iter().any(|h| h.more_in_cluster > 0) { " (перепечатки свёрнуты)" } else { "" };
     println!(
         "Найдено: {} · показаны {}–{}{folded}",
         ru::mentions(res.total as u64),
@@ -694,7 +722,8 @@ pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
             if counts.is_empty() {
                 return;
             }
-            let items: Vec<String> = counts.iter().take(12).map(|c| format!("{} {}", label(&c.value), c.count)).collect();
+            let items: Vec<String> =
+                counts.iter().take(12).map(|c| format!("{} {}", label(&c.value), c.count)).collect();
             println!("{name}: {}", items.join(" · "));
         };
         line("Источники", &f.source, &|v| v.to_string());

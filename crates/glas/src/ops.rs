@@ -493,7 +493,8 @@ pub async fn deliver_digests(ctx: &Ctx, store: &Store, baseline: u64) -> anyhow:
         };
         let mut outcome = DigestOutcome { search: search.name.clone(), new: res.total, status: String::new() };
         let alerts = ctx.pipeline.alerts.as_ref();
-        let to: Vec<String> = if search.to.is_empty() { alerts.map(|a| a.to.clone()).unwrap_or_default() } else { search.to.clone() };
+        let to: Vec<String> =
+            if search.to.is_empty() { alerts.map(|a| a.to.clone()).unwrap_or_default() } else { search.to.clone() };
         if res.total == 0 {
             saved.mark_covered(&search.name, current)?;
             outcome.status = "nothing new".into();

@@ -107,7 +107,7 @@ fn search_uses_russian_morphology_and_marks_matches() {
 
     let out = glas(&["search", "водоснабжения", "--data", d]);
     let text = stdout(&out);
-    assert!(text.starts_with("Найдено: 1 ·"), "{text}");
+    assert!(text.starts_with("Найдено: 1 публикация ·"), "{text}");
     assert!(text.contains("**водоснабжение**"), "{text}");
     assert!(text.contains("2026-11-20 08:00"), "{text}");
 
@@ -139,7 +139,7 @@ fn search_uses_russian_morphology_and_marks_matches() {
     let out = glas(&["reindex", "--data", d]);
     assert!(stdout(&out).contains("reindexed 3 mentions"), "{}{}", stdout(&out), stderr(&out));
     let out = glas(&["search", "водоснабжения", "--data", d]);
-    assert!(stdout(&out).starts_with("Найдено: 1 ·"));
+    assert!(stdout(&out).starts_with("Найдено: 1 публикация ·"));
 }
 
 #[test]

@@ -8,4 +8,5 @@ mod cli;
 mod crawl;
 mod demo;
 mod import_kill;
+mod search;
 mod smtp;

@@ -1,0 +1,417 @@
+//! glas-web: the HTTP API over the store (`glas serve`).
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /api/search` | a page of hits: `q`, `since`, `from`, `to`, `sort`, `page`, `size`, `collapse`, `facets` |
+//! | `GET /api/facets` | hits per source, topic, place, sentiment, type, day for the same parameters |
+//! | `GET /api/mentions/{id}` | one mention with its enrichment |
+//! | `GET /api/export` | every matching mention as `format=csv` or `jsonl`, streamed |
+//! | `GET /api/searches`, `POST /api/searches`, `DELETE /api/searches/{name}` | saved searches |
+//! | `GET /api/openapi.json` | this API as OpenAPI 3.0 |
+//!
+//! Every error is JSON: `{"error": code, "reason": English, "reason_ru":
+//! Russian, "position": n}` (position only for query syntax errors). Limits:
+//! queries up to [`glas_core::query::MAX_QUERY_CHARS`] characters, pages up to
+//! [`glas_store::search::MAX_PAGE`] hits and [`MAX_OFFSET`] deep, request
+//! bodies up to 64 KiB, and a time limit per request ([`Limits`]).
+//!
+//! [`router`] builds the whole service from an [`AppState`]; tests call it
+//! without a socket.
+
+mod openapi;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{NaiveDate, Utc};
+use glas_core::config::SavedSearch;
+use glas_core::query::{MAX_QUERY_CHARS, QueryError};
+use glas_store::saved::{SavedError, SavedSearches};
+use glas_store::search::MAX_PAGE;
+use glas_store::{ExportFormat, SearchRequest, Sort, Store, StoreError};
+use serde::Deserialize;
+
+/// Deepest result accepted (`(page - 1) * size`): paging further is a sign
+/// the query should be narrowed, and costs every request after it.
+pub const MAX_OFFSET: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time a search, facet count or lookup may take.
+    pub timeout: Duration,
+    /// Time an export may take in all.
+    pub export_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(10), export_timeout: Duration::from_secs(600) }
+    }
+}
+
+/// What the handlers share.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub data_dir: PathBuf,
+    /// The pipeline file's saved searches (read-only through the API).
+    pub pipeline_searches: Vec<SavedSearch>,
+    pub tz: chrono_tz::Tz,
+    pub limits: Limits,
+    /// Serializes changes to the saved-search files.
+    saved_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<Store>,
+        data_dir: PathBuf,
+        pipeline_searches: Vec<SavedSearch>,
+        tz: chrono_tz::Tz,
+    ) -> AppState {
+        AppState { store, data_dir, pipeline_searches, tz, limits: Limits::default(), saved_lock: Default::default() }
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(index))
+        .route("/api/search", get(search))
+        .route("/api/facets", get(facets))
+        .route("/api/mentions/{id}", get(mention))
+        .route("/api/export", get(export))
+        .route("/api/searches", get(list_searches).post(create_search))
+        .route("/api/searches/{name}", axum::routing::delete(delete_search))
+        .route("/api/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// An error as the API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    reason: String,
+    reason_ru: String,
+    position: Option<usize>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        reason: impl Into<String>,
+        reason_ru: impl Into<String>,
+    ) -> ApiError {
+        ApiError { status, code, reason: reason.into(), reason_ru: reason_ru.into(), position: None }
+    }
+
+    fn bad_request(reason: impl Into<String>, reason_ru: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", reason, reason_ru)
+    }
+
+    fn query(e: QueryError) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "query_syntax",
+            reason: format!("position {}: {}", e.position, e.message_en),
+            reason_ru: format!("позиция {}: {}", e.position, e.message_ru),
+            position: Some(e.position),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "API request failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), "внутренняя ошибка сервера")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Query(q) => ApiError::query(q),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({"error": self.code, "reason": self.reason, "reason_ru": self.reason_ru});
+        if let Some(p) = self.position {
+            body["position"] = p.into();
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn query_rejection(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("invalid parameters: {}", e.body_text()), "неверные параметры запроса")
+}
+
+/// Runs blocking store work off the async threads, within a time limit.
+async fn blocking<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} s; narrow the query", limit.as_secs()),
+            format!("запрос выполнялся дольше {} с — сузьте его", limit.as_secs()),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+    since: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    #[serde(default)]
+    sort: Sort,
+    page: Option<usize>,
+    size: Option<usize>,
+    collapse: Option<bool>,
+    facets: Option<bool>,
+    /// Export only: csv or jsonl.
+    format: Option<String>,
+}
+
+impl SearchParams {
+    fn request(&self, st: &AppState) -> ApiResult<SearchRequest> {
+        if self.q.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "query_too_long",
+                format!("the query is longer than {MAX_QUERY_CHARS} characters"),
+                format!("запрос длиннее {MAX_QUERY_CHARS} символов"),
+            ));
+        }
+        let size = self.size.unwrap_or(20);
+        if !(1..=MAX_PAGE).contains(&size) {
+            return Err(ApiError::bad_request(
+                format!("size must be 1 to {MAX_PAGE}"),
+                format!("size — от 1 до {MAX_PAGE}"),
+            ));
+        }
+        let page = self.page.unwrap_or(1);
+        let offset = page.checked_sub(1).and_then(|p| p.checked_mul(size)).filter(|o| *o <= MAX_OFFSET);
+        let Some(offset) = offset else {
+            return Err(ApiError::bad_request(
+                format!("page must be 1 or more, and (page - 1) * size at most {MAX_OFFSET}; narrow the query instead"),
+                format!("page — от 1, и (page - 1) * size не больше {MAX_OFFSET}; лучше сузьте запрос"),
+            ));
+        };
+        let (since, until) = glas_store::time_window(self.since.as_deref(), self.from, self.to, st.tz, Utc::now())
+            .map_err(|e| ApiError::bad_request(e.clone(), e))?;
+        Ok(SearchRequest {
+            query: self.q.clone(),
+            since,
+            until,
+            tz: st.tz,
+            sort: self.sort,
+            offset,
+            limit: size,
+            collapse: self.collapse.unwrap_or(true),
+            facets: self.facets.unwrap_or(false),
+            after_seq: None,
+        })
+    }
+}
+
+async fn index() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "glas",
+        "version": env!("CARGO_PKG_VERSION"),
+        "openapi": "/api/openapi.json",
+    }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/openapi.json", "нет такого адреса")
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
+async fn search(
+    State(st): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Json<glas_store::SearchResults>> {
+    let Query(p) = params.map_err(query_rejection)?;
+    let req = p.request(&st)?;
+    let store = st.store.clone();
+    blocking(st.limits.timeout, move || Ok(Json(store.search(&req)?))).await
+}
+
+async fn facets(
+    State(st): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(p) = params.map_err(query_rejection)?;
+    let mut req = p.request(&st)?;
+    req.facets = true;
+    req.limit = 1;
+    req.collapse = false;
+    let store = st.store.clone();
+    blocking(st.limits.timeout, move || {
+        let r = store.search(&req)?;
+        Ok(Json(serde_json::json!({"total": r.total, "facets": r.facets})))
+    })
+    .await
+}
+
+async fn mention(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<glas_store::StoredMention>> {
+    let store = st.store.clone();
+    let found = blocking(st.limits.timeout, move || Ok(store.get(&id)?.ok_or(id))).await?;
+    found.map(Json).map_err(|id| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no mention with id {id:?}"), "такой публикации нет")
+    })
+}
+
+/// Hands what the export writes to the response body in 64 KiB chunks.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
+        // The client went away: stop exporting.
+        self.tx.blocking_send(chunk).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+    }
+}
+
+async fn export(
+    State(st): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(p) = params.map_err(query_rejection)?;
+    let format = match p.format.as_deref() {
+        None => ExportFormat::Jsonl,
+        Some(f) => ExportFormat::parse(f)
+            .ok_or_else(|| ApiError::bad_request("format must be csv or jsonl", "format — csv или jsonl"))?,
+    };
+    let req = p.request(&st)?;
+    // Report a bad query as an error, before the response starts streaming.
+    glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let store = st.store.clone();
+    let deadline = st.limits.export_timeout;
+    let task = tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter { tx, buf: Vec::new() };
+        let r = glas_store::export::write(&store, &req, format, &mut w).and_then(|n| {
+            std::io::Write::flush(&mut w).map_err(StoreError::Export)?;
+            Ok(n)
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "export stopped");
+        }
+    });
+    tokio::spawn(async move {
+        if tokio::time::timeout(deadline, task).await.is_err() {
+            tracing::warn!("export exceeded its time limit");
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+    });
+    let name = format!("glas-export-{}.{}", Utc::now().format("%Y%m%d-%H%M"), format.extension());
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+fn saved_error(e: SavedError) -> ApiError {
+    match e {
+        SavedError::Query(q) => ApiError::query(q),
+        SavedError::Invalid(r) => ApiError::bad_request(r.clone(), r),
+        SavedError::Exists(n) => ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("a saved search named {n:?} already exists"),
+            format!("поиск «{n}» уже есть"),
+        ),
+        SavedError::InPipeline(n) => ApiError::new(
+            StatusCode::CONFLICT,
+            "in_pipeline",
+            format!("saved search {n:?} is defined in the pipeline file; change it there"),
+            format!("поиск «{n}» задан в файле конфигурации — меняйте его там"),
+        ),
+        SavedError::Store(e) => ApiError::internal(e),
+    }
+}
+
+async fn list_searches(State(st): State<Arc<AppState>>) -> ApiResult<Json<serde_json::Value>> {
+    let saved = SavedSearches::new(&st.data_dir);
+    let all = saved.all(&st.pipeline_searches).map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "searches": all })))
+}
+
+async fn create_search(
+    State(st): State<Arc<AppState>>,
+    body: Result<Json<SavedSearch>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let Json(search) = body.map_err(|e| {
+        ApiError::bad_request(
+            format!("the body must be JSON {{\"name\", \"query\", \"to\"}}: {}", e.body_text()),
+            "тело запроса — JSON с полями name, query, to",
+        )
+    })?;
+    let _guard = st.saved_lock.lock().await;
+    let seq = st.store.indexed_seq()?;
+    let created = SavedSearches::new(&st.data_dir).create(&st.pipeline_searches, search, seq).map_err(saved_error)?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(created).expect("serializes"))))
+}
+
+async fn delete_search(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    let _guard = st.saved_lock.lock().await;
+    match SavedSearches::new(&st.data_dir).delete(&st.pipeline_searches, &name).map_err(saved_error)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no saved search named {name:?}"),
+            format!("поиска «{name}» нет"),
+        )),
+    }
+}

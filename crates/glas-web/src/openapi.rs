@@ -1,0 +1,167 @@
+//! The API described as OpenAPI 3.0, served at `/api/openapi.json`.
+
+use serde_json::{Value, json};
+
+fn param(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+fn search_params() -> Vec<Value> {
+    vec![
+        param(
+            "q",
+            json!({"type": "string", "maxLength": glas_core::query::MAX_QUERY_CHARS}),
+            "Query: words (all must match, any case form), OR, NOT or -word, \"phrase\", \"phrase\"~3, prefix*, \
+             (groups), fields title: text: author: source: url:, filters sentiment: topic: place: type: lang:, \
+             date:[2026-11-01 TO 2026-11-07]. Empty: every mention.",
+        ),
+        param("since", json!({"type": "string", "example": "7d"}), "Only the last span: 7d, 24h, 90m."),
+        param("from", json!({"type": "string", "format": "date"}), "From this day (district time), inclusive."),
+        param("to", json!({"type": "string", "format": "date"}), "Up to this day (district time), inclusive."),
+        param(
+            "sort",
+            json!({"type": "string", "enum": ["relevance", "date"], "default": "relevance"}),
+            "Order of hits.",
+        ),
+        param("page", json!({"type": "integer", "minimum": 1, "default": 1}), "Page number."),
+        param(
+            "size",
+            json!({"type": "integer", "minimum": 1, "maximum": glas_store::search::MAX_PAGE, "default": 20}),
+            "Hits per page.",
+        ),
+        param(
+            "collapse",
+            json!({"type": "boolean", "default": true}),
+            "One hit per reprint cluster, with the count of the others (more_in_cluster).",
+        ),
+        param("facets", json!({"type": "boolean", "default": false}), "Also count hits per facet value."),
+    ]
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+pub fn document() -> Value {
+    let facet_list = json!({"type": "array", "items": {"$ref": "#/components/schemas/FacetCount"}});
+    let mut export_params = search_params();
+    export_params.retain(|p| !matches!(p["name"].as_str(), Some("page" | "size" | "collapse" | "facets")));
+    export_params.push(param(
+        "format",
+        json!({"type": "string", "enum": ["csv", "jsonl"], "default": "jsonl"}),
+        "CSV (UTF-8 with BOM, `;`-separated, Russian headers: opens in Excel) or JSON Lines.",
+    ));
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "glas API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Search of mentions gathered and enriched by glas, saved searches and exports. Errors are JSON with an English and a Russian reason.",
+        },
+        "paths": {
+            "/api/search": {"get": {
+                "summary": "A page of hits",
+                "parameters": search_params(),
+                "responses": {
+                    "200": {"description": "Hits", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchResults"}}}},
+                    "400": error_response("Bad parameters or query syntax (with position)"),
+                    "503": error_response("The request took longer than the time limit"),
+                },
+            }},
+            "/api/facets": {"get": {
+                "summary": "Hits per source, topic, place, sentiment, type and day",
+                "parameters": search_params(),
+                "responses": {
+                    "200": {"description": "Counts", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "facets": {"$ref": "#/components/schemas/Facets"}}}}}},
+                    "400": error_response("Bad parameters or query syntax"),
+                },
+            }},
+            "/api/mentions/{id}": {"get": {
+                "summary": "One mention with its enrichment",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "The mention", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Mention"}}}},
+                    "404": error_response("No such mention"),
+                },
+            }},
+            "/api/export": {"get": {
+                "summary": "Every mention matching the query (no paging), streamed",
+                "parameters": export_params,
+                "responses": {
+                    "200": {"description": "The export", "content": {"text/csv": {}, "application/x-ndjson": {}}},
+                    "400": error_response("Bad parameters or query syntax"),
+                },
+            }},
+            "/api/searches": {
+                "get": {"summary": "Saved searches (pipeline file and API)", "responses": {"200": {"description": "The list", "content": {"application/json": {"schema": {"type": "object", "properties": {"searches": {"type": "array", "items": {"$ref": "#/components/schemas/SavedSearch"}}}}}}}}},
+                "post": {
+                    "summary": "Create a saved search: its new matches are emailed after every crawl round",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewSavedSearch"}}}},
+                    "responses": {
+                        "201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedSearch"}}}},
+                        "400": error_response("Invalid name, query or address"),
+                        "409": error_response("The name exists, or belongs to the pipeline file"),
+                    },
+                },
+            },
+            "/api/searches/{name}": {"delete": {
+                "summary": "Delete a saved search created through the API",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "404": error_response("No such saved search"),
+                    "409": error_response("Defined in the pipeline file"),
+                },
+            }},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error", "reason", "reason_ru"], "properties": {
+                "error": {"type": "string", "enum": ["bad_request", "query_syntax", "query_too_long", "not_found", "exists", "in_pipeline", "timeout", "internal"]},
+                "reason": {"type": "string"},
+                "reason_ru": {"type": "string"},
+                "position": {"type": "integer", "description": "1-based character position of a query syntax error"},
+            }},
+            "Hit": {"type": "object", "properties": {
+                "id": {"type": "string"}, "source": {"type": "string"}, "url": {"type": "string"},
+                "published_at": {"type": "string", "format": "date-time"}, "author": {"type": "string"}, "title": {"type": "string"},
+                "title_highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+                "sentiment": {"type": "string", "enum": ["negative", "neutral", "positive"]},
+                "topics": {"type": "array", "items": {"type": "string"}}, "places": {"type": "array", "items": {"type": "string"}},
+                "mention_type": {"type": "string", "enum": ["complaint", "question", "gratitude", "news", "other"]},
+                "cluster": {"type": "string"},
+                "more_in_cluster": {"type": "integer", "description": "Other mentions of the reprint cluster in the result set"},
+                "snippet": {"type": "string"},
+                "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}, "description": "Byte ranges of matched words in snippet"},
+                "score": {"type": "number"},
+            }},
+            "SearchResults": {"type": "object", "properties": {
+                "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                "facets": {"$ref": "#/components/schemas/Facets"},
+            }},
+            "FacetCount": {"type": "object", "properties": {"value": {"type": "string"}, "count": {"type": "integer"}}},
+            "Facets": {"type": "object", "properties": {
+                "source": facet_list, "topic": facet_list, "place": facet_list,
+                "sentiment": facet_list, "type": facet_list, "day": facet_list,
+            }},
+            "Mention": {"type": "object", "properties": {
+                "id": {"type": "string"}, "source": {"type": "string"}, "source_kind": {"type": "string"}, "url": {"type": "string"},
+                "published_at": {"type": "string", "format": "date-time"}, "author": {"type": "string"}, "title": {"type": "string"},
+                "text": {"type": "string"}, "lang": {"type": "string"}, "sentiment": {"type": "string"}, "sentiment_score": {"type": "number"},
+                "topics": {"type": "array", "items": {"type": "string"}}, "places": {"type": "array", "items": {"type": "string"}},
+                "entities": {"type": "array", "items": {"type": "string"}}, "mention_type": {"type": "string"}, "cluster": {"type": "string"},
+            }},
+            "NewSavedSearch": {"type": "object", "required": ["name", "query"], "properties": {
+                "name": {"type": "string", "maxLength": glas_store::saved::MAX_NAME_CHARS},
+                "query": {"type": "string"},
+                "to": {"type": "array", "items": {"type": "string", "format": "email"}, "description": "Recipients; empty: the [alerts] recipients"},
+            }},
+            "SavedSearch": {"type": "object", "properties": {
+                "name": {"type": "string"}, "query": {"type": "string"},
+                "to": {"type": "array", "items": {"type": "string"}},
+                "origin": {"type": "string", "enum": ["pipeline", "api"]},
+                "created_at": {"type": "string", "format": "date-time"},
+            }},
+        }},
+    })
+}
