@@ -13,6 +13,7 @@ use glas_core::Record;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
+use tantivy::indexer::UserOperation;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
 use crate::StoreError;
@@ -150,9 +151,11 @@ impl SearchIndex {
 
     fn writer(&mut self) -> Result<&mut IndexWriter, StoreError> {
         if self.writer.is_none() {
+            // One indexing thread per core (up to four), 128 MB of buffer each.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
             let w = self
                 .index
-                .writer_with_num_threads(1, 64_000_000)
+                .writer_with_num_threads(threads, threads * 128_000_000)
                 .map_err(|e| StoreError::index("open index writer", e))?;
             self.writer = Some(w);
         }
@@ -162,12 +165,21 @@ impl SearchIndex {
     /// Adds records that came with log part `log_seq`, replacing any document
     /// with the same id, so indexing the same part twice never yields two.
     pub fn add(&mut self, records: &[Record], log_seq: u64) -> Result<(), StoreError> {
+        self.add_batch(records, log_seq, true)
+    }
+
+    /// Like [`SearchIndex::add`]; `replace = false` skips looking for an
+    /// earlier copy (a rebuild into an empty index). The batch goes to the
+    /// indexing threads as one operation list.
+    fn add_batch(&mut self, records: &[Record], log_seq: u64, replace: bool) -> Result<(), StoreError> {
         let f = self.fields;
-        let w = self.writer()?;
+        let mut ops = Vec::with_capacity(records.len() * if replace { 2 } else { 1 });
         for r in records {
             let m = &r.mention;
             let e = &r.enrichment;
-            w.delete_term(Term::from_field_text(f.id, &m.id));
+            if replace {
+                ops.push(UserOperation::Delete(Term::from_field_text(f.id, &m.id)));
+            }
             let mut d = doc!(
                 f.id => m.id.as_str(),
                 f.source => m.source.as_deref().unwrap_or(""),
@@ -201,9 +213,17 @@ impl SearchIndex {
             for x in &e.entities {
                 d.add_text(f.entity, x);
             }
-            w.add_document(d).map_err(|e| StoreError::index("add document", e))?;
+            ops.push(UserOperation::Add(d));
+        }
+        if !ops.is_empty() {
+            self.writer()?.run(ops).map_err(|e| StoreError::index("add documents", e))?;
         }
         Ok(())
+    }
+
+    /// Adds records of log part `log_seq` to an index just cleared.
+    pub fn add_fresh(&mut self, records: &[Record], log_seq: u64) -> Result<(), StoreError> {
+        self.add_batch(records, log_seq, false)
     }
 
     /// Makes everything added so far durable and visible, recording that the

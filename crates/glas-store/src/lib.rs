@@ -191,7 +191,7 @@ impl Store {
         let parts = self.log.parts()?;
         for part in &parts {
             let recs = self.log.read_part(part)?;
-            self.index.add(&recs, part.seq)?;
+            self.index.add_fresh(&recs, part.seq)?;
         }
         self.index.commit(parts.last().map_or(0, |p| p.seq))?;
         Ok(self.index.num_docs())

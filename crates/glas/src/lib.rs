@@ -7,6 +7,7 @@
 //! Exit codes: 0 success; 1 failure; 2 invalid usage or configuration;
 //! 3 finished, but some input was rejected or some source failed.
 
+pub mod corpus;
 pub mod demo;
 pub mod eval;
 pub mod fixture_server;
@@ -121,6 +122,25 @@ pub enum Command {
         /// Time limit of one search request, in seconds.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+    },
+    /// Write a synthetic corpus of Russian mentions for benchmarks (BENCHMARKS.md).
+    GenCorpus {
+        /// The JSON Lines file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// Span of publication times, ending 2026-11-25 21:00 MSK.
+        #[arg(long, default_value_t = 60)]
+        days: i64,
+        /// Number of distinct sources.
+        #[arg(long, default_value_t = 120)]
+        sources: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder with the public sentiment datasets (used when present).
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
     },
     /// Rebuild the search index from the store of record.
     Reindex,
@@ -389,6 +409,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenCorpus { out, count, days, sources, seed, datasets } => {
+            let ctx = load_ctx(&cli)?;
+            let opts = corpus::Options {
+                count: *count,
+                days: *days,
+                sources: *sources,
+                seed: *seed,
+                datasets: datasets.join("sentiment").exists().then(|| datasets.clone()),
+                end: DateTime::parse_from_rfc3339("2026-11-25T21:00:00+03:00").expect("valid"),
+            };
+            let started = std::time::Instant::now();
+            let s = corpus::write_file(&opts, &ctx.pipeline, out)?;
+            println!(
+                "wrote {} mentions to {} in {:.1}s (pools: {} tweets, {} news sentences, {} municipal posts)",
+                s.mentions,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                s.tweets_pool,
+                s.news_pool,
+                s.municipal_pool
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Topics => {
