@@ -31,6 +31,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -186,6 +187,8 @@ def main():
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/glas-bench-search"))
     ap.add_argument("--datasets", default="../shared/data")
+    ap.add_argument("--reuse-glas", action="store_true",
+                    help="keep the glas store and load timings of the previous run (to rerun the PostgreSQL side and the queries)")
     args = ap.parse_args()
     import psycopg
 
@@ -200,33 +203,38 @@ def main():
     res["corpus_bytes"] = corpus.stat().st_size
 
     data = work / "glas-data"
-    shutil.rmtree(data, ignore_errors=True)
-    res["glas_import_s"] = timed([glas, "import", "--data", data, corpus, "--batch", "20000"])
-    res["glas_reindex_s"] = timed([glas, "reindex", "--data", data])
-    res["glas_index_bytes"] = du(data / "index")
-    res["glas_log_bytes"] = du(data / "log")
-
-    # The enriched mentions, for PostgreSQL (not timed).
+    partial = work / "glas-load.json"
     export = work / "enriched.jsonl"
-    run([glas, "search", "", "--export", export, "--data", data])
     tsv = work / "enriched.tsv"
-    with open(export, encoding="utf-8") as src, open(tsv, "w", encoding="utf-8") as dst:
-        esc = lambda s: (s or "").replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
-        arr = lambda xs: "{" + ",".join('"' + x.replace('"', "") + '"' for x in xs) + "}"
-        for line in src:
-            m = json.loads(line)
-            e = m["enrichment"]
-            dst.write("\t".join([esc(m["id"]), esc(m["source"]), m["published_at"], esc(m.get("title")) or "\\N",
-                                 esc(m["text"]), e["sentiment"], arr(e["topics"]), arr(e["places"]),
-                                 e["mention_type"], e["cluster"]]) + "\n")
+    if args.reuse_glas and partial.exists() and tsv.exists():
+        res.update(json.loads(partial.read_text()))
+    else:
+        shutil.rmtree(data, ignore_errors=True)
+        res["glas_import_s"] = timed([glas, "import", "--data", data, corpus, "--batch", "20000"])
+        res["glas_reindex_s"] = timed([glas, "reindex", "--data", data])
+        res["glas_index_bytes"] = du(data / "index")
+        res["glas_log_bytes"] = du(data / "log")
+        # The enriched mentions, for PostgreSQL (not timed).
+        run([glas, "search", "", "--export", export, "--data", data])
+        with open(export, encoding="utf-8") as src, open(tsv, "w", encoding="utf-8") as dst:
+            esc = lambda s: (s or "").replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+            arr = lambda xs: "{" + ",".join('"' + x.replace('"', "") + '"' for x in xs) + "}"
+            for line in src:
+                m = json.loads(line)
+                e = m["enrichment"]
+                dst.write("\t".join([esc(m["id"]), esc(m["source"]), m["published_at"], esc(m.get("title")) or "\\N",
+                                     esc(m["text"]), e["sentiment"], arr(e["topics"]), arr(e["places"]),
+                                     e["mention_type"], e["cluster"]]) + "\n")
+        partial.write_text(json.dumps({k: v for k, v in res.items() if k.startswith("glas_")}))
 
     # PostgreSQL in a throwaway cluster on loopback.
-    pgdir = work / "pg"
-    shutil.rmtree(pgdir, ignore_errors=True)
-    pgdir.mkdir()
+    # As root the server runs as `postgres`, which may not enter WORK: use /tmp.
+    pgdir = Path(tempfile.mkdtemp(prefix="glas-bench-pg-")) if os.geteuid() == 0 else work / "pg"
     if os.geteuid() == 0:
         shutil.chown(pgdir, "postgres", "postgres")
-        os.chmod(work, 0o755)
+    else:
+        shutil.rmtree(pgdir, ignore_errors=True)
+        pgdir.mkdir()
     bin_ = pg_bin()
     run(as_pg_user([bin_ / "initdb", "-D", pgdir / "data", "--auth=trust", "-U", "bench", "-E", "UTF8", "--locale=C.UTF-8"]),
         stdout=subprocess.DEVNULL)
@@ -314,6 +322,7 @@ def main():
         if serve:
             serve.kill()
         run(as_pg_user([bin_ / "pg_ctl", "-D", pgdir / "data", "-m", "fast", "stop"]))
+        shutil.rmtree(pgdir, ignore_errors=True)
     (work / "results.json").write_text(json.dumps(res, ensure_ascii=False, indent=1))
     report(res)
 

@@ -1191,6 +1191,25 @@ variants = ["водоканал"]
     }
 
     #[test]
+    fn saved_searches() {
+        let ok = parse(
+            "[storage]\ndata_dir = \"d\"\n[alerts]\nfrom = \"g@example.org\"\nto = [\"p@example.org\"]\n\n[[searches]]\nname = \"Вода\"\nquery = \"topic:water place:Величаевское\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.searches[0].query, "topic:water place:Величаевское");
+        assert!(ok.searches[0].to.is_empty(), "defaults to the [alerts] recipients");
+        let err = parse(
+            "[storage]\ndata_dir = \"d\"\n[[searches]]\nname = \"Вода\"\nquery = \"вода AND (газ\"\nto = [\"nobody\"]\n\n[[searches]]\nname = \"Вода\"\nquery = \"газ\"\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<String> = err.0.iter().map(|e| format!("{}:{}", e.line, e.message)).collect();
+        assert!(msgs.iter().any(|m| m.starts_with("5:invalid query: позиция 10")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.starts_with("6:\"nobody\" is not an email address")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.contains("add an [alerts] section")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.contains("\"Вода\" is defined twice")), "{msgs:#?}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("6h"), Some(Duration::hours(6)));
         assert_eq!(parse_duration("14d"), Some(Duration::days(14)));

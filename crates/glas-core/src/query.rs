@@ -486,8 +486,7 @@ impl Parser {
 
     fn and(&mut self, field: Option<Field>) -> Result<Node, QueryError> {
         let mut parts = Vec::new();
-        loop {
-            let Some(l) = self.peek() else { break };
+        while let Some(l) = self.peek() {
             if matches!(l.tok, Tok::RParen) || is_op(&l.tok, OR) {
                 break;
             }

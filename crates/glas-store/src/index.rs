@@ -10,14 +10,16 @@
 use std::path::Path;
 
 use glas_core::Record;
+use tantivy::indexer::UserOperation;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::indexer::UserOperation;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
 use crate::StoreError;
 pub use crate::analyzer::{RU_ANALYZER, russian_analyzer};
+
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
@@ -41,6 +43,10 @@ pub(crate) struct Fields {
     pub mention_type: Field,
     pub cluster: Field,
     pub log_seq: Field,
+    /// Hours since 1970 (UTC), indexed: whole-hour date ranges (every
+    /// `date:` day and `--from/--to`) read a few posting lists instead of
+    /// scanning the `published_at` column.
+    pub hour: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -78,6 +84,7 @@ fn schema() -> (Schema, Fields) {
         mention_type: b.add_text_field("type", facet.clone()),
         cluster: b.add_text_field("cluster", facet),
         log_seq: b.add_u64_field("log_seq", INDEXED | STORED | FAST),
+        hour: b.add_u64_field("hour", INDEXED),
     };
     (b.build(), f)
 }
@@ -193,6 +200,7 @@ impl SearchIndex {
                 f.mention_type => e.mention_type.as_str(),
                 f.cluster => e.cluster.as_str(),
                 f.log_seq => log_seq,
+                f.hour => m.published_at.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64,
             );
             if let Some(u) = &m.url {
                 d.add_text(f.url, u);
@@ -234,6 +242,19 @@ impl SearchIndex {
         prepared.set_payload(&format!("log_seq={log_seq}"));
         prepared.commit().map_err(|e| StoreError::index("commit", e))?;
         self.reader.reload().map_err(|e| StoreError::index("reload reader", e))?;
+        Ok(())
+    }
+
+    /// Merging segments while a rebuild is still adding documents rewrites
+    /// them again and again; `false` holds merges until the next commit
+    /// after `true` (the default policy then merges what is there).
+    pub fn set_merging(&mut self, on: bool) -> Result<(), StoreError> {
+        let w = self.writer()?;
+        if on {
+            w.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        } else {
+            w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        }
         Ok(())
     }
 

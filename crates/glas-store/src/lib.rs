@@ -91,7 +91,9 @@ pub struct Store {
     dir: PathBuf,
     log: log::Log,
     index: SearchIndex,
-    ids: HashSet<String>,
+    /// Every stored id, read from the log the first time dedup needs it:
+    /// searches and rebuilds never pay for it.
+    ids: std::sync::OnceLock<HashSet<String>>,
     _lock: File,
 }
 
@@ -105,8 +107,7 @@ impl Store {
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked { path: dir.to_path_buf() })?;
         let log = log::Log::open(&dir.join("log"))?;
         let index = SearchIndex::open(&dir.join("index"))?;
-        let ids = log.ids()?;
-        let mut store = Store { dir: dir.to_path_buf(), log, index, ids, _lock: lock };
+        let mut store = Store { dir: dir.to_path_buf(), log, index, ids: std::sync::OnceLock::new(), _lock: lock };
         store.catch_up()?;
         Ok(store)
     }
@@ -123,17 +124,25 @@ impl Store {
         &self.index
     }
 
+    fn ids(&self) -> Result<&HashSet<String>, StoreError> {
+        if let Some(ids) = self.ids.get() {
+            return Ok(ids);
+        }
+        let loaded = self.log.ids()?;
+        Ok(self.ids.get_or_init(|| loaded))
+    }
+
     /// Number of mentions in the log.
-    pub fn len(&self) -> usize {
-        self.ids.len()
+    pub fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.ids()?.len())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.ids()?.is_empty())
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+    pub fn contains(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.ids()?.contains(id))
     }
 
     /// Commits new records to the log, then to the index. Records whose id is
@@ -148,11 +157,13 @@ impl Store {
     pub fn append_groups(&mut self, groups: Vec<Vec<Record>>) -> Result<Vec<AppendStats>, StoreError> {
         let mut all_stats = Vec::with_capacity(groups.len());
         let mut fresh = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+        self.ids()?;
+        let ids = self.ids.get_mut().expect("loaded above");
         let mut batch_ids = HashSet::new();
         for records in groups {
             let mut stats = AppendStats::default();
             for r in records {
-                if self.ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
+                if ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
                     stats.duplicate += 1;
                 } else {
                     stats.new += 1;
@@ -165,7 +176,7 @@ impl Store {
             return Ok(all_stats);
         }
         let parts = self.log.append(&fresh, Utc::now())?;
-        self.ids.extend(batch_ids);
+        self.ids.get_mut().expect("loaded above").extend(batch_ids);
         let last = parts.last().map_or(0, |p| p.seq);
         self.index.add(&fresh, last)?;
         self.index.commit(last)?;
@@ -188,18 +199,20 @@ impl Store {
     /// Rebuilds the index from the log. Returns the number of documents.
     pub fn reindex(&mut self) -> Result<u64, StoreError> {
         self.index.clear()?;
+        self.index.set_merging(false)?;
         let parts = self.log.parts()?;
         for part in &parts {
             let recs = self.log.read_part(part)?;
             self.index.add_fresh(&recs, part.seq)?;
         }
         self.index.commit(parts.last().map_or(0, |p| p.seq))?;
+        self.index.set_merging(true)?;
         Ok(self.index.num_docs())
     }
 
     /// Every record in the log, in part order.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::with_capacity(self.ids.len());
+        let mut out = Vec::new();
         for part in self.log.parts()? {
             out.extend(self.log.read_part(&part)?);
         }

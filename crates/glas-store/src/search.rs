@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, PhraseQuery,
+    Query, RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
@@ -18,7 +18,7 @@ use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, TantivyD
 use crate::StoreError;
 use crate::analyzer::{analyze, fold_letters, is_stop_word, russian_analyzer};
 use crate::highlight::{Highlighter, Marked};
-use crate::index::{Fields, SearchIndex, StoredMention};
+use crate::index::{Fields, HOUR_MS, SearchIndex, StoredMention};
 use glas_core::query::{self, FilterKey, Node, QueryError, TextItem, TextScope};
 
 /// Largest page accepted.
@@ -133,6 +133,19 @@ pub struct SearchResults {
 pub(crate) struct Compiled {
     pub query: Box<dyn Query>,
     pub highlighter: Highlighter,
+    /// Phrases and prefixes are evaluated over every match anyway (no
+    /// block-max pruning), so counting and ranking share one pass.
+    pub exhaustive: bool,
+}
+
+fn exhaustive(node: &Node) -> bool {
+    match node {
+        Node::Text { item: TextItem::Phrase { .. } | TextItem::Prefix(_), .. } => true,
+        Node::Url { prefix: true, .. } => true,
+        Node::And(v) | Node::Or(v) => v.iter().any(exhaustive),
+        Node::Not(b) => exhaustive(b),
+        _ => false,
+    }
 }
 
 struct Compiler<'a> {
@@ -161,6 +174,9 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
+/// From (inclusive) and until (exclusive), either open.
+pub type TimeWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The time window of `--since 7d` and `--from/--to` (district days, both
 /// inclusive) in UTC. The error names the bad value, in Russian and English.
 pub fn time_window(
@@ -169,7 +185,7 @@ pub fn time_window(
     to: Option<NaiveDate>,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), String> {
+) -> Result<TimeWindow, String> {
     let mut lower = match since {
         Some(s) => Some(
             now - glas_core::config::parse_duration(s).ok_or_else(|| {
@@ -190,6 +206,23 @@ pub fn time_window(
     }
     let upper = to.and_then(|t| t.succ_opt()).map(|d| day_start(tz, d));
     Ok((lower, upper))
+}
+
+/// Mentions published in [since, until): through the indexed hour when both
+/// ends fall on whole hours (district midnights do), else by scanning the
+/// `published_at` column.
+fn time_range(f: Fields, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Box<dyn Query> {
+    let whole = |t: &Option<DateTime<Utc>>| t.is_none_or(|t| t.timestamp_millis().rem_euclid(HOUR_MS) == 0);
+    if whole(&since) && whole(&until) {
+        let hour =
+            |t: DateTime<Utc>| Term::from_field_u64(f.hour, t.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64);
+        let lower = since.map_or(Bound::Unbounded, |t| Bound::Included(hour(t)));
+        let upper = until.map_or(Bound::Unbounded, |t| Bound::Excluded(hour(t)));
+        return filter(Box::new(InvertedIndexRangeQuery::new(lower, upper)));
+    }
+    let lower = since.map_or(Bound::Unbounded, |t| Bound::Included(date_term(f.published_at, t)));
+    let upper = until.map_or(Bound::Unbounded, |t| Bound::Excluded(date_term(f.published_at, t)));
+    filter(Box::new(RangeQuery::new(lower, upper)))
 }
 
 /// Start of a district-time day, in UTC.
@@ -306,12 +339,9 @@ impl Compiler<'_> {
     }
 
     fn date(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Box<dyn Query> {
-        let field = self.f.published_at;
-        let lower = from.map_or(Bound::Unbounded, |d| Bound::Included(date_term(field, day_start(self.tz, d))));
-        let upper = to
-            .and_then(|d| d.succ_opt())
-            .map_or(Bound::Unbounded, |d| Bound::Excluded(date_term(field, day_start(self.tz, d))));
-        filter(Box::new(RangeQuery::new(lower, upper)))
+        let since = from.map(|d| day_start(self.tz, d));
+        let until = to.and_then(|d| d.succ_opt()).map(|d| day_start(self.tz, d));
+        time_range(self.f, since, until)
     }
 
     /// A bare word that is only a function word ("не", "в"), not scored on its own.
@@ -388,9 +418,7 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, c.compile(&node, true))];
         let f = self.fields;
         if req.since.is_some() || req.until.is_some() {
-            let lower = req.since.map_or(Bound::Unbounded, |t| Bound::Included(date_term(f.published_at, t)));
-            let upper = req.until.map_or(Bound::Unbounded, |t| Bound::Excluded(date_term(f.published_at, t)));
-            clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lower, upper)))));
+            clauses.push((Occur::Must, time_range(f, req.since, req.until)));
         }
         if let Some(seq) = req.after_seq {
             let lower = Bound::Excluded(Term::from_field_u64(f.log_seq, seq));
@@ -398,7 +426,7 @@ impl SearchIndex {
         }
         let query: Box<dyn Query> =
             if clauses.len() == 1 { clauses.pop().unwrap().1 } else { Box::new(BooleanQuery::new(clauses)) };
-        Ok(Compiled { query, highlighter })
+        Ok(Compiled { query, highlighter, exhaustive: exhaustive(&node) })
     }
 
     fn ranked(
@@ -423,22 +451,55 @@ impl SearchIndex {
         })
     }
 
+    /// The match count and a ranked slice: two passes (a term query's count
+    /// is a lookup and its top-k prunes), or one when the query is evaluated
+    /// over every match anyway.
+    fn ranked_counted(
+        &self,
+        searcher: &Searcher,
+        compiled: &Compiled,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<(f32, DocAddress)>), StoreError> {
+        let query = &*compiled.query;
+        if !compiled.exhaustive {
+            let total = searcher.search(query, &Count).map_err(|e| StoreError::index("count", e))?;
+            return Ok((total, self.ranked(searcher, query, sort, offset, limit)?));
+        }
+        let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
+        Ok(match sort {
+            Sort::Relevance => {
+                searcher.search(query, &(Count, top.order_by_score())).map_err(|e| StoreError::index("search", e))?
+            }
+            Sort::Date => {
+                let (n, docs) = searcher
+                    .search(query, &(Count, top.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc)))
+                    .map_err(|e| StoreError::index("search", e))?;
+                (n, docs.into_iter().map(|(_, a)| (0.0, a)).collect())
+            }
+        })
+    }
+
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
         let compiled = self.compile(req).map_err(StoreError::Query)?;
         let searcher = self.searcher();
         let query = &*compiled.query;
         let limit = req.limit.clamp(1, MAX_PAGE);
-        let total = searcher.search(query, &Count).map_err(|e| StoreError::index("count", e))?;
+        let total;
         // The page, as (hit, other members of its cluster in the result set).
         let mut page: Vec<((f32, DocAddress), u64)> = Vec::with_capacity(limit);
         if !req.collapse {
-            page = self.ranked(&searcher, query, req.sort, req.offset, limit)?.into_iter().map(|h| (h, 0)).collect();
+            let (n, docs) = self.ranked_counted(&searcher, &compiled, req.sort, req.offset, limit)?;
+            total = n;
+            page = docs.into_iter().map(|h| (h, 0)).collect();
         } else {
             let want = req.offset + limit;
             let columns = ClusterColumns::new(&searcher);
             let mut fetch = (want * 3).max(60);
+            let (n, mut docs) = self.ranked_counted(&searcher, &compiled, req.sort, 0, fetch)?;
+            total = n;
             let groups = loop {
-                let docs = self.ranked(&searcher, query, req.sort, 0, fetch)?;
                 let mut seen = HashSet::new();
                 let groups: Vec<((f32, DocAddress), Option<String>)> = docs
                     .iter()
@@ -454,12 +515,13 @@ impl SearchIndex {
                     break groups;
                 }
                 fetch = (fetch * 4).min(COLLAPSE_WINDOW);
+                docs = self.ranked(&searcher, query, req.sort, 0, fetch)?;
             };
-            for (hit, cluster) in groups.into_iter().skip(req.offset).take(limit) {
-                let more = match cluster {
-                    Some(label) => self.cluster_size(&searcher, query, &label)?.saturating_sub(1),
-                    None => 0,
-                };
+            let shown: Vec<((f32, DocAddress), Option<String>)> =
+                groups.into_iter().skip(req.offset).take(limit).collect();
+            let sizes = self.cluster_sizes(&searcher, query, shown.iter().filter_map(|(_, c)| c.as_deref()))?;
+            for (hit, cluster) in shown {
+                let more = cluster.and_then(|c| sizes.get(&c).copied()).unwrap_or(1).saturating_sub(1);
                 page.push((hit, more));
             }
         }
@@ -499,17 +561,26 @@ impl SearchIndex {
         Ok(SearchResults { total, offset: req.offset, limit, hits, facets })
     }
 
-    /// Mentions of reprint cluster `label` that match the query.
-    fn cluster_size(&self, searcher: &Searcher, query: &dyn Query, label: &str) -> Result<u64, StoreError> {
-        let t = Term::from_field_text(self.fields.cluster, label);
-        // Most clusters are one mention: the term's document frequency says so
-        // without running the query again.
-        if searcher.doc_freq(&t).map_err(|e| StoreError::index("count cluster", e))? <= 1 {
-            return Ok(1);
+    /// How many mentions of each reprint cluster match the query: one pass
+    /// over the matches, for the clusters with more than one mention at all
+    /// (the term's document frequency says which; the rest count 1).
+    fn cluster_sizes<'a>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        labels: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let mut wanted = HashSet::new();
+        for label in labels {
+            let t = Term::from_field_text(self.fields.cluster, label);
+            if searcher.doc_freq(&t).map_err(|e| StoreError::index("count cluster", e))? > 1 {
+                wanted.insert(label.to_string());
+            }
         }
-        let q =
-            BooleanQuery::new(vec![(Occur::Must, term(self.fields.cluster, label)), (Occur::Must, query.box_clone())]);
-        Ok(searcher.search(&q, &Count).map_err(|e| StoreError::index("count cluster", e))? as u64)
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        searcher.search(query, &ClusterCounter { labels: wanted }).map_err(|e| StoreError::index("count clusters", e))
     }
 
     /// Every mention matching `req` (no paging, no collapsing), newest first
@@ -531,6 +602,72 @@ impl SearchIndex {
             each(self.stored(&d)).map_err(StoreError::Export)?;
         }
         Ok(docs.len())
+    }
+}
+
+/// Counts the matches of a few reprint clusters, reading the cluster fast field.
+struct ClusterCounter {
+    labels: HashSet<String>,
+}
+
+struct ClusterSegment {
+    column: Option<StrColumn>,
+    /// Term ordinal in this segment → label, for the wanted clusters present.
+    ords: HashMap<u64, String>,
+    counts: HashMap<u64, u64>,
+}
+
+impl Collector for ClusterCounter {
+    type Fruit = HashMap<String, u64>;
+    type Child = ClusterSegment;
+
+    fn for_segment(&self, _ord: u32, reader: &SegmentReader) -> tantivy::Result<ClusterSegment> {
+        let column = reader.fast_fields().str("cluster")?;
+        let mut ords = HashMap::new();
+        if let Some(col) = &column {
+            for label in &self.labels {
+                if let Some(o) = col.dictionary().term_ord(label.as_bytes())? {
+                    ords.insert(o, label.clone());
+                }
+            }
+        }
+        Ok(ClusterSegment { column, ords, counts: HashMap::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<HashMap<String, u64>>) -> tantivy::Result<HashMap<String, u64>> {
+        let mut out: HashMap<String, u64> = HashMap::new();
+        for f in fruits {
+            for (k, v) in f {
+                *out.entry(k).or_default() += v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for ClusterSegment {
+    type Fruit = HashMap<String, u64>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if self.ords.is_empty() {
+            return;
+        }
+        if let Some(col) = &self.column {
+            for ord in col.term_ords(doc) {
+                if self.ords.contains_key(&ord) {
+                    *self.counts.entry(ord).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> HashMap<String, u64> {
+        let ords = self.ords;
+        self.counts.into_iter().filter_map(|(o, n)| ords.get(&o).map(|l| (l.clone(), n))).collect()
     }
 }
 

@@ -160,8 +160,8 @@ fn sources(n: usize) -> Vec<(String, &'static str)> {
     let n = n.max(4);
     (0..n)
         .map(|i| match i % 8 {
-            0 | 1 | 2 => (format!("tg-channel-{i:03}"), "telegram"),
-            3 | 4 | 5 => (format!("vk-community-{i:03}"), "vk"),
+            0..=2 => (format!("tg-channel-{i:03}"), "telegram"),
+            3..=5 => (format!("vk-community-{i:03}"), "vk"),
             6 => (format!("rss-outlet-{i:03}"), "rss"),
             _ => (format!("html-site-{i:03}"), "html"),
         })
@@ -192,7 +192,12 @@ pub fn generate(opts: &Options, pipeline: &glas_core::Pipeline, out: &mut dyn Wr
     let start = opts.end - Duration::seconds(span_secs);
     let mut recent_news: Vec<(String, String)> = Vec::new();
     let mut counters = vec![0usize; sources.len()];
-    let stats = Stats { mentions: opts.count, tweets_pool: tweets.len(), news_pool: news.len(), municipal_pool: municipal.len() };
+    let stats = Stats {
+        mentions: opts.count,
+        tweets_pool: tweets.len(),
+        news_pool: news.len(),
+        municipal_pool: municipal.len(),
+    };
     let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
     for _ in 0..opts.count {
         // Daily rhythm: fewer posts at night.

@@ -17,7 +17,8 @@ use crate::fixture_server::FixtureServer;
 use crate::ops::{self, Ctx};
 
 /// What the demo leaves behind, removed before each run.
-const DEMO_OUTPUTS: &[&str] = &["log", "index", "checkpoints.json", "analytics", "reports", "outbox", "alerts"];
+const DEMO_OUTPUTS: &[&str] =
+    &["log", "index", "checkpoints.json", "analytics", "reports", "outbox", "alerts", "searches"];
 
 pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result<ExitCode> {
     let fixtures = match fixtures {
@@ -54,7 +55,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     let at = newest.duration_trunc(Duration::hours(1)).unwrap_or(newest) + Duration::hours(1);
     let oldest = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).min().unwrap_or(newest);
 
-    println!("\n2. index: {} mentions searchable ({} in the log)", store.index().num_docs(), store.len());
+    println!("\n2. index: {} mentions searchable ({} in the log)", store.index().num_docs(), store.len()?);
 
     println!(
         "\n3. analyse: daily aggregates and signals, as of {}",

@@ -32,15 +32,11 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(text.contains("saved search \"Вода в Величаевском\": 37 new · outbox"), "{text}");
     assert!(report.contains("Сохранённые поиски") && report.contains("Жалобы на дороги"));
 
-    // Deterministic: a second run prints the same, but for timings, ports and
-    // digests, which have nothing new to send: no mention is emailed twice.
+    // Deterministic: a second run (the demo starts afresh) prints the same,
+    // but for timings and ports.
     let again = stdout(&glas(&["demo", "--data", data.to_str().unwrap()]));
-    assert!(again.contains("saved search \"Вода в Величаевском\": 0 new · nothing new"), "{again}");
     let strip = |s: &str| {
-        s.lines()
-            .filter(|l| !l.contains("127.0.0.1") && !l.contains("finished in") && !l.starts_with("saved search"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        s.lines().filter(|l| !l.contains("127.0.0.1") && !l.contains("finished in")).collect::<Vec<_>>().join("\n")
     };
     assert_eq!(strip(&text), strip(&again));
 }
