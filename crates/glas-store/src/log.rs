@@ -261,23 +261,23 @@ pub(crate) fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Record>> {
             })
             .collect()
     };
-    let ids = s("id")?;
-    let sources = s("source")?;
-    let kinds = s("source_kind")?;
-    let urls = s("url")?;
+    let mut ids = s("id")?;
+    let mut sources = s("source")?;
+    let mut kinds = s("source_kind")?;
+    let mut urls = s("url")?;
     let published: Vec<Option<i64>> = df.column("published_at")?.datetime()?.physical().iter().collect();
     let offsets: Vec<Option<i32>> = df.column("utc_offset_s")?.i32()?.iter().collect();
-    let authors = s("author")?;
-    let titles = s("title")?;
-    let texts = s("text")?;
+    let mut authors = s("author")?;
+    let mut titles = s("title")?;
+    let mut texts = s("text")?;
     let (views, likes, comments, shares) = (i("views")?, i("likes")?, i("comments")?, i("shares")?);
-    let extras = s("extra")?;
-    let langs = s("lang")?;
+    let mut extras = s("extra")?;
+    let mut langs = s("lang")?;
     let sentiments = s("sentiment")?;
     let scores: Vec<Option<f64>> = df.column("sentiment_score")?.f64()?.iter().collect();
-    let (topics, places, entities) = (l("topics")?, l("places")?, l("entities")?);
+    let (mut topics, mut places, mut entities) = (l("topics")?, l("places")?, l("entities")?);
     let types = s("mention_type")?;
-    let clusters = s("cluster")?;
+    let mut clusters = s("cluster")?;
     let simhashes: Vec<Option<u64>> = df.column("simhash")?.u64()?.iter().collect();
 
     let mut out = Vec::with_capacity(df.height());
@@ -287,39 +287,41 @@ pub(crate) fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Record>> {
             .timestamp_millis_opt(published[k].unwrap_or(0))
             .single()
             .ok_or_else(|| polars_err!(ComputeError: "published_at out of range"))?;
-        let extra = match &extras[k] {
-            Some(json) => match serde_json::from_str(json) {
+        // Each column's value is moved out, not copied: rebuilding the index
+        // reads every part through here.
+        let extra = match extras[k].take() {
+            Some(json) if json != "{}" => match serde_json::from_str(&json) {
                 Ok(serde_json::Value::Object(map)) => map,
                 _ => Default::default(),
             },
-            None => Default::default(),
+            _ => Default::default(),
         };
-        let id = ids[k].clone().unwrap_or_default();
+        let id = ids[k].take().unwrap_or_default();
         out.push(Record {
             mention: Mention {
                 id: id.clone(),
-                source: sources[k].clone(),
-                url: urls[k].clone(),
+                source: sources[k].take(),
+                url: urls[k].take(),
                 published_at,
-                author: authors[k].clone(),
-                title: titles[k].clone(),
-                text: texts[k].clone().unwrap_or_default(),
+                author: authors[k].take(),
+                title: titles[k].take(),
+                text: texts[k].take().unwrap_or_default(),
                 engagement: Engagement { views: views[k], likes: likes[k], comments: comments[k], shares: shares[k] },
                 extra,
             },
             enrichment: Enrichment {
                 id,
-                lang: langs[k].clone().unwrap_or_default(),
+                lang: langs[k].take().unwrap_or_default(),
                 sentiment: sentiments[k].as_deref().and_then(Sentiment::parse).unwrap_or_default(),
                 sentiment_score: scores[k].unwrap_or(0.0),
-                topics: topics[k].clone(),
-                places: places[k].clone(),
+                topics: std::mem::take(&mut topics[k]),
+                places: std::mem::take(&mut places[k]),
                 mention_type: types[k].as_deref().and_then(MentionType::parse).unwrap_or_default(),
-                entities: entities[k].clone(),
-                cluster: clusters[k].clone().unwrap_or_default(),
+                entities: std::mem::take(&mut entities[k]),
+                cluster: clusters[k].take().unwrap_or_default(),
                 simhash: simhashes[k],
             },
-            source_kind: kinds[k].clone().unwrap_or_default(),
+            source_kind: kinds[k].take().unwrap_or_default(),
         });
     }
     Ok(out)
