@@ -410,21 +410,26 @@ fn parse_day(s: &str, pos: usize) -> Result<Option<NaiveDate>, QueryError> {
 /// `date:` followed by a single value: a day, `>=day`, `<day`, `a..b`.
 fn parse_date_value(v: &str, pos: usize) -> Result<Node, QueryError> {
     let day = |s: &str| parse_day(s, pos);
-    let node = if let Some(rest) = v.strip_prefix(">=") {
-        Node::Date { from: day(rest)?, to: None }
+    let (from, to) = if let Some(rest) = v.strip_prefix(">=") {
+        (day(rest)?, None)
     } else if let Some(rest) = v.strip_prefix('>') {
-        Node::Date { from: day(rest)?.and_then(|d| d.succ_opt()), to: None }
+        (day(rest)?.and_then(|d| d.succ_opt()), None)
     } else if let Some(rest) = v.strip_prefix("<=") {
-        Node::Date { from: None, to: day(rest)? }
+        (None, day(rest)?)
     } else if let Some(rest) = v.strip_prefix('<') {
-        Node::Date { from: None, to: day(rest)?.and_then(|d| d.pred_opt()) }
+        (None, day(rest)?.and_then(|d| d.pred_opt()))
     } else if let Some((a, b)) = v.split_once("..") {
-        Node::Date { from: day(a)?, to: day(b)? }
+        (day(a)?, day(b)?)
     } else {
         let d = day(v)?;
-        Node::Date { from: d, to: d }
+        (d, d)
     };
-    if let Node::Date { from: Some(a), to: Some(b) } = &node
+    date_range(from, to, pos)
+}
+
+/// A date range, refused when it ends before it starts.
+fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>, pos: usize) -> Result<Node, QueryError> {
+    if let (Some(a), Some(b)) = (from, to)
         && a > b
     {
         return Err(QueryError::at(
@@ -433,7 +438,15 @@ fn parse_date_value(v: &str, pos: usize) -> Result<Node, QueryError> {
             format!("range start {a} is after its end {b} — swap them"),
         ));
     }
-    Ok(node)
+    Ok(Node::Date { from, to })
+}
+
+fn unmatched_paren(pos: usize) -> QueryError {
+    QueryError::at(
+        pos,
+        "лишняя закрывающая скобка — уберите ) или добавьте ( перед группой",
+        "unmatched ) — remove it or add ( before the group",
+    )
 }
 
 struct Parser {
@@ -562,26 +575,10 @@ impl Parser {
                     )),
                 }
             }
-            Tok::RParen => Err(QueryError::at(
-                pos,
-                "лишняя закрывающая скобка — уберите ) или добавьте ( перед группой",
-                "unmatched ) — remove it or add ( before the group",
-            )),
+            Tok::RParen => Err(unmatched_paren(pos)),
             Tok::Phrase { text, slop } => self.value_phrase(field, text, slop, pos),
             Tok::Range { from, to } => match field {
-                Some(Field::Date) => {
-                    let node = Node::Date { from: parse_day(&from, pos)?, to: parse_day(&to, pos)? };
-                    if let Node::Date { from: Some(a), to: Some(b) } = &node
-                        && a > b
-                    {
-                        return Err(QueryError::at(
-                            pos,
-                            format!("начало диапазона {a} позже конца {b} — поменяйте их местами"),
-                            format!("range start {a} is after its end {b} — swap them"),
-                        ));
-                    }
-                    Ok(node)
-                }
+                Some(Field::Date) => date_range(parse_day(&from, pos)?, parse_day(&to, pos)?, pos),
                 _ => Err(QueryError::at(
                     pos,
                     "диапазон [..] бывает только у даты: date:[2026-11-01 TO 2026-11-07]",
@@ -700,11 +697,7 @@ pub fn parse(query: &str) -> Result<Node, QueryError> {
     let node = p.or(None)?;
     if let Some(l) = p.peek() {
         // Only a stray `)` stops the top level early.
-        return Err(QueryError::at(
-            l.pos,
-            "лишняя закрывающая скобка — уберите ) или добавьте ( перед группой",
-            "unmatched ) — remove it or add ( before the group",
-        ));
+        return Err(unmatched_paren(l.pos));
     }
     Ok(node)
 }

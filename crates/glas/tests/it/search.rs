@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use glas::fixture_server::FixtureServer;
 use glas::ops::{self, Ctx};
-use glas_core::config::{Alerts, SavedSearch};
+use glas_core::config::SavedSearch;
 use tower::ServiceExt as _;
 
 use crate::support::*;
@@ -422,12 +422,7 @@ async fn saved_search_digests_reach_a_real_smtp_server_once_per_mention() {
     let sink = SmtpSink::start(0);
     let server = FixtureServer::start(&fixtures()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut pipeline = glas::demo_pipeline(Some(&server.base_url())).unwrap();
-    pipeline.alerts = Some(Alerts {
-        smtp_url: Some(format!("smtp://127.0.0.1:{}", sink.port)),
-        from: "glas@levokumsky.example".into(),
-        to: vec!["press@levokumsky.example".into()],
-    });
+    let mut pipeline = demo_with_smtp(&server.base_url(), sink.port, &["press@levokumsky.example"]);
     pipeline.searches = vec![SavedSearch {
         name: "Вода в Величаевском".into(),
         query: "topic:water place:Величаевское".into(),

@@ -4,7 +4,6 @@
 
 use glas::fixture_server::FixtureServer;
 use glas::ops::{self, Ctx};
-use glas_core::config::Alerts;
 
 use crate::support::*;
 
@@ -13,12 +12,8 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     let sink = SmtpSink::start(0);
     let server = FixtureServer::start(&fixtures()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut pipeline = glas::demo_pipeline(Some(&server.base_url())).unwrap();
-    pipeline.alerts = Some(Alerts {
-        smtp_url: Some(format!("smtp://127.0.0.1:{}", sink.port)),
-        from: "glas@levokumsky.example".into(),
-        to: vec!["press@levokumsky.example".into(), "head@levokumsky.example".into()],
-    });
+    let pipeline =
+        demo_with_smtp(&server.base_url(), sink.port, &["press@levokumsky.example", "head@levokumsky.example"]);
     let ctx = Ctx::new(pipeline, Some(tmp.path()));
     let mut store = ctx.open_store().unwrap();
     let mut enricher = ops::Enricher::new(&ctx, &store).unwrap();

@@ -76,6 +76,18 @@ impl Drop for SmtpSink {
     }
 }
 
+/// The demo pipeline reading `base` (the fixture server) with its alerts
+/// going to the SMTP sink on `port`.
+pub fn demo_with_smtp(base: &str, port: u16, to: &[&str]) -> glas_core::Pipeline {
+    let mut pipeline = glas::demo_pipeline(Some(base)).unwrap();
+    pipeline.alerts = Some(glas_core::config::Alerts {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        from: "glas@levokumsky.example".into(),
+        to: to.iter().map(|s| s.to_string()).collect(),
+    });
+    pipeline
+}
+
 /// Decodes the quoted-printable / base64 bodies of a raw message enough to
 /// search its text: returns the raw message with each base64 part appended
 /// decoded.
