@@ -386,8 +386,9 @@ fn normalize_filter(key: FilterKey, raw: &str, pos: usize) -> Result<String, Que
                 format!("unknown topic {raw:?}: use a code ({}) or a topic name", codes.join(", ")),
             ))
         }
-        FilterKey::Lang | FilterKey::Source | FilterKey::Cluster => Ok(lower),
-        FilterKey::Place | FilterKey::Id => Ok(raw.to_string()),
+        FilterKey::Lang | FilterKey::Cluster => Ok(lower),
+        // Source ids and mention ids are matched as written.
+        FilterKey::Source | FilterKey::Place | FilterKey::Id => Ok(raw.to_string()),
     }
 }
 

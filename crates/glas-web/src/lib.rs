@@ -292,10 +292,12 @@ async fn mention(
     })
 }
 
-/// Hands what the export writes to the response body in 64 KiB chunks.
+/// Hands what the export writes to the response body in 64 KiB chunks, and
+/// stops the export when the client goes away or the time limit passes.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
     buf: Vec<u8>,
+    deadline: std::time::Instant,
 }
 
 impl std::io::Write for ChannelWriter {
@@ -310,6 +312,9 @@ impl std::io::Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
+        }
+        if std::time::Instant::now() > self.deadline {
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "export time limit reached"));
         }
         let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
         // The client went away: stop exporting.
@@ -332,20 +337,16 @@ async fn export(
     glas_core::query::parse(&req.query).map_err(ApiError::query)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
     let store = st.store.clone();
-    let deadline = st.limits.export_timeout;
-    let task = tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter { tx, buf: Vec::new() };
+    let deadline = std::time::Instant::now() + st.limits.export_timeout;
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter { tx, buf: Vec::new(), deadline };
         let r = glas_store::export::write(&store, &req, format, &mut w).and_then(|n| {
             std::io::Write::flush(&mut w).map_err(StoreError::Export)?;
             Ok(n)
         });
         if let Err(e) = r {
+            // The response is cut short; the client sees an incomplete file.
             tracing::warn!(error = %e, "export stopped");
-        }
-    });
-    tokio::spawn(async move {
-        if tokio::time::timeout(deadline, task).await.is_err() {
-            tracing::warn!("export exceeded its time limit");
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
