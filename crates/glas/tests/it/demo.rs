@@ -28,6 +28,34 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(data.join("analytics/daily_by_source.csv").exists());
     assert!(data.join("analytics/daily_by_topic.parquet").exists());
 
+    // Replay: the same month as a file, stepped hour by hour, gives the
+    // demo's tension signals at the same hours.
+    let d = data.to_str().unwrap();
+    let month = tmp.path().join("month.jsonl");
+    glas(&["search", "", "--export", month.to_str().unwrap(), "--data", d]);
+    let replayed_path = tmp.path().join("replayed.jsonl");
+    let out =
+        glas(&["replay", "--input", month.to_str().unwrap(), "--step", "1h", "--out", replayed_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("replayed 440 mentions"), "{}", stderr(&out));
+    let key = |text: &str| -> Vec<(String, String, u64)> {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|s| s["kind"] == "tension")
+            .map(|s| {
+                (
+                    s["detected_at"].as_str().unwrap().to_string(),
+                    s["severity"].as_str().unwrap().to_string(),
+                    s["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let live = key(&std::fs::read_to_string(data.join("analytics/signals.jsonl")).unwrap());
+    let replayed = key(&std::fs::read_to_string(&replayed_path).unwrap());
+    assert_eq!(replayed, live);
+    assert_eq!(replayed.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["low", "medium", "high"]);
+
     // Saved searches: the first round's matches are a digest each.
     assert!(text.contains("saved search \"Вода в Величаевском\": 37 new · outbox"), "{text}");
     assert!(report.contains("Сохранённые поиски") && report.contains("Жалобы на дороги"));
