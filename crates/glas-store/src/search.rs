@@ -24,7 +24,7 @@ use glas_core::query::{self, FilterKey, Node, QueryError, TextItem, TextScope};
 /// Largest page accepted.
 pub const MAX_PAGE: usize = 200;
 /// How many ranked documents collapsing reprints looks through at most.
-const COLLAPSE_WINDOW: usize = 5_000;
+const COLLAPSE_WINDOW: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
