@@ -75,6 +75,22 @@ impl Tally {
     }
 }
 
+/// The last day with data when `week` is still running (its Sunday not yet
+/// reached), else `None`.
+pub fn data_until(records: &[Record], week: IsoWeek, tz: chrono_tz::Tz) -> Option<NaiveDate> {
+    let mon = week.monday().expect("valid week");
+    let last = records.iter().map(|r| local_day(r, tz)).max()?;
+    (mon..mon + Duration::days(6)).contains(&last).then_some(last)
+}
+
+/// Where the week before `week` ends (exclusive) when the two are compared:
+/// its Monday's start, or, while `week` is still running, the same weekday
+/// as its last day with data, so both cover the same days.
+pub fn previous_week_end(records: &[Record], week: IsoWeek, tz: chrono_tz::Tz) -> NaiveDate {
+    let mon = week.monday().expect("valid week");
+    data_until(records, week, tz).map_or(mon, |d| d - Duration::days(6))
+}
+
 /// What the report is about, computed once and rendered.
 pub struct Weekly<'a> {
     pub dashboard: &'a Dashboard,
@@ -121,10 +137,7 @@ impl Weekly<'_> {
     /// The last day with data when the week is still running (the previous
     /// week is then compared over the same weekdays).
     fn data_until(&self) -> Option<NaiveDate> {
-        let tz = self.district.timezone;
-        let mon = self.week.monday().expect("valid week");
-        let last = self.records.iter().map(|r| local_day(r, tz)).max()?;
-        (mon..mon + Duration::days(6)).contains(&last).then_some(last)
+        data_until(self.records, self.week, self.district.timezone)
     }
 
     /// The week's mentions, the previous week's (over the same days when the
@@ -134,7 +147,7 @@ impl Weekly<'_> {
         let mon = self.week.monday().expect("valid week");
         let prev_mon = mon - Duration::days(7);
         let sun = mon + Duration::days(6);
-        let prev_end = self.data_until().map_or(mon, |d| d - Duration::days(6));
+        let prev_end = previous_week_end(self.records, self.week, tz);
         let this: Vec<&Record> = self.records.iter().filter(|r| (mon..=sun).contains(&local_day(r, tz))).collect();
         let prev: Vec<&Record> =
             self.records.iter().filter(|r| (prev_mon..prev_end).contains(&local_day(r, tz))).collect();

@@ -338,7 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // stdout stays the per-source summary; digests go to stderr.
                 println!("{}", serde_json::to_string_pretty(&summaries)?);
                 for d in &digests {
-                    eprintln!("saved search {:?}: {} new · {}", d.search, d.new, d.status);
+                    eprintln!("{d}");
                 }
             } else {
                 print_crawl_summary(&summaries);
@@ -456,11 +456,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for e in &r.rejected {
                 eprintln!("{}:{}: rejected: {}", input.display(), e.line, e.reason);
             }
-            let mut text = String::new();
-            for s in &r.signals {
-                text.push_str(&serde_json::to_string(s)?);
-                text.push('\n');
-            }
+            let text = ops::signal_lines(&r.signals);
             if out.as_os_str() == "-" {
                 print!("{text}");
             } else {
@@ -771,7 +767,7 @@ pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_
 
 pub fn print_digests(digests: &[ops::DigestOutcome]) {
     for d in digests {
-        println!("saved search {:?}: {} new · {}", d.search, d.new, d.status);
+        println!("{d}");
     }
 }
 

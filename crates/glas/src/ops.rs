@@ -83,17 +83,18 @@ impl Enricher {
         default_place: Option<&str>,
     ) -> Vec<Record> {
         mentions.sort_by_key(|m| m.published_at);
-        mentions
-            .into_iter()
-            .map(|mention| {
-                let mut enrichment = self.analyzer.enrich(&mention, source_kind);
-                if enrichment.places.is_empty() {
-                    enrichment.places.extend(default_place.map(str::to_string));
-                }
-                glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
-                Record { enrichment, mention, source_kind: source_kind.to_string() }
-            })
-            .collect()
+        mentions.into_iter().map(|m| self.enrich_one(m, source_kind, default_place)).collect()
+    }
+
+    /// Enriches one mention; call in publication order (reprint clusters
+    /// join earlier mentions).
+    pub fn enrich_one(&mut self, mention: Mention, source_kind: &str, default_place: Option<&str>) -> Record {
+        let mut enrichment = self.analyzer.enrich(&mention, source_kind);
+        if enrichment.places.is_empty() {
+            enrichment.places.extend(default_place.map(str::to_string));
+        }
+        glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
+        Record { enrichment, mention, source_kind: source_kind.to_string() }
     }
 }
 
@@ -280,6 +281,36 @@ pub struct ImportSummary {
     pub errors: Vec<LineError>,
 }
 
+/// Reads a file of mention lines, handing each one (or why it could not be
+/// read: not UTF-8, not a mention) to `each`. Blank lines are skipped.
+fn for_each_mention_line(
+    path: &Path,
+    mut each: impl FnMut(Result<Mention, LineError>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read '{}'", path.display()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let line = match std::str::from_utf8(&buf) {
+            Ok(l) => l.trim_end_matches(['\n', '\r']),
+            Err(e) => {
+                each(Err(LineError { line: line_no, reason: format!("not valid UTF-8 ({e})") }))?;
+                continue;
+            }
+        };
+        if !line.trim().is_empty() {
+            each(Mention::from_line(line, line_no))?;
+        }
+    }
+}
+
 /// Imports a file of mention lines in batches; each batch is committed whole.
 /// Malformed lines are collected (line number, reason) and skipped.
 pub fn import_file(
@@ -288,30 +319,10 @@ pub fn import_file(
     path: &Path,
     batch: usize,
 ) -> anyhow::Result<ImportSummary> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut summary = ImportSummary::default();
     let mut pending = Vec::with_capacity(batch);
-    let mut buf = Vec::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("cannot read '{}'", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let line = match std::str::from_utf8(&buf) {
-            Ok(l) => l.trim_end_matches(['\n', '\r']),
-            Err(e) => {
-                summary.errors.push(LineError { line: line_no, reason: format!("not valid UTF-8 ({e})") });
-                continue;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        match Mention::from_line(line, line_no) {
+    for_each_mention_line(path, |line| -> anyhow::Result<()> {
+        match line {
             Ok(m) => pending.push(m),
             Err(e) => summary.errors.push(e),
         }
@@ -320,7 +331,8 @@ pub fn import_file(
             summary.imported += stats.new;
             summary.duplicate += stats.duplicate;
         }
-    }
+        Ok(())
+    })?;
     if !pending.is_empty() {
         let stats = store.append(enricher.enrich(pending, "import", None))?;
         summary.imported += stats.new;
@@ -350,13 +362,19 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");
+    std::fs::write(&signals_path, signal_lines(&signals))
+        .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
+    Ok(Analysis { daily, health, signals, signals_path, records })
+}
+
+/// Signals as the contract's lines, one per line.
+pub fn signal_lines(signals: &[Signal]) -> String {
     let mut text = String::new();
-    for s in &signals {
-        text.push_str(&serde_json::to_string(s)?);
+    for s in signals {
+        text.push_str(&serde_json::to_string(s).expect("a signal always serializes"));
         text.push('\n');
     }
-    std::fs::write(&signals_path, text).with_context(|| format!("cannot write '{}'", signals_path.display()))?;
-    Ok(Analysis { daily, health, signals, signals_path, records })
+    text
 }
 
 /// Sends alerts for new signals (or writes them to the outbox).
@@ -389,8 +407,7 @@ pub fn saved_counts(
     let tz = ctx.tz();
     let mon = week.monday().context("invalid week")?;
     let sun = mon + Duration::days(6);
-    let last = records.iter().map(|r| r.mention.published_at.with_timezone(&tz).date_naive()).max();
-    let prev_end = last.filter(|d| (mon..=sun).contains(d)).map_or(mon, |d| d - Duration::days(6));
+    let prev_end = glas_report::previous_week_end(records, week, tz);
     let start = |d: chrono::NaiveDate| glas_store::search::day_start(tz, d);
     let saved = glas_store::saved::SavedSearches::new(&ctx.data_dir);
     let mut out = Vec::new();
@@ -426,14 +443,7 @@ pub fn weekly_report(
     dashboard: &glas_report::Dashboard,
 ) -> anyhow::Result<PathBuf> {
     let tz = ctx.tz();
-    let monday = week.monday().context("invalid week")?;
-    let start = monday
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_local_timezone(tz)
-        .earliest()
-        .context("week start")?
-        .with_timezone(&Utc);
+    let start = glas_store::search::day_start(tz, week.monday().context("invalid week")?);
     // Signals of the week, computed afresh from the log so any week can be regenerated.
     let signals = glas_analytics::signals::detect(
         records,
@@ -467,6 +477,12 @@ pub struct DigestOutcome {
     pub new: usize,
     /// `sent`, `outbox`, `nothing new`, `no recipients` or `failed: reason`.
     pub status: String,
+}
+
+impl std::fmt::Display for DigestOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "saved search {:?}: {} new · {}", self.search, self.new, self.status)
+    }
 }
 
 /// After a crawl round: emails each saved search's new matches as a digest.
@@ -571,19 +587,15 @@ pub struct ReplaySummary {
 /// Replays a file of mention lines through enrichment and the detector, as if
 /// live at every `step`: each step sees only what was published before it.
 pub fn replay(ctx: &Ctx, input: &Path, step: Duration) -> anyhow::Result<ReplaySummary> {
-    let file = std::fs::File::open(input).with_context(|| format!("cannot open '{}'", input.display()))?;
     let mut mentions = Vec::new();
     let mut rejected = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read '{}'", input.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match Mention::from_line(&line, n + 1) {
+    for_each_mention_line(input, |line| {
+        match line {
             Ok(m) => mentions.push(m),
             Err(e) => rejected.push(e),
         }
-    }
+        Ok(())
+    })?;
     // In publication order, each mention as its source in the pipeline would
     // have it (kind, the settlement a community speaks for).
     mentions.sort_by_key(|m| m.published_at);
@@ -594,7 +606,7 @@ pub fn replay(ctx: &Ctx, input: &Path, step: Duration) -> anyhow::Result<ReplayS
         let src = m.source.as_deref().and_then(|id| ctx.pipeline.source(id));
         let kind = src.map_or("import", |s| s.kind.as_str());
         let place = src.and_then(|s| s.place.as_deref());
-        records.extend(enricher.enrich(vec![m], kind, place));
+        records.push(enricher.enrich_one(m, kind, place));
     }
     let first = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).min();
     let last = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).max();
