@@ -9,7 +9,7 @@ use glas_core::ru::{self, escape_html as esc};
 use lettre::Message;
 use lettre::message::MultiPart;
 
-use crate::{AlertError, mailbox};
+use crate::{AlertError, html_email, mailbox};
 
 /// Mentions listed in one digest at most; the rest are counted.
 pub const MAX_ITEMS: usize = 30;
@@ -99,17 +99,16 @@ fn bodies(d: &Digest) -> (String, String) {
     }
     let note = "Дайджест приходит после каждого обхода источников и содержит только публикации, которых не было в прошлых дайджестах.";
     let _ = writeln!(text, "\nЗапрос: {}\nВсе публикации: {search}\n\n{note}", d.query);
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
-<h2>{}</h2><p style=\"color:#666\">{}</p><ol>{items}</ol><p>{}</p>\
+    let html = html_email(&format!(
+        "<h2>{}</h2><p style=\"color:#666\">{}</p><ol>{items}</ol><p>{}</p>\
 <p style=\"font-size:13px\">Запрос: <code>{}</code><br>Все публикации: <code>{}</code></p>\
-<p style=\"color:#666;font-size:13px\">{note}</p></body></html>",
+<p style=\"color:#666;font-size:13px\">{note}</p>",
         esc(&title),
         esc(d.district),
         esc(&rest_line),
         esc(d.query),
         esc(&search),
-    );
+    ));
     (text, html)
 }
 

@@ -116,6 +116,14 @@ pub async fn deliver_message(
     }
 }
 
+/// An email's HTML part: `body` in a page every mail client renders alike.
+pub(crate) fn html_email(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head>\
+<body style=\"font-family:Arial,sans-serif;max-width:640px\">{body}</body></html>"
+    )
+}
+
 pub(crate) fn mailbox(a: &str) -> Result<Mailbox, AlertError> {
     a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
 }
@@ -266,15 +274,14 @@ impl Alerter<'_> {
             Severity::Medium => "#e65100",
             Severity::Low => "#555",
         };
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
-<h2 style=\"color:{color}\">{}{escalated}: рост напряжённости — {}, {}</h2>\
+        let html = html_email(&format!(
+            "<h2 style=\"color:{color}\">{}{escalated}: рост напряжённости — {}, {}</h2>\
 <p style=\"color:#666\">{}, обнаружено {}</p>\
 <p style=\"font-size:16px\"><b>{}</b></p>\
 <p>{}</p>\
 <h3>Главные публикации</h3><ol>{items}</ol>\
 <p style=\"color:#666;font-size:13px\">{caveat}</p>\
-<p style=\"font-size:13px\">Найти все публикации: <code>{}</code></p></body></html>",
+<p style=\"font-size:13px\">Найти все публикации: <code>{}</code></p>",
             s.severity.russian(),
             esc(topic),
             esc(place),
@@ -283,7 +290,7 @@ impl Alerter<'_> {
             esc(&what),
             bar_chart(s),
             esc(&query)
-        );
+        ));
         (text, html)
     }
 }
@@ -299,9 +306,8 @@ impl Alerter<'_> {
             let _ = writeln!(text, "Последняя ошибка: {err}");
         }
         let _ = writeln!(text, "{advice}");
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:Arial,sans-serif;max-width:640px\">\
-<h2>{}</h2><p style=\"color:#666\">{}</p>{}<p>{}</p></body></html>",
+        let html = html_email(&format!(
+            "<h2>{}</h2><p style=\"color:#666\">{}</p>{}<p>{}</p>",
             esc(&line),
             esc(self.district),
             if err.is_empty() {
@@ -310,7 +316,7 @@ impl Alerter<'_> {
                 format!("<p>Последняя ошибка: <code>{}</code></p>", esc(err))
             },
             esc(advice)
-        );
+        ));
         (text, html)
     }
 }
