@@ -84,10 +84,10 @@ impl Highlighter {
             }
         }
         let prefix = if start > 0 { "…" } else { "" };
-        let mut out = String::with_capacity(end - start + 8);
-        out.push_str(prefix);
-        out.push_str(text[start..end].trim_end());
         let body_end = start + text[start..end].trim_end().len();
+        let mut out = String::with_capacity(body_end - start + 8);
+        out.push_str(prefix);
+        out.push_str(&text[start..body_end]);
         if body_end < text.len() {
             out.push('…');
         }

@@ -133,6 +133,8 @@ pub struct SearchResults {
 pub(crate) struct Compiled {
     pub query: Box<dyn Query>,
     pub highlighter: Highlighter,
+    /// The analyzer the query was read with, kept for highlighting its hits.
+    pub analyzer: TextAnalyzer,
     /// Phrases and prefixes are evaluated over every match anyway (no
     /// block-max pruning), so counting and ranking share one pass.
     pub exhaustive: bool,
@@ -416,6 +418,7 @@ impl SearchIndex {
         let mut c =
             Compiler { f: self.fields, tz: req.tz, analyzer: russian_analyzer(), highlighter: &mut highlighter };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, c.compile(&node, true))];
+        let analyzer = c.analyzer;
         let f = self.fields;
         if req.since.is_some() || req.until.is_some() {
             clauses.push((Occur::Must, time_range(f, req.since, req.until)));
@@ -426,7 +429,7 @@ impl SearchIndex {
         }
         let query: Box<dyn Query> =
             if clauses.len() == 1 { clauses.pop().unwrap().1 } else { Box::new(BooleanQuery::new(clauses)) };
-        Ok(Compiled { query, highlighter, exhaustive: exhaustive(&node) })
+        Ok(Compiled { query, highlighter, analyzer, exhaustive: exhaustive(&node) })
     }
 
     fn ranked(
@@ -525,15 +528,13 @@ impl SearchIndex {
                 page.push((hit, more));
             }
         }
-        let mut analyzer = russian_analyzer();
+        let Compiled { query, highlighter, mut analyzer, .. } = compiled;
         let mut hits = Vec::with_capacity(page.len());
         for ((score, addr), more) in page {
             let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
             let m = self.stored(&d);
-            let Marked { text: snippet, ranges: highlights } =
-                compiled.highlighter.snippet(&mut analyzer, &m.text, 240);
-            let title_highlights =
-                m.title.as_deref().map(|t| compiled.highlighter.mark(&mut analyzer, t)).unwrap_or_default();
+            let Marked { text: snippet, ranges: highlights } = highlighter.snippet(&mut analyzer, &m.text, 240);
+            let title_highlights = m.title.as_deref().map(|t| highlighter.mark(&mut analyzer, t)).unwrap_or_default();
             hits.push(Hit {
                 id: m.id,
                 source: m.source,
@@ -554,7 +555,7 @@ impl SearchIndex {
             });
         }
         let facets = if req.facets {
-            Some(searcher.search(query, &FacetCollector { tz: req.tz }).map_err(|e| StoreError::index("facets", e))?)
+            Some(searcher.search(&*query, &FacetCollector { tz: req.tz }).map_err(|e| StoreError::index("facets", e))?)
         } else {
             None
         };
