@@ -184,7 +184,13 @@ impl Alerter<'_> {
     ) -> Result<Report, AlertError> {
         let mut state = self.load_state()?;
         let mut report = Report::default();
-        for s in signals.iter().filter(|s| matches!(s.kind.as_str(), "tension" | "source_silent")) {
+        // Crisis alarms only: coordinated activity is reported, not alarmed,
+        // and an episode's resolution is not a new alert.
+        let alarm = |s: &&Signal| {
+            matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent")
+                && s.params.get("phase").and_then(|p| p.as_str()) != Some("resolved")
+        };
+        for s in signals.iter().filter(alarm) {
             let key = s.episode_key();
             if let Some(last) = state.last_sent.get(&key) {
                 let same_episode = s.detected_at <= last.detected_at + Duration::hours(EPISODE_QUIET_HOURS);
@@ -234,7 +240,8 @@ impl Alerter<'_> {
         if s.kind == "source_silent" {
             return self.source_bodies(s);
         }
-        let topic = s.topic.as_deref().map(topic_name).unwrap_or("без темы");
+        let topic = topic_label(s);
+        let topic = topic.as_str();
         let place = s.place.as_deref().unwrap_or("весь округ");
         let at = s.detected_at.with_timezone(&self.tz);
         let what = format!(
@@ -355,11 +362,20 @@ pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
     format!(
         "{}{escalated}: {}, {} — {} за {}",
         s.severity.russian(),
-        s.topic.as_deref().map(topic_name).unwrap_or("без темы"),
+        topic_label(s),
         s.place.as_deref().unwrap_or("весь округ"),
         ru::negative_mentions(s.count),
         ru::window(&s.window)
     )
+}
+
+/// The topic as an official reads it; an emerging issue is named by its words.
+fn topic_label(s: &Signal) -> String {
+    if s.kind == "emerging" {
+        let term = s.params.get("term").and_then(|t| t.as_str()).unwrap_or("");
+        return format!("новая тема «{term}»");
+    }
+    s.topic.as_deref().map(topic_name).unwrap_or("без темы").to_string()
 }
 
 /// " (усиление)" for a signal that escalates an open episode, else "".

@@ -2,12 +2,19 @@
 //!
 //! - [`daily`]: polars aggregates (per day × source, per day × topic), written
 //!   to `analytics/` as CSV and Parquet;
-//! - [`signals`]: the first alert rule over topic × settlement series;
+//! - [`events`]: mentions reduced to what the detector needs;
+//! - [`trends`]: hourly and daily aggregates, the tension index (polars);
+//! - [`signals`]: tension, emerging and coordinated signals, incremental;
+//! - [`scenario`], [`evaluate`]: labelled streams and the detector's scores;
 //! - [`health`]: the source-health ledger and `source_silent` signals.
 
 pub mod daily;
+pub mod evaluate;
+pub mod events;
 pub mod health;
+pub mod scenario;
 pub mod signals;
+pub mod trends;
 
 use std::path::{Path, PathBuf};
 

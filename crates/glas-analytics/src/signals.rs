@@ -1,208 +1,832 @@
-//! The first alert rule: a burst of negative mentions about one topic in one
-//! settlement, against that series' own recent rate.
+//! Early crisis signals, computed as if live at every step: only mentions
+//! published at or before a step are seen there (no look-ahead).
 //!
-//! At every hour `t` of the scanned span, for each topic × place series:
-//! `count` = distinct negative stories (reprint clusters counted once) published
-//! in `(t − window, t]`; `baseline` = the same count over the `baseline` span
-//! before the window, scaled to one window. The rule fires when
-//! `count ≥ min_negative`, `count ≥ ratio × max(baseline, 1)` and at least three
-//! distinct authors or sources spoke (so one angry author cannot fire it alone).
-//! The score follows SigniTrend's damped form `(count − max(β, baseline)) /
-//! (√baseline + β)` with β = 1. Only mentions published at or before `t` are
-//! seen at `t` (no look-ahead). A series that fired stays open until it has
-//! been below the threshold for 24 hours: an episode opens with one signal
-//! (`params.phase = "opened"`) and adds one only when its severity rises
-//! (`"escalated"`), never one per hour.
+//! Kinds (see `SIGNALS.md` in the repository for the full method):
 //!
-//! This is the thin baseline; the signal issue brings rhythm-aware baselines,
-//! pooling, emerging issues and replay evaluation.
+//! - `tension`: a topic × place series whose negative stories rise above
+//!   what is usual for it at this hour and weekday. The count `x` is taken
+//!   over a short (6 h) and a long (24 h) window: distinct negative stories
+//!   (a reprint cluster counts once, at its first negative appearance), at
+//!   most two per author or source (one angry author cannot make a crisis),
+//!   none from accounts caught in coordinated activity. The expected count
+//!   `μ` is the series' exponentially weighted hourly rate (half-life
+//!   `baseline`), learned only from hours that have left the long window and
+//!   normalized by the district's hour-of-day × weekday rhythm, times the
+//!   rhythm of the window's hours. New series borrow a pooled rate (the topic
+//!   across all places × the place across all topics ÷ the district) until
+//!   about a week of their own history outweighs it. The score is
+//!   SigniTrend's `z = (x − max(β, μ)) / (σ + β)` with `σ² = μ + κμ²`. A window
+//!   fires when `z ≥ open_score`, `x ≥ min` (per window), `x ≥ ratio·μ`, at
+//!   least `min_voices` voices spoke and negative mentions are at least
+//!   `min_negative_share` of the series' mentions in the window.
+//! - `emerging`: a word or word pair (of mentions that fit no configured
+//!   topic) whose negative stories in a day burst above its own usual rate.
+//!   Terms of one issue ("новый тариф", "тариф", "тариф вывоз") share their
+//!   evidence and make one episode.
+//! - `coordinated`: one text posted by at least `coordinated_min` voices
+//!   within 6 hours, most of them accounts first seen in the last 48 hours.
+//!   Reported (not an alarm); those accounts stop counting towards tension.
+//!
+//! Every signal has a life: `params.phase` is `opened`, `escalated` (its
+//! severity rose) or `resolved` (its score stayed below `close_score` for
+//! `quiet`). While an episode is open, the series' baseline does not learn
+//! from it, so a long episode stays one episode.
+//!
+//! Incremental: mentions are walked once in time order, hour by hour; each
+//! series keeps the mentions of its long window in a queue and its baseline
+//! as two running sums, so evaluating a step costs the series that have
+//! something in their window, not the history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use glas_core::config::SignalRules;
-use glas_core::{Record, Sentiment, Severity, Signal};
+use glas_core::{Severity, Signal};
 
-struct Item<'a> {
-    at: DateTime<Utc>,
-    negative: bool,
-    rec: &'a Record,
-}
+use crate::events::{Event, Events, NO_PLACE};
 
-/// Hours a quiet series must stay below threshold before a new episode can open.
-const QUIET: i64 = 24;
+/// Over-dispersion κ of the count's variance: real complaints come in
+/// clumps, so `σ² = μ + κμ²` rather than Poisson's `μ`.
+pub const KAPPA: f64 = 0.2;
+/// Weight, in hours, of the pooled prior in a series' rate.
+const PRIOR_HOURS: f64 = 168.0;
+/// Stories one voice can add to a window's count.
+const PER_VOICE: usize = 2;
+/// Window over which coordinated posting is looked for, and what makes an
+/// account fresh.
+const COORD_WINDOW: i64 = 6 * 3600;
+const FRESH: i64 = 48 * 3600;
+/// Share of fresh accounts among the posters of a text that makes it coordinated.
+const FRESH_SHARE: f64 = 0.6;
+/// Window of emerging terms.
+const TERM_WINDOW: i64 = 24 * 3600;
+/// Evidence ids kept per signal.
+const EVIDENCE: usize = 20;
+
+const H: i64 = 3600;
 
 /// Signals at every hour of `(from, to]`; see [`detect_stepped`].
 pub fn detect(
-    records: &[Record],
+    events: &Events,
     rules: &SignalRules,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> Vec<Signal> {
-    detect_stepped(records, rules, from, to, tz, Duration::hours(1))
+    detect_stepped(events, rules, from, to, tz, Duration::hours(1))
 }
 
-/// Distinct values among the items a window holds, kept as counts so items
-/// can enter and leave one at a time.
-#[derive(Default)]
-struct Distinct<'a>(HashMap<&'a str, u32>);
+/// The end of the hour bin a moment falls in: bins are `(end − 1h, end]`.
+fn bin_end(at: i64) -> i64 {
+    (at + H - 1).div_euclid(H) * H
+}
 
-impl<'a> Distinct<'a> {
-    fn add(&mut self, k: &'a str) {
-        *self.0.entry(k).or_default() += 1;
-    }
-    fn remove(&mut self, k: &'a str) {
-        if let Some(n) = self.0.get_mut(k) {
-            *n -= 1;
-            if *n == 0 {
-                self.0.remove(k);
-            }
+/// An exponentially weighted rate per hour: `s` counts, `w` hours of
+/// exposure, both decayed to hour `at`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ew {
+    s: f64,
+    w: f64,
+    at: i64,
+}
+
+impl Ew {
+    fn advance(&mut self, to: i64, lambda: f64) {
+        if self.at == 0 {
+            self.at = to;
+            return;
+        }
+        let hours = (to - self.at) / H;
+        if hours > 0 {
+            let d = lambda.powi(hours.min(100_000) as i32);
+            self.s *= d;
+            self.w = self.w * d + (1.0 - d) / (1.0 - lambda);
+            self.at = to;
         }
     }
-    fn len(&self) -> usize {
-        self.0.len()
+    fn add(&mut self, at: i64, v: f64, lambda: f64) {
+        self.advance(at, lambda);
+        self.s += v;
+    }
+    /// (counts, exposure) as they would be at `to`, without changing state.
+    fn at(&self, to: i64, lambda: f64) -> (f64, f64) {
+        let mut c = *self;
+        c.advance(to, lambda);
+        (c.s, c.w)
     }
 }
 
-fn voice<'a>(i: &Item<'a>) -> &'a str {
-    i.rec.mention.author.as_deref().or(i.rec.mention.source.as_deref()).unwrap_or("")
+/// The district's hour-of-day × weekday rhythm, from every mention seen.
+struct Rhythm {
+    hod: [f64; 24],
+    dow: [f64; 7],
+    first: i64,
+    last: i64,
 }
 
-/// Signals at every `step` of `(from, to]`, as if live at each step: only
-/// mentions published at or before the step are seen.
-///
-/// Incremental: each series' mentions are walked once, in time order, with
-/// the window `(t − window, t]` and the baseline span before it kept as
-/// counts that mentions enter and leave; steps with no negative mention in
-/// the window are skipped (nothing can fire there). Replaying a month at
-/// hourly steps costs about one pass over the mentions.
+impl Rhythm {
+    fn add(&mut self, e: &Event) {
+        self.hod[(e.how % 24) as usize] += 1.0;
+        self.dow[(e.how / 24) as usize] += 1.0;
+        if self.first == 0 {
+            self.first = e.at;
+        }
+        self.last = e.at;
+    }
+    /// Factor of an hour of the week (1 = average), flat for the first week.
+    fn factor(&self, how: u8) -> f64 {
+        if self.last - self.first < 7 * 24 * H {
+            return 1.0;
+        }
+        let mh = self.hod.iter().sum::<f64>() / 24.0;
+        let md = self.dow.iter().sum::<f64>() / 7.0;
+        let f = (self.hod[(how % 24) as usize] / mh.max(1e-9)) * (self.dow[(how / 24) as usize] / md.max(1e-9));
+        f.clamp(0.25, 4.0)
+    }
+}
+
+/// A mention in a series' queue.
+#[derive(Clone, Copy)]
+struct Item {
+    end: i64,
+    ev: u32,
+    /// A negative story that counts (first of its cluster, not coordinated).
+    counted: bool,
+}
+
+#[derive(Default)]
+struct Episode {
+    open: bool,
+    severity: Option<Severity>,
+    last_hot: i64,
+}
+
+struct Series {
+    topic: u16,
+    place: u16,
+    items: VecDeque<Item>,
+    counted: usize,
+    ew: Ew,
+    episode: Episode,
+}
+
+/// Counts of one window of a series.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    x: usize,
+    voices: usize,
+    negatives: usize,
+    total: usize,
+}
+
+struct Walk<'a> {
+    ev: &'a Events,
+    rules: &'a SignalRules,
+    tz: chrono_tz::Tz,
+    lambda: f64,
+    rhythm: Rhythm,
+    /// Rhythm factor of each hour bin, by bin end.
+    factors: HashMap<i64, f64>,
+    series: Vec<Series>,
+    index: HashMap<(u16, u16), usize>,
+    /// Pools: per topic, per place, the district; fed as stories leave the long window.
+    pool_topic: HashMap<u16, Ew>,
+    pool_place: HashMap<u16, Ew>,
+    pool_all: Ew,
+    pool_queue: VecDeque<Item>,
+    counted_cluster: Vec<bool>,
+    termed_cluster: Vec<bool>,
+    first_seen: Vec<i64>,
+    flagged_voice: Vec<bool>,
+    flagged_cluster: Vec<bool>,
+    cluster_recent: HashMap<u32, Vec<u32>>,
+    coord_pending: Vec<u32>,
+    terms: HashMap<u64, Term>,
+    touched: HashSet<u64>,
+    emerging: Vec<EmergingEpisode>,
+    out: Vec<Signal>,
+    scratch: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Term {
+    items: VecDeque<Item>,
+    ew: Ew,
+}
+
+struct EmergingEpisode {
+    term: u64,
+    stories: HashSet<u32>,
+    last_hot: i64,
+    severity: Severity,
+    resolved: bool,
+}
+
+/// Signals at every `step` of `(from, to]`, as if live at each step.
+/// Steps are whole hours (a shorter step is taken as one hour).
 pub fn detect_stepped(
-    records: &[Record],
+    events: &Events,
     rules: &SignalRules,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     tz: chrono_tz::Tz,
     step: Duration,
 ) -> Vec<Signal> {
-    let step = if step <= Duration::zero() { Duration::hours(1) } else { step };
-    let mut series: BTreeMap<(String, String), Vec<Item<'_>>> = BTreeMap::new();
-    for r in records {
-        let at = r.mention.published_at.with_timezone(&Utc);
-        for topic in &r.enrichment.topics {
-            for place in &r.enrichment.places {
-                series.entry((topic.clone(), place.clone())).or_default().push(Item {
-                    at,
-                    negative: r.enrichment.sentiment == Sentiment::Negative,
-                    rec: r,
-                });
+    let step_h = (step.num_seconds() / H).max(1);
+    let half_life_h = (rules.baseline.num_seconds() as f64 / H as f64).max(1.0);
+    let mut w = Walk {
+        ev: events,
+        rules,
+        tz,
+        lambda: 0.5f64.powf(1.0 / half_life_h),
+        rhythm: Rhythm { hod: [0.0; 24], dow: [0.0; 7], first: 0, last: 0 },
+        factors: HashMap::new(),
+        series: Vec::new(),
+        index: HashMap::new(),
+        pool_topic: HashMap::new(),
+        pool_place: HashMap::new(),
+        pool_all: Ew::default(),
+        pool_queue: VecDeque::new(),
+        counted_cluster: vec![false; events.clusters as usize],
+        termed_cluster: vec![false; events.clusters as usize],
+        first_seen: vec![i64::MIN; events.voices as usize],
+        flagged_voice: vec![false; events.voices as usize],
+        flagged_cluster: vec![false; events.clusters as usize],
+        cluster_recent: HashMap::new(),
+        coord_pending: Vec::new(),
+        terms: HashMap::new(),
+        touched: HashSet::new(),
+        emerging: Vec::new(),
+        out: Vec::new(),
+        scratch: Vec::new(),
+    };
+    let Some(first) = events.events.first() else { return Vec::new() };
+    let (from, to) = (from.timestamp(), to.timestamp());
+    let start = from.div_euclid(step_h * H) * step_h * H + step_h * H;
+    let warm_until = bin_end(first.at) + rules.warmup.num_seconds();
+    let mut next = 0usize;
+    let mut t = bin_end(first.at).min(start);
+    while t <= to {
+        while next < events.events.len() && events.events[next].at <= t {
+            w.ingest(next as u32);
+            next += 1;
+        }
+        w.leave(t);
+        if t >= start && (t - start) % (step_h * H) == 0 && t >= warm_until {
+            w.evaluate(t);
+        } else {
+            w.touched.clear();
+            w.coord_pending.clear();
+        }
+        // Jump over idle hours: nothing is in any window and nothing is open.
+        let idle = w.pool_queue.is_empty()
+            && w.series.iter().all(|s| s.items.is_empty() && !s.episode.open)
+            && w.emerging.iter().all(|e| e.resolved);
+        t += H;
+        if idle && let Some(e) = events.events.get(next) {
+            let jump = bin_end(e.at);
+            if jump > t {
+                t = if jump >= start { start + (jump - start).div_euclid(step_h * H) * step_h * H } else { jump }
+                    .max(t);
             }
         }
     }
-    let window = rules.window;
-    let mut out = Vec::new();
-    let start = from.duration_trunc(step).unwrap_or(from) + step;
-    for ((topic, place), mut items) in series {
-        items.sort_by_key(|i| i.at);
-        let mut open_until: Option<DateTime<Utc>> = None;
-        let mut episode_severity = Severity::Low;
-        // items[lo_b..lo_w]: the baseline span; items[lo_w..hi]: the window.
-        let (mut lo_b, mut lo_w, mut hi) = (0usize, 0usize, 0usize);
-        let (mut stories, mut voices, mut base) = (Distinct::default(), Distinct::default(), Distinct::default());
-        let mut negatives = 0usize;
-        let mut t = start;
-        while t <= to {
-            while hi < items.len() && items[hi].at <= t {
-                if items[hi].negative {
-                    stories.add(&items[hi].rec.enrichment.cluster);
-                    voices.add(voice(&items[hi]));
-                    negatives += 1;
-                }
-                hi += 1;
-            }
-            while lo_w < hi && items[lo_w].at <= t - window {
-                if items[lo_w].negative {
-                    stories.remove(&items[lo_w].rec.enrichment.cluster);
-                    voices.remove(voice(&items[lo_w]));
-                    negatives -= 1;
-                    base.add(&items[lo_w].rec.enrichment.cluster);
-                }
-                lo_w += 1;
-            }
-            while lo_b < lo_w && items[lo_b].at <= t - window - rules.baseline {
-                if items[lo_b].negative {
-                    base.remove(&items[lo_b].rec.enrichment.cluster);
-                }
-                lo_b += 1;
-            }
-            if negatives == 0 {
-                // Nothing can fire until the next mention arrives: jump to its step.
-                let Some(next) = items.get(hi) else { break };
-                let behind = (next.at - t).num_seconds().max(0);
-                let steps = (behind + step.num_seconds() - 1) / step.num_seconds();
-                t += step * steps.max(1) as i32;
-                continue;
-            }
-            let count = stories.len() as u64;
-            let baseline = base.len() as f64 * (window.num_seconds() as f64 / rules.baseline.num_seconds() as f64);
-            let fires = count >= u64::from(rules.min_negative)
-                && count as f64 >= rules.ratio * baseline.max(1.0)
-                && voices.len() >= 3;
-            if fires {
-                let min = u64::from(rules.min_negative);
-                let severity = if count >= 3 * min {
-                    Severity::High
-                } else if count >= 2 * min {
-                    Severity::Medium
-                } else {
-                    Severity::Low
-                };
-                let opening = open_until.is_none_or(|u| t > u);
-                if opening || severity > episode_severity {
-                    episode_severity = severity;
-                    let in_window = &items[lo_w..hi];
-                    let mut evidence: Vec<&Item> = in_window.iter().filter(|i| i.negative).collect();
-                    evidence.sort_by_key(|i| {
-                        std::cmp::Reverse(
-                            i.rec.mention.engagement.views.unwrap_or(0)
-                                + 10 * i.rec.mention.engagement.comments.unwrap_or(0),
-                        )
-                    });
-                    let score = (count as f64 - baseline.max(1.0)) / (baseline.sqrt() + 1.0);
-                    let mut params = serde_json::Map::new();
-                    params.insert("rule".into(), "negative_burst".into());
-                    params.insert("phase".into(), if opening { "opened" } else { "escalated" }.into());
-                    params.insert("min_negative".into(), rules.min_negative.into());
-                    params.insert("ratio".into(), rules.ratio.into());
-                    params.insert("baseline_span".into(), format!("{}d", rules.baseline.num_days()).into());
-                    params.insert("distinct_voices".into(), voices.len().into());
-                    params.insert("negative_mentions".into(), negatives.into());
-                    out.push(Signal {
-                        detected_at: t.with_timezone(&tz).fixed_offset(),
-                        kind: "tension".into(),
-                        topic: Some(topic.clone()),
-                        place: Some(place.clone()),
-                        source: None,
-                        severity,
-                        score: (score * 10.0).round() / 10.0,
-                        window: format_window(window),
-                        count,
-                        baseline: (baseline * 100.0).round() / 100.0,
-                        negative_share: ((negatives as f64 / in_window.len().max(1) as f64) * 100.0).round() / 100.0,
-                        evidence: evidence.iter().take(20).map(|i| i.rec.mention.id.clone()).collect(),
-                        params,
-                    });
-                }
-                open_until = Some(t + Duration::hours(QUIET));
-            }
-            t += step;
-        }
-    }
-    out.sort_by(|a, b| a.detected_at.cmp(&b.detected_at).then_with(|| a.topic.cmp(&b.topic)));
+    let mut out = w.out;
+    out.sort_by(|a, b| {
+        a.detected_at
+            .cmp(&b.detected_at)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.topic.cmp(&b.topic))
+            .then_with(|| a.place.cmp(&b.place))
+    });
     out
 }
 
-fn format_window(d: Duration) -> String {
+impl<'a> Walk<'a> {
+    fn e(&self, i: u32) -> &'a Event {
+        &self.ev.events[i as usize]
+    }
+
+    fn factor_of_bin(&mut self, end: i64) -> f64 {
+        if let Some(f) = self.factors.get(&end) {
+            return *f;
+        }
+        let local = self.tz.from_utc_datetime(&DateTime::from_timestamp(end - 1, 0).unwrap_or_default().naive_utc());
+        let how = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
+        let f = self.rhythm.factor(how);
+        if self.factors.len() > 200 {
+            self.factors.retain(|k, _| *k > end - 48 * H);
+        }
+        self.factors.insert(end, f);
+        f
+    }
+
+    fn ingest(&mut self, i: u32) {
+        let e = *self.e(i);
+        self.rhythm.add(&e);
+        let end = bin_end(e.at);
+        let v = e.voice as usize;
+        if self.first_seen[v] == i64::MIN {
+            self.first_seen[v] = e.at;
+        }
+        // Coordinated activity: one text from many fresh accounts.
+        let c = e.cluster as usize;
+        let recent = self.cluster_recent.entry(e.cluster).or_default();
+        recent.retain(|&j| self.ev.events[j as usize].at > e.at - COORD_WINDOW);
+        recent.push(i);
+        if !self.flagged_cluster[c] && recent.len() >= self.rules.coordinated_min as usize {
+            let mut voices: Vec<u32> = recent.iter().map(|&j| self.ev.events[j as usize].voice).collect();
+            voices.sort_unstable();
+            voices.dedup();
+            let fresh = voices.iter().filter(|&&v| self.first_seen[v as usize] > e.at - FRESH).count();
+            let history = e.at - self.rhythm.first;
+            if voices.len() >= self.rules.coordinated_min as usize
+                && history >= FRESH
+                && fresh as f64 >= FRESH_SHARE * voices.len() as f64
+            {
+                self.flagged_cluster[c] = true;
+                for &v in &voices {
+                    self.flagged_voice[v as usize] = true;
+                }
+                self.coord_pending.push(e.cluster);
+            }
+        }
+        let counted = e.negative && !self.counted_cluster[c] && !self.flagged_voice[v] && !self.flagged_cluster[c];
+        if e.negative && !self.counted_cluster[c] {
+            self.counted_cluster[c] = true;
+        }
+        let item = Item { end, ev: i, counted };
+        for &(topic, place) in self.ev.series_of(&e) {
+            let n = self.series.len();
+            let k = *self.index.entry((topic, place)).or_insert(n);
+            if k == n {
+                self.series.push(Series {
+                    topic,
+                    place,
+                    items: VecDeque::new(),
+                    counted: 0,
+                    ew: Ew::default(),
+                    episode: Episode::default(),
+                });
+            }
+            let s = &mut self.series[k];
+            s.items.push_back(item);
+            s.counted += usize::from(counted);
+        }
+        if counted {
+            self.pool_queue.push_back(item);
+        }
+        // Terms of topic-less mentions: each story once, at its first mention.
+        let first_of_story = !self.termed_cluster[c] && !self.flagged_cluster[c] && !self.flagged_voice[v];
+        self.termed_cluster[c] = true;
+        if first_of_story && e.t1 > e.t0 {
+            for &term in self.ev.terms_of(&e) {
+                let st = self.terms.entry(term).or_default();
+                st.items.push_back(Item { end, ev: i, counted: e.negative });
+                self.touched.insert(term);
+            }
+        }
+    }
+
+    /// Moves what has left the long window into the baselines.
+    fn leave(&mut self, t: i64) {
+        let long = self.rules.long_window.num_seconds();
+        let lambda = self.lambda;
+        let mut factors: Vec<(i64, f64)> = Vec::new();
+        for k in 0..self.series.len() {
+            while let Some(it) = self.series[k].items.front().copied() {
+                if it.end > t - long {
+                    break;
+                }
+                self.series[k].items.pop_front();
+                if it.counted {
+                    let f = match factors.iter().find(|(e, _)| *e == it.end) {
+                        Some((_, f)) => *f,
+                        None => {
+                            let f = self.factor_of_bin(it.end);
+                            factors.push((it.end, f));
+                            f
+                        }
+                    };
+                    let s = &mut self.series[k];
+                    s.counted -= 1;
+                    // An open episode does not teach its series what is usual.
+                    let v = if s.episode.open { 0.0 } else { 1.0 / f };
+                    s.ew.add(it.end, v, lambda);
+                }
+            }
+        }
+        while let Some(it) = self.pool_queue.front().copied() {
+            if it.end > t - long {
+                break;
+            }
+            self.pool_queue.pop_front();
+            let f = self.factor_of_bin(it.end);
+            let e = self.e(it.ev);
+            let series = self.ev.series_of(e);
+            // Nor does it teach the pools.
+            if series.iter().any(|k| self.index.get(k).is_some_and(|&i| self.series[i].episode.open)) {
+                continue;
+            }
+            let mut seen_t: Vec<u16> = Vec::new();
+            let mut seen_p: Vec<u16> = Vec::new();
+            for &(tp, pl) in series {
+                if !seen_t.contains(&tp) {
+                    seen_t.push(tp);
+                    self.pool_topic.entry(tp).or_default().add(it.end, 1.0 / f, lambda);
+                }
+                if !seen_p.contains(&pl) {
+                    seen_p.push(pl);
+                    self.pool_place.entry(pl).or_default().add(it.end, 1.0 / f, lambda);
+                }
+            }
+            self.pool_all.add(it.end, 1.0 / f, lambda);
+        }
+    }
+
+    fn rate(&self, ew: Option<&Ew>, at: i64) -> f64 {
+        match ew {
+            Some(ew) => {
+                let (s, w) = ew.at(at, self.lambda);
+                if w > 0.0 { s / w } else { 0.0 }
+            }
+            None => 0.0,
+        }
+    }
+
+    /// The series' usual rate per rhythm-normalized hour, with the pooled prior.
+    fn series_rate(&self, s: &Series, at: i64) -> (f64, f64) {
+        let all = self.rate(Some(&self.pool_all), at);
+        let prior = if all > 0.0 {
+            self.rate(self.pool_topic.get(&s.topic), at) * self.rate(self.pool_place.get(&s.place), at) / all
+        } else {
+            0.0
+        };
+        let (own_s, own_w) = if s.ew.at == 0 { (0.0, 0.0) } else { s.ew.at(at, self.lambda) };
+        ((own_s + PRIOR_HOURS * prior) / (own_w + PRIOR_HOURS), prior)
+    }
+
+    fn window(&mut self, k: usize, t: i64, span: i64) -> Window {
+        let mut win = Window::default();
+        self.scratch.clear();
+        let mut negative_voices: Vec<u32> = Vec::new();
+        for it in self.series[k].items.iter().rev() {
+            if it.end <= t - span {
+                break;
+            }
+            let e = &self.ev.events[it.ev as usize];
+            win.total += 1;
+            if e.negative {
+                win.negatives += 1;
+                if !self.flagged_voice[e.voice as usize] {
+                    negative_voices.push(e.voice);
+                }
+            }
+            if it.counted && !self.flagged_voice[e.voice as usize] {
+                self.scratch.push(e.voice);
+            }
+        }
+        self.scratch.sort_unstable();
+        let mut i = 0;
+        while i < self.scratch.len() {
+            let j = self.scratch[i..].iter().position(|&v| v != self.scratch[i]).map_or(self.scratch.len(), |p| i + p);
+            win.x += (j - i).min(PER_VOICE);
+            i = j;
+        }
+        negative_voices.sort_unstable();
+        negative_voices.dedup();
+        win.voices = negative_voices.len();
+        win
+    }
+
+    fn evaluate(&mut self, t: i64) {
+        let rules = self.rules;
+        let long = rules.long_window.num_seconds();
+        let windows = [
+            (rules.window.num_seconds(), rules.min_negative, rules.window),
+            (long, rules.long_min_negative, rules.long_window),
+        ];
+        let beta = rules.bias;
+        let fsums: Vec<f64> =
+            windows.iter().map(|&(span, _, _)| (0..span / H).map(|h| self.factor_of_bin(t - h * H)).sum()).collect();
+        for k in 0..self.series.len() {
+            if self.series[k].counted == 0 && !self.series[k].episode.open {
+                continue;
+            }
+            let (rate, prior) = self.series_rate(&self.series[k], t - long);
+            let mut best: Option<(f64, Window, u32, Duration, f64)> = None;
+            let mut hot = f64::MIN;
+            for (&(span, min, label), fsum) in windows.iter().zip(&fsums) {
+                let win = self.window(k, t, span);
+                let mu = rate * fsum;
+                let sigma = (mu + KAPPA * mu * mu).sqrt();
+                let z = (win.x as f64 - mu.max(beta)) / (sigma + beta);
+                hot = hot.max(z);
+                let fires = win.x >= min as usize
+                    && z >= rules.open_score
+                    && win.x as f64 >= rules.ratio * mu
+                    && win.voices >= rules.min_voices as usize
+                    && win.negatives as f64 >= rules.min_negative_share * win.total as f64;
+                if fires && best.as_ref().is_none_or(|b| z > b.0) {
+                    best = Some((z, win, min, label, mu));
+                }
+            }
+            let s = &self.series[k];
+            let was_open = s.episode.open;
+            if let Some((z, win, min, label, mu)) = best {
+                let severity = severity(win.x, min as usize);
+                let phase = if !was_open {
+                    Some("opened")
+                } else if s.episode.severity.is_none_or(|e| severity > e) {
+                    Some("escalated")
+                } else {
+                    None
+                };
+                let s = &mut self.series[k];
+                s.episode.open = true;
+                s.episode.last_hot = t;
+                if let Some(phase) = phase {
+                    s.episode.severity = Some(severity);
+                    let mut params = self.params("negative_burst", phase);
+                    params.insert("expected".into(), round2(mu).into());
+                    params.insert("pooled_rate_per_day".into(), round2(prior * 24.0).into());
+                    params.insert("distinct_voices".into(), win.voices.into());
+                    params.insert("negative_mentions".into(), win.negatives.into());
+                    params.insert("mentions".into(), win.total.into());
+                    let sig = self.tension_signal(k, t, severity, z, label, win, mu, params);
+                    self.out.push(sig);
+                }
+            } else if was_open {
+                if hot >= rules.close_score {
+                    self.series[k].episode.last_hot = t;
+                } else if t - self.series[k].episode.last_hot >= rules.quiet.num_seconds() {
+                    let win = self.window(k, t, rules.window.num_seconds());
+                    let severity = self.series[k].episode.severity.unwrap_or(Severity::Low);
+                    let mut params = self.params("negative_burst", "resolved");
+                    params.insert("calm_for".into(), format!("{}h", rules.quiet.num_hours()).into());
+                    let mu = rate * fsums[0];
+                    let sig = self.tension_signal(k, t, severity, hot.max(0.0), rules.window, win, mu, params);
+                    self.out.push(sig);
+                    self.series[k].episode = Episode::default();
+                }
+            }
+        }
+        self.emit_coordinated(t);
+        self.evaluate_terms(t);
+        if t % (24 * H) == 0 {
+            let events = &self.ev.events;
+            self.cluster_recent.retain(|_, r| r.last().is_some_and(|&j| events[j as usize].at > t - COORD_WINDOW));
+            self.terms.retain(|_, st| !st.items.is_empty() || st.ew.s > 0.05);
+        }
+    }
+
+    fn params(&self, rule: &str, phase: &str) -> serde_json::Map<String, serde_json::Value> {
+        let r = self.rules;
+        let mut p = serde_json::Map::new();
+        p.insert("rule".into(), rule.into());
+        p.insert("phase".into(), phase.into());
+        p.insert("open_score".into(), r.open_score.into());
+        p.insert("close_score".into(), r.close_score.into());
+        p.insert("bias".into(), r.bias.into());
+        p.insert("min_negative".into(), r.min_negative.into());
+        p.insert("long_min_negative".into(), r.long_min_negative.into());
+        p.insert("ratio".into(), r.ratio.into());
+        p.insert("baseline_half_life".into(), format!("{}d", r.baseline.num_days()).into());
+        p
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tension_signal(
+        &self,
+        k: usize,
+        t: i64,
+        severity: Severity,
+        z: f64,
+        label: Duration,
+        win: Window,
+        mu: f64,
+        params: serde_json::Map<String, serde_json::Value>,
+    ) -> Signal {
+        let s = &self.series[k];
+        let span = label.num_seconds();
+        let mut evidence: Vec<u32> = s
+            .items
+            .iter()
+            .filter(|it| it.end > t - span && self.ev.events[it.ev as usize].negative)
+            .map(|it| it.ev)
+            .collect();
+        self.strongest_first(&mut evidence);
+        Signal {
+            detected_at: self.at(t),
+            kind: "tension".into(),
+            topic: self.ev.topics.get(s.topic as usize).cloned(),
+            place: self.ev.place_name(s.place).map(str::to_string),
+            source: None,
+            severity,
+            score: round1(z),
+            window: format_window(label),
+            count: win.x as u64,
+            baseline: round2(mu),
+            negative_share: round2(win.negatives as f64 / win.total.max(1) as f64),
+            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+            params,
+        }
+    }
+
+    fn at(&self, t: i64) -> chrono::DateTime<chrono::FixedOffset> {
+        DateTime::from_timestamp(t, 0).unwrap_or_default().with_timezone(&self.tz).fixed_offset()
+    }
+
+    fn strongest_first(&self, evidence: &mut [u32]) {
+        evidence.sort_by(|&a, &b| {
+            let (ea, eb) = (&self.ev.events[a as usize], &self.ev.events[b as usize]);
+            eb.reach.total_cmp(&ea.reach).then(ea.at.cmp(&eb.at))
+        });
+    }
+
+    fn emit_coordinated(&mut self, t: i64) {
+        for cluster in std::mem::take(&mut self.coord_pending) {
+            let Some(recent) = self.cluster_recent.get(&cluster) else { continue };
+            let mut evidence: Vec<u32> = recent.clone();
+            let first = self.e(evidence[0]);
+            let mut voices: Vec<u32> = evidence.iter().map(|&i| self.ev.events[i as usize].voice).collect();
+            voices.sort_unstable();
+            voices.dedup();
+            let fresh = voices.iter().filter(|&&v| self.first_seen[v as usize] > first.at - FRESH).count();
+            let negatives = evidence.iter().filter(|&&i| self.ev.events[i as usize].negative).count();
+            let (topic, place) = self.ev.series_of(first).first().copied().unwrap_or((u16::MAX, NO_PLACE));
+            self.strongest_first(&mut evidence);
+            let mut params = self.params("coordinated_posting", "opened");
+            params.insert("alarm".into(), false.into());
+            params.insert("distinct_voices".into(), voices.len().into());
+            params.insert("fresh_accounts".into(), fresh.into());
+            params.insert("coordinated_min".into(), self.rules.coordinated_min.into());
+            self.out.push(Signal {
+                detected_at: self.at(t),
+                kind: "coordinated".into(),
+                topic: self.ev.topics.get(topic as usize).cloned(),
+                place: self.ev.place_name(place).map(str::to_string),
+                source: None,
+                severity: Severity::Low,
+                score: round1(fresh as f64 / voices.len().max(1) as f64),
+                window: "6h".into(),
+                count: evidence.len() as u64,
+                baseline: 0.0,
+                negative_share: round2(negatives as f64 / evidence.len().max(1) as f64),
+                evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+                params,
+            });
+        }
+    }
+
+    fn evaluate_terms(&mut self, t: i64) {
+        let rules = self.rules;
+        let lambda = self.lambda;
+        let beta = rules.bias;
+        // Word pairs first: they name an issue better than a single word.
+        let mut touched: Vec<u64> = self.touched.drain().collect();
+        let surface = &self.ev.surface;
+        touched.sort_by_key(|h| (!surface.get(h).is_some_and(|s| s.contains(' ')), *h));
+        for term in touched {
+            let Some(st) = self.terms.get_mut(&term) else { continue };
+            while let Some(it) = st.items.front().copied() {
+                if it.end > t - TERM_WINDOW {
+                    break;
+                }
+                st.items.pop_front();
+                st.ew.add(it.end, 1.0, lambda);
+            }
+            let negatives: Vec<u32> = st.items.iter().filter(|it| it.counted).map(|it| it.ev).collect();
+            if negatives.len() < rules.emerging_min as usize {
+                continue;
+            }
+            let (s, w) = if st.ew.at == 0 { (0.0, 0.0) } else { st.ew.at(t - TERM_WINDOW, lambda) };
+            // A term never seen before is expected about once a week.
+            let rate = (s + PRIOR_HOURS * (1.0 / PRIOR_HOURS)) / (w + PRIOR_HOURS);
+            let mu = rate * (TERM_WINDOW / H) as f64;
+            let x = negatives.len();
+            let sigma = (mu + KAPPA * mu * mu).sqrt();
+            let z = (x as f64 - mu.max(beta)) / (sigma + beta);
+            let total = st.items.len();
+            let mut voices: Vec<u32> = negatives.iter().map(|&i| self.ev.events[i as usize].voice).collect();
+            voices.sort_unstable();
+            voices.dedup();
+            if z < rules.open_score
+                || (x as f64) < rules.ratio * mu
+                || voices.len() < rules.min_voices as usize
+                || (x as f64) < rules.min_negative_share.max(0.5) * total as f64
+            {
+                continue;
+            }
+            let severity = severity(x, rules.emerging_min as usize);
+            let stories: HashSet<u32> = negatives.iter().copied().collect();
+            let joined = self.emerging.iter().position(|ep| {
+                !ep.resolved && (ep.term == term || stories.intersection(&ep.stories).count() * 2 >= stories.len())
+            });
+            let phase = match joined {
+                Some(i) => {
+                    let ep = &mut self.emerging[i];
+                    ep.stories.extend(stories);
+                    ep.last_hot = t;
+                    if severity > ep.severity {
+                        ep.severity = severity;
+                        Some("escalated")
+                    } else {
+                        None
+                    }
+                }
+                None => {
+                    self.emerging.push(EmergingEpisode { term, stories, last_hot: t, severity, resolved: false });
+                    Some("opened")
+                }
+            };
+            let Some(phase) = phase else { continue };
+            let term = joined.map_or(term, |i| self.emerging[i].term);
+            let sig = self.emerging_signal(t, term, negatives, total, severity, z, mu, phase);
+            self.out.push(sig);
+        }
+        for i in 0..self.emerging.len() {
+            let ep = &self.emerging[i];
+            if !ep.resolved && t - ep.last_hot >= rules.quiet.num_seconds() {
+                let mut stories: Vec<u32> = ep.stories.iter().copied().collect();
+                stories.sort_unstable();
+                let (term, severity) = (ep.term, ep.severity);
+                self.emerging[i].resolved = true;
+                let total = stories.len();
+                let sig = self.emerging_signal(t, term, stories, total, severity, 0.0, 0.0, "resolved");
+                self.out.push(sig);
+            }
+        }
+        self.emerging.retain(|e| !e.resolved || t - e.last_hot < 7 * 24 * H);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emerging_signal(
+        &self,
+        t: i64,
+        term: u64,
+        mut evidence: Vec<u32>,
+        total: usize,
+        severity: Severity,
+        z: f64,
+        mu: f64,
+        phase: &str,
+    ) -> Signal {
+        // The settlement most of the evidence names, if most name one.
+        let mut places: HashMap<u16, usize> = HashMap::new();
+        for &i in &evidence {
+            for &p in self.ev.places_of(&self.ev.events[i as usize]) {
+                *places.entry(p).or_default() += 1;
+            }
+        }
+        let place = places
+            .into_iter()
+            .filter(|&(_, n)| n * 2 > evidence.len())
+            .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
+            .and_then(|(p, _)| self.ev.place_name(p).map(str::to_string));
+        let count = evidence.len();
+        self.strongest_first(&mut evidence);
+        let mut params = self.params("emerging_term", phase);
+        params.insert("term".into(), self.ev.surface.get(&term).cloned().unwrap_or_default().into());
+        params.insert("emerging_min".into(), self.rules.emerging_min.into());
+        params.insert("expected".into(), round2(mu).into());
+        Signal {
+            detected_at: self.at(t),
+            kind: "emerging".into(),
+            topic: None,
+            place,
+            source: None,
+            severity,
+            score: round1(z),
+            window: format_window(Duration::seconds(TERM_WINDOW)),
+            count: count as u64,
+            baseline: round2(mu),
+            negative_share: round2(count as f64 / total.max(1) as f64),
+            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+            params,
+        }
+    }
+}
+
+fn severity(x: usize, min: usize) -> Severity {
+    if x >= 3 * min {
+        Severity::High
+    } else if x >= 2 * min {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+pub fn format_window(d: Duration) -> String {
     if d.num_seconds() % 86_400 == 0 {
         format!("{}d", d.num_days())
     } else if d.num_seconds() % 3600 == 0 {
@@ -215,7 +839,7 @@ fn format_window(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use glas_core::{Enrichment, Mention};
+    use glas_core::{Enrichment, Mention, Record, Sentiment};
 
     fn rec(id: usize, at: DateTime<Utc>, negative: bool, author: &str) -> Record {
         Record {
@@ -246,122 +870,114 @@ mod tests {
         "2026-11-20T00:00:00Z".parse().unwrap()
     }
 
+    /// A fortnight of quiet background: a negative post every other day.
+    fn background() -> Vec<Record> {
+        (0..14).map(|d| rec(1000 + d, t0() - Duration::days(2 * d as i64 + 1), d % 2 == 0, "old")).collect()
+    }
+
+    fn run(recs: &[Record], to: DateTime<Utc>) -> Vec<Signal> {
+        let ev = Events::from_records(recs, chrono_tz::Europe::Moscow);
+        detect(&ev, &SignalRules::default(), t0(), to, chrono_tz::Europe::Moscow)
+    }
+
+    fn phases(sigs: &[Signal]) -> Vec<(&str, Severity)> {
+        sigs.iter().map(|s| (s.params["phase"].as_str().unwrap(), s.severity)).collect()
+    }
+
     #[test]
-    fn burst_fires_once_per_episode() {
-        let mut recs: Vec<Record> = (0..14).map(|d| rec(d, t0() - Duration::days(d as i64 + 1), true, "a")).collect();
-        for k in 0..12 {
+    fn a_burst_opens_escalates_and_resolves_one_episode() {
+        let mut recs = background();
+        for k in 0..40 {
             recs.push(rec(
-                100 + k,
-                t0() + Duration::hours(8) + Duration::minutes(20 * k as i64),
+                k,
+                t0() + Duration::hours(8) + Duration::minutes(10 * k as i64),
                 true,
-                &format!("author{}", k % 5),
+                &format!("a{}", k % 7),
             ));
         }
-        let sigs = detect(&recs, &SignalRules::default(), t0(), t0() + Duration::days(2), chrono_tz::Europe::Moscow);
-        assert_eq!(sigs.iter().filter(|s| s.params["phase"] == "opened").count(), 1, "{sigs:#?}");
+        let sigs = run(&recs, t0() + Duration::days(4));
+        assert_eq!(
+            phases(&sigs),
+            [("opened", Severity::Low), ("escalated", Severity::High), ("resolved", Severity::High)],
+            "{sigs:#?}"
+        );
         let s = &sigs[0];
-        assert_eq!(s.topic.as_deref(), Some("water"));
-        assert!(s.count >= 5 && s.evidence.iter().all(|e| e.starts_with("m1")), "{s:?}");
-        // No look-ahead: detection is after the fifth post, not before.
-        assert!(s.detected_at.with_timezone(&Utc) >= t0() + Duration::hours(9) + Duration::minutes(20));
+        assert_eq!((s.kind.as_str(), s.topic.as_deref(), s.place.as_deref()), ("tension", Some("water"), Some("Заря")));
+        assert!(s.evidence.iter().all(|e| !e.starts_with("m10")), "background is not evidence: {s:?}");
+        assert!(s.count >= 4 && s.score >= 4.0 && s.baseline < 1.0, "{s:?}");
+        // Hourly steps, no look-ahead: the first step after the fourth post (08:30).
+        assert_eq!(s.detected_at.with_timezone(&Utc), t0() + Duration::hours(9));
     }
 
     #[test]
-    fn an_episode_escalates_but_never_repeats() {
-        let mut recs = Vec::new();
-        for k in 0..40 {
-            recs.push(rec(k, t0() + Duration::minutes(20 * k as i64), true, &format!("author{}", k % 7)));
+    fn signals_at_a_step_do_not_depend_on_what_came_after() {
+        let mut recs = background();
+        for k in 0..30 {
+            recs.push(rec(
+                k,
+                t0() + Duration::hours(5) + Duration::minutes(17 * k as i64),
+                true,
+                &format!("a{}", k % 5),
+            ));
         }
-        let sigs = detect(&recs, &SignalRules::default(), t0(), t0() + Duration::days(2), chrono_tz::Europe::Moscow);
-        let phases: Vec<(&str, Severity)> =
-            sigs.iter().map(|s| (s.params["phase"].as_str().unwrap(), s.severity)).collect();
-        assert_eq!(phases, [("opened", Severity::Low), ("escalated", Severity::Medium), ("escalated", Severity::High)]);
-    }
-
-    /// The detector's rule, recomputed from scratch at every step: what the
-    /// incremental walk must agree with.
-    fn naive(
-        recs: &[Record],
-        rules: &SignalRules,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        step: Duration,
-    ) -> Vec<(DateTime<Utc>, u64, u64)> {
-        let mut fired = Vec::new();
-        let mut t = from.duration_trunc(step).unwrap() + step;
-        while t <= to {
-            let neg = |lo: DateTime<Utc>, hi: DateTime<Utc>| -> Vec<&Record> {
-                recs.iter()
-                    .filter(|r| r.enrichment.sentiment == Sentiment::Negative)
-                    .filter(|r| r.mention.published_at > lo && r.mention.published_at <= hi)
-                    .collect()
-            };
-            let win = neg(t - rules.window, t);
-            let stories: std::collections::HashSet<&str> = win.iter().map(|r| r.enrichment.cluster.as_str()).collect();
-            let voices: std::collections::HashSet<&str> =
-                win.iter().map(|r| r.mention.author.as_deref().unwrap()).collect();
-            let base: std::collections::HashSet<&str> = neg(t - rules.window - rules.baseline, t - rules.window)
-                .iter()
-                .map(|r| r.enrichment.cluster.as_str())
-                .collect();
-            let baseline = base.len() as f64 * rules.window.num_seconds() as f64 / rules.baseline.num_seconds() as f64;
-            let count = stories.len() as u64;
-            if count >= u64::from(rules.min_negative)
-                && count as f64 >= rules.ratio * baseline.max(1.0)
-                && voices.len() >= 3
-            {
-                fired.push((t, count, (baseline * 100.0).round() as u64));
-            }
-            t += step;
-        }
-        fired
-    }
-
-    #[test]
-    fn incremental_walk_agrees_with_recomputing_every_step() {
-        // A month of background grumbling with two bursts, pseudo-random but fixed.
-        let mut x: u64 = 7;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut recs = Vec::new();
-        for k in 0..600usize {
-            let burst = k % 10 < 3 && (200..260).contains(&k) || (450..480).contains(&k);
-            let minutes = if burst { 3000 + (k as i64) * 7 } else { (next() % (30 * 24 * 60)) as i64 };
-            let minutes = if (450..480).contains(&k) { 20_000 + (k as i64 - 450) * 11 } else { minutes };
-            recs.push(rec(k, t0() + Duration::minutes(minutes), next() % 3 != 0 || burst, &format!("a{}", next() % 9)));
-        }
-        let rules = SignalRules::default();
-        let (from, to) = (t0() - Duration::hours(1), t0() + Duration::days(31));
-        for step in [Duration::hours(1), Duration::minutes(30), Duration::hours(3)] {
-            let want = naive(&recs, &rules, from, to, step);
-            // Every firing step, not only episode changes: compare with the episode-free view.
-            let got = detect_stepped(&recs, &rules, from, to, chrono_tz::Europe::Moscow, step);
-            assert!(!want.is_empty(), "the stream has bursts");
-            for s in &got {
-                let at = s.detected_at.with_timezone(&Utc);
-                let w = want.iter().find(|w| w.0 == at).unwrap_or_else(|| panic!("{at} fired only incrementally"));
-                assert_eq!((s.count, (s.baseline * 100.0).round() as u64), (w.1, w.2), "at {at}");
-            }
-            // And the first firing of the stream is the same step.
-            assert_eq!(
-                got.first().map(|s| s.detected_at.with_timezone(&Utc)),
-                want.first().map(|w| w.0),
-                "step {step}"
-            );
-        }
+        let full = run(&recs, t0() + Duration::days(2));
+        let first = full[0].detected_at.with_timezone(&Utc);
+        let seen: Vec<Record> = recs.iter().filter(|r| r.mention.published_at <= first).cloned().collect();
+        let cut = run(&seen, first);
+        assert_eq!(cut.len(), 1);
+        assert_eq!(
+            (&cut[0].detected_at, cut[0].count, &cut[0].evidence),
+            (&full[0].detected_at, full[0].count, &full[0].evidence)
+        );
+        // Stepping every 3 hours sees the same episode, at a later step at most.
+        let ev = Events::from_records(&recs, chrono_tz::Europe::Moscow);
+        let coarse = detect_stepped(
+            &ev,
+            &SignalRules::default(),
+            t0(),
+            t0() + Duration::days(2),
+            chrono_tz::Europe::Moscow,
+            Duration::hours(3),
+        );
+        assert!(coarse[0].detected_at >= full[0].detected_at);
+        assert!(coarse[0].detected_at.with_timezone(&Utc) - first < Duration::hours(3));
     }
 
     #[test]
     fn one_author_alone_does_not_fire() {
-        let recs: Vec<Record> =
-            (0..12).map(|k| rec(k, t0() + Duration::minutes(10 * k as i64), true, "angry")).collect();
-        assert!(
-            detect(&recs, &SignalRules::default(), t0(), t0() + Duration::days(1), chrono_tz::Europe::Moscow)
-                .is_empty()
-        );
+        let mut recs = background();
+        recs.extend((0..12).map(|k| rec(k, t0() + Duration::minutes(10 * k as i64), true, "angry")));
+        assert!(run(&recs, t0() + Duration::days(1)).is_empty());
+    }
+
+    #[test]
+    fn identical_posts_from_fresh_accounts_are_coordinated_not_tension() {
+        let mut recs = background();
+        for k in 0..15 {
+            let mut r = rec(k, t0() + Duration::hours(3) + Duration::minutes(7 * k as i64), true, &format!("new{k}"));
+            r.enrichment.cluster = "same-text".into();
+            recs.push(r);
+        }
+        let sigs = run(&recs, t0() + Duration::days(1));
+        assert_eq!(sigs.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(), ["coordinated"], "{sigs:#?}");
+        assert_eq!(sigs[0].params["alarm"], false);
+        assert!(sigs[0].params["fresh_accounts"].as_u64().unwrap() >= 6);
+    }
+
+    #[test]
+    fn a_new_term_outside_the_taxonomy_is_an_emerging_issue() {
+        let mut recs = background();
+        for k in 0..8 {
+            let mut r = rec(k, t0() + Duration::hours(2 * k as i64), true, &format!("a{k}"));
+            r.enrichment.topics.clear();
+            r.mention.text = format!("Опять запах аммиака на улице {k}, дышать нечем");
+            recs.push(r);
+        }
+        let sigs = run(&recs, t0() + Duration::days(2));
+        let e: Vec<&Signal> = sigs.iter().filter(|s| s.kind == "emerging").collect();
+        assert_eq!(e.iter().filter(|s| s.params["phase"] == "opened").count(), 1, "{sigs:#?}");
+        assert_eq!(e[0].params["term"], "запах аммиака");
+        assert_eq!(e[0].place.as_deref(), Some("Заря"));
+        assert!(sigs.iter().all(|s| s.kind != "tension"));
     }
 }

@@ -273,19 +273,59 @@ pub struct Place {
 /// Thresholds of the simple alert rule (replaced by the signal detector later).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalRules {
-    /// Sliding window the negative mentions are counted over.
+    /// Short sliding window the negative stories are counted over.
     pub window: Duration,
-    /// Fewest negative mentions about one topic in one place that can fire.
+    /// Fewest negative stories about one topic in one place that can fire
+    /// in the short window.
     pub min_negative: u32,
-    /// How many times the usual rate (per window) the count must reach.
+    /// Long window, for slow and low-volume episodes.
+    pub long_window: Duration,
+    /// Fewest negative stories that can fire in the long window.
+    pub long_min_negative: u32,
+    /// How many times the expected count the count must reach.
     pub ratio: f64,
-    /// History the usual rate is taken from.
+    /// Half-life of the exponentially weighted usual rate.
     pub baseline: Duration,
+    /// Significance that opens an episode, and below which it starts to calm.
+    pub open_score: f64,
+    pub close_score: f64,
+    /// SigniTrend's bias term β: damps the score of low counts.
+    pub bias: f64,
+    /// Distinct authors (or sources) a burst needs.
+    pub min_voices: u32,
+    /// Share of negative mentions the window must hold (a festival's few
+    /// grumbles do not fire).
+    pub min_negative_share: f64,
+    /// Hours below `close_score` that resolve an episode.
+    pub quiet: Duration,
+    /// History the district needs before any signal fires.
+    pub warmup: Duration,
+    /// Negative stories with one new term (in a day) that make an emerging issue.
+    pub emerging_min: u32,
+    /// Distinct fresh accounts posting one text within 6 hours that count as
+    /// suspected coordinated activity.
+    pub coordinated_min: u32,
 }
 
 impl Default for SignalRules {
     fn default() -> Self {
-        SignalRules { window: Duration::hours(6), min_negative: 5, ratio: 3.0, baseline: Duration::days(14) }
+        SignalRules {
+            window: Duration::hours(6),
+            min_negative: 4,
+            long_window: Duration::hours(24),
+            long_min_negative: 6,
+            ratio: 3.0,
+            baseline: Duration::days(14),
+            open_score: 4.0,
+            close_score: 1.5,
+            bias: 0.5,
+            min_voices: 3,
+            min_negative_share: 0.4,
+            quiet: Duration::hours(12),
+            warmup: Duration::days(3),
+            emerging_min: 5,
+            coordinated_min: 6,
+        }
     }
 }
 
@@ -636,13 +676,55 @@ impl Pipeline {
         let signals = match r.table(root, "signals") {
             None => SignalRules::default(),
             Some(t) => {
-                r.known_keys(t, "signals", &["window", "min_negative", "ratio", "baseline"]);
+                r.known_keys(
+                    t,
+                    "signals",
+                    &[
+                        "window",
+                        "min_negative",
+                        "long_window",
+                        "long_min_negative",
+                        "ratio",
+                        "baseline",
+                        "open_score",
+                        "close_score",
+                        "bias",
+                        "min_voices",
+                        "min_negative_share",
+                        "quiet",
+                        "warmup",
+                        "emerging_min",
+                        "coordinated_min",
+                    ],
+                );
                 let d = SignalRules::default();
+                let count = |r: &mut Reader, key: &str, default: u32| {
+                    r.integer(t, key, 1..=100_000).map_or(default, |v| v as u32)
+                };
+                let window = r.duration(t, "window").unwrap_or(d.window);
+                let long_window = r.duration(t, "long_window").unwrap_or(d.long_window);
+                for (key, w) in [("window", window), ("long_window", long_window)] {
+                    if w.num_seconds() % 3600 != 0 || w < Duration::hours(1) || w > Duration::days(7) {
+                        let span = r.value_span(t, key);
+                        r.error(span, format!("`{key}` must be whole hours between 1h and 7d"));
+                    }
+                }
                 SignalRules {
-                    window: r.duration(t, "window").unwrap_or(d.window),
-                    min_negative: r.integer(t, "min_negative", 1..=100_000).map_or(d.min_negative, |v| v as u32),
+                    window,
+                    min_negative: count(&mut r, "min_negative", d.min_negative),
+                    long_window,
+                    long_min_negative: count(&mut r, "long_min_negative", d.long_min_negative),
                     ratio: r.float(t, "ratio").unwrap_or(d.ratio),
                     baseline: r.duration(t, "baseline").unwrap_or(d.baseline),
+                    open_score: r.float(t, "open_score").unwrap_or(d.open_score),
+                    close_score: r.float(t, "close_score").unwrap_or(d.close_score),
+                    bias: r.float(t, "bias").unwrap_or(d.bias),
+                    min_voices: count(&mut r, "min_voices", d.min_voices),
+                    min_negative_share: r.float(t, "min_negative_share").unwrap_or(d.min_negative_share),
+                    quiet: r.duration(t, "quiet").unwrap_or(d.quiet),
+                    warmup: r.duration(t, "warmup").unwrap_or(d.warmup),
+                    emerging_min: count(&mut r, "emerging_min", d.emerging_min),
+                    coordinated_min: count(&mut r, "coordinated_min", d.coordinated_min),
                 }
             }
         };

@@ -70,6 +70,16 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
         );
     }
     for s in &analysis.signals {
+        let phase = s.params.get("phase").and_then(|p| p.as_str()).unwrap_or("");
+        if phase == "resolved" {
+            println!(
+                "   signal {} resolved: {}, {} — calm since, episode closed",
+                s.detected_at.format("%d.%m %H:%M"),
+                s.topic.as_deref().unwrap_or("—"),
+                s.place.as_deref().unwrap_or("весь округ")
+            );
+            continue;
+        }
         println!(
             "   signal {} {}: {} — score {:.1}, {} stories in {} vs usual {:.2}; evidence {}",
             s.detected_at.format("%d.%m %H:%M"),

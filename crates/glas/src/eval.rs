@@ -82,3 +82,83 @@ pub fn print(results: &[Evaluation]) {
         }
     }
 }
+
+/// The signal evaluation as a table: glas beside the reference detector.
+pub fn print_signals(ev: &glas_analytics::evaluate::Evaluation) {
+    use glas_analytics::evaluate::{Score, percentile};
+    let seeds = match (ev.seeds.first(), ev.seeds.last()) {
+        (Some(a), Some(b)) if ev.seeds.len() as u64 == b - a + 1 => format!("{a}-{b}"),
+        _ => ev.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+    };
+    println!(
+        "signal evaluation: {} scenarios (seeds {seeds}), {} mentions, {:.0} district-weeks scored; glas detector {:.2}s",
+        ev.seeds.len(),
+        ev.mentions,
+        ev.glas.weeks,
+        ev.detect_time.as_secs_f64()
+    );
+    let hours = |v: Option<f64>| v.map_or("—".to_string(), |h| format!("{h:.1} h"));
+    let row = |name: &str, s: &Score| {
+        println!(
+            "  {name:<22} recall {:.3} ({}/{})  false alarms/week {:.2}  lead median {}  p90 {}",
+            s.recall(),
+            s.detected,
+            s.incidents,
+            s.false_alarms_per_week(),
+            hours(s.median_lead()),
+            hours(s.p90_lead())
+        );
+    };
+    row("glas", &ev.glas);
+    row("reference (mean+3σ)", &ev.reference);
+    let mut shapes: Vec<&String> = ev.glas.by_shape.keys().collect();
+    shapes.sort();
+    println!("  by shape (detected/total, median lead):");
+    for shape in shapes {
+        let cell = |s: &Score| {
+            let (d, n) = s.by_shape.get(shape).copied().unwrap_or_default();
+            let leads: Vec<f64> = s.leads.iter().filter(|l| &l.0 == shape).map(|l| l.1).collect();
+            format!("{d}/{n} {}", hours(percentile(&leads, 0.5)))
+        };
+        println!("    {shape:<12} glas {:<14} reference {}", cell(&ev.glas), cell(&ev.reference));
+    }
+    let alarms = |s: &Score| {
+        let mut v: Vec<String> = s.distractor_alarms.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        v.sort();
+        if v.is_empty() { "none".into() } else { v.join(", ") }
+    };
+    println!("  false alarms from distractors: glas {}; reference {}", alarms(&ev.glas), alarms(&ev.reference));
+    println!(
+        "  coordinated posting reported as such: glas {}/{}, reference {}/{}",
+        ev.glas.coordinated_reported,
+        ev.glas.coordinated_total,
+        ev.reference.coordinated_reported,
+        ev.reference.coordinated_total
+    );
+}
+
+pub fn signals_json(ev: &glas_analytics::evaluate::Evaluation) -> String {
+    let score = |s: &glas_analytics::evaluate::Score| {
+        serde_json::json!({
+            "recall": s.recall(),
+            "detected": s.detected,
+            "incidents": s.incidents,
+            "false_alarms": s.false_alarms,
+            "false_alarms_per_week": s.false_alarms_per_week(),
+            "median_lead_hours": s.median_lead(),
+            "p90_lead_hours": s.p90_lead(),
+            "by_shape": s.by_shape,
+            "distractor_alarms": s.distractor_alarms,
+            "coordinated_reported": s.coordinated_reported,
+            "coordinated_total": s.coordinated_total,
+        })
+    };
+    serde_json::to_string_pretty(&serde_json::json!({
+        "seeds": ev.seeds,
+        "mentions": ev.mentions,
+        "weeks": ev.glas.weeks,
+        "glas": score(&ev.glas),
+        "reference": score(&ev.reference),
+    }))
+    .expect("serializable")
+}

@@ -178,6 +178,19 @@ pub enum Command {
         /// Also deliver alerts for new signals.
         #[arg(long)]
         alert: bool,
+        /// Recompute every aggregate and every signal over the whole store
+        /// (read with polars from the log), with timings.
+        #[arg(long, conflicts_with = "alert")]
+        full: bool,
+    },
+    /// A labelled month of a district's mentions (scenario generator): mention
+    /// lines plus the ground truth of what was injected.
+    Scenario {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder to write `mentions.jsonl`, `enrichment.jsonl` and `truth.json` to.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Accuracy of enrichment on labelled data (development data, not shipped).
     Eval {
@@ -220,6 +233,15 @@ pub enum EvalKind {
         /// Also list every disagreement.
         #[arg(long)]
         misses: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signal detector on generated scenarios: recall, false alarms per
+    /// week, lead time; beside the plain mean + 3σ detector.
+    Signals {
+        /// Seeds: "1-20" or "1,5,9".
+        #[arg(long, default_value = "1-20")]
+        seeds: String,
         #[arg(long)]
         json: bool,
     },
@@ -507,7 +529,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("reindexed {n} mentions from the log in '{}'", ctx.data_dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Analyze { at, lookback, alert } => {
+        Command::Analyze { full: true, at, .. } => {
+            let ctx = load_ctx(&cli)?;
+            let store = ctx.open_store()?;
+            let at = at.map(|t| t.with_timezone(&Utc));
+            let r = ops::recompute(&ctx, &store, at)?;
+            let Some(t) = &r.trends else {
+                println!("the store is empty: nothing to aggregate");
+                return Ok(ExitCode::SUCCESS);
+            };
+            println!(
+                "aggregates: {} hourly, {} daily, {} tension rows → {} ({:.2}s)",
+                t.hourly_rows,
+                t.daily_rows,
+                t.tension_rows,
+                t.hourly.parent().unwrap_or(Path::new("")).display(),
+                r.aggregate_time.as_secs_f64()
+            );
+            println!(
+                "signals: {} over {} mentions → {} (reading {:.2}s, detector {:.2}s); total {:.2}s",
+                r.signals.len(),
+                r.mentions,
+                r.signals_path.display(),
+                r.read_time.as_secs_f64(),
+                r.detect_time.as_secs_f64(),
+                r.total.as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analyze { at, lookback, alert, .. } => {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store()?;
             let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
@@ -533,6 +583,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(),
                     &ctx.source_names(),
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scenario { seed, out } => {
+            let sc = glas_analytics::scenario::generate(*seed);
+            ops::write_scenario(&sc, out)?;
+            println!(
+                "scenario {seed}: {} mentions from {} to {}, {} injected ({} incidents) → {}",
+                sc.records.len(),
+                sc.start.format("%Y-%m-%d"),
+                sc.end.format("%Y-%m-%d"),
+                sc.injected.len(),
+                sc.injected.iter().filter(|i| i.incident).count(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { what: EvalKind::Signals { seeds, json } } => {
+            let ctx = load_ctx(&cli)?;
+            let seeds = parse_seeds(seeds).ok_or_else(|| usage(format!("--seeds {seeds:?}: write 1-20 or 1,5,9")))?;
+            let ev = glas_analytics::evaluate::evaluate(&seeds, &ctx.pipeline.signals);
+            if *json {
+                println!("{}", eval::signals_json(&ev));
+            } else {
+                eval::print_signals(&ev);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -732,6 +807,24 @@ pub fn print_crawl_summary(summaries: &[ops::SourceSummary]) {
 }
 
 /// The source-health ledger as a table.
+/// "1-20" or "1,5,9" (or both: "1-5,9").
+fn parse_seeds(s: &str) -> Option<Vec<u64>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if b < a || b - a > 10_000 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 pub fn print_ledger(ledger: &[glas_analytics::health::SourceHealth], tz: chrono_tz::Tz) {
     let w = ledger.iter().map(|h| h.id.chars().count()).max().unwrap_or(6).max(6);
     println!(

@@ -345,6 +345,7 @@ pub fn import_file(
 /// What an analysis round produced.
 pub struct Analysis {
     pub daily: Option<glas_analytics::daily::DailyOutputs>,
+    pub trends: Option<glas_analytics::trends::TrendOutputs>,
     pub health: Vec<glas_analytics::health::SourceHealth>,
     pub signals: Vec<Signal>,
     pub signals_path: PathBuf,
@@ -356,7 +357,10 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     let out_dir = ctx.data_dir.join("analytics");
     let daily = glas_analytics::daily::run(store.log().dir(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
-    let mut signals = glas_analytics::signals::detect(&records, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
+    let trends =
+        glas_analytics::trends::run(store.log().dir(), &out_dir, ctx.tz()).context("trend aggregates failed")?;
+    let events = glas_analytics::events::Events::from_records(&records, ctx.tz());
+    let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     let health =
         glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
@@ -364,7 +368,76 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     let signals_path = out_dir.join("signals.jsonl");
     std::fs::write(&signals_path, signal_lines(&signals))
         .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
-    Ok(Analysis { daily, health, signals, signals_path, records })
+    Ok(Analysis { daily, trends, health, signals, signals_path, records })
+}
+
+/// What a full recompute did, with its timings.
+pub struct Recompute {
+    pub trends: Option<glas_analytics::trends::TrendOutputs>,
+    pub mentions: usize,
+    pub signals: Vec<Signal>,
+    pub signals_path: PathBuf,
+    pub aggregate_time: std::time::Duration,
+    pub read_time: std::time::Duration,
+    pub detect_time: std::time::Duration,
+    pub total: std::time::Duration,
+}
+
+/// Every aggregate and every signal over the whole store, from the log
+/// (polars), as of `at` (default: the hour after the newest mention).
+pub fn recompute(ctx: &Ctx, store: &Store, at: Option<DateTime<Utc>>) -> anyhow::Result<Recompute> {
+    let started = std::time::Instant::now();
+    let out_dir = ctx.data_dir.join("analytics");
+    let trends =
+        glas_analytics::trends::run(store.log().dir(), &out_dir, ctx.tz()).context("trend aggregates failed")?;
+    let aggregate_time = started.elapsed();
+    let read = std::time::Instant::now();
+    let events = glas_analytics::events::Events::from_log(store.log().dir(), ctx.tz())
+        .context("reading the log failed")?
+        .unwrap_or_default();
+    let read_time = read.elapsed();
+    let detect = std::time::Instant::now();
+    let signals = match (events.events.first(), events.events.last()) {
+        (Some(first), Some(last)) => {
+            let first = DateTime::from_timestamp(first.at, 0).unwrap_or_default();
+            let at = at.unwrap_or_else(|| DateTime::from_timestamp(last.at + 3600, 0).unwrap_or_default());
+            glas_analytics::signals::detect(&events, &ctx.pipeline.signals, first, at, ctx.tz())
+        }
+        _ => Vec::new(),
+    };
+    let detect_time = detect.elapsed();
+    std::fs::create_dir_all(&out_dir)?;
+    let signals_path = out_dir.join("signals.jsonl");
+    std::fs::write(&signals_path, signal_lines(&signals))
+        .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
+    Ok(Recompute {
+        trends,
+        mentions: events.events.len(),
+        signals,
+        signals_path,
+        aggregate_time,
+        read_time,
+        detect_time,
+        total: started.elapsed(),
+    })
+}
+
+/// Writes a scenario as mention lines, enrichment lines and its ground truth.
+pub fn write_scenario(sc: &glas_analytics::scenario::Scenario, dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let mut mentions = std::io::BufWriter::new(std::fs::File::create(dir.join("mentions.jsonl"))?);
+    let mut enrichment = std::io::BufWriter::new(std::fs::File::create(dir.join("enrichment.jsonl"))?);
+    for r in &sc.records {
+        serde_json::to_writer(&mut mentions, &r.mention)?;
+        mentions.write_all(b"\n")?;
+        serde_json::to_writer(&mut enrichment, &r.enrichment)?;
+        enrichment.write_all(b"\n")?;
+    }
+    mentions.flush()?;
+    enrichment.flush()?;
+    std::fs::write(dir.join("truth.json"), serde_json::to_string_pretty(sc)?)?;
+    Ok(())
 }
 
 /// Signals as the contract's lines, one per line.
@@ -445,8 +518,9 @@ pub fn weekly_report(
     let tz = ctx.tz();
     let start = glas_store::search::day_start(tz, week.monday().context("invalid week")?);
     // Signals of the week, computed afresh from the log so any week can be regenerated.
+    let events = glas_analytics::events::Events::from_records(records, tz);
     let signals = glas_analytics::signals::detect(
-        records,
+        &events,
         &ctx.pipeline.signals,
         start - Duration::days(1),
         start + Duration::days(7),
@@ -625,9 +699,11 @@ pub fn replay(ctx: &Ctx, input: &Path, step: Duration) -> anyhow::Result<ReplayS
     };
     let (from, to) = (first - step, last + step);
     let started = std::time::Instant::now();
-    let signals = glas_analytics::signals::detect_stepped(&records, &ctx.pipeline.signals, from, to, ctx.tz(), step);
+    let events = glas_analytics::events::Events::from_records(&records, ctx.tz());
+    drop(records);
+    let signals = glas_analytics::signals::detect_stepped(&events, &ctx.pipeline.signals, from, to, ctx.tz(), step);
     Ok(ReplaySummary {
-        mentions: records.len(),
+        mentions: events.events.len(),
         enrich_time,
         detect_time: started.elapsed(),
         rejected,

@@ -1,0 +1,55 @@
+fn main() {
+    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let mut rules = glas_core::config::SignalRules::default();
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(v) = env("MIN") {
+        rules.min_negative = v as u32;
+    }
+    if let Some(v) = env("LMIN") {
+        rules.long_min_negative = v as u32;
+    }
+    if let Some(v) = env("EMIN") {
+        rules.emerging_min = v as u32;
+    }
+    if let Some(v) = env("Z") {
+        rules.open_score = v;
+    }
+    if let Some(v) = env("RATIO") {
+        rules.ratio = v;
+    }
+    if let Some(v) = env("BIAS") {
+        rules.bias = v;
+    }
+    if let Some(v) = env("SHARE") {
+        rules.min_negative_share = v;
+    }
+    if let Some(v) = env("LW") {
+        rules.long_window = chrono::Duration::hours(v as i64);
+    }
+    if let Some(v) = env("W") {
+        rules.window = chrono::Duration::hours(v as i64);
+    }
+    let ev = glas_analytics::evaluate::evaluate(&(1..=n).collect::<Vec<_>>(), &rules);
+    for (name, s) in [("glas", &ev.glas), ("ref", &ev.reference)] {
+        let mut shapes: Vec<_> = s.by_shape.iter().collect();
+        shapes.sort();
+        let med = |sh: &str| {
+            glas_analytics::evaluate::percentile(
+                &s.leads.iter().filter(|l| l.0 == sh).map(|l| l.1).collect::<Vec<_>>(),
+                0.5,
+            )
+        };
+        println!(
+            "{name}: recall {:.3} fa/wk {:.2} med {:.1} | {}",
+            s.recall(),
+            s.false_alarms_per_week(),
+            s.median_lead().unwrap_or(-1.0),
+            shapes
+                .iter()
+                .map(|(k, v)| format!("{k} {}/{} {:.1}h", v.0, v.1, med(k).unwrap_or(-1.0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("   distractors {:?} coord {}/{}", s.distractor_alarms, s.coordinated_reported, s.coordinated_total);
+    }
+}

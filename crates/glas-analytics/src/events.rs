@@ -1,0 +1,501 @@
+//! The detector's input: every mention reduced to what signals are computed
+//! from (time, series, sentiment, type, story, voice, reach, and the terms of
+//! topic-less mentions), interned into a compact table.
+//!
+//! Built either from enriched records in memory ([`Events::from_records`],
+//! replay) or straight from the Parquet log with polars, reading only the
+//! columns it needs ([`Events::from_log`], the live analysis and the full
+//! recompute).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use glas_core::{MentionType, Record, Sentiment};
+use polars::prelude::*;
+
+use crate::AnalyticsError;
+
+/// Place index of a mention that names no settlement (district-wide).
+pub const NO_PLACE: u16 = u16::MAX;
+
+/// One mention as the detector sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event {
+    /// Publication time, Unix seconds.
+    pub at: i64,
+    /// Hour of the week in district time, 0 = Monday 00:00.
+    pub how: u8,
+    pub negative: bool,
+    pub positive: bool,
+    pub complaint: bool,
+    /// Interned reprint cluster, author-or-source ("voice") and source.
+    pub cluster: u32,
+    pub voice: u32,
+    pub source: u32,
+    /// Views, comments and shares folded into one reach figure.
+    pub reach: f32,
+    /// `series[s0..s1]`: (topic, place) pairs; `terms[t0..t1]`: term hashes.
+    pub s0: u32,
+    pub s1: u32,
+    pub t0: u32,
+    pub t1: u32,
+    /// `places[p0..p1]`: the settlements it names.
+    pub p0: u32,
+    pub p1: u32,
+}
+
+/// Every mention of a span, in publication order, with the interned names.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub events: Vec<Event>,
+    /// Mention id of each event.
+    pub ids: Vec<String>,
+    pub topics: Vec<String>,
+    pub places: Vec<String>,
+    /// Number of distinct voices, clusters and sources interned.
+    pub voices: u32,
+    pub clusters: u32,
+    pub sources: Vec<String>,
+    pub series: Vec<(u16, u16)>,
+    pub event_places: Vec<u16>,
+    pub terms: Vec<u64>,
+    /// The words a term hash stands for, as first written.
+    pub surface: HashMap<u64, String>,
+}
+
+/// Interns strings to dense indexes.
+#[derive(Default)]
+struct Interner {
+    map: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.map.insert(s.to_string(), i);
+        self.names.push(s.to_string());
+        i
+    }
+}
+
+/// One mention's fields, borrowed from wherever they live.
+pub struct Row<'a> {
+    pub id: &'a str,
+    pub at: DateTime<Utc>,
+    pub source: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub sentiment: Sentiment,
+    pub mention_type: MentionType,
+    pub cluster: &'a str,
+    pub topics: &'a [String],
+    pub places: &'a [String],
+    pub views: Option<i64>,
+    pub comments: Option<i64>,
+    pub shares: Option<i64>,
+    pub text: &'a str,
+}
+
+/// Builds [`Events`] row by row.
+pub struct Builder {
+    tz: chrono_tz::Tz,
+    out: Events,
+    topics: Interner,
+    places: Interner,
+    voices: Interner,
+    clusters: Interner,
+    sources: Interner,
+    scratch: Vec<u64>,
+}
+
+impl Builder {
+    pub fn new(tz: chrono_tz::Tz) -> Builder {
+        Builder {
+            tz,
+            out: Events::default(),
+            topics: Interner::default(),
+            places: Interner::default(),
+            voices: Interner::default(),
+            clusters: Interner::default(),
+            sources: Interner::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: Row<'_>) {
+        let local = self.tz.from_utc_datetime(&r.at.naive_utc());
+        let how = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
+        let s0 = self.out.series.len() as u32;
+        for t in r.topics {
+            let ti = self.topics.get(t) as u16;
+            if r.places.is_empty() {
+                self.out.series.push((ti, NO_PLACE));
+            }
+            for p in r.places {
+                let pi = self.places.get(p) as u16;
+                self.out.series.push((ti, pi));
+            }
+        }
+        let p0 = self.out.event_places.len() as u32;
+        for p in r.places {
+            let pi = self.places.get(p) as u16;
+            self.out.event_places.push(pi);
+        }
+        let t0 = self.out.terms.len() as u32;
+        if r.topics.is_empty() {
+            self.scratch.clear();
+            terms(r.text, &mut self.scratch, &mut self.out.surface);
+            self.out.terms.extend_from_slice(&self.scratch);
+        }
+        let source = self.sources.get(r.source.unwrap_or(""));
+        let voice = self.voices.get(r.author.or(r.source).unwrap_or(""));
+        let reach = r.views.unwrap_or(0).max(0) as f64 / 100.0
+            + r.comments.unwrap_or(0).max(0) as f64
+            + r.shares.unwrap_or(0).max(0) as f64;
+        self.out.events.push(Event {
+            at: r.at.timestamp(),
+            how,
+            negative: r.sentiment == Sentiment::Negative,
+            positive: r.sentiment == Sentiment::Positive,
+            complaint: r.mention_type == MentionType::Complaint,
+            cluster: self.clusters.get(r.cluster),
+            voice,
+            source,
+            reach: reach as f32,
+            s0,
+            s1: self.out.series.len() as u32,
+            t0,
+            t1: self.out.terms.len() as u32,
+            p0,
+            p1: self.out.event_places.len() as u32,
+        });
+        self.out.ids.push(r.id.to_string());
+    }
+
+    /// The table, sorted by publication time (stable: equal times keep input order).
+    pub fn finish(mut self) -> Events {
+        let mut order: Vec<u32> = (0..self.out.events.len() as u32).collect();
+        order.sort_by_key(|&i| self.out.events[i as usize].at);
+        if order.windows(2).any(|w| w[0] > w[1]) {
+            self.out.events = order.iter().map(|&i| self.out.events[i as usize]).collect();
+            let mut ids = std::mem::take(&mut self.out.ids);
+            self.out.ids = order.iter().map(|&i| std::mem::take(&mut ids[i as usize])).collect();
+        }
+        self.out.topics = self.topics.names;
+        self.out.places = self.places.names;
+        self.out.sources = self.sources.names;
+        self.out.voices = self.voices.names.len() as u32;
+        self.out.clusters = self.clusters.names.len() as u32;
+        self.out
+    }
+}
+
+impl Events {
+    pub fn from_records(records: &[Record], tz: chrono_tz::Tz) -> Events {
+        let mut b = Builder::new(tz);
+        for r in records {
+            let (m, e) = (&r.mention, &r.enrichment);
+            b.push(Row {
+                id: &m.id,
+                at: m.published_at.with_timezone(&Utc),
+                source: m.source.as_deref(),
+                author: m.author.as_deref(),
+                sentiment: e.sentiment,
+                mention_type: e.mention_type,
+                cluster: &e.cluster,
+                topics: &e.topics,
+                places: &e.places,
+                views: m.engagement.views,
+                comments: m.engagement.comments,
+                shares: m.engagement.shares,
+                text: &m.text,
+            });
+        }
+        b.finish()
+    }
+
+    /// Reads the committed log with polars (only the columns signals need;
+    /// texts only of mentions without a topic). `None` when the log is empty.
+    pub fn from_log(log_dir: &Path, tz: chrono_tz::Tz) -> Result<Option<Events>, AnalyticsError> {
+        let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
+        let df = log
+            .select([
+                col("id"),
+                col("published_at").cast(DataType::Int64),
+                col("source"),
+                col("author"),
+                col("sentiment"),
+                col("mention_type"),
+                col("cluster"),
+                col("topics"),
+                col("places"),
+                col("views"),
+                col("comments"),
+                col("shares"),
+                when(col("topics").list().len().eq(lit(0)))
+                    .then(col("text"))
+                    .otherwise(lit(NULL).cast(DataType::String))
+                    .alias("text"),
+            ])
+            .collect()?;
+        let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
+        let (ids, sources, authors, sentiments, types, clusters, texts) =
+            (s("id")?, s("source")?, s("author")?, s("sentiment")?, s("mention_type")?, s("cluster")?, s("text")?);
+        let at = df.column("published_at")?.i64()?.clone();
+        let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
+        let (views, comments, shares) = (i("views")?, i("comments")?, i("shares")?);
+        let lists = |name: &str| -> PolarsResult<Vec<Vec<String>>> {
+            df.column(name)?
+                .list()?
+                .amortized_iter()
+                .map(|opt| -> PolarsResult<Vec<String>> {
+                    match opt {
+                        None => Ok(Vec::new()),
+                        Some(s) => Ok(s.as_ref().str()?.iter().flatten().map(str::to_string).collect()),
+                    }
+                })
+                .collect()
+        };
+        let (topics, places) = (lists("topics")?, lists("places")?);
+        let mut b = Builder::new(tz);
+        for (k, (topics, places)) in topics.iter().zip(&places).enumerate() {
+            let ms = at.get(k).unwrap_or(0);
+            b.push(Row {
+                id: ids.get(k).unwrap_or(""),
+                at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                source: sources.get(k),
+                author: authors.get(k),
+                sentiment: match sentiments.get(k) {
+                    Some("negative") => Sentiment::Negative,
+                    Some("positive") => Sentiment::Positive,
+                    _ => Sentiment::Neutral,
+                },
+                mention_type: match types.get(k) {
+                    Some("complaint") => MentionType::Complaint,
+                    Some("question") => MentionType::Question,
+                    Some("gratitude") => MentionType::Gratitude,
+                    Some("news") => MentionType::News,
+                    _ => MentionType::Other,
+                },
+                cluster: clusters.get(k).unwrap_or(""),
+                topics,
+                places,
+                views: views.get(k),
+                comments: comments.get(k),
+                shares: shares.get(k),
+                text: texts.get(k).unwrap_or(""),
+            });
+        }
+        Ok(Some(b.finish()))
+    }
+
+    pub fn series_of(&self, e: &Event) -> &[(u16, u16)] {
+        &self.series[e.s0 as usize..e.s1 as usize]
+    }
+
+    pub fn terms_of(&self, e: &Event) -> &[u64] {
+        &self.terms[e.t0 as usize..e.t1 as usize]
+    }
+
+    pub fn places_of(&self, e: &Event) -> &[u16] {
+        &self.event_places[e.p0 as usize..e.p1 as usize]
+    }
+
+    pub fn place_name(&self, p: u16) -> Option<&str> {
+        if p == NO_PLACE { None } else { self.places.get(p as usize).map(String::as_str) }
+    }
+}
+
+/// Words too common to name an issue (four letters or longer; shorter words
+/// are never terms).
+const STOP: &[&str] = &[
+    "этот",
+    "этого",
+    "этом",
+    "эти",
+    "этих",
+    "этой",
+    "эту",
+    "тоже",
+    "того",
+    "тому",
+    "когда",
+    "который",
+    "которые",
+    "которая",
+    "которое",
+    "которых",
+    "будет",
+    "будут",
+    "было",
+    "были",
+    "была",
+    "очень",
+    "только",
+    "можно",
+    "нужно",
+    "надо",
+    "сегодня",
+    "вчера",
+    "завтра",
+    "просто",
+    "вообще",
+    "всех",
+    "всем",
+    "весь",
+    "вся",
+    "всего",
+    "всё",
+    "все",
+    "где",
+    "куда",
+    "почему",
+    "зачем",
+    "себя",
+    "свой",
+    "своих",
+    "наши",
+    "наших",
+    "ваши",
+    "есть",
+    "нету",
+    "даже",
+    "если",
+    "чтобы",
+    "потому",
+    "после",
+    "перед",
+    "через",
+    "около",
+    "опять",
+    "снова",
+    "ещё",
+    "еще",
+    "уже",
+    "пока",
+    "там",
+    "тут",
+    "здесь",
+    "сейчас",
+    "теперь",
+    "какой",
+    "какие",
+    "такой",
+    "такие",
+    "также",
+    "более",
+    "менее",
+    "году",
+    "года",
+    "день",
+    "дней",
+    "часа",
+    "часов",
+    "между",
+    "этому",
+    "нибудь",
+    "ничего",
+    "никто",
+    "никак",
+    "спасибо",
+    "пожалуйста",
+    "много",
+    "мало",
+    "сколько",
+    "кто-то",
+    "что-то",
+    "наконец",
+    "вместо",
+];
+
+/// Letters a term keeps of each word: a crude but fast Russian stem that
+/// merges case forms ("тарифа", "тарифом" → "тариф").
+const STEM_CHARS: usize = 5;
+
+/// Term hashes of a text: its words of four letters or more (as stems) and
+/// adjacent pairs of them. Each term once per text.
+pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>) {
+    let mut prev: Option<(u64, &str)> = None;
+    let mut start = None;
+    let mut word = String::new();
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        if c.is_alphabetic() || c == '-' && start.is_some() {
+            start.get_or_insert(i);
+            continue;
+        }
+        let Some(s) = start.take() else {
+            if !c.is_whitespace() {
+                prev = None;
+            }
+            continue;
+        };
+        let w = text[s..i].trim_end_matches('-');
+        word.clear();
+        word.extend(w.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }));
+        let n = word.chars().count();
+        if n < 4 || STOP.contains(&word.as_str()) {
+            // A short or common word between two words still joins them
+            // ("свалка за Турксадом" → "свалк турксад").
+            if !c.is_whitespace() {
+                prev = None;
+            }
+            continue;
+        }
+        let stem: String = word.chars().take(STEM_CHARS).collect();
+        let h = fnv(stem.as_bytes());
+        push_term(out, surface, h, || word.clone());
+        if let Some((ph, pw)) = prev {
+            let pair = fnv_pair(ph, h);
+            push_term(out, surface, pair, || format!("{} {}", pw.to_lowercase(), word));
+        }
+        prev = Some((h, w));
+        if !c.is_whitespace() {
+            prev = None;
+        }
+    }
+}
+
+fn push_term(out: &mut Vec<u64>, surface: &mut HashMap<u64, String>, h: u64, words: impl FnOnce() -> String) {
+    if !out.contains(&h) {
+        out.push(h);
+        surface.entry(h).or_insert_with(words);
+    }
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn fnv_pair(a: u64, b: u64) -> u64 {
+    fnv(&[a.to_le_bytes(), b.to_le_bytes()].concat()) | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_are_stems_and_pairs_across_short_words() {
+        let mut out = Vec::new();
+        let mut surface = HashMap::new();
+        terms("Свалка за Турксадом горит, новый тариф!", &mut out, &mut surface);
+        let words: Vec<&str> = out.iter().map(|h| surface[h].as_str()).collect();
+        assert_eq!(
+            words,
+            ["свалка", "турксадом", "свалка турксадом", "горит", "турксадом горит", "новый", "тариф", "новый тариф"]
+        );
+        // Case forms share a stem.
+        let mut again = Vec::new();
+        terms("тарифом", &mut again, &mut surface);
+        assert!(out.contains(&again[0]));
+    }
+}

@@ -1,0 +1,226 @@
+//! Trend aggregates and the tension index, as polars lazy jobs over the
+//! Parquet log.
+//!
+//! - `hourly.parquet`, `daily.parquet` (+ `daily.csv`): per period × topic ×
+//!   place × source kind: mentions, stories (reprint clusters counted once),
+//!   negative and positive mentions, negative stories, negative share, net
+//!   sentiment `(positive − negative) / mentions`, complaint share, views,
+//!   comments, shares, and unique authors. A mention about two topics counts
+//!   under both; `none` is "no topic", an empty place is "no settlement".
+//! - `tension.parquet` (+ `tension.csv`): the daily tension index per
+//!   topic × place, and for the district (`topic = place = "all"`).
+//!
+//! The tension index (documented with its reasons in `SIGNALS.md`): each
+//! negative story of a day weighs `(1 + 0.5·complaint) · (1 + 0.25·ln(1 +
+//! reach))`, where `reach = views/100 + comments + shares` summed over the
+//! story's reprints that day; `P` is the day's sum. Against the series' own
+//! usual day `B` (mean `P` over the 28 days before, fewer for a young
+//! series), `index = 100 · P / (P + max(B, 1))`: 0 is a day without negative
+//! stories, about 50 a usual day, 75 three times the usual, 90 nine times. It
+//! is bounded and relative, so weeks and settlements of different size
+//! compare; the floor of one story keeps a quiet series' single complaint
+//! from reading as a crisis.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::AnalyticsError;
+
+/// Days of history a series' usual day is averaged over.
+pub const BASELINE_DAYS: i64 = 28;
+
+/// Files the trend job wrote.
+#[derive(Debug, Clone)]
+pub struct TrendOutputs {
+    pub hourly: PathBuf,
+    pub daily: PathBuf,
+    pub tension: PathBuf,
+    pub hourly_rows: usize,
+    pub daily_rows: usize,
+    pub tension_rows: usize,
+}
+
+fn local_time() -> Expr {
+    (col("published_at").cast(DataType::Int64) + col("utc_offset_s").cast(DataType::Int64) * lit(1000i64))
+        .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+}
+
+/// Mentions with the columns the jobs use, topics and places exploded.
+fn base(log: LazyFrame) -> LazyFrame {
+    let explode = |_: &str| ExplodeOptions { empty_as_null: true, keep_nulls: true };
+    log.select([
+        local_time().alias("local"),
+        col("source_kind"),
+        col("author").fill_null(col("source")).alias("voice"),
+        col("sentiment"),
+        col("mention_type"),
+        col("cluster"),
+        col("topics"),
+        col("places"),
+        col("views").fill_null(lit(0i64)),
+        col("comments").fill_null(lit(0i64)),
+        col("shares").fill_null(lit(0i64)),
+    ])
+    .explode(by_name(["topics"], true, false), explode("topics"))
+    .explode(by_name(["places"], true, false), explode("places"))
+    .with_columns([
+        col("topics").fill_null(lit("none")).alias("topic"),
+        col("places").fill_null(lit("")).alias("place"),
+        col("sentiment").eq(lit("negative")).alias("neg"),
+        col("sentiment").eq(lit("positive")).alias("pos"),
+        col("mention_type").eq(lit("complaint")).alias("complaint"),
+    ])
+}
+
+fn aggregates(frame: LazyFrame, period: Expr, name: &str) -> LazyFrame {
+    frame
+        .with_column(period.alias(name))
+        .group_by([col(name), col("topic"), col("place"), col("source_kind")])
+        .agg([
+            len().cast(DataType::UInt32).alias("mentions"),
+            col("cluster").n_unique().cast(DataType::UInt32).alias("stories"),
+            col("neg").cast(DataType::UInt32).sum().alias("negative"),
+            col("pos").cast(DataType::UInt32).sum().alias("positive"),
+            col("cluster").filter(col("neg")).n_unique().cast(DataType::UInt32).alias("negative_stories"),
+            col("complaint").cast(DataType::Float64).mean().alias("complaint_share"),
+            col("views").sum().alias("views"),
+            col("comments").sum().alias("comments"),
+            col("shares").sum().alias("shares"),
+            col("voice").n_unique().cast(DataType::UInt32).alias("authors"),
+        ])
+        .with_columns([
+            (col("negative").cast(DataType::Float64) / col("mentions").cast(DataType::Float64))
+                .round(3, RoundMode::HalfToEven)
+                .alias("negative_share"),
+            ((col("positive").cast(DataType::Float64) - col("negative").cast(DataType::Float64))
+                / col("mentions").cast(DataType::Float64))
+            .round(3, RoundMode::HalfToEven)
+            .alias("net_sentiment"),
+            col("complaint_share").round(3, RoundMode::HalfToEven),
+        ])
+        .sort([name, "topic", "place", "source_kind"], SortMultipleOptions::default())
+}
+
+/// Hourly aggregates (local hour start).
+pub fn hourly(log: LazyFrame) -> LazyFrame {
+    aggregates(base(log), col("local").dt().truncate(lit("1h")), "hour")
+}
+
+/// Daily aggregates (local day).
+pub fn daily(log: LazyFrame) -> LazyFrame {
+    aggregates(base(log), col("local").dt().date(), "day")
+}
+
+/// Weight of a negative story in the index (see the module docs).
+fn story_pressure() -> Expr {
+    let reach = col("views").cast(DataType::Float64) / lit(100.0)
+        + col("comments").cast(DataType::Float64)
+        + col("shares").cast(DataType::Float64);
+    (lit(1.0) + lit(0.5) * col("complaint").cast(DataType::Float64))
+        * (lit(1.0) + lit(0.25) * (reach + lit(1.0)).log(lit(std::f64::consts::E)))
+}
+
+/// The daily tension index per topic × place and for the district, over
+/// the local days `first..=last`.
+pub fn tension(log: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame> {
+    let negative = base(log).with_column(col("local").dt().date().alias("day")).filter(col("neg"));
+    // One row per story and day: reprints count once, their reach adds up.
+    let story = |keys: Vec<Expr>| {
+        let mut by = keys.clone();
+        by.push(col("cluster"));
+        negative
+            .clone()
+            .group_by(by)
+            .agg([col("complaint").any(true), col("views").sum(), col("comments").sum(), col("shares").sum()])
+            .with_column(story_pressure().alias("p"))
+            .group_by(keys)
+            .agg([col("p").sum().alias("pressure"), len().cast(DataType::UInt32).alias("negative_stories")])
+    };
+    let series = story(vec![col("day"), col("topic"), col("place")]);
+    let district = story(vec![col("day")]).with_columns([lit("all").alias("topic"), lit("all").alias("place")]);
+    let all = concat(
+        [series, district.select([col("day"), col("topic"), col("place"), col("pressure"), col("negative_stories")])],
+        UnionArgs::default(),
+    )
+    .expect("same schema");
+    // Every series on every day, so quiet days count in the baseline.
+    let days = DataFrame::new(
+        (last - first + 1).max(0) as usize,
+        vec![Column::new("day".into(), (first..=last).collect::<Vec<i32>>()).cast(&DataType::Date)?],
+    )?
+    .lazy();
+    let keys = all.clone().select([col("topic"), col("place")]).unique(None, UniqueKeepStrategy::Any);
+    let grid = keys.cross_join(days, None);
+    let over = [col("topic"), col("place")];
+    Ok(grid
+        .join(
+            all,
+            [col("day"), col("topic"), col("place")],
+            [col("day"), col("topic"), col("place")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([col("pressure").fill_null(lit(0.0)), col("negative_stories").fill_null(lit(0u32))])
+        .sort(["topic", "place", "day"], SortMultipleOptions::default())
+        .with_columns([
+            col("pressure").cum_sum(false).over(over.clone())?.alias("cum"),
+            col("day").cum_count(false).over(over.clone())?.alias("n"),
+        ])
+        .with_columns([
+            // Mean pressure of up to BASELINE_DAYS days before this one.
+            ((col("cum").shift(lit(1)).over(over.clone())?.fill_null(lit(0.0))
+                - col("cum").shift(lit(BASELINE_DAYS + 1)).over(over.clone())?.fill_null(lit(0.0)))
+                / (col("n").cast(DataType::Float64) - lit(1.0)).clip(lit(1.0), lit(BASELINE_DAYS as f64)))
+            .alias("usual"),
+        ])
+        .with_column(
+            (lit(100.0) * col("pressure")
+                / (col("pressure") + when(col("usual").gt(lit(1.0))).then(col("usual")).otherwise(lit(1.0))))
+            .round(1, RoundMode::HalfToEven)
+            .alias("tension_index"),
+        )
+        .select([
+            col("day"),
+            col("topic"),
+            col("place"),
+            col("negative_stories"),
+            col("pressure").round(2, RoundMode::HalfToEven),
+            col("usual").round(2, RoundMode::HalfToEven),
+            col("tension_index"),
+        ])
+        .sort(["day", "topic", "place"], SortMultipleOptions::default()))
+}
+
+/// Computes the three tables and writes them under `out_dir`.
+pub fn run(log_dir: &Path, out_dir: &Path, _tz: chrono_tz::Tz) -> Result<Option<TrendOutputs>, AnalyticsError> {
+    let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
+    std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
+    let span = log
+        .clone()
+        .select([local_time().dt().date().cast(DataType::Int32).alias("d")])
+        .select([col("d").min().alias("lo"), col("d").max().alias("hi")])
+        .collect()?;
+    let (first, last) = (span.column("lo")?.i32()?.get(0).unwrap_or(0), span.column("hi")?.i32()?.get(0).unwrap_or(0));
+    let mut h = hourly(log.clone()).collect()?;
+    let mut d = daily(log.clone()).collect()?;
+    let mut t = tension(log, first, last)?.collect()?;
+    let write = |df: &mut DataFrame, name: &str, csv: bool| -> Result<PathBuf, AnalyticsError> {
+        let pq = out_dir.join(format!("{name}.parquet"));
+        let mut f = std::fs::File::create(&pq).map_err(|e| AnalyticsError::io("write", &pq, e))?;
+        ParquetWriter::new(&mut f).finish(df)?;
+        if csv {
+            let path = out_dir.join(format!("{name}.csv"));
+            let mut f = std::fs::File::create(&path).map_err(|e| AnalyticsError::io("write", &path, e))?;
+            CsvWriter::new(&mut f).finish(df)?;
+        }
+        Ok(pq)
+    };
+    Ok(Some(TrendOutputs {
+        hourly_rows: h.height(),
+        daily_rows: d.height(),
+        tension_rows: t.height(),
+        hourly: write(&mut h, "hourly", false)?,
+        daily: write(&mut d, "daily", true)?,
+        tension: write(&mut t, "tension", true)?,
+    }))
+}
