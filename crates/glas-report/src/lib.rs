@@ -244,17 +244,23 @@ impl Weekly<'_> {
                         }
                         None => h.push_str("<li>Негативных публикаций по темам не зафиксировано.</li>\n"),
                     }
-                    if week_signals.is_empty() {
+                    // Alarms only: the opening or escalation of a tension or emerging episode.
+                    let alarms: Vec<&&Signal> = week_signals
+                        .iter()
+                        .filter(|s| matches!(s.kind.as_str(), "tension" | "emerging"))
+                        .filter(|s| s.params.get("phase").and_then(|p| p.as_str()) != Some("resolved"))
+                        .collect();
+                    if alarms.is_empty() {
                         h.push_str("<li>Сигналов о росте напряжённости не было.</li>\n");
                     } else {
-                        let top = week_signals
+                        let top = alarms
                             .iter()
                             .max_by(|a, b| a.severity.cmp(&b.severity).then(a.count.cmp(&b.count)))
                             .unwrap();
                         let _ = writeln!(
                             h,
                             "<li class=\"alarm\">Сигналов о росте напряжённости: <b>{}</b>. Главный: {} — {}, {}, {} за {}.</li>",
-                            week_signals.len(),
+                            alarms.len(),
                             top.severity.russian(),
                             esc(top.topic.as_deref().map(topic_name).unwrap_or("без темы")),
                             esc(top.place.as_deref().unwrap_or("весь округ")),
@@ -293,18 +299,38 @@ impl Weekly<'_> {
                         h.push_str("<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th></tr>\n");
                         for s in &week_signals {
                             let at = s.detected_at.with_timezone(&tz);
+                            let phase = s.params.get("phase").and_then(|p| p.as_str()).unwrap_or("");
+                            let topic = match s.kind.as_str() {
+                                "emerging" => format!(
+                                    "новая тема «{}»",
+                                    s.params.get("term").and_then(|t| t.as_str()).unwrap_or("")
+                                ),
+                                "coordinated" => format!(
+                                    "{} (похоже на скоординированную активность)",
+                                    s.topic.as_deref().map(topic_name).unwrap_or("—")
+                                ),
+                                _ => s.topic.as_deref().map(topic_name).unwrap_or("—").to_string(),
+                            };
+                            let what = match (s.kind.as_str(), phase) {
+                                (_, "resolved") => "эпизод завершён: напряжённость спала".to_string(),
+                                ("coordinated", _) => format!("{} одинаковых публикаций с новых аккаунтов", s.count),
+                                _ => format!(
+                                    "{} за {} при обычных {:.1}",
+                                    ru::negative_mentions(s.count),
+                                    ru::window(&s.window),
+                                    s.baseline
+                                ),
+                            };
                             let _ = writeln!(
                                 h,
-                                "<tr><td>{} {}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{} за {} при обычных {:.1}</td></tr>",
+                                "<tr><td>{} {}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                                 ru::date_short(at.date_naive()),
                                 at.format("%H:%M"),
                                 s.severity.as_str(),
                                 s.severity.russian(),
-                                esc(s.topic.as_deref().map(topic_name).unwrap_or("—")),
+                                esc(&topic),
                                 esc(s.place.as_deref().unwrap_or("весь округ")),
-                                ru::negative_mentions(s.count),
-                                ru::window(&s.window),
-                                s.baseline
+                                esc(&what)
                             );
                         }
                         h.push_str("</table>\n");

@@ -86,6 +86,35 @@ impl Enricher {
         mentions.into_iter().map(|m| self.enrich_one(m, source_kind, default_place)).collect()
     }
 
+    /// Enriches mentions in publication order, the classifiers on every core
+    /// and reprint clustering after them in order. Each mention comes with
+    /// its source kind and default place.
+    pub fn enrich_parallel(&mut self, items: Vec<(Mention, &str, Option<&str>)>) -> Vec<Record> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = items.len().div_ceil(threads).max(1);
+        let analyzer = &self.analyzer;
+        let enrichments: Vec<glas_core::Enrichment> = std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || part.iter().map(|(m, kind, _)| analyzer.enrich(m, kind)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("enrichment does not panic")).collect()
+        });
+        items
+            .into_iter()
+            .zip(enrichments)
+            .map(|((mention, kind, place), mut enrichment)| {
+                if enrichment.places.is_empty() {
+                    enrichment.places.extend(place.map(str::to_string));
+                }
+                glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
+                Record { enrichment, mention, source_kind: kind.to_string() }
+            })
+            .collect()
+    }
+
     /// Enriches one mention; call in publication order (reprint clusters
     /// join earlier mentions).
     pub fn enrich_one(&mut self, mention: Mention, source_kind: &str, default_place: Option<&str>) -> Record {
@@ -675,13 +704,14 @@ pub fn replay(ctx: &Ctx, input: &Path, step: Duration) -> anyhow::Result<ReplayS
     mentions.sort_by_key(|m| m.published_at);
     let started = std::time::Instant::now();
     let mut enricher = Enricher::fresh(ctx);
-    let mut records = Vec::with_capacity(mentions.len());
-    for m in mentions {
-        let src = m.source.as_deref().and_then(|id| ctx.pipeline.source(id));
-        let kind = src.map_or("import", |s| s.kind.as_str());
-        let place = src.and_then(|s| s.place.as_deref());
-        records.push(enricher.enrich_one(m, kind, place));
-    }
+    let items: Vec<(Mention, &str, Option<&str>)> = mentions
+        .into_iter()
+        .map(|m| {
+            let src = m.source.as_deref().and_then(|id| ctx.pipeline.source(id));
+            (m, src.map_or("import", |s| s.kind.as_str()), src.and_then(|s| s.place.as_deref()))
+        })
+        .collect();
+    let records = enricher.enrich_parallel(items);
     let first = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).min();
     let last = records.iter().map(|r| r.mention.published_at.with_timezone(&Utc)).max();
     let enrich_time = started.elapsed();

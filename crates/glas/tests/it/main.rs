@@ -9,4 +9,5 @@ mod crawl;
 mod demo;
 mod import_kill;
 mod search;
+mod signals;
 mod smtp;
