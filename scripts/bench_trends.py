@@ -18,14 +18,30 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 COLUMNS = ["published_at", "utc_offset_s", "source", "source_kind", "author", "sentiment",
            "mention_type", "cluster", "topics", "places", "views", "comments", "shares"]
 
 
+def plain(t):
+    """polars writes string views; pandas reads plain strings."""
+    fields = []
+    for f in t.schema:
+        ty = f.type
+        if ty == pa.string_view():
+            ty = pa.string()
+        elif pa.types.is_list(ty) or pa.types.is_large_list(ty):
+            ty = pa.list_(pa.string())
+        fields.append(pa.field(f.name, ty))
+    return t.cast(pa.schema(fields))
+
+
 def load(log_dir):
     parts = sorted(glob.glob(f"{log_dir}/day=*/*.parquet"))
-    return pd.concat([pd.read_parquet(p, columns=COLUMNS) for p in parts], ignore_index=True)
+    tables = [plain(pq.read_table(p, columns=COLUMNS)) for p in parts]
+    return pa.concat_tables(tables).to_pandas()
 
 
 def base(df):
