@@ -56,6 +56,8 @@ pub struct Events {
     /// Number of distinct voices, clusters and sources interned.
     pub voices: u32,
     pub clusters: u32,
+    /// Mentions of each cluster in the whole table.
+    pub cluster_sizes: Vec<u32>,
     pub sources: Vec<String>,
     pub series: Vec<(u16, u16)>,
     pub event_places: Vec<u16>,
@@ -67,7 +69,7 @@ pub struct Events {
 /// Interns strings to dense indexes.
 #[derive(Default)]
 struct Interner {
-    map: HashMap<String, u32>,
+    map: PlHashMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -84,7 +86,7 @@ impl Interner {
 }
 
 /// One mention's fields, borrowed from wherever they live.
-pub struct Row<'a> {
+pub struct Row<'a, S: AsRef<str>> {
     pub id: &'a str,
     pub at: DateTime<Utc>,
     pub source: Option<&'a str>,
@@ -92,12 +94,14 @@ pub struct Row<'a> {
     pub sentiment: Sentiment,
     pub mention_type: MentionType,
     pub cluster: &'a str,
-    pub topics: &'a [String],
-    pub places: &'a [String],
+    pub topics: &'a [S],
+    pub places: &'a [S],
     pub views: Option<i64>,
     pub comments: Option<i64>,
     pub shares: Option<i64>,
     pub text: &'a str,
+    /// Terms of the text, when already extracted (see [`terms`]).
+    pub terms: Option<&'a [u64]>,
 }
 
 /// Builds [`Events`] row by row.
@@ -126,27 +130,29 @@ impl Builder {
         }
     }
 
-    pub fn push(&mut self, r: Row<'_>) {
+    pub fn push<S: AsRef<str>>(&mut self, r: Row<'_, S>) {
         let local = self.tz.from_utc_datetime(&r.at.naive_utc());
         let how = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
         let s0 = self.out.series.len() as u32;
         for t in r.topics {
-            let ti = self.topics.get(t) as u16;
+            let ti = self.topics.get(t.as_ref()) as u16;
             if r.places.is_empty() {
                 self.out.series.push((ti, NO_PLACE));
             }
             for p in r.places {
-                let pi = self.places.get(p) as u16;
+                let pi = self.places.get(p.as_ref()) as u16;
                 self.out.series.push((ti, pi));
             }
         }
         let p0 = self.out.event_places.len() as u32;
         for p in r.places {
-            let pi = self.places.get(p) as u16;
+            let pi = self.places.get(p.as_ref()) as u16;
             self.out.event_places.push(pi);
         }
         let t0 = self.out.terms.len() as u32;
-        if r.topics.is_empty() {
+        if let Some(given) = r.terms {
+            self.out.terms.extend_from_slice(given);
+        } else if r.topics.is_empty() {
             self.scratch.clear();
             terms(r.text, &mut self.scratch, &mut self.out.surface);
             self.out.terms.extend_from_slice(&self.scratch);
@@ -190,6 +196,10 @@ impl Builder {
         self.out.sources = self.sources.names;
         self.out.voices = self.voices.names.len() as u32;
         self.out.clusters = self.clusters.names.len() as u32;
+        self.out.cluster_sizes = vec![0; self.out.clusters as usize];
+        for e in &self.out.events {
+            self.out.cluster_sizes[e.cluster as usize] += 1;
+        }
         self.out
     }
 }
@@ -213,6 +223,7 @@ impl Events {
                 comments: m.engagement.comments,
                 shares: m.engagement.shares,
                 text: &m.text,
+                terms: None,
             });
         }
         b.finish()
@@ -221,48 +232,59 @@ impl Events {
     /// Reads the committed log with polars (only the columns signals need;
     /// texts only of mentions without a topic). `None` when the log is empty.
     pub fn from_log(log_dir: &Path, tz: chrono_tz::Tz) -> Result<Option<Events>, AnalyticsError> {
-        let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
-        let df = log
-            .select([
-                col("id"),
-                col("published_at").cast(DataType::Int64),
-                col("source"),
-                col("author"),
-                col("sentiment"),
-                col("mention_type"),
-                col("cluster"),
-                col("topics"),
-                col("places"),
-                col("views"),
-                col("comments"),
-                col("shares"),
-                when(col("topics").list().len().eq(lit(0)))
-                    .then(col("text"))
-                    .otherwise(lit(NULL).cast(DataType::String))
-                    .alias("text"),
-            ])
-            .collect()?;
+        let Some(df) = read_log(log_dir)? else { return Ok(None) };
+        Ok(Some(Events::from_frame(&df, tz)?))
+    }
+
+    /// From a frame as [`read_log`] returns it.
+    pub fn from_frame(df: &DataFrame, tz: chrono_tz::Tz) -> PolarsResult<Events> {
         let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
         let (ids, sources, authors, sentiments, types, clusters, texts) =
             (s("id")?, s("source")?, s("author")?, s("sentiment")?, s("mention_type")?, s("cluster")?, s("text")?);
-        let at = df.column("published_at")?.i64()?.clone();
+        let at = df.column("published_at")?.cast(&DataType::Int64)?.i64()?.clone();
         let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
         let (views, comments, shares) = (i("views")?, i("comments")?, i("shares")?);
-        let lists = |name: &str| -> PolarsResult<Vec<Vec<String>>> {
-            df.column(name)?
-                .list()?
-                .amortized_iter()
-                .map(|opt| -> PolarsResult<Vec<String>> {
-                    match opt {
-                        None => Ok(Vec::new()),
-                        Some(s) => Ok(s.as_ref().str()?.iter().flatten().map(str::to_string).collect()),
-                    }
+        let topics = df.column("topics")?.list()?.clone();
+        let places = df.column("places")?.list()?.clone();
+        let (topic_at, topic_values) = flat_lists(&topics)?;
+        let (place_at, place_values) = flat_lists(&places)?;
+        // Terms of the topic-less texts, extracted on every core.
+        let n = df.height();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = n.div_ceil(threads).max(1);
+        let parts: Vec<(Vec<usize>, Vec<u64>, HashMap<u64, String>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .step_by(chunk)
+                .map(|lo| {
+                    let (texts, topic_at) = (&texts, &topic_at);
+                    scope.spawn(move || {
+                        let (mut at, mut flat, mut surface) = (vec![0], Vec::new(), HashMap::new());
+                        let mut scratch = Vec::new();
+                        for k in lo..(lo + chunk).min(n) {
+                            if topic_at[k] == topic_at[k + 1] {
+                                scratch.clear();
+                                terms(texts.get(k).unwrap_or(""), &mut scratch, &mut surface);
+                                flat.extend_from_slice(&scratch);
+                            }
+                            at.push(flat.len());
+                        }
+                        (at, flat, surface)
+                    })
                 })
-                .collect()
-        };
-        let (topics, places) = (lists("topics")?, lists("places")?);
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("term extraction does not panic")).collect()
+        });
         let mut b = Builder::new(tz);
-        for (k, (topics, places)) in topics.iter().zip(&places).enumerate() {
+        // Earlier parts first: a term is shown as first written.
+        for (_, _, surface) in &parts {
+            for (h, words) in surface {
+                b.out.surface.entry(*h).or_insert_with(|| words.clone());
+            }
+        }
+        for k in 0..n {
+            let (part, off) = (k / chunk, k % chunk);
+            let (at_k, flat, _) = &parts[part];
+            let row_terms = &flat[at_k[off]..at_k[off + 1]];
             let ms = at.get(k).unwrap_or(0);
             b.push(Row {
                 id: ids.get(k).unwrap_or(""),
@@ -282,15 +304,16 @@ impl Events {
                     _ => MentionType::Other,
                 },
                 cluster: clusters.get(k).unwrap_or(""),
-                topics,
-                places,
+                topics: &topic_values[topic_at[k]..topic_at[k + 1]],
+                places: &place_values[place_at[k]..place_at[k + 1]],
                 views: views.get(k),
                 comments: comments.get(k),
                 shares: shares.get(k),
-                text: texts.get(k).unwrap_or(""),
+                text: "",
+                terms: Some(row_terms),
             });
         }
-        Ok(Some(b.finish()))
+        Ok(b.finish())
     }
 
     pub fn series_of(&self, e: &Event) -> &[(u16, u16)] {
@@ -308,6 +331,63 @@ impl Events {
     pub fn place_name(&self, p: u16) -> Option<&str> {
         if p == NO_PLACE { None } else { self.places.get(p as usize).map(String::as_str) }
     }
+}
+
+/// Every committed mention with the columns the analytics use (the trend
+/// jobs and the detector), read once; texts only of mentions without a
+/// topic. One chunk per column, so reading row k is O(1) rather than a search
+/// over the thousands of chunks a scan of many parts leaves. `None` when the
+/// log is empty.
+pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
+    let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
+    let mut df = log
+        .select([
+            col("id"),
+            col("published_at"),
+            col("utc_offset_s"),
+            col("source"),
+            col("source_kind"),
+            col("author"),
+            col("sentiment"),
+            col("mention_type"),
+            col("cluster"),
+            col("topics"),
+            col("places"),
+            col("views"),
+            col("comments"),
+            col("shares"),
+            when(col("topics").list().len().eq(lit(0)))
+                .then(col("text"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("text"),
+        ])
+        .collect()?;
+    df.rechunk_mut_par();
+    Ok(Some(df))
+}
+
+/// A list column as one flat slice of values and row offsets into it
+/// (`values[at[k]..at[k + 1]]` is row k), without a vector per row.
+fn flat_lists(ca: &ListChunked) -> PolarsResult<(Vec<usize>, Vec<&str>)> {
+    use polars_arrow::array::{Array, Utf8ViewArray};
+    let mut at = Vec::with_capacity(ca.len() + 1);
+    at.push(0);
+    let mut values = Vec::new();
+    for arr in ca.downcast_iter() {
+        let inner = arr
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .ok_or_else(|| PolarsError::ComputeError("a list column of the log is not of strings".into()))?;
+        for row in 0..arr.len() {
+            if arr.is_valid(row) {
+                let (a, b) = arr.offsets().start_end(row);
+                values.extend((a..b).filter_map(|j| inner.get(j)));
+            }
+            at.push(values.len());
+        }
+    }
+    Ok((at, values))
 }
 
 /// Words too common to name an issue (four letters or longer; shorter words
@@ -423,7 +503,7 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
     let mut start = None;
     let mut word = String::new();
     for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-        if c.is_alphabetic() || c == '-' && start.is_some() {
+        if is_letter(c) || c == '-' && start.is_some() {
             start.get_or_insert(i);
             continue;
         }
@@ -435,9 +515,16 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
         };
         let w = text[s..i].trim_end_matches('-');
         word.clear();
-        word.extend(w.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }));
+        for c in w.chars() {
+            match c {
+                'А'..='Я' => word.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+                'Ё' | 'ё' => word.push('е'),
+                'а'..='я' | 'a'..='z' | '-' => word.push(c),
+                _ => word.extend(c.to_lowercase()),
+            }
+        }
         let n = word.chars().count();
-        if n < 4 || STOP.contains(&word.as_str()) {
+        if n < 4 || n <= 10 && stop_words().contains(word.as_str()) {
             // A short or common word between two words still joins them
             // ("свалка за Турксадом" → "свалк турксад").
             if !c.is_whitespace() {
@@ -445,8 +532,8 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
             }
             continue;
         }
-        let stem: String = word.chars().take(STEM_CHARS).collect();
-        let h = fnv(stem.as_bytes());
+        let stem_len = word.char_indices().nth(STEM_CHARS).map_or(word.len(), |(i, _)| i);
+        let h = fnv(&word.as_bytes()[..stem_len]) & !1;
         push_term(out, surface, h, || word.clone());
         if let Some((ph, pw)) = prev {
             let pair = fnv_pair(ph, h);
@@ -459,11 +546,24 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
     }
 }
 
+/// Letters, with a fast path for Cyrillic and ASCII.
+#[inline]
+fn is_letter(c: char) -> bool {
+    matches!(c, 'а'..='я' | 'А'..='Я' | 'a'..='z' | 'A'..='Z' | 'ё' | 'Ё') || !c.is_ascii() && c.is_alphabetic()
+}
+
 fn push_term(out: &mut Vec<u64>, surface: &mut HashMap<u64, String>, h: u64, words: impl FnOnce() -> String) {
     if !out.contains(&h) {
         out.push(h);
-        surface.entry(h).or_insert_with(words);
+        if !surface.contains_key(&h) {
+            surface.insert(h, words());
+        }
     }
+}
+
+fn stop_words() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| STOP.iter().copied().collect())
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -477,6 +577,11 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 fn fnv_pair(a: u64, b: u64) -> u64 {
     fnv(&[a.to_le_bytes(), b.to_le_bytes()].concat()) | 1
+}
+
+/// Whether a term is a word pair: pairs are odd, single words even.
+pub fn is_pair(term: u64) -> bool {
+    term & 1 == 1
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use polars::prelude::PlHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use glas_core::config::SignalRules;
 use glas_core::{Severity, Signal};
@@ -74,6 +77,24 @@ pub fn detect(
     tz: chrono_tz::Tz,
 ) -> Vec<Signal> {
     detect_stepped(events, rules, from, to, tz, Duration::hours(1))
+}
+
+/// Hashing for keys that are already hashes (term ids).
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// The end of the hour bin a moment falls in: bins are `(end − 1h, end]`.
@@ -164,7 +185,11 @@ struct Episode {
 struct Series {
     topic: u16,
     place: u16,
+    /// The long window's mentions; `items[short_from..]` are the short window's.
     items: VecDeque<Item>,
+    short_from: usize,
+    short: Running,
+    long: Running,
     counted: usize,
     ew: Ew,
     episode: Episode,
@@ -179,6 +204,70 @@ struct Window {
     total: usize,
 }
 
+/// A window's counts kept as mentions enter and leave it, so a step reads
+/// them without walking the window.
+#[derive(Default)]
+struct Running {
+    total: usize,
+    negatives: usize,
+    /// Counted stories, at most [`PER_VOICE`] per voice.
+    x: usize,
+    negative_voices: usize,
+    /// Per voice: counted stories, negative mentions.
+    voices: PlHashMap<u32, (u32, u32)>,
+}
+
+impl Running {
+    fn enter(&mut self, voice: u32, negative: bool, counted: bool) {
+        self.total += 1;
+        if !(negative || counted) {
+            return;
+        }
+        let v = self.voices.entry(voice).or_default();
+        if counted {
+            v.0 += 1;
+            if v.0 as usize <= PER_VOICE {
+                self.x += 1;
+            }
+        }
+        if negative {
+            if v.1 == 0 {
+                self.negative_voices += 1;
+            }
+            v.1 += 1;
+            self.negatives += 1;
+        }
+    }
+
+    fn leave(&mut self, voice: u32, negative: bool, counted: bool) {
+        self.total -= 1;
+        if !(negative || counted) {
+            return;
+        }
+        let Some(v) = self.voices.get_mut(&voice) else { return };
+        if counted {
+            if v.0 as usize <= PER_VOICE {
+                self.x -= 1;
+            }
+            v.0 -= 1;
+        }
+        if negative {
+            v.1 -= 1;
+            if v.1 == 0 {
+                self.negative_voices -= 1;
+            }
+            self.negatives -= 1;
+        }
+        if *v == (0, 0) {
+            self.voices.remove(&voice);
+        }
+    }
+
+    fn window(&self) -> Window {
+        Window { x: self.x, voices: self.negative_voices, negatives: self.negatives, total: self.total }
+    }
+}
+
 struct Walk<'a> {
     ev: &'a Events,
     rules: &'a SignalRules,
@@ -186,12 +275,12 @@ struct Walk<'a> {
     lambda: f64,
     rhythm: Rhythm,
     /// Rhythm factor of each hour bin, by bin end.
-    factors: HashMap<i64, f64>,
+    factors: PlHashMap<i64, f64>,
     series: Vec<Series>,
-    index: HashMap<(u16, u16), usize>,
+    index: PlHashMap<(u16, u16), usize>,
     /// Pools: per topic, per place, the district; fed as stories leave the long window.
-    pool_topic: HashMap<u16, Ew>,
-    pool_place: HashMap<u16, Ew>,
+    pool_topic: PlHashMap<u16, Ew>,
+    pool_place: PlHashMap<u16, Ew>,
     pool_all: Ew,
     pool_queue: VecDeque<Item>,
     counted_cluster: Vec<bool>,
@@ -199,13 +288,12 @@ struct Walk<'a> {
     first_seen: Vec<i64>,
     flagged_voice: Vec<bool>,
     flagged_cluster: Vec<bool>,
-    cluster_recent: HashMap<u32, Vec<u32>>,
+    cluster_recent: PlHashMap<u32, Vec<u32>>,
     coord_pending: Vec<u32>,
-    terms: HashMap<u64, Term>,
-    touched: HashSet<u64>,
+    terms: HashMap<u64, Term, BuildHasherDefault<Prehashed>>,
+    touched: Vec<u64>,
     emerging: Vec<EmergingEpisode>,
     out: Vec<Signal>,
-    scratch: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -240,11 +328,11 @@ pub fn detect_stepped(
         tz,
         lambda: 0.5f64.powf(1.0 / half_life_h),
         rhythm: Rhythm { hod: [0.0; 24], dow: [0.0; 7], first: 0, last: 0 },
-        factors: HashMap::new(),
+        factors: PlHashMap::default(),
         series: Vec::new(),
-        index: HashMap::new(),
-        pool_topic: HashMap::new(),
-        pool_place: HashMap::new(),
+        index: PlHashMap::default(),
+        pool_topic: PlHashMap::default(),
+        pool_place: PlHashMap::default(),
         pool_all: Ew::default(),
         pool_queue: VecDeque::new(),
         counted_cluster: vec![false; events.clusters as usize],
@@ -252,13 +340,12 @@ pub fn detect_stepped(
         first_seen: vec![i64::MIN; events.voices as usize],
         flagged_voice: vec![false; events.voices as usize],
         flagged_cluster: vec![false; events.clusters as usize],
-        cluster_recent: HashMap::new(),
+        cluster_recent: PlHashMap::default(),
         coord_pending: Vec::new(),
-        terms: HashMap::new(),
-        touched: HashSet::new(),
+        terms: HashMap::default(),
+        touched: Vec::new(),
         emerging: Vec::new(),
         out: Vec::new(),
-        scratch: Vec::new(),
     };
     let Some(first) = events.events.first() else { return Vec::new() };
     let (from, to) = (from.timestamp(), to.timestamp());
@@ -331,6 +418,55 @@ impl<'a> Walk<'a> {
         }
         // Coordinated activity: one text from many fresh accounts.
         let c = e.cluster as usize;
+        // Only a text posted often enough in all can ever be coordinated.
+        if self.ev.cluster_sizes[c] >= self.rules.coordinated_min {
+            self.track_cluster(i, &e);
+        }
+        let counted = e.negative && !self.counted_cluster[c] && !self.flagged_voice[v] && !self.flagged_cluster[c];
+        if e.negative && !self.counted_cluster[c] {
+            self.counted_cluster[c] = true;
+        }
+        let item = Item { end, ev: i, counted };
+        for &(topic, place) in self.ev.series_of(&e) {
+            let n = self.series.len();
+            let k = *self.index.entry((topic, place)).or_insert(n);
+            if k == n {
+                self.series.push(Series {
+                    topic,
+                    place,
+                    items: VecDeque::new(),
+                    short_from: 0,
+                    short: Running::default(),
+                    long: Running::default(),
+                    counted: 0,
+                    ew: Ew::default(),
+                    episode: Episode::default(),
+                });
+            }
+            let s = &mut self.series[k];
+            s.items.push_back(item);
+            s.short.enter(e.voice, e.negative, counted);
+            s.long.enter(e.voice, e.negative, counted);
+            s.counted += usize::from(counted);
+        }
+        if counted {
+            self.pool_queue.push_back(item);
+        }
+        // Terms of topic-less mentions: each story once, at its first mention.
+        let first_of_story = !self.termed_cluster[c] && !self.flagged_cluster[c] && !self.flagged_voice[v];
+        self.termed_cluster[c] = true;
+        if first_of_story && e.t1 > e.t0 {
+            for &term in self.ev.terms_of(&e) {
+                let st = self.terms.entry(term).or_default();
+                st.items.push_back(Item { end, ev: i, counted: e.negative });
+                self.touched.push(term);
+            }
+        }
+    }
+
+    /// Coordinated activity: one text from many fresh accounts within [`COORD_WINDOW`].
+    fn track_cluster(&mut self, i: u32, e: &Event) {
+        let c = e.cluster as usize;
         let recent = self.cluster_recent.entry(e.cluster).or_default();
         recent.retain(|&j| self.ev.events[j as usize].at > e.at - COORD_WINDOW);
         recent.push(i);
@@ -351,54 +487,40 @@ impl<'a> Walk<'a> {
                 self.coord_pending.push(e.cluster);
             }
         }
-        let counted = e.negative && !self.counted_cluster[c] && !self.flagged_voice[v] && !self.flagged_cluster[c];
-        if e.negative && !self.counted_cluster[c] {
-            self.counted_cluster[c] = true;
-        }
-        let item = Item { end, ev: i, counted };
-        for &(topic, place) in self.ev.series_of(&e) {
-            let n = self.series.len();
-            let k = *self.index.entry((topic, place)).or_insert(n);
-            if k == n {
-                self.series.push(Series {
-                    topic,
-                    place,
-                    items: VecDeque::new(),
-                    counted: 0,
-                    ew: Ew::default(),
-                    episode: Episode::default(),
-                });
-            }
-            let s = &mut self.series[k];
-            s.items.push_back(item);
-            s.counted += usize::from(counted);
-        }
-        if counted {
-            self.pool_queue.push_back(item);
-        }
-        // Terms of topic-less mentions: each story once, at its first mention.
-        let first_of_story = !self.termed_cluster[c] && !self.flagged_cluster[c] && !self.flagged_voice[v];
-        self.termed_cluster[c] = true;
-        if first_of_story && e.t1 > e.t0 {
-            for &term in self.ev.terms_of(&e) {
-                let st = self.terms.entry(term).or_default();
-                st.items.push_back(Item { end, ev: i, counted: e.negative });
-                self.touched.insert(term);
-            }
-        }
     }
 
     /// Moves what has left the long window into the baselines.
     fn leave(&mut self, t: i64) {
         let long = self.rules.long_window.num_seconds();
+        let short = self.rules.window.num_seconds();
         let lambda = self.lambda;
         let mut factors: Vec<(i64, f64)> = Vec::new();
+        let ev: &'a Events = self.ev;
+        let events = &ev.events;
         for k in 0..self.series.len() {
+            let s = &mut self.series[k];
+            while let Some(it) = s.items.get(s.short_from).copied() {
+                if it.end > t - short {
+                    break;
+                }
+                let e = &events[it.ev as usize];
+                s.short.leave(e.voice, e.negative, it.counted);
+                s.short_from += 1;
+            }
             while let Some(it) = self.series[k].items.front().copied() {
                 if it.end > t - long {
                     break;
                 }
-                self.series[k].items.pop_front();
+                let s = &mut self.series[k];
+                s.items.pop_front();
+                let e = &events[it.ev as usize];
+                s.long.leave(e.voice, e.negative, it.counted);
+                if s.short_from > 0 {
+                    s.short_from -= 1;
+                } else {
+                    // A short window longer than the long one: leave both.
+                    s.short.leave(e.voice, e.negative, it.counted);
+                }
                 if it.counted {
                     let f = match factors.iter().find(|(e, _)| *e == it.end) {
                         Some((_, f)) => *f,
@@ -466,37 +588,9 @@ impl<'a> Walk<'a> {
         ((own_s + PRIOR_HOURS * prior) / (own_w + PRIOR_HOURS), prior)
     }
 
-    fn window(&mut self, k: usize, t: i64, span: i64) -> Window {
-        let mut win = Window::default();
-        self.scratch.clear();
-        let mut negative_voices: Vec<u32> = Vec::new();
-        for it in self.series[k].items.iter().rev() {
-            if it.end <= t - span {
-                break;
-            }
-            let e = &self.ev.events[it.ev as usize];
-            win.total += 1;
-            if e.negative {
-                win.negatives += 1;
-                if !self.flagged_voice[e.voice as usize] {
-                    negative_voices.push(e.voice);
-                }
-            }
-            if it.counted && !self.flagged_voice[e.voice as usize] {
-                self.scratch.push(e.voice);
-            }
-        }
-        self.scratch.sort_unstable();
-        let mut i = 0;
-        while i < self.scratch.len() {
-            let j = self.scratch[i..].iter().position(|&v| v != self.scratch[i]).map_or(self.scratch.len(), |p| i + p);
-            win.x += (j - i).min(PER_VOICE);
-            i = j;
-        }
-        negative_voices.sort_unstable();
-        negative_voices.dedup();
-        win.voices = negative_voices.len();
-        win
+    fn window(&self, k: usize, span: i64) -> Window {
+        let s = &self.series[k];
+        if span == self.rules.window.num_seconds() { s.short.window() } else { s.long.window() }
     }
 
     fn evaluate(&mut self, t: i64) {
@@ -517,7 +611,7 @@ impl<'a> Walk<'a> {
             let mut best: Option<(f64, Window, u32, Duration, f64)> = None;
             let mut hot = f64::MIN;
             for (&(span, min, label), fsum) in windows.iter().zip(&fsums) {
-                let win = self.window(k, t, span);
+                let win = self.window(k, span);
                 let mu = rate * fsum;
                 let sigma = (mu + KAPPA * mu * mu).sqrt();
                 let z = (win.x as f64 - mu.max(beta)) / (sigma + beta);
@@ -560,7 +654,7 @@ impl<'a> Walk<'a> {
                 if hot >= rules.close_score {
                     self.series[k].episode.last_hot = t;
                 } else if t - self.series[k].episode.last_hot >= rules.quiet.num_seconds() {
-                    let win = self.window(k, t, rules.window.num_seconds());
+                    let win = self.window(k, rules.window.num_seconds());
                     let severity = self.series[k].episode.severity.unwrap_or(Severity::Low);
                     let mut params = self.params("negative_burst", "resolved");
                     params.insert("calm_for".into(), format!("{}h", rules.quiet.num_hours()).into());
@@ -684,9 +778,10 @@ impl<'a> Walk<'a> {
         let lambda = self.lambda;
         let beta = rules.bias;
         // Word pairs first: they name an issue better than a single word.
-        let mut touched: Vec<u64> = self.touched.drain().collect();
-        let surface = &self.ev.surface;
-        touched.sort_by_key(|h| (!surface.get(h).is_some_and(|s| s.contains(' ')), *h));
+        let mut touched: Vec<u64> = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        touched.sort_by_key(|&h| (!crate::events::is_pair(h), h));
         for term in touched {
             let Some(st) = self.terms.get_mut(&term) else { continue };
             while let Some(it) = st.items.front().copied() {

@@ -47,7 +47,7 @@ fn local_time() -> Expr {
 }
 
 /// Mentions with the columns the jobs use, topics and places exploded.
-fn base(log: LazyFrame) -> LazyFrame {
+pub fn base(log: LazyFrame) -> LazyFrame {
     let explode = |_: &str| ExplodeOptions { empty_as_null: true, keep_nulls: true };
     log.select([
         local_time().alias("local"),
@@ -102,14 +102,14 @@ fn aggregates(frame: LazyFrame, period: Expr, name: &str) -> LazyFrame {
         .sort([name, "topic", "place", "source_kind"], SortMultipleOptions::default())
 }
 
-/// Hourly aggregates (local hour start).
-pub fn hourly(log: LazyFrame) -> LazyFrame {
-    aggregates(base(log), col("local").dt().truncate(lit("1h")), "hour")
+/// Hourly aggregates (local hour start) of a [`base`] frame.
+pub fn hourly(base: LazyFrame) -> LazyFrame {
+    aggregates(base, col("local").dt().truncate(lit("1h")), "hour")
 }
 
-/// Daily aggregates (local day).
-pub fn daily(log: LazyFrame) -> LazyFrame {
-    aggregates(base(log), col("local").dt().date(), "day")
+/// Daily aggregates (local day) of a [`base`] frame.
+pub fn daily(base: LazyFrame) -> LazyFrame {
+    aggregates(base, col("local").dt().date(), "day")
 }
 
 /// Weight of a negative story in the index (see the module docs).
@@ -122,9 +122,9 @@ fn story_pressure() -> Expr {
 }
 
 /// The daily tension index per topic × place and for the district, over
-/// the local days `first..=last`.
-pub fn tension(log: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame> {
-    let negative = base(log).with_column(col("local").dt().date().alias("day")).filter(col("neg"));
+/// the local days `first..=last`, from a [`base`] frame.
+pub fn tension(base: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame> {
+    let negative = base.with_column(col("local").dt().date().alias("day")).filter(col("neg"));
     // One row per story and day: reprints count once, their reach adds up.
     let story = |keys: Vec<Expr>| {
         let mut by = keys.clone();
@@ -191,19 +191,28 @@ pub fn tension(log: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame>
         .sort(["day", "topic", "place"], SortMultipleOptions::default()))
 }
 
-/// Computes the three tables and writes them under `out_dir`.
-pub fn run(log_dir: &Path, out_dir: &Path, _tz: chrono_tz::Tz) -> Result<Option<TrendOutputs>, AnalyticsError> {
-    let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
+/// Computes the three tables from the log and writes them under `out_dir`.
+pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<TrendOutputs>, AnalyticsError> {
+    let Some(df) = crate::events::read_log(log_dir)? else { return Ok(None) };
+    Ok(Some(run_frame(&df, out_dir)?))
+}
+
+/// The same over a frame [`crate::events::read_log`] returned (read once,
+/// shared with the detector).
+pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, AnalyticsError> {
     std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
+    let log = df.clone().lazy();
     let span = log
         .clone()
         .select([local_time().dt().date().cast(DataType::Int32).alias("d")])
         .select([col("d").min().alias("lo"), col("d").max().alias("hi")])
         .collect()?;
     let (first, last) = (span.column("lo")?.i32()?.get(0).unwrap_or(0), span.column("hi")?.i32()?.get(0).unwrap_or(0));
-    let mut h = hourly(log.clone()).collect()?;
-    let mut d = daily(log.clone()).collect()?;
-    let mut t = tension(log, first, last)?.collect()?;
+    // Topics and places exploded once, for the three jobs.
+    let b = base(log).collect()?.lazy();
+    let mut h = hourly(b.clone()).collect()?;
+    let mut d = daily(b.clone()).collect()?;
+    let mut t = tension(b, first, last)?.collect()?;
     let write = |df: &mut DataFrame, name: &str, csv: bool| -> Result<PathBuf, AnalyticsError> {
         let pq = out_dir.join(format!("{name}.parquet"));
         let mut f = std::fs::File::create(&pq).map_err(|e| AnalyticsError::io("write", &pq, e))?;
@@ -215,12 +224,12 @@ pub fn run(log_dir: &Path, out_dir: &Path, _tz: chrono_tz::Tz) -> Result<Option<
         }
         Ok(pq)
     };
-    Ok(Some(TrendOutputs {
+    Ok(TrendOutputs {
         hourly_rows: h.height(),
         daily_rows: d.height(),
         tension_rows: t.height(),
         hourly: write(&mut h, "hourly", false)?,
         daily: write(&mut d, "daily", true)?,
         tension: write(&mut t, "tension", true)?,
-    }))
+    })
 }

@@ -709,6 +709,10 @@ impl Pipeline {
                         r.error(span, format!("`{key}` must be whole hours between 1h and 7d"));
                     }
                 }
+                if window > long_window {
+                    let span = r.value_span(t, "long_window");
+                    r.error(span, "`long_window` must not be shorter than `window`".into());
+                }
                 SignalRules {
                     window,
                     min_negative: count(&mut r, "min_negative", d.min_negative),

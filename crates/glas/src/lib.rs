@@ -538,6 +538,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("the store is empty: nothing to aggregate");
                 return Ok(ExitCode::SUCCESS);
             };
+            println!("read {} mentions from the log in {:.2}s", r.mentions, r.read_time.as_secs_f64());
             println!(
                 "aggregates: {} hourly, {} daily, {} tension rows → {} ({:.2}s)",
                 t.hourly_rows,
@@ -547,11 +548,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.aggregate_time.as_secs_f64()
             );
             println!(
-                "signals: {} over {} mentions → {} (reading {:.2}s, detector {:.2}s); total {:.2}s",
+                "signals: {} → {} (detector input {:.2}s, detector {:.2}s); total {:.2}s",
                 r.signals.len(),
-                r.mentions,
                 r.signals_path.display(),
-                r.read_time.as_secs_f64(),
+                r.build_time.as_secs_f64(),
                 r.detect_time.as_secs_f64(),
                 r.total.as_secs_f64()
             );

@@ -386,8 +386,7 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     let out_dir = ctx.data_dir.join("analytics");
     let daily = glas_analytics::daily::run(store.log().dir(), &out_dir).context("daily aggregates failed")?;
     let records = store.records()?;
-    let trends =
-        glas_analytics::trends::run(store.log().dir(), &out_dir, ctx.tz()).context("trend aggregates failed")?;
+    let trends = glas_analytics::trends::run(store.log().dir(), &out_dir).context("trend aggregates failed")?;
     let events = glas_analytics::events::Events::from_records(&records, ctx.tz());
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     let health =
@@ -408,6 +407,8 @@ pub struct Recompute {
     pub signals_path: PathBuf,
     pub aggregate_time: std::time::Duration,
     pub read_time: std::time::Duration,
+    /// Building the detector's input from what was read.
+    pub build_time: std::time::Duration,
     pub detect_time: std::time::Duration,
     pub total: std::time::Duration,
 }
@@ -417,14 +418,22 @@ pub struct Recompute {
 pub fn recompute(ctx: &Ctx, store: &Store, at: Option<DateTime<Utc>>) -> anyhow::Result<Recompute> {
     let started = std::time::Instant::now();
     let out_dir = ctx.data_dir.join("analytics");
-    let trends =
-        glas_analytics::trends::run(store.log().dir(), &out_dir, ctx.tz()).context("trend aggregates failed")?;
-    let aggregate_time = started.elapsed();
-    let read = std::time::Instant::now();
-    let events = glas_analytics::events::Events::from_log(store.log().dir(), ctx.tz())
-        .context("reading the log failed")?
-        .unwrap_or_default();
-    let read_time = read.elapsed();
+    let frame = glas_analytics::events::read_log(store.log().dir()).context("reading the log failed")?;
+    let read_time = started.elapsed();
+    let aggregates = std::time::Instant::now();
+    let trends = frame
+        .as_ref()
+        .map(|df| glas_analytics::trends::run_frame(df, &out_dir))
+        .transpose()
+        .context("trend aggregates failed")?;
+    let aggregate_time = aggregates.elapsed();
+    let build = std::time::Instant::now();
+    let events = match &frame {
+        Some(df) => glas_analytics::events::Events::from_frame(df, ctx.tz()).context("reading the log failed")?,
+        None => Default::default(),
+    };
+    drop(frame);
+    let build_time = build.elapsed();
     let detect = std::time::Instant::now();
     let signals = match (events.events.first(), events.events.last()) {
         (Some(first), Some(last)) => {
@@ -446,6 +455,7 @@ pub fn recompute(ctx: &Ctx, store: &Store, at: Option<DateTime<Utc>>) -> anyhow:
         signals_path,
         aggregate_time,
         read_time,
+        build_time,
         detect_time,
         total: started.elapsed(),
     })
