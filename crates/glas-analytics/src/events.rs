@@ -252,7 +252,7 @@ impl Events {
         let n = df.height();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = n.div_ceil(threads).max(1);
-        let parts: Vec<(Vec<usize>, Vec<u64>, HashMap<u64, String>)> = std::thread::scope(|scope| {
+        let parts: Vec<TermPart> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n)
                 .step_by(chunk)
                 .map(|lo| {
@@ -365,6 +365,9 @@ pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
     df.rechunk_mut_par();
     Ok(Some(df))
 }
+
+/// Terms of a run of rows: offsets per row, the flat terms, their words.
+type TermPart = (Vec<usize>, Vec<u64>, HashMap<u64, String>);
 
 /// A list column as one flat slice of values and row offsets into it
 /// (`values[at[k]..at[k + 1]]` is row k), without a vector per row.
@@ -555,9 +558,7 @@ fn is_letter(c: char) -> bool {
 fn push_term(out: &mut Vec<u64>, surface: &mut HashMap<u64, String>, h: u64, words: impl FnOnce() -> String) {
     if !out.contains(&h) {
         out.push(h);
-        if !surface.contains_key(&h) {
-            surface.insert(h, words());
-        }
+        surface.entry(h).or_insert_with(words);
     }
 }
 
