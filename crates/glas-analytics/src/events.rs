@@ -85,6 +85,20 @@ impl Interner {
     }
 }
 
+/// Interns strings whose names are never shown (voices, clusters) by a
+/// 64-bit hash: no copy of a million cluster labels. Two labels would have
+/// to collide in 64 bits to be merged.
+#[derive(Default)]
+struct HashInterner(PlHashMap<u64, u32>);
+
+impl HashInterner {
+    fn get(&mut self, s: &str) -> u32 {
+        let h = fnv(s.as_bytes());
+        let n = self.0.len() as u32;
+        *self.0.entry(h).or_insert(n)
+    }
+}
+
 /// One mention's fields, borrowed from wherever they live.
 pub struct Row<'a, S: AsRef<str>> {
     pub id: &'a str,
@@ -110,8 +124,8 @@ pub struct Builder {
     out: Events,
     topics: Interner,
     places: Interner,
-    voices: Interner,
-    clusters: Interner,
+    voices: HashInterner,
+    clusters: HashInterner,
     sources: Interner,
     scratch: Vec<u64>,
 }
@@ -123,8 +137,8 @@ impl Builder {
             out: Events::default(),
             topics: Interner::default(),
             places: Interner::default(),
-            voices: Interner::default(),
-            clusters: Interner::default(),
+            voices: HashInterner::default(),
+            clusters: HashInterner::default(),
             sources: Interner::default(),
             scratch: Vec::new(),
         }
@@ -194,8 +208,8 @@ impl Builder {
         self.out.topics = self.topics.names;
         self.out.places = self.places.names;
         self.out.sources = self.sources.names;
-        self.out.voices = self.voices.names.len() as u32;
-        self.out.clusters = self.clusters.names.len() as u32;
+        self.out.voices = self.voices.0.len() as u32;
+        self.out.clusters = self.clusters.0.len() as u32;
         self.out.cluster_sizes = vec![0; self.out.clusters as usize];
         for e in &self.out.events {
             self.out.cluster_sizes[e.cluster as usize] += 1;

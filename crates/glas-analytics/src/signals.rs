@@ -299,6 +299,8 @@ struct Walk<'a> {
 #[derive(Default)]
 struct Term {
     items: VecDeque<Item>,
+    /// Negative stories among `items`.
+    negatives: usize,
     ew: Ew,
 }
 
@@ -459,6 +461,7 @@ impl<'a> Walk<'a> {
             for &term in self.ev.terms_of(&e) {
                 let st = self.terms.entry(term).or_default();
                 st.items.push_back(Item { end, ev: i, counted: e.negative });
+                st.negatives += usize::from(e.negative);
                 self.touched.push(term);
             }
         }
@@ -789,28 +792,32 @@ impl<'a> Walk<'a> {
                     break;
                 }
                 st.items.pop_front();
+                st.negatives -= usize::from(it.counted);
                 st.ew.add(it.end, 1.0, lambda);
             }
-            let negatives: Vec<u32> = st.items.iter().filter(|it| it.counted).map(|it| it.ev).collect();
-            if negatives.len() < rules.emerging_min as usize {
+            // Cheap tests first: most touched terms are common words.
+            let x = st.negatives;
+            if x < rules.emerging_min as usize {
                 continue;
             }
             let (s, w) = if st.ew.at == 0 { (0.0, 0.0) } else { st.ew.at(t - TERM_WINDOW, lambda) };
             // A term never seen before is expected about once a week.
             let rate = (s + PRIOR_HOURS * (1.0 / PRIOR_HOURS)) / (w + PRIOR_HOURS);
             let mu = rate * (TERM_WINDOW / H) as f64;
-            let x = negatives.len();
             let sigma = (mu + KAPPA * mu * mu).sqrt();
             let z = (x as f64 - mu.max(beta)) / (sigma + beta);
             let total = st.items.len();
+            if z < rules.open_score
+                || (x as f64) < rules.ratio * mu
+                || (x as f64) < rules.min_negative_share.max(0.5) * total as f64
+            {
+                continue;
+            }
+            let negatives: Vec<u32> = st.items.iter().filter(|it| it.counted).map(|it| it.ev).collect();
             let mut voices: Vec<u32> = negatives.iter().map(|&i| self.ev.events[i as usize].voice).collect();
             voices.sort_unstable();
             voices.dedup();
-            if z < rules.open_score
-                || (x as f64) < rules.ratio * mu
-                || voices.len() < rules.min_voices as usize
-                || (x as f64) < rules.min_negative_share.max(0.5) * total as f64
-            {
+            if voices.len() < rules.min_voices as usize {
                 continue;
             }
             let severity = severity(x, rules.emerging_min as usize);
