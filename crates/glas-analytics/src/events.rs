@@ -63,7 +63,7 @@ pub struct Events {
     pub event_places: Vec<u16>,
     pub terms: Vec<u64>,
     /// The words a term hash stands for, as first written.
-    pub surface: HashMap<u64, String>,
+    pub surface: TermMap<String>,
 }
 
 /// Interns strings to dense indexes.
@@ -220,8 +220,13 @@ impl Builder {
 
 impl Events {
     pub fn from_records(records: &[Record], tz: chrono_tz::Tz) -> Events {
+        let terms = ParallelTerms::extract(records.len(), |k| {
+            let r = &records[k];
+            r.enrichment.topics.is_empty().then_some(r.mention.text.as_str())
+        });
         let mut b = Builder::new(tz);
-        for r in records {
+        terms.surfaces_into(&mut b.out.surface);
+        for (k, r) in records.iter().enumerate() {
             let (m, e) = (&r.mention, &r.enrichment);
             b.push(Row {
                 id: &m.id,
@@ -236,8 +241,8 @@ impl Events {
                 views: m.engagement.views,
                 comments: m.engagement.comments,
                 shares: m.engagement.shares,
-                text: &m.text,
-                terms: None,
+                text: "",
+                terms: Some(terms.of(k)),
             });
         }
         b.finish()
@@ -262,43 +267,12 @@ impl Events {
         let places = df.column("places")?.list()?.clone();
         let (topic_at, topic_values) = flat_lists(&topics)?;
         let (place_at, place_values) = flat_lists(&places)?;
-        // Terms of the topic-less texts, extracted on every core.
         let n = df.height();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-        let chunk = n.div_ceil(threads).max(1);
-        let parts: Vec<TermPart> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..n)
-                .step_by(chunk)
-                .map(|lo| {
-                    let (texts, topic_at) = (&texts, &topic_at);
-                    scope.spawn(move || {
-                        let (mut at, mut flat, mut surface) = (vec![0], Vec::new(), HashMap::new());
-                        let mut scratch = Vec::new();
-                        for k in lo..(lo + chunk).min(n) {
-                            if topic_at[k] == topic_at[k + 1] {
-                                scratch.clear();
-                                terms(texts.get(k).unwrap_or(""), &mut scratch, &mut surface);
-                                flat.extend_from_slice(&scratch);
-                            }
-                            at.push(flat.len());
-                        }
-                        (at, flat, surface)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("term extraction does not panic")).collect()
-        });
+        let texts = ParallelTerms::extract(n, |k| (topic_at[k] == topic_at[k + 1]).then(|| texts.get(k).unwrap_or("")));
         let mut b = Builder::new(tz);
-        // Earlier parts first: a term is shown as first written.
-        for (_, _, surface) in &parts {
-            for (h, words) in surface {
-                b.out.surface.entry(*h).or_insert_with(|| words.clone());
-            }
-        }
+        texts.surfaces_into(&mut b.out.surface);
         for k in 0..n {
-            let (part, off) = (k / chunk, k % chunk);
-            let (at_k, flat, _) = &parts[part];
-            let row_terms = &flat[at_k[off]..at_k[off + 1]];
+            let row_terms = texts.of(k);
             let ms = at.get(k).unwrap_or(0);
             b.push(Row {
                 id: ids.get(k).unwrap_or(""),
@@ -381,7 +355,56 @@ pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
 }
 
 /// Terms of a run of rows: offsets per row, the flat terms, their words.
-type TermPart = (Vec<usize>, Vec<u64>, HashMap<u64, String>);
+type TermPart = (Vec<usize>, Vec<u64>, TermMap<String>);
+
+/// The terms of many texts, extracted on every core in contiguous runs.
+struct ParallelTerms {
+    parts: Vec<TermPart>,
+    chunk: usize,
+}
+
+impl ParallelTerms {
+    /// `text(k)` is row k's text, or `None` when it has no terms to give.
+    fn extract<'t>(n: usize, text: impl Fn(usize) -> Option<&'t str> + Sync) -> ParallelTerms {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = n.div_ceil(threads).max(1);
+        let text = &text;
+        let parts = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .step_by(chunk)
+                .map(|lo| {
+                    scope.spawn(move || {
+                        let (mut at, mut flat, mut surface) = (vec![0], Vec::new(), TermMap::default());
+                        for k in lo..(lo + chunk).min(n) {
+                            if let Some(t) = text(k) {
+                                terms(t, &mut flat, &mut surface);
+                            }
+                            at.push(flat.len());
+                        }
+                        (at, flat, surface)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("term extraction does not panic")).collect()
+        });
+        ParallelTerms { parts, chunk }
+    }
+
+    fn of(&self, k: usize) -> &[u64] {
+        let (at, flat, _) = &self.parts[k / self.chunk];
+        let off = k % self.chunk;
+        &flat[at[off]..at[off + 1]]
+    }
+
+    /// Earlier runs first: a term is shown as first written.
+    fn surfaces_into(&self, surface: &mut TermMap<String>) {
+        for (_, _, words) in &self.parts {
+            for (h, w) in words {
+                surface.entry(*h).or_insert_with(|| w.clone());
+            }
+        }
+    }
+}
 
 /// A list column as one flat slice of values and row offsets into it
 /// (`values[at[k]..at[k + 1]]` is row k), without a vector per row.
@@ -410,6 +433,9 @@ fn flat_lists(ca: &ListChunked) -> PolarsResult<(Vec<usize>, Vec<&str>)> {
 /// Words too common to name an issue (four letters or longer; shorter words
 /// are never terms).
 const STOP: &[&str] = &[
+    "http",
+    "https",
+    "html",
     "этот",
     "этого",
     "этом",
@@ -515,7 +541,8 @@ const STEM_CHARS: usize = 5;
 
 /// Term hashes of a text: its words of four letters or more (as stems) and
 /// adjacent pairs of them. Each term once per text.
-pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>) {
+pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut TermMap<String>) {
+    let from = out.len();
     let mut prev: Option<(u64, &str)> = None;
     let mut start = None;
     let mut word = String::new();
@@ -541,7 +568,7 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
             }
         }
         let n = word.chars().count();
-        if n < 4 || n <= 10 && stop_words().contains(word.as_str()) {
+        if n < 4 || n <= 10 && stop_words().binary_search(&fnv(word.as_bytes())).is_ok() {
             // A short or common word between two words still joins them
             // ("свалка за Турксадом" → "свалк турксад").
             if !c.is_whitespace() {
@@ -561,6 +588,19 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut HashMap<u64, String>)
             prev = None;
         }
     }
+    let mine = &mut out[from..];
+    mine.sort_unstable();
+    let kept = {
+        let mut k = 0;
+        for i in 0..mine.len() {
+            if i == 0 || mine[i] != mine[k - 1] {
+                mine[k] = mine[i];
+                k += 1;
+            }
+        }
+        k
+    };
+    out.truncate(from + kept);
 }
 
 /// Letters, with a fast path for Cyrillic and ASCII.
@@ -569,17 +609,41 @@ fn is_letter(c: char) -> bool {
     matches!(c, 'а'..='я' | 'А'..='Я' | 'a'..='z' | 'A'..='Z' | 'ё' | 'Ё') || !c.is_ascii() && c.is_alphabetic()
 }
 
-fn push_term(out: &mut Vec<u64>, surface: &mut HashMap<u64, String>, h: u64, words: impl FnOnce() -> String) {
-    if !out.contains(&h) {
-        out.push(h);
-        surface.entry(h).or_insert_with(words);
+fn push_term(out: &mut Vec<u64>, surface: &mut TermMap<String>, h: u64, words: impl FnOnce() -> String) {
+    out.push(h);
+    surface.entry(h).or_insert_with(words);
+}
+
+/// Hashes of the stop words, sorted for a binary search.
+fn stop_words() -> &'static [u64] {
+    static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut v: Vec<u64> = STOP.iter().map(|w| fnv(w.as_bytes())).collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// Hashing for keys that are already hashes (term ids).
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
-fn stop_words() -> &'static std::collections::HashSet<&'static str> {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| STOP.iter().copied().collect())
-}
+/// A map keyed by term hashes.
+pub type TermMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
 
 fn fnv(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -591,7 +655,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 fn fnv_pair(a: u64, b: u64) -> u64 {
-    fnv(&[a.to_le_bytes(), b.to_le_bytes()].concat()) | 1
+    (a.rotate_left(23) ^ b).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29) | 1
 }
 
 /// Whether a term is a word pair: pairs are odd, single words even.
@@ -606,12 +670,13 @@ mod tests {
     #[test]
     fn terms_are_stems_and_pairs_across_short_words() {
         let mut out = Vec::new();
-        let mut surface = HashMap::new();
+        let mut surface = TermMap::default();
         terms("Свалка за Турксадом горит, новый тариф!", &mut out, &mut surface);
-        let words: Vec<&str> = out.iter().map(|h| surface[h].as_str()).collect();
+        let mut words: Vec<&str> = out.iter().map(|h| surface[h].as_str()).collect();
+        words.sort_unstable();
         assert_eq!(
             words,
-            ["свалка", "турксадом", "свалка турксадом", "горит", "турксадом горит", "новый", "тариф", "новый тариф"]
+            ["горит", "новый", "новый тариф", "свалка", "свалка турксадом", "тариф", "турксадом", "турксадом горит"]
         );
         // Case forms share a stem.
         let mut again = Vec::new();

@@ -40,7 +40,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use polars::prelude::PlHashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use glas_core::config::SignalRules;
@@ -77,24 +76,6 @@ pub fn detect(
     tz: chrono_tz::Tz,
 ) -> Vec<Signal> {
     detect_stepped(events, rules, from, to, tz, Duration::hours(1))
-}
-
-/// Hashing for keys that are already hashes (term ids).
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
 /// The end of the hour bin a moment falls in: bins are `(end − 1h, end]`.
@@ -290,7 +271,7 @@ struct Walk<'a> {
     flagged_cluster: Vec<bool>,
     cluster_recent: PlHashMap<u32, Vec<u32>>,
     coord_pending: Vec<u32>,
-    terms: HashMap<u64, Term, BuildHasherDefault<Prehashed>>,
+    terms: crate::events::TermMap<Term>,
     touched: Vec<u64>,
     emerging: Vec<EmergingEpisode>,
     out: Vec<Signal>,
@@ -1072,7 +1053,7 @@ mod tests {
         for k in 0..8 {
             let mut r = rec(k, t0() + Duration::hours(2 * k as i64), true, &format!("a{k}"));
             r.enrichment.topics.clear();
-            r.mention.text = format!("Опять запах аммиака на улице {k}, дышать нечем");
+            r.mention.text = format!("Опять запах аммиака! {k} раз");
             recs.push(r);
         }
         let sigs = run(&recs, t0() + Duration::days(2));

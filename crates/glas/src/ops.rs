@@ -420,37 +420,49 @@ pub fn recompute(ctx: &Ctx, store: &Store, at: Option<DateTime<Utc>>) -> anyhow:
     let out_dir = ctx.data_dir.join("analytics");
     let frame = glas_analytics::events::read_log(store.log().dir()).context("reading the log failed")?;
     let read_time = started.elapsed();
-    let aggregates = std::time::Instant::now();
-    let trends = frame
-        .as_ref()
-        .map(|df| glas_analytics::trends::run_frame(df, &out_dir))
-        .transpose()
-        .context("trend aggregates failed")?;
-    let aggregate_time = aggregates.elapsed();
-    let build = std::time::Instant::now();
-    let events = match &frame {
-        Some(df) => glas_analytics::events::Events::from_frame(df, ctx.tz()).context("reading the log failed")?,
-        None => Default::default(),
-    };
+    // The aggregates (polars, on its own threads) and the detector (one
+    // walk) share nothing but the frame: run them side by side.
+    let (trends, detected) = std::thread::scope(|scope| {
+        let frame = frame.as_ref();
+        let out_dir = &out_dir;
+        let aggregates = scope.spawn(move || {
+            let started = std::time::Instant::now();
+            let trends = frame.map(|df| glas_analytics::trends::run_frame(df, out_dir)).transpose();
+            (trends, started.elapsed())
+        });
+        let detected = (|| -> anyhow::Result<_> {
+            let build = std::time::Instant::now();
+            let events = match frame {
+                Some(df) => {
+                    glas_analytics::events::Events::from_frame(df, ctx.tz()).context("reading the log failed")?
+                }
+                None => Default::default(),
+            };
+            let build_time = build.elapsed();
+            let detect = std::time::Instant::now();
+            let signals = match (events.events.first(), events.events.last()) {
+                (Some(first), Some(last)) => {
+                    let first = DateTime::from_timestamp(first.at, 0).unwrap_or_default();
+                    let at = at.unwrap_or_else(|| DateTime::from_timestamp(last.at + 3600, 0).unwrap_or_default());
+                    glas_analytics::signals::detect(&events, &ctx.pipeline.signals, first, at, ctx.tz())
+                }
+                _ => Vec::new(),
+            };
+            Ok((events.events.len(), signals, build_time, detect.elapsed()))
+        })();
+        (aggregates.join().expect("the aggregate job does not panic"), detected)
+    });
     drop(frame);
-    let build_time = build.elapsed();
-    let detect = std::time::Instant::now();
-    let signals = match (events.events.first(), events.events.last()) {
-        (Some(first), Some(last)) => {
-            let first = DateTime::from_timestamp(first.at, 0).unwrap_or_default();
-            let at = at.unwrap_or_else(|| DateTime::from_timestamp(last.at + 3600, 0).unwrap_or_default());
-            glas_analytics::signals::detect(&events, &ctx.pipeline.signals, first, at, ctx.tz())
-        }
-        _ => Vec::new(),
-    };
-    let detect_time = detect.elapsed();
+    let (trends, aggregate_time) = trends;
+    let trends = trends.context("trend aggregates failed")?;
+    let (mentions, signals, build_time, detect_time) = detected?;
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");
     std::fs::write(&signals_path, signal_lines(&signals))
         .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
     Ok(Recompute {
         trends,
-        mentions: events.events.len(),
+        mentions,
         signals,
         signals_path,
         aggregate_time,
