@@ -299,3 +299,33 @@ mod tests {
         assert!(ev.reference.false_alarms_per_week() > ev.glas.false_alarms_per_week());
     }
 }
+
+#[cfg(test)]
+mod no_look_ahead {
+    use super::*;
+
+    /// What the detector said up to any moment is what it says when the
+    /// stream stops at that moment: no signal depends on a later mention.
+    #[test]
+    fn signals_up_to_a_moment_need_nothing_published_after_it() {
+        let tz = chrono_tz::Europe::Moscow;
+        let sc = scenario::generate(3);
+        let rules = SignalRules::default();
+        let (from, to) = (sc.start.with_timezone(&Utc), sc.end.with_timezone(&Utc));
+        let all = crate::signals::detect(&Events::from_records(&sc.records, tz), &rules, from, to, tz);
+        assert!(all.iter().filter(|s| s.kind == "tension").count() >= 5, "the scenario has incidents");
+        for day in [9, 16, 23, 30] {
+            let cut = from + Duration::days(day) + Duration::hours(13);
+            let seen: Vec<_> = sc.records.iter().filter(|r| r.mention.published_at <= cut).cloned().collect();
+            let partial = crate::signals::detect(&Events::from_records(&seen, tz), &rules, from, cut, tz);
+            let before: Vec<&Signal> = all.iter().filter(|s| s.detected_at <= cut).collect();
+            assert_eq!(partial.len(), before.len(), "cut at day {day}");
+            for (a, b) in partial.iter().zip(before) {
+                assert_eq!(
+                    (&a.detected_at, &a.kind, a.count, &a.evidence),
+                    (&b.detected_at, &b.kind, b.count, &b.evidence)
+                );
+            }
+        }
+    }
+}
