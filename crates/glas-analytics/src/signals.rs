@@ -344,7 +344,9 @@ pub fn detect_stepped(
         w.leave(t);
         if t >= start && (t - start) % (step_h * H) == 0 && t >= warm_until {
             w.evaluate(t);
-        } else {
+        } else if t < warm_until || t < start {
+            // Nothing is reported before the warm-up ends or before `from`;
+            // between coarser steps, what happened waits for the next one.
             w.touched.clear();
             w.coord_pending.clear();
         }
