@@ -1118,6 +1118,26 @@ mod tests {
     }
 
     #[test]
+    fn signal_thresholds_default_and_are_checked() {
+        let p = parse("[storage]\ndata_dir = \"d\"\n").unwrap();
+        assert_eq!(p.signals, SignalRules::default());
+        let p = parse(
+            "[storage]\ndata_dir = \"d\"\n[signals]\nopen_score = 3.5\nlong_window = \"48h\"\nemerging_min = 7\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.signals.open_score, p.signals.long_window, p.signals.emerging_min),
+            (3.5, Duration::hours(48), 7)
+        );
+        assert_eq!(p.signals.min_negative, SignalRules::default().min_negative);
+        let errs =
+            parse("[storage]\ndata_dir = \"d\"\n[signals]\nwindow = \"90m\"\nlong_window = \"30m\"\n").unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("p.toml:4:10: `window` must be whole hours"), "{text}");
+        assert!(text.contains("`long_window` must not be shorter than `window`"), "{text}");
+    }
+
+    #[test]
     fn minimal_contract_pipeline_is_accepted() {
         let p = parse(
             r#"
