@@ -69,6 +69,14 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
             d.by_source.parent().unwrap_or(Path::new("")).display()
         );
     }
+    if let Some(t) = &analysis.trends {
+        println!(
+            "   trends: {} hourly and {} daily rows per topic × place × source kind; tension index → {}",
+            t.hourly_rows,
+            t.daily_rows,
+            t.tension.with_extension("csv").display()
+        );
+    }
     for s in &analysis.signals {
         let phase = s.params.get("phase").and_then(|p| p.as_str()).unwrap_or("");
         if phase == "resolved" {
