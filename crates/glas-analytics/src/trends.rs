@@ -8,7 +8,8 @@
 //!   comments, shares, and unique authors. A mention about two topics counts
 //!   under both; `none` is "no topic", an empty place is "no settlement".
 //! - `tension.parquet` (+ `tension.csv`): the daily tension index per
-//!   topic × place, and for the district (`topic = place = "all"`).
+//!   topic × place, and for the district (`topic = place = "all"`);
+//!   `tension_weekly` the same per ISO week.
 //!
 //! The tension index (documented with its reasons in `SIGNALS.md`): each
 //! negative story of a day weighs `(1 + 0.5·complaint) · (1 + 0.25·ln(1 +
@@ -36,7 +37,9 @@ pub struct TrendOutputs {
     pub hourly: PathBuf,
     pub daily: PathBuf,
     pub tension: PathBuf,
+    pub tension_weekly: PathBuf,
     pub hourly_rows: usize,
+    pub weekly_rows: usize,
     pub daily_rows: usize,
     pub tension_rows: usize,
 }
@@ -191,7 +194,34 @@ pub fn tension(base: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame
         .sort(["day", "topic", "place"], SortMultipleOptions::default()))
 }
 
-/// Computes the three tables from the log and writes them under `out_dir`.
+/// The weekly tension index (ISO weeks) from the daily table: the week's
+/// pressure against the sum of its days' usual levels, with a floor of one
+/// story a day, so a week reads on the same 0–100 scale as a day.
+pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
+    daily
+        .with_columns([col("day").dt().iso_year().alias("iso_year"), col("day").dt().week().alias("iso_week")])
+        .group_by([col("iso_year"), col("iso_week"), col("topic"), col("place")])
+        .agg([
+            col("day").min().alias("first_day"),
+            col("negative_stories").sum(),
+            col("pressure").sum(),
+            col("usual").sum(),
+            len().cast(DataType::UInt32).alias("days"),
+        ])
+        .with_column(
+            (lit(100.0) * col("pressure")
+                / (col("pressure")
+                    + when(col("usual").gt(col("days").cast(DataType::Float64)))
+                        .then(col("usual"))
+                        .otherwise(col("days").cast(DataType::Float64))))
+            .round(1, RoundMode::HalfToEven)
+            .alias("tension_index"),
+        )
+        .with_columns([col("pressure").round(2, RoundMode::HalfToEven), col("usual").round(2, RoundMode::HalfToEven)])
+        .sort(["iso_year", "iso_week", "topic", "place"], SortMultipleOptions::default())
+}
+
+/// Computes the tables from the log and writes them under `out_dir`.
 pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<TrendOutputs>, AnalyticsError> {
     let Some(df) = crate::events::read_log(log_dir)? else { return Ok(None) };
     Ok(Some(run_frame(&df, out_dir)?))
@@ -213,6 +243,7 @@ pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, Analyti
     let mut h = hourly(b.clone()).collect()?;
     let mut d = daily(b.clone()).collect()?;
     let mut t = tension(b, first, last)?.collect()?;
+    let mut w = tension_weekly(t.clone().lazy()).collect()?;
     let write = |df: &mut DataFrame, name: &str, csv: bool| -> Result<PathBuf, AnalyticsError> {
         let pq = out_dir.join(format!("{name}.parquet"));
         let mut f = std::fs::File::create(&pq).map_err(|e| AnalyticsError::io("write", &pq, e))?;
@@ -231,5 +262,7 @@ pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, Analyti
         hourly: write(&mut h, "hourly", false)?,
         daily: write(&mut d, "daily", true)?,
         tension: write(&mut t, "tension", true)?,
+        weekly_rows: w.height(),
+        tension_weekly: write(&mut w, "tension_weekly", true)?,
     })
 }

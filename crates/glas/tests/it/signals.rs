@@ -88,6 +88,14 @@ fn full_recompute_writes_aggregates_tension_index_and_signals() {
     assert!(index("2026-11-10", "water", "Величаевское") < 50.0);
     assert!(index("2026-11-23", "all", "all") > index("2026-11-10", "all", "all"));
 
+    // Weeks read on the same scale: the outage week stands out for the district.
+    let weekly = std::fs::read_to_string(data.join("analytics/tension_weekly.csv")).unwrap();
+    let week = |w: &str| -> f64 {
+        let row = weekly.lines().find(|l| l.starts_with(&format!("2026,{w},all,all,"))).unwrap();
+        row.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    assert!(week("48") > 70.0 && week("47") < 60.0, "{weekly}");
+
     let daily = std::fs::read_to_string(data.join("analytics/daily.csv")).unwrap();
     assert!(
         daily.starts_with("day,topic,place,source_kind,mentions,stories,negative,positive,negative_stories"),
