@@ -1,3 +1,7 @@
+//! Tuning harness for the signal detector: `cargo run --release -p glas-analytics --example evalq -- 50`
+//! scores the defaults on seeds 1..=50; environment variables override thresholds
+//! (MIN, LMIN, EMIN, Z, RATIO, BIAS, SHARE, W, LW). `glas eval signals` is the user-facing command.
+
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
     let mut rules = glas_core::config::SignalRules::default();
