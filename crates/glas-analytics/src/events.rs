@@ -113,6 +113,8 @@ pub struct Row<'a, S: AsRef<str>> {
     pub views: Option<i64>,
     pub comments: Option<i64>,
     pub shares: Option<i64>,
+    /// The text, cut into terms when the mention has no topic and `terms`
+    /// is not given.
     pub text: &'a str,
     /// Terms of the text, when already extracted (see [`terms`]).
     pub terms: Option<&'a [u64]>,
