@@ -187,8 +187,7 @@ impl Alerter<'_> {
         // Crisis alarms only: coordinated activity is reported, not alarmed,
         // and an episode's resolution is not a new alert.
         let alarm = |s: &&Signal| {
-            matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent")
-                && s.params.get("phase").and_then(|p| p.as_str()) != Some("resolved")
+            matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") && s.phase() != Some("resolved")
         };
         for s in signals.iter().filter(alarm) {
             let key = s.episode_key();
@@ -380,7 +379,7 @@ fn topic_label(s: &Signal) -> String {
 
 /// " (усиление)" for a signal that escalates an open episode, else "".
 fn escalation_mark(s: &Signal) -> &'static str {
-    if s.params.get("phase").and_then(|p| p.as_str()) == Some("escalated") { " (усиление)" } else { "" }
+    if s.phase() == Some("escalated") { " (усиление)" } else { "" }
 }
 
 /// Two bars, usual against now, drawn with table cells so mail clients that

@@ -170,8 +170,7 @@ pub fn percentile(v: &[f64], q: f64) -> Option<f64> {
 /// Whether a signal is an alarm an official is woken for (not a
 /// continuation, resolution, or a report-only kind).
 fn is_alarm(s: &Signal) -> bool {
-    matches!(s.kind.as_str(), "tension" | "emerging")
-        && s.params.get("phase").and_then(|p| p.as_str()) == Some("opened")
+    matches!(s.kind.as_str(), "tension" | "emerging") && s.phase() == Some("opened")
 }
 
 /// Scores signals against a scenario's ground truth. A signal belongs to an
@@ -209,9 +208,7 @@ pub fn score(sc: &Scenario, signals: &[Signal]) -> Score {
             }
             continue;
         }
-        if !matches!(s.kind.as_str(), "tension" | "emerging")
-            || s.params.get("phase").and_then(|p| p.as_str()) == Some("resolved")
-        {
+        if !matches!(s.kind.as_str(), "tension" | "emerging") || s.phase() == Some("resolved") {
             continue;
         }
         match k {

@@ -57,6 +57,12 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// Where in its episode the signal stands: `opened`, `escalated` or
+    /// `resolved` (`params.phase`); `None` for signals without one.
+    pub fn phase(&self) -> Option<&str> {
+        self.params.get("phase").and_then(|p| p.as_str())
+    }
+
     /// The series a signal belongs to (kind, topic, place, source); alert
     /// state keyed by it decides whether a signal opens a new episode or
     /// continues one.

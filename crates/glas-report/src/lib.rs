@@ -248,7 +248,7 @@ impl Weekly<'_> {
                     let alarms: Vec<&&Signal> = week_signals
                         .iter()
                         .filter(|s| matches!(s.kind.as_str(), "tension" | "emerging"))
-                        .filter(|s| s.params.get("phase").and_then(|p| p.as_str()) != Some("resolved"))
+                        .filter(|s| s.phase() != Some("resolved"))
                         .collect();
                     if alarms.is_empty() {
                         h.push_str("<li>Сигналов о росте напряжённости не было.</li>\n");
@@ -299,7 +299,7 @@ impl Weekly<'_> {
                         h.push_str("<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th></tr>\n");
                         for s in &week_signals {
                             let at = s.detected_at.with_timezone(&tz);
-                            let phase = s.params.get("phase").and_then(|p| p.as_str()).unwrap_or("");
+                            let phase = s.phase().unwrap_or("");
                             let topic = match s.kind.as_str() {
                                 "emerging" => format!(
                                     "новая тема «{}»",

@@ -78,7 +78,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
         );
     }
     for s in &analysis.signals {
-        let phase = s.params.get("phase").and_then(|p| p.as_str()).unwrap_or("");
+        let phase = s.phase().unwrap_or("");
         if phase == "resolved" {
             println!(
                 "   signal {} resolved: {}, {} — calm since, episode closed",
