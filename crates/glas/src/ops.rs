@@ -105,20 +105,26 @@ impl Enricher {
         items
             .into_iter()
             .zip(enrichments)
-            .map(|((mention, kind, place), mut enrichment)| {
-                if enrichment.places.is_empty() {
-                    enrichment.places.extend(place.map(str::to_string));
-                }
-                glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
-                Record { enrichment, mention, source_kind: kind.to_string() }
-            })
+            .map(|((mention, kind, place), enrichment)| self.finish(mention, enrichment, kind, place))
             .collect()
     }
 
     /// Enriches one mention; call in publication order (reprint clusters
     /// join earlier mentions).
     pub fn enrich_one(&mut self, mention: Mention, source_kind: &str, default_place: Option<&str>) -> Record {
-        let mut enrichment = self.analyzer.enrich(&mention, source_kind);
+        let enrichment = self.analyzer.enrich(&mention, source_kind);
+        self.finish(mention, enrichment, source_kind, default_place)
+    }
+
+    /// What follows the classifiers, in publication order: the source's
+    /// settlement for a mention that names none, then the reprint cluster.
+    fn finish(
+        &mut self,
+        mention: Mention,
+        mut enrichment: glas_core::Enrichment,
+        source_kind: &str,
+        default_place: Option<&str>,
+    ) -> Record {
         if enrichment.places.is_empty() {
             enrichment.places.extend(default_place.map(str::to_string));
         }
