@@ -100,7 +100,7 @@ impl HashInterner {
 }
 
 /// One mention's fields, borrowed from wherever they live.
-pub struct Row<'a, S: AsRef<str>> {
+struct Row<'a, S: AsRef<str>> {
     pub id: &'a str,
     pub at: DateTime<Utc>,
     pub source: Option<&'a str>,
@@ -113,15 +113,13 @@ pub struct Row<'a, S: AsRef<str>> {
     pub views: Option<i64>,
     pub comments: Option<i64>,
     pub shares: Option<i64>,
-    /// The text, cut into terms when the mention has no topic and `terms`
-    /// is not given.
-    pub text: &'a str,
-    /// Terms of the text, when already extracted (see [`terms`]).
-    pub terms: Option<&'a [u64]>,
+    /// Terms of the text of a mention without a topic (see [`terms`];
+    /// empty otherwise), extracted beforehand on every core.
+    pub terms: &'a [u64],
 }
 
 /// Builds [`Events`] row by row.
-pub struct Builder {
+struct Builder {
     tz: chrono_tz::Tz,
     out: Events,
     topics: Interner,
@@ -129,11 +127,10 @@ pub struct Builder {
     voices: HashInterner,
     clusters: HashInterner,
     sources: Interner,
-    scratch: Vec<u64>,
 }
 
 impl Builder {
-    pub fn new(tz: chrono_tz::Tz) -> Builder {
+    fn new(tz: chrono_tz::Tz) -> Builder {
         Builder {
             tz,
             out: Events::default(),
@@ -142,11 +139,10 @@ impl Builder {
             voices: HashInterner::default(),
             clusters: HashInterner::default(),
             sources: Interner::default(),
-            scratch: Vec::new(),
         }
     }
 
-    pub fn push<S: AsRef<str>>(&mut self, r: Row<'_, S>) {
+    fn push<S: AsRef<str>>(&mut self, r: Row<'_, S>) {
         let local = self.tz.from_utc_datetime(&r.at.naive_utc());
         let how = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
         let s0 = self.out.series.len() as u32;
@@ -166,13 +162,7 @@ impl Builder {
             self.out.event_places.push(pi);
         }
         let t0 = self.out.terms.len() as u32;
-        if let Some(given) = r.terms {
-            self.out.terms.extend_from_slice(given);
-        } else if r.topics.is_empty() {
-            self.scratch.clear();
-            terms(r.text, &mut self.scratch, &mut self.out.surface);
-            self.out.terms.extend_from_slice(&self.scratch);
-        }
+        self.out.terms.extend_from_slice(r.terms);
         let source = self.sources.get(r.source.unwrap_or(""));
         let voice = self.voices.get(r.author.or(r.source).unwrap_or(""));
         let reach = r.views.unwrap_or(0).max(0) as f64 / 100.0
@@ -199,7 +189,7 @@ impl Builder {
     }
 
     /// The table, sorted by publication time (stable: equal times keep input order).
-    pub fn finish(mut self) -> Events {
+    fn finish(mut self) -> Events {
         let mut order: Vec<u32> = (0..self.out.events.len() as u32).collect();
         order.sort_by_key(|&i| self.out.events[i as usize].at);
         if order.windows(2).any(|w| w[0] > w[1]) {
@@ -243,8 +233,7 @@ impl Events {
                 views: m.engagement.views,
                 comments: m.engagement.comments,
                 shares: m.engagement.shares,
-                text: "",
-                terms: Some(terms.of(k)),
+                terms: terms.of(k),
             });
         }
         b.finish()
@@ -299,8 +288,7 @@ impl Events {
                 views: views.get(k),
                 comments: comments.get(k),
                 shares: shares.get(k),
-                text: "",
-                terms: Some(row_terms),
+                terms: row_terms,
             });
         }
         Ok(b.finish())
