@@ -37,11 +37,7 @@ pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
 
 /// The local calendar day of each mention (the offset its source gave).
 fn local_day() -> Expr {
-    (col("published_at").cast(DataType::Int64) + col("utc_offset_s").cast(DataType::Int64) * lit(1000i64))
-        .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
-        .dt()
-        .date()
-        .alias("day")
+    crate::trends::local_time().dt().date().alias("day")
 }
 
 fn counts() -> [Expr; 3] {

@@ -44,7 +44,8 @@ pub struct TrendOutputs {
     pub tension_rows: usize,
 }
 
-fn local_time() -> Expr {
+/// Each mention's local time (the offset its source gave).
+pub(crate) fn local_time() -> Expr {
     (col("published_at").cast(DataType::Int64) + col("utc_offset_s").cast(DataType::Int64) * lit(1000i64))
         .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
 }
@@ -223,9 +224,28 @@ pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
 
 /// Computes the tables from the log and writes them under `out_dir`.
 pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<TrendOutputs>, AnalyticsError> {
-    let Some(df) = crate::events::read_log(log_dir)? else { return Ok(None) };
+    let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
+    // Only the columns the jobs use: no texts, no ids.
+    let df = log.select(COLUMNS.map(col)).collect()?;
     Ok(Some(run_frame(&df, out_dir)?))
 }
+
+/// The log columns the trend jobs read.
+const COLUMNS: [&str; 13] = [
+    "published_at",
+    "utc_offset_s",
+    "source",
+    "source_kind",
+    "author",
+    "sentiment",
+    "mention_type",
+    "cluster",
+    "topics",
+    "places",
+    "views",
+    "comments",
+    "shares",
+];
 
 /// The same over a frame [`crate::events::read_log`] returned (read once,
 /// shared with the detector).
