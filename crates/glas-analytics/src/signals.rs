@@ -480,7 +480,6 @@ impl<'a> Walk<'a> {
         let long = self.rules.long_window.num_seconds();
         let short = self.rules.window.num_seconds();
         let lambda = self.lambda;
-        let mut factors: Vec<(i64, f64)> = Vec::new();
         let ev: &'a Events = self.ev;
         let events = &ev.events;
         for k in 0..self.series.len() {
@@ -508,14 +507,7 @@ impl<'a> Walk<'a> {
                     s.short.leave(e.voice, e.negative, it.counted);
                 }
                 if it.counted {
-                    let f = match factors.iter().find(|(e, _)| *e == it.end) {
-                        Some((_, f)) => *f,
-                        None => {
-                            let f = self.factor_of_bin(it.end);
-                            factors.push((it.end, f));
-                            f
-                        }
-                    };
+                    let f = self.factor_of_bin(it.end);
                     let s = &mut self.series[k];
                     s.counted -= 1;
                     // An open episode does not teach its series what is usual.
