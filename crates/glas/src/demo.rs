@@ -74,7 +74,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
             "   trends: {} hourly and {} daily rows per topic × place × source kind; tension index → {}",
             t.hourly_rows,
             t.daily_rows,
-            t.tension.with_extension("csv").display()
+            display(&t.tension.with_extension("csv"))
         );
     }
     for s in &analysis.signals {
