@@ -1,13 +1,17 @@
 //! glas-alert: crisis alert emails made from signals.
 //!
-//! Each new `tension` signal becomes one multipart (plain text + HTML) email in
-//! Russian to the `[alerts]` recipients, sent over SMTP with lettre; without
-//! `smtp_url` the message is written as an `.eml` file to `outbox/` in the data
-//! dir instead. What was sent is recorded in `alerts/sent.json` (written
-//! atomically after each delivery), so a restart never re-sends. A series that
-//! alerted stays quiet for 24 hours after its last alert unless its severity
-//! rises: one episode gives one email, plus one per escalation. Every attempt
-//! is appended to `alerts/deliveries.jsonl`.
+//! Each new alarm (a `tension` or `emerging` episode opening or escalating, a
+//! source falling silent) becomes one multipart (plain text + HTML) email in
+//! Russian to the `[alerts]` recipients plus those of the matching
+//! `[[alerts.routes]]`, sent over SMTP with lettre (STARTTLS or TLS, with
+//! retries and a doubling pause); without `smtp_url` the message is written as
+//! an `.eml` file to `outbox/` in the data dir instead. What was sent is
+//! recorded in `alerts/sent.json` (written atomically after each delivery), so
+//! a restart never re-sends. A series that alerted stays quiet for the
+//! cooldown (24 hours by default) after its last alert unless its severity
+//! rises: one episode gives one email, plus one per escalation, plus one
+//! notice when it resolves. Every attempt is appended to
+//! `alerts/deliveries.jsonl`.
 
 pub mod digest;
 
@@ -16,7 +20,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use glas_core::config::{Alerts, topic_name};
 use glas_core::ru::escape_html as esc;
 use glas_core::{Mention, Severity, Signal, ru};
@@ -24,9 +28,6 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
-
-/// Hours after an alert during which the same series does not alert again.
-pub const EPISODE_QUIET_HOURS: i64 = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
@@ -61,11 +62,15 @@ struct SentState {
 struct LastSent {
     detected_at: DateTime<FixedOffset>,
     severity: Severity,
+    /// When the resolution notice of this episode went out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolved_at: Option<DateTime<FixedOffset>>,
 }
 
 /// Outcome of one delivery round.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Alerts and resolution notices delivered.
     pub sent: Vec<(Signal, Delivered)>,
     /// Already alerted, or within the same episode.
     pub suppressed: usize,
@@ -82,7 +87,10 @@ pub struct Alerter<'a> {
 }
 
 /// Sends `msg` over the `[alerts]` SMTP server, or without `smtp_url` writes
-/// it to `outbox/NAME.eml` in the data dir. `to` is only reported back.
+/// it to `outbox/NAME.eml` in the data dir. A refused or failed delivery is
+/// tried again (`attempts` in all, the pause doubling from `retry_delay`)
+/// unless the server refused it for good (a 5xx reply). `to` is only reported
+/// back.
 pub async fn deliver_message(
     config: &Alerts,
     data_dir: &Path,
@@ -92,18 +100,32 @@ pub async fn deliver_message(
 ) -> Result<Delivered, AlertError> {
     match &config.smtp_url {
         Some(url) => {
+            let smtp = |reason: String| AlertError::Smtp { url: redact(url), reason };
             let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?
+                .map_err(|e| smtp(e.to_string()))?
                 .timeout(Some(std::time::Duration::from_secs(30)));
             if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
                 builder = builder.credentials(Credentials::new(user, pass));
             }
-            builder
-                .build()
-                .send(msg)
-                .await
-                .map_err(|e| AlertError::Smtp { url: url.clone(), reason: e.to_string() })?;
-            Ok(Delivered::Smtp { to: to.to_vec() })
+            let transport = builder.build();
+            let attempts = config.attempts.max(1);
+            let mut pause = config.retry_delay.to_std().unwrap_or_default();
+            for attempt in 1..=attempts {
+                match transport.send(msg.clone()).await {
+                    Ok(_) => return Ok(Delivered::Smtp { to: to.to_vec() }),
+                    Err(e) if e.is_permanent() || attempt == attempts => {
+                        let tries =
+                            if attempt > 1 { format!(" (attempt {attempt} of {attempts})") } else { String::new() };
+                        return Err(smtp(format!("{e}{tries}")));
+                    }
+                    Err(e) => {
+                        tracing::warn!(url = %redact(url), attempt, error = %e, "SMTP delivery failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                }
+            }
+            unreachable!("the last attempt returns")
         }
         None => {
             let dir = data_dir.join("outbox");
@@ -113,6 +135,17 @@ pub async fn deliver_message(
             std::fs::write(&path, msg.formatted()).map_err(io("write to outbox", &path))?;
             Ok(Delivered::Outbox { path })
         }
+    }
+}
+
+/// The SMTP URL without a password, for errors and logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -158,13 +191,15 @@ impl Alerter<'_> {
         write().map_err(io("save alert state", &p))
     }
 
-    fn log_delivery(&self, signal: &Signal, outcome: &str) {
+    fn log_delivery(&self, signal: &Signal, what: &str, to: &[String], outcome: &str) {
         let dir = self.data_dir.join("alerts");
         let p = dir.join("deliveries.jsonl");
         let line = serde_json::json!({
             "at": Utc::now().to_rfc3339(),
             "series": signal.episode_key(),
             "detected_at": signal.detected_at.to_rfc3339(),
+            "what": what,
+            "to": to,
             "outcome": outcome,
         });
         let r = std::fs::create_dir_all(&dir)
@@ -175,8 +210,9 @@ impl Alerter<'_> {
         }
     }
 
-    /// Delivers every `tension` signal not alerted before. `mentions` resolves
-    /// evidence ids to show text and links.
+    /// Delivers every alarm not alerted before, and a notice for every alerted
+    /// episode that resolved. `mentions` resolves evidence ids to show text
+    /// and links.
     pub async fn deliver(
         &self,
         signals: &[Signal],
@@ -184,35 +220,61 @@ impl Alerter<'_> {
     ) -> Result<Report, AlertError> {
         let mut state = self.load_state()?;
         let mut report = Report::default();
-        // Crisis alarms only: coordinated activity is reported, not alarmed,
-        // and an episode's resolution is not a new alert.
-        let alarm = |s: &&Signal| {
-            matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") && s.phase() != Some("resolved")
-        };
-        for s in signals.iter().filter(alarm) {
+        let cooldown = self.config.cooldown;
+        for s in signals {
             let key = s.episode_key();
-            if let Some(last) = state.last_sent.get(&key) {
-                let same_episode = s.detected_at <= last.detected_at + Duration::hours(EPISODE_QUIET_HOURS);
-                if same_episode && s.severity <= last.severity {
-                    report.suppressed += 1;
+            let resolved = s.phase() == Some("resolved");
+            let what = if resolved {
+                // Only an episode that was alerted, once, and only when asked for.
+                let due = self.config.resolution
+                    && state
+                        .last_sent
+                        .get(&key)
+                        .is_some_and(|last| last.resolved_at.is_none() && s.detected_at > last.detected_at);
+                if !due {
                     continue;
                 }
-            }
+                "resolution"
+            } else {
+                // Crisis alarms only: coordinated activity is reported, not alarmed.
+                if !matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") {
+                    continue;
+                }
+                if let Some(last) = state.last_sent.get(&key) {
+                    let same_episode = s.detected_at <= last.detected_at + cooldown;
+                    if s.detected_at <= last.detected_at || (same_episode && s.severity <= last.severity) {
+                        report.suppressed += 1;
+                        continue;
+                    }
+                }
+                "alert"
+            };
+            let to = self.config.recipients(s.topic.as_deref(), s.place.as_deref());
             let result = async {
-                let msg = self.compose(s, mentions)?;
-                self.send(msg, &key, s).await
+                let msg = if resolved { self.compose_resolution(s, &to)? } else { self.compose_to(s, mentions, &to)? };
+                let name = format!("{}-{what}-{key}", s.detected_at.format("%Y%m%dT%H%M"));
+                deliver_message(self.config, self.data_dir, msg, &to, &name).await
             }
             .await;
             match result {
                 Ok(delivered) => {
-                    state.last_sent.insert(key, LastSent { detected_at: s.detected_at, severity: s.severity });
+                    if resolved {
+                        if let Some(last) = state.last_sent.get_mut(&key) {
+                            last.resolved_at = Some(s.detected_at);
+                        }
+                    } else {
+                        state.last_sent.insert(
+                            key,
+                            LastSent { detected_at: s.detected_at, severity: s.severity, resolved_at: None },
+                        );
+                    }
                     self.save_state(&state)?;
-                    self.log_delivery(s, &format!("{delivered:?}"));
+                    self.log_delivery(s, what, &to, &format!("{delivered:?}"));
                     report.sent.push((s.clone(), delivered));
                 }
                 Err(e) => {
                     tracing::error!(series = %key, error = %e, "alert delivery failed");
-                    self.log_delivery(s, &format!("failed: {e}"));
+                    self.log_delivery(s, what, &to, &format!("failed: {e}"));
                     report.failed.push((s.clone(), e));
                 }
             }
@@ -220,19 +282,58 @@ impl Alerter<'_> {
         Ok(report)
     }
 
-    async fn send(&self, msg: Message, key: &str, s: &Signal) -> Result<Delivered, AlertError> {
-        let name = format!("{}-{key}", s.detected_at.format("%Y%m%dT%H%M"));
-        deliver_message(self.config, self.data_dir, msg, &self.config.to, &name).await
+    /// The email for one signal, to the recipients its topic and place route to.
+    pub fn compose(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> Result<Message, AlertError> {
+        let to = self.config.recipients(s.topic.as_deref(), s.place.as_deref());
+        self.compose_to(s, mentions, &to)
     }
 
-    /// The email for one signal.
-    pub fn compose(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> Result<Message, AlertError> {
-        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject_with(s, self.source_names));
-        for to in &self.config.to {
-            b = b.to(mailbox(to)?);
+    fn builder(&self, subject: String, to: &[String]) -> Result<lettre::message::MessageBuilder, AlertError> {
+        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject);
+        for a in to {
+            b = b.to(mailbox(a)?);
         }
+        Ok(b)
+    }
+
+    fn compose_to(
+        &self,
+        s: &Signal,
+        mentions: &HashMap<String, &Mention>,
+        to: &[String],
+    ) -> Result<Message, AlertError> {
         let (text, html) = self.bodies(s, mentions);
-        b.multipart(MultiPart::alternative_plain_html(text, html)).map_err(|e| AlertError::Build(e.to_string()))
+        self.builder(subject_with(s, self.source_names), to)?
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| AlertError::Build(e.to_string()))
+    }
+
+    /// "Снято: водоснабжение, Величаевское — напряжённость спала".
+    fn compose_resolution(&self, s: &Signal, to: &[String]) -> Result<Message, AlertError> {
+        let subject = if s.kind == "source_silent" {
+            let id = s.source.as_deref().unwrap_or("?");
+            format!("Снято: источник «{}» снова работает", self.source_names.get(id).map_or(id, String::as_str))
+        } else {
+            format!("Снято: {}, {} — напряжённость спала", topic_label(s), s.place.as_deref().unwrap_or("весь округ"))
+        };
+        let at = s.detected_at.with_timezone(&self.tz).format("%d.%m.%Y %H:%M");
+        let line = format!(
+            "Эпизод завершён {at}: негативных публикаций больше не прибывает сверх обычного (за последние {} — {}).",
+            ru::window(&s.window),
+            s.count
+        );
+        let advice = "Новое обострение по этой теме придёт отдельным письмом.";
+        let text = format!("{subject}\n{}\n\n{line}\n{advice}\n", self.district);
+        let html = html_email(&format!(
+            "<h2 style=\"color:#2e7d32\">{}</h2><p style=\"color:#666\">{}</p><p>{}</p><p style=\"color:#666;font-size:13px\">{}</p>",
+            esc(&subject),
+            esc(self.district),
+            esc(&line),
+            esc(advice)
+        ));
+        self.builder(subject, to)?
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| AlertError::Build(e.to_string()))
     }
 
     fn bodies(&self, s: &Signal, mentions: &HashMap<String, &Mention>) -> (String, String) {
@@ -250,7 +351,23 @@ impl Alerter<'_> {
             s.baseline,
             s.negative_share * 100.0
         );
-        let query = format!("glas search 'topic:{} place:\"{}\"'", s.topic.as_deref().unwrap_or(""), place);
+        let q = match (s.kind.as_str(), s.topic.as_deref()) {
+            ("emerging", _) => {
+                format!("{} sentiment:negative", s.params.get("term").and_then(|t| t.as_str()).unwrap_or(""))
+            }
+            (_, Some(t)) => format!("topic:{t} sentiment:negative"),
+            _ => "sentiment:negative".to_string(),
+        };
+        let q = match &s.place {
+            Some(p) => format!("{q} place:\"{p}\""),
+            None => q,
+        };
+        let query = format!("glas search '{q}' --since 7d");
+        let link = self.config.search_url.as_ref().map(|base| {
+            let mut u = url::Url::parse(&format!("{base}/api/search")).expect("search_url is validated");
+            u.query_pairs_mut().append_pair("q", &q).append_pair("since", "7d").append_pair("sort", "date");
+            u.to_string()
+        });
         let caveat = "Перепечатки одного материала считаются один раз; сигнал требует не менее трёх разных авторов или источников. Тональность и темы определены автоматически.";
         let mut text = String::new();
         let escalated = escalation_mark(s);
@@ -274,7 +391,7 @@ impl Alerter<'_> {
                 esc(&snippet)
             );
         }
-        let _ = writeln!(text, "\n{caveat}\nНайти все публикации: {query}");
+        let _ = writeln!(text, "\n{caveat}\nНайти все публикации: {}", link.as_deref().unwrap_or(&query));
         let color = match s.severity {
             Severity::High => "#b71c1c",
             Severity::Medium => "#e65100",
@@ -287,7 +404,7 @@ impl Alerter<'_> {
 <p>{}</p>\
 <h3>Главные публикации</h3><ol>{items}</ol>\
 <p style=\"color:#666;font-size:13px\">{caveat}</p>\
-<p style=\"font-size:13px\">Найти все публикации: <code>{}</code></p>",
+<p style=\"font-size:13px\">Найти все публикации: {}</p>",
             s.severity.russian(),
             esc(topic),
             esc(place),
@@ -295,7 +412,10 @@ impl Alerter<'_> {
             at.format("%d.%m.%Y %H:%M"),
             esc(&what),
             bar_chart(s),
-            esc(&query)
+            match &link {
+                Some(u) => format!("<a href=\"{}\">открыть поиск</a> · <code>{}</code>", esc(u), esc(&query)),
+                None => format!("<code>{}</code>", esc(&query)),
+            }
         ));
         (text, html)
     }

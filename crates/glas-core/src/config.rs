@@ -109,6 +109,7 @@ pub struct Pipeline {
     pub signals: SignalRules,
     pub alerts: Option<Alerts>,
     pub searches: Vec<SavedSearch>,
+    pub report: ReportSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -331,12 +332,108 @@ impl Default for SignalRules {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alerts {
-    /// `smtp://host:port` or `smtps://...`; absent means alerts go to the outbox
-    /// folder in the data dir. Credentials come from `GLAS_SMTP_USER` and
-    /// `GLAS_SMTP_PASSWORD`.
+    /// `smtp://host:port` (STARTTLS when the server offers it; `?tls=required`
+    /// insists) or `smtps://host:port` (TLS from the start); absent means
+    /// emails go to the outbox folder in the data dir. Credentials come from
+    /// `GLAS_SMTP_USER` and `GLAS_SMTP_PASSWORD`.
     pub smtp_url: Option<String>,
     pub from: String,
+    /// Recipients of every alert.
     pub to: Vec<String>,
+    /// Extra recipients for alerts of some topics or places.
+    pub routes: Vec<AlertRoute>,
+    /// After an alert, its episode stays quiet this long unless it escalates.
+    pub cooldown: Duration,
+    /// Send a notice when an alerted episode resolves.
+    pub resolution: bool,
+    /// Attempts per email, and the pause before the second (doubling after).
+    pub attempts: u32,
+    pub retry_delay: Duration,
+    /// Where analysts open `glas serve` (e.g. `http://glas.local:8080`): alerts
+    /// link to the matching search there.
+    pub search_url: Option<String>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            smtp_url: None,
+            from: String::new(),
+            to: Vec::new(),
+            routes: Vec::new(),
+            cooldown: Duration::hours(24),
+            resolution: true,
+            attempts: 3,
+            retry_delay: Duration::seconds(5),
+            search_url: None,
+        }
+    }
+}
+
+/// `[[alerts.routes]]`: alerts whose topic is one of `topics` (any, when
+/// empty) and whose place is one of `places` (any, when empty) also go to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRoute {
+    pub topics: Vec<String>,
+    pub places: Vec<String>,
+    pub to: Vec<String>,
+}
+
+impl Alerts {
+    /// Everyone an alert about `topic` in `place` goes to, without repeats.
+    pub fn recipients(&self, topic: Option<&str>, place: Option<&str>) -> Vec<String> {
+        let matches =
+            |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
+        let mut to = self.to.clone();
+        for r in self.routes.iter().filter(|r| matches(&r.topics, topic) && matches(&r.places, place)) {
+            for a in &r.to {
+                if !to.contains(a) {
+                    to.push(a.clone());
+                }
+            }
+        }
+        to
+    }
+}
+
+/// `[report]`: when the weekly report is made and emailed, and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSettings {
+    /// Weekday and local time (district time zone) the report of the week
+    /// before is made: "Mon 09:00".
+    pub weekday: chrono::Weekday,
+    pub at: chrono::NaiveTime,
+    /// Recipients; empty means the `[alerts]` recipients.
+    pub to: Vec<String>,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            weekday: chrono::Weekday::Mon,
+            at: chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
+            to: Vec::new(),
+        }
+    }
+}
+
+/// Parses a weekly schedule, "Mon 09:00" (English or Russian weekday names,
+/// any case): the weekday and the local time.
+pub fn parse_weekly_schedule(s: &str) -> Option<(chrono::Weekday, chrono::NaiveTime)> {
+    let (day, time) = s.trim().split_once(char::is_whitespace)?;
+    let day = day.trim().to_lowercase();
+    let weekday = match day.as_str() {
+        "mon" | "monday" | "пн" | "понедельник" => chrono::Weekday::Mon,
+        "tue" | "tuesday" | "вт" | "вторник" => chrono::Weekday::Tue,
+        "wed" | "wednesday" | "ср" | "среда" => chrono::Weekday::Wed,
+        "thu" | "thursday" | "чт" | "четверг" => chrono::Weekday::Thu,
+        "fri" | "friday" | "пт" | "пятница" => chrono::Weekday::Fri,
+        "sat" | "saturday" | "сб" | "суббота" => chrono::Weekday::Sat,
+        "sun" | "sunday" | "вс" | "воскресенье" => chrono::Weekday::Sun,
+        _ => return None,
+    };
+    let at = chrono::NaiveTime::parse_from_str(time.trim(), "%H:%M").ok()?;
+    Some((weekday, at))
 }
 
 /// One problem in a pipeline file.
@@ -447,6 +544,7 @@ impl Pipeline {
                 "signals",
                 "alerts",
                 "searches",
+                "report",
             ],
         );
 
@@ -734,7 +832,21 @@ impl Pipeline {
         };
 
         let alerts = r.table(root, "alerts").map(|t| {
-            r.known_keys(t, "alerts", &["smtp_url", "from", "to"]);
+            r.known_keys(
+                t,
+                "alerts",
+                &[
+                    "smtp_url",
+                    "from",
+                    "to",
+                    "routes",
+                    "cooldown",
+                    "resolution",
+                    "attempts",
+                    "retry_delay",
+                    "search_url",
+                ],
+            );
             let smtp_url = r.string_spanned(t, "smtp_url").map(|(u, s)| {
                 if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
                     r.error(s, format!("smtp_url {u:?} must start with smtp:// or smtps://"));
@@ -756,8 +868,84 @@ impl Pipeline {
                 let span = r.value_span(t, "to");
                 r.error(span, "alerts need at least one recipient in `to`".into());
             }
-            Alerts { smtp_url, from, to }
+            let d = Alerts::default();
+            let mut routes = Vec::new();
+            if let Some(item) = t.get("routes") {
+                let tables: Vec<&dyn TableLike> = match item.as_array_of_tables() {
+                    Some(a) => a.iter().map(|t| t as &dyn TableLike).collect(),
+                    None => {
+                        let span = r.value_span(t, "routes");
+                        r.error(span, "routes are written as [[alerts.routes]] sections".into());
+                        Vec::new()
+                    }
+                };
+                for rt in tables {
+                    r.known_keys(rt, "alerts.routes", &["topics", "places", "to"]);
+                    let to = r.strings(rt, "to").unwrap_or_default();
+                    let span = r.value_span(rt, "to");
+                    if to.is_empty() {
+                        r.error(span.clone(), "a route needs at least one recipient in `to`".into());
+                    }
+                    for a in to.iter().filter(|a| !plausible_email(a)) {
+                        r.error(span.clone(), format!("{a:?} is not an email address"));
+                    }
+                    let route_topics = r.strings(rt, "topics").unwrap_or_default();
+                    let span = r.value_span(rt, "topics");
+                    for code in route_topics.iter().filter(|c| !topics.iter().any(|t| &t.code == *c)) {
+                        r.error(span.clone(), format!("unknown topic {code:?} (see `glas topics`)"));
+                    }
+                    let route_places = r.strings(rt, "places").unwrap_or_default();
+                    let span = r.value_span(rt, "places");
+                    for p in route_places.iter().filter(|p| !places.iter().any(|x| &x.name == *p)) {
+                        r.error(span.clone(), format!("unknown settlement {p:?}: add it to [[places]]"));
+                    }
+                    routes.push(AlertRoute { topics: route_topics, places: route_places, to });
+                }
+            }
+            let attempts = r.integer(t, "attempts", 1..=10).map_or(d.attempts, |n| n as u32);
+            let search_url = r.string_spanned(t, "search_url").map(|(u, s)| {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    r.error(s, format!("search_url {u:?} must start with http:// or https://"));
+                }
+                u.trim_end_matches('/').to_string()
+            });
+            Alerts {
+                smtp_url,
+                from,
+                to,
+                routes,
+                cooldown: r.duration(t, "cooldown").unwrap_or(d.cooldown),
+                resolution: r.boolean(t, "resolution").unwrap_or(d.resolution),
+                attempts,
+                retry_delay: r.duration(t, "retry_delay").unwrap_or(d.retry_delay),
+                search_url,
+            }
         });
+        let report = match r.table(root, "report") {
+            None => ReportSettings::default(),
+            Some(t) => {
+                r.known_keys(t, "report", &["schedule", "to"]);
+                let mut rs = ReportSettings::default();
+                if let Some((text, span)) = r.string_spanned(t, "schedule") {
+                    match parse_weekly_schedule(&text) {
+                        Some((weekday, at)) => {
+                            rs.weekday = weekday;
+                            rs.at = at;
+                        }
+                        None => r.error(
+                            span,
+                            format!("schedule {text:?} is not a weekday and a time such as \"Mon 09:00\""),
+                        ),
+                    }
+                }
+                rs.to = r.strings(t, "to").unwrap_or_default();
+                let span = r.value_span(t, "to");
+                for a in rs.to.iter().filter(|a| !plausible_email(a)) {
+                    r.error(span.clone(), format!("{a:?} is not an email address"));
+                }
+                rs
+            }
+        };
 
         let mut searches: Vec<SavedSearch> = Vec::new();
         for (t, span) in r.tables(root, "searches") {
@@ -807,6 +995,7 @@ impl Pipeline {
             signals,
             alerts,
             searches,
+            report,
         })
     }
 

@@ -13,8 +13,11 @@ pub enum Section {
     Topics,
     Places,
     Signals,
+    Emerging,
     TopNegative,
+    TopPositive,
     SavedSearches,
+    Sources,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -109,9 +109,8 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::print_alert_report(report.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
-    let report_path =
-        ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
-    println!("\n5. weekly report {week}: {}", display(&report_path));
+    let report = ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
+    println!("\n5. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
 
     println!("\n6. example searches");
     for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"]
@@ -129,7 +128,9 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
     let data = display(&ctx.data_dir);
     println!("\nwhere to look:");
-    println!("  report    {}", display(&report_path));
+    println!("  report    {}", display(&report.html));
+    println!("            {}", display(&report.pdf));
+    println!("            {}", display(&report.xlsx));
     println!("  alerts    {}", display(&ctx.data_dir.join("outbox")));
     println!("  signals   {}", display(&analysis.signals_path));
     println!("  analytics {}", display(&ctx.data_dir.join("analytics")));

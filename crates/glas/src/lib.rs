@@ -262,7 +262,7 @@ pub enum TrainKind {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportKind {
-    /// The weekly tension report (HTML).
+    /// The weekly tension report: HTML, PDF (A4) and XLSX, in reports/ of the data dir.
     Weekly {
         /// ISO week, e.g. 2026-W47 (default: the current week).
         #[arg(long)]
@@ -660,8 +660,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => glas_report::Dashboard::default_weekly(),
             };
             let records = store.records()?;
-            let path = ops::weekly_report(&ctx, &store, &records, week, &dashboard)?;
-            println!("weekly report for {week}: {}", path.display());
+            let files = ops::weekly_report(&ctx, &store, &records, week, &dashboard)?;
+            println!(
+                "weekly report for {week}:\n  {}\n  {}\n  {}",
+                files.html.display(),
+                files.pdf.display(),
+                files.xlsx.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

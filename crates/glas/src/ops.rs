@@ -564,26 +564,64 @@ pub fn saved_counts(
     Ok(out)
 }
 
-/// Writes the weekly report for `week` and returns its path.
+/// The weekly report's files.
+#[derive(Debug, Clone)]
+pub struct WeeklyFiles {
+    pub week: glas_report::IsoWeek,
+    pub html: PathBuf,
+    pub pdf: PathBuf,
+    pub xlsx: PathBuf,
+}
+
+/// Sources as the report shows them: working, silent or failing, as of `at`.
+pub fn source_statuses(ctx: &Ctx, store: &Store, at: DateTime<Utc>) -> anyhow::Result<Vec<glas_report::SourceStatus>> {
+    use glas_analytics::health::Status;
+    let health =
+        glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+    Ok(health
+        .into_iter()
+        .map(|h| {
+            let (status, ok) = match h.status {
+                Status::Ok => ("работает", true),
+                Status::New => ("ещё не опрашивался", true),
+                Status::Silent => ("молчит", false),
+                Status::Failing => ("ошибки", false),
+            };
+            let detail = match h.status {
+                Status::Failing => format!(
+                    "{} {} подряд; последняя: {}",
+                    h.consecutive_failures,
+                    glas_core::ru::plural(h.consecutive_failures as u64, "ошибка", "ошибки", "ошибок"),
+                    h.last_error.as_deref().unwrap_or("—")
+                ),
+                Status::Silent => format!(
+                    "нет новых публикаций {:.0} ч (обычно раз в {:.0} ч)",
+                    h.silent_hours.unwrap_or(0.0),
+                    h.usual_gap_hours.unwrap_or(0.0)
+                ),
+                _ => format!("{:.1} публикаций в день за 7 дней", h.per_day_7d),
+            };
+            glas_report::SourceStatus { name: h.name, status: status.to_string(), detail, ok }
+        })
+        .collect())
+}
+
+/// Writes the weekly report for `week` as HTML, PDF and XLSX to `reports/`
+/// in the data dir.
 pub fn weekly_report(
     ctx: &Ctx,
     store: &Store,
     records: &[Record],
     week: glas_report::IsoWeek,
     dashboard: &glas_report::Dashboard,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<WeeklyFiles> {
     let tz = ctx.tz();
     let start = glas_store::search::day_start(tz, week.monday().context("invalid week")?);
+    let end = start + Duration::days(7);
     // Signals of the week, computed afresh from the log so any week can be regenerated.
     let events = glas_analytics::events::Events::from_records(records, tz);
-    let signals = glas_analytics::signals::detect(
-        &events,
-        &ctx.pipeline.signals,
-        start - Duration::days(1),
-        start + Duration::days(7),
-        tz,
-    );
-    let html = glas_report::Weekly {
+    let signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, start - Duration::days(1), end, tz);
+    let weekly = glas_report::Weekly {
         dashboard,
         district: &ctx.pipeline.district,
         week,
@@ -591,13 +629,28 @@ pub fn weekly_report(
         signals: &signals,
         source_names: &ctx.source_names(),
         saved_searches: &saved_counts(ctx, store, records, week)?,
-    }
-    .render_html();
+        sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
+    };
     let dir = ctx.data_dir.join("reports");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("weekly-{week}.html"));
-    std::fs::write(&path, html).with_context(|| format!("cannot write '{}'", path.display()))?;
-    Ok(path)
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let files = WeeklyFiles {
+        week,
+        html: dir.join(format!("weekly-{week}.html")),
+        pdf: dir.join(format!("weekly-{week}.pdf")),
+        xlsx: dir.join(format!("weekly-{week}.xlsx")),
+    };
+    write_atomic(&files.html, weekly.render_html().as_bytes())?;
+    write_atomic(&files.pdf, &weekly.render_pdf()?)?;
+    write_atomic(&files.xlsx, &weekly.render_xlsx().context("cannot make the XLSX report")?)?;
+    Ok(files)
+}
+
+/// Writes `bytes` to `path` through a temporary file, so a reader (or a crash)
+/// never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 /// What happened to one saved search's digest.

@@ -84,6 +84,8 @@ pub fn demo_with_smtp(base: &str, port: u16, to: &[&str]) -> glas_core::Pipeline
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         from: "glas@levokumsky.example".into(),
         to: to.iter().map(|s| s.to_string()).collect(),
+        retry_delay: chrono::Duration::milliseconds(100),
+        ..Default::default()
     });
     pipeline
 }

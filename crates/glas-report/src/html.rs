@@ -1,0 +1,207 @@
+//! The report as one self-contained HTML page: inline CSS and SVG charts, no
+//! external resources, so it opens in a mail client or a browser offline.
+
+use std::fmt::Write;
+
+use glas_core::ru;
+use glas_core::ru::escape_html as esc;
+
+use crate::Section;
+use crate::charts;
+use crate::model::{MentionRow, Model, SignalRow, TallyRow, change, pct};
+
+pub fn render(m: &Model) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>{CSS}</style></head><body>\n<h1>{}</h1>\n<p class=\"sub\">{}</p>\n",
+        esc(&m.title),
+        esc(&m.title),
+        esc(&m.subtitle)
+    );
+    for section in &m.sections {
+        match section {
+            Section::Main => {
+                h.push_str("<section class=\"main\"><h2>Главное</h2>\n");
+                if let Some(until) = m.partial_until {
+                    let _ = writeln!(
+                        h,
+                        "<p class=\"sub\">Неделя не завершена: данные по {}; сравнение — с теми же днями прошлой недели.</p>",
+                        ru::date_long(until)
+                    );
+                }
+                h.push_str("<ol>\n");
+                for f in &m.findings {
+                    let class = if f.alarm { " class=\"alarm\"" } else { "" };
+                    let _ = writeln!(h, "<li{class}>{}</li>", esc(&f.text));
+                }
+                h.push_str("</ol></section>\n");
+            }
+            Section::Days => {
+                h.push_str("<h2>Публикации и тональность по дням</h2>\n");
+                h.push_str(&charts::days(&m.days));
+                h.push_str("\n<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
+                for d in &m.days {
+                    let t = &d.tally;
+                    let _ = writeln!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(&d.label),
+                        t.total,
+                        t.negative,
+                        t.positive,
+                        pct(t.negative_share())
+                    );
+                }
+                h.push_str("</table>\n");
+            }
+            Section::Topics => tally(&mut h, "Напряжённость по темам", "Тема", &m.topics),
+            Section::Places => tally(&mut h, "Напряжённость по населённым пунктам", "Населённый пункт", &m.places),
+            Section::Signals => {
+                h.push_str("<h2>Сигналы недели</h2>\n");
+                signals(&mut h, &m.signals, "Сигналов не было.");
+            }
+            Section::Emerging => {
+                h.push_str("<h2>Новые темы</h2>\n");
+                signals(&mut h, &m.emerging, "Новых тем, о которых заговорили сразу многие, не появилось.");
+            }
+            Section::SavedSearches => {
+                h.push_str("<h2>Сохранённые поиски</h2>\n");
+                if m.saved_searches.is_empty() {
+                    h.push_str("<p>Сохранённых поисков нет. Их задают в файле конфигурации (<code>[[searches]]</code>) или через API.</p>\n");
+                } else {
+                    h.push_str("<table><tr><th>Поиск</th><th>Запрос</th><th>За неделю</th><th>Неделей ранее</th><th>Изменение</th></tr>\n");
+                    for s in &m.saved_searches {
+                        let _ = writeln!(
+                            h,
+                            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            esc(&s.name),
+                            esc(&s.query),
+                            s.this_week,
+                            s.previous_week,
+                            change(s.this_week, s.previous_week)
+                        );
+                    }
+                    h.push_str("</table>\n");
+                }
+            }
+            Section::TopNegative => {
+                h.push_str("<h2>Самые негативные публикации</h2>\n");
+                mentions(&mut h, &m.top_negative, "Негативных публикаций нет.");
+            }
+            Section::TopPositive => {
+                h.push_str("<h2>Самые позитивные публикации</h2>\n");
+                mentions(&mut h, &m.top_positive, "Позитивных публикаций нет.");
+            }
+            Section::Sources => {
+                h.push_str("<h2>Работа источников</h2>\n");
+                if m.sources.is_empty() {
+                    h.push_str("<p>Источники не заданы.</p>\n");
+                } else {
+                    let bad = m.sources.iter().filter(|s| !s.ok).count();
+                    let _ = writeln!(
+                        h,
+                        "<p>{}</p>",
+                        if bad == 0 {
+                            "Все источники работают.".to_string()
+                        } else {
+                            format!("Требуют внимания: {bad} из {}.", m.sources.len())
+                        }
+                    );
+                    h.push_str("<table><tr><th>Источник</th><th>Состояние</th><th>Подробности</th></tr>\n");
+                    for s in &m.sources {
+                        let class = if s.ok { "" } else { " class=\"bad\"" };
+                        let _ = writeln!(
+                            h,
+                            "<tr><td>{}</td><td{class}>{}</td><td>{}</td></tr>",
+                            esc(&s.name),
+                            esc(&s.status),
+                            esc(&s.detail)
+                        );
+                    }
+                    h.push_str("</table>\n");
+                }
+            }
+        }
+    }
+    let _ = writeln!(h, "<p class=\"foot\">{}</p>\n</body></html>", esc(&m.footnote));
+    h
+}
+
+fn tally(h: &mut String, heading: &str, first: &str, rows: &[TallyRow]) {
+    let _ = writeln!(h, "<h2>{heading}</h2>");
+    if rows.is_empty() {
+        h.push_str("<p>Нет публикаций.</p>\n");
+        return;
+    }
+    h.push_str(&charts::compare(rows));
+    let _ = writeln!(
+        h,
+        "\n<table><tr><th>{first}</th><th>Публикаций</th><th>Негативных</th><th>Доля негатива</th><th>Негатив к прошлой неделе</th></tr>"
+    );
+    for r in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.label),
+            r.this.total,
+            r.this.negative,
+            pct(r.this.negative_share()),
+            r.change()
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn signals(h: &mut String, rows: &[SignalRow], none: &str) {
+    if rows.is_empty() {
+        let _ = writeln!(h, "<p>{none}</p>");
+        return;
+    }
+    h.push_str(
+        "<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th><th>Статус</th></tr>\n",
+    );
+    for s in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.when),
+            s.severity.as_str(),
+            s.severity.russian(),
+            esc(&s.topic),
+            esc(&s.place),
+            esc(&s.what),
+            esc(&s.status)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn mentions(h: &mut String, rows: &[MentionRow], none: &str) {
+    if rows.is_empty() {
+        let _ = writeln!(h, "<p>{none}</p>");
+        return;
+    }
+    h.push_str("<ol class=\"mentions\">\n");
+    for r in rows {
+        let link = match &r.url {
+            Some(u) => format!(" · <a href=\"{}\">открыть</a>", esc(u)),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            h,
+            "<li><div class=\"meta\">{} · {}{link}</div><div>{}</div></li>",
+            esc(&r.when),
+            esc(&r.source),
+            esc(&r.text)
+        );
+    }
+    h.push_str("</ol>\n");
+}
+
+const CSS: &str = "body{font-family:Arial,Helvetica,sans-serif;max-width:820px;margin:24px auto;color:#222;line-height:1.4}\
+h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}\
+.sub,.foot,.meta{color:#666;font-size:13px}table{border-collapse:collapse;width:100%;font-size:14px;margin-top:8px}\
+td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f3f3f3}svg{max-width:100%;height:auto}\
+.main ol{font-size:16px}.alarm{color:#b71c1c;font-weight:bold}.sev-high,.bad{color:#b71c1c;font-weight:bold}.sev-medium{color:#e65100}\
+.mentions li{margin-bottom:10px}";

@@ -1,0 +1,369 @@
+//! What the weekly report says, computed once from records and signals and
+//! rendered three ways (HTML, PDF, XLSX) so the formats never disagree.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use glas_core::config::topic_name;
+use glas_core::{Record, Sentiment, Severity, Signal, ru};
+
+use crate::{IsoWeek, SavedCount, Section, SourceStatus, Weekly, local_day, previous_week_end};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub total: u64,
+    pub negative: u64,
+    pub positive: u64,
+}
+
+impl Tally {
+    fn add(&mut self, s: Sentiment) {
+        self.total += 1;
+        match s {
+            Sentiment::Negative => self.negative += 1,
+            Sentiment::Positive => self.positive += 1,
+            Sentiment::Neutral => {}
+        }
+    }
+
+    pub fn neutral(&self) -> u64 {
+        self.total - self.negative - self.positive
+    }
+
+    pub fn negative_share(&self) -> f64 {
+        if self.total == 0 { 0.0 } else { self.negative as f64 / self.total as f64 }
+    }
+}
+
+/// One line of the main findings; `alarm` lines are shown in red.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub text: String,
+    pub alarm: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRow {
+    pub day: NaiveDate,
+    /// "пн, 16 нояб."
+    pub label: String,
+    pub tally: Tally,
+}
+
+/// A topic or settlement this week against the week before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TallyRow {
+    pub key: String,
+    pub label: String,
+    pub this: Tally,
+    pub previous: Tally,
+}
+
+impl TallyRow {
+    /// "+50%", "−20%", "новое" or "—": the change of negative mentions.
+    pub fn change(&self) -> String {
+        change(self.this.negative, self.previous.negative)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRow {
+    /// "20 нояб. 14:00"
+    pub when: String,
+    pub severity: Severity,
+    pub topic: String,
+    pub place: String,
+    pub what: String,
+    /// The episode as of the week's end: "продолжается" or "завершён".
+    pub status: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MentionRow {
+    pub when: String,
+    pub source: String,
+    pub text: String,
+    pub url: Option<String>,
+    pub score: f64,
+}
+
+/// Everything the report shows, in reading order.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub title: String,
+    pub subtitle: String,
+    pub week: IsoWeek,
+    pub sections: Vec<Section>,
+    /// Set while the week is still running: the last day with data.
+    pub partial_until: Option<NaiveDate>,
+    pub findings: Vec<Finding>,
+    pub total: Tally,
+    pub previous_total: Tally,
+    pub days: Vec<DayRow>,
+    pub topics: Vec<TallyRow>,
+    pub places: Vec<TallyRow>,
+    pub signals: Vec<SignalRow>,
+    /// New issues named by their words (`emerging` signals), one per term.
+    pub emerging: Vec<SignalRow>,
+    pub top_negative: Vec<MentionRow>,
+    pub top_positive: Vec<MentionRow>,
+    pub saved_searches: Vec<SavedCount>,
+    pub sources: Vec<SourceStatus>,
+    pub footnote: String,
+}
+
+pub(crate) fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+pub(crate) fn change(now: u64, before: u64) -> String {
+    match (now, before) {
+        (_, 0) if now == 0 => "—".into(),
+        (_, 0) => "новое".into(),
+        _ => {
+            let d = (now as f64 - before as f64) / before as f64 * 100.0;
+            if d.round() == 0.0 { "0%".into() } else { format!("{}{:.0}%", if d > 0.0 { "+" } else { "−" }, d.abs()) }
+        }
+    }
+}
+
+fn signal_topic(s: &Signal) -> String {
+    match s.kind.as_str() {
+        "emerging" => format!("новая тема «{}»", s.params.get("term").and_then(|t| t.as_str()).unwrap_or("")),
+        "coordinated" => {
+            format!("{} (похоже на скоординированную активность)", s.topic.as_deref().map(topic_name).unwrap_or("—"))
+        }
+        _ => s.topic.as_deref().map(topic_name).unwrap_or("—").to_string(),
+    }
+}
+
+fn signal_what(s: &Signal) -> String {
+    match (s.kind.as_str(), s.phase().unwrap_or("")) {
+        (_, "resolved") => "эпизод завершён: напряжённость спала".to_string(),
+        ("coordinated", _) => format!("{} одинаковых публикаций с новых аккаунтов", s.count),
+        (_, phase) => format!(
+            "{}{} за {} при обычных {:.1}",
+            if phase == "escalated" { "усиление: " } else { "" },
+            ru::negative_mentions(s.count),
+            ru::window(&s.window),
+            s.baseline
+        ),
+    }
+}
+
+impl Weekly<'_> {
+    /// The report's content.
+    pub fn model(&self) -> Model {
+        let tz = self.district.timezone;
+        let mon = self.week.monday().expect("valid week");
+        let sun = mon + Duration::days(6);
+        let prev_end = previous_week_end(self.records, self.week, tz);
+        let this: Vec<&Record> = self.records.iter().filter(|r| (mon..=sun).contains(&local_day(r, tz))).collect();
+        let prev: Vec<&Record> =
+            self.records.iter().filter(|r| (mon - Duration::days(7)..prev_end).contains(&local_day(r, tz))).collect();
+
+        let mut total = Tally::default();
+        let mut previous_total = Tally::default();
+        let mut by_day: BTreeMap<NaiveDate, Tally> =
+            (0..7).map(|i| (mon + Duration::days(i), Tally::default())).collect();
+        let mut by_topic: BTreeMap<String, (Tally, Tally)> = BTreeMap::new();
+        let mut by_place: BTreeMap<String, (Tally, Tally)> = BTreeMap::new();
+        for r in &this {
+            let s = r.enrichment.sentiment;
+            total.add(s);
+            by_day.entry(local_day(r, tz)).or_default().add(s);
+            for t in &r.enrichment.topics {
+                by_topic.entry(t.clone()).or_default().0.add(s);
+            }
+            for p in &r.enrichment.places {
+                by_place.entry(p.clone()).or_default().0.add(s);
+            }
+        }
+        for r in &prev {
+            let s = r.enrichment.sentiment;
+            previous_total.add(s);
+            for t in &r.enrichment.topics {
+                by_topic.entry(t.clone()).or_default().1.add(s);
+            }
+            for p in &r.enrichment.places {
+                by_place.entry(p.clone()).or_default().1.add(s);
+            }
+        }
+        let rows = |map: BTreeMap<String, (Tally, Tally)>, label: fn(&str) -> String| {
+            let mut rows: Vec<TallyRow> = map
+                .into_iter()
+                .filter(|(_, (t, _))| t.total > 0)
+                .map(|(key, (this, previous))| TallyRow { label: label(&key), key, this, previous })
+                .collect();
+            rows.sort_by(|a, b| {
+                b.this.negative.cmp(&a.this.negative).then(b.this.total.cmp(&a.this.total)).then(a.key.cmp(&b.key))
+            });
+            rows
+        };
+        let topics = rows(by_topic, |k| topic_name(k).to_string());
+        let places = rows(by_place, |k| k.to_string());
+
+        // The week's signals; each episode's status as of the week's end.
+        let week_signals: Vec<&Signal> = self
+            .signals
+            .iter()
+            .filter(|s| (mon..=sun).contains(&s.detected_at.with_timezone(&tz).date_naive()))
+            .collect();
+        let mut last_phase: BTreeMap<String, &str> = BTreeMap::new();
+        for s in &week_signals {
+            last_phase.insert(s.episode_key(), s.phase().unwrap_or("opened"));
+        }
+        let row = |s: &Signal| {
+            let at = s.detected_at.with_timezone(&tz);
+            let status = match last_phase.get(&s.episode_key()) {
+                Some(&"resolved") => "завершён",
+                _ if s.kind == "coordinated" => "проверить",
+                _ => "продолжается",
+            };
+            SignalRow {
+                when: format!("{} {}", ru::date_short(at.date_naive()), at.format("%H:%M")),
+                severity: s.severity,
+                topic: signal_topic(s),
+                place: s.place.clone().unwrap_or_else(|| "весь округ".into()),
+                what: signal_what(s),
+                status: status.to_string(),
+                kind: s.kind.clone(),
+            }
+        };
+        let signals: Vec<SignalRow> = week_signals.iter().map(|s| row(s)).collect();
+        let mut emerging: Vec<SignalRow> = Vec::new();
+        for s in week_signals.iter().filter(|s| s.kind == "emerging" && s.phase() != Some("resolved")) {
+            let r = row(s);
+            if !emerging.iter().any(|e| e.topic == r.topic) {
+                emerging.push(r);
+            }
+        }
+
+        // Main findings: three lines a busy reader takes in at a glance.
+        let mut findings = vec![Finding {
+            text: format!(
+                "За неделю — {} ({} к прошлой неделе), из них негативных {} ({}).",
+                ru::mentions(total.total),
+                change(total.total, previous_total.total),
+                total.negative,
+                pct(total.negative_share())
+            ),
+            alarm: false,
+        }];
+        findings.push(match topics.iter().filter(|t| t.this.negative > 0).max_by_key(|t| t.this.negative) {
+            Some(t) => Finding {
+                text: format!(
+                    "Больше всего негатива — тема «{}»: {} ({} к прошлой неделе).",
+                    t.label,
+                    ru::negative_mentions(t.this.negative),
+                    t.change()
+                ),
+                alarm: false,
+            },
+            None => Finding {
+                text: "Негативных публикаций по темам не зафиксировано.".into(), alarm: false
+            },
+        });
+        // Alarms only: the opening or escalation of a tension or emerging episode.
+        let alarms: Vec<&&Signal> = week_signals
+            .iter()
+            .filter(|s| matches!(s.kind.as_str(), "tension" | "emerging") && s.phase() != Some("resolved"))
+            .collect();
+        findings.push(match alarms.iter().max_by(|a, b| a.severity.cmp(&b.severity).then(a.count.cmp(&b.count))) {
+            None => Finding {
+                text: "Сигналов о росте напряжённости не было.".into(), alarm: false
+            },
+            Some(top) => Finding {
+                text: format!(
+                    "Сигналов о росте напряжённости: {}. Главный: {} — {}, {}, {} за {}.",
+                    alarms.len(),
+                    top.severity.russian(),
+                    signal_topic(top),
+                    top.place.as_deref().unwrap_or("весь округ"),
+                    ru::negative_mentions(top.count),
+                    ru::window(&top.window)
+                ),
+                alarm: true,
+            },
+        });
+
+        let mention_row = |r: &Record| {
+            let m = &r.mention;
+            let at = m.published_at.with_timezone(&tz);
+            let limit = self.dashboard.excerpt_chars;
+            let mut text: String = m.text.chars().take(limit).collect();
+            if m.text.chars().count() > limit {
+                text.push('…');
+            }
+            MentionRow {
+                when: format!("{} {}", ru::date_short(at.date_naive()), at.format("%H:%M")),
+                source: m
+                    .source
+                    .as_deref()
+                    .map(|id| self.source_names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                    .unwrap_or_default(),
+                text,
+                url: m.url.clone(),
+                score: r.enrichment.sentiment_score,
+            }
+        };
+        let top = |sentiment: Sentiment, most_negative_first: bool| -> Vec<MentionRow> {
+            let mut picked: Vec<&&Record> = this.iter().filter(|r| r.enrichment.sentiment == sentiment).collect();
+            picked.sort_by(|a, b| {
+                let by_score = a.enrichment.sentiment_score.total_cmp(&b.enrichment.sentiment_score);
+                (if most_negative_first { by_score } else { by_score.reverse() })
+                    .then(b.mention.engagement.views.unwrap_or(0).cmp(&a.mention.engagement.views.unwrap_or(0)))
+                    .then(a.mention.id.cmp(&b.mention.id))
+            });
+            // A reprinted story is listed once.
+            let mut seen = std::collections::HashSet::new();
+            picked
+                .into_iter()
+                .filter(|r| seen.insert(r.enrichment.cluster.as_str()))
+                .take(self.dashboard.top_negative)
+                .map(|r| mention_row(r))
+                .collect()
+        };
+
+        let title = format!(
+            "{}: {}, неделя {} ({} — {})",
+            self.dashboard.title,
+            self.district.name,
+            self.week.week,
+            ru::date_short(mon),
+            ru::date_long(sun)
+        );
+        Model {
+            title,
+            subtitle: format!(
+                "Еженедельный отчёт glas · неделя {} · по данным мониторинга СМИ и соцсетей",
+                self.week
+            ),
+            week: self.week,
+            sections: self.dashboard.sections.clone(),
+            partial_until: crate::data_until(self.records, self.week, tz),
+            findings,
+            total,
+            previous_total,
+            days: by_day
+                .into_iter()
+                .map(|(day, tally)| DayRow {
+                    day,
+                    label: format!("{}, {}", ru::weekday_short(day), ru::date_short(day)),
+                    tally,
+                })
+                .collect(),
+            topics,
+            places,
+            signals,
+            emerging,
+            top_negative: top(Sentiment::Negative, true),
+            top_positive: top(Sentiment::Positive, false),
+            saved_searches: self.saved_searches.to_vec(),
+            sources: self.sources.to_vec(),
+            footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
+                .into(),
+        }
+    }
+}
