@@ -149,6 +149,35 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A file attached to an email.
+pub struct Attachment {
+    pub name: String,
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// A message with a plain text and an HTML alternative, and attachments.
+pub fn compose_with_attachments(
+    config: &Alerts,
+    to: &[String],
+    subject: &str,
+    text: &str,
+    html: &str,
+    attachments: &[Attachment],
+) -> Result<Message, AlertError> {
+    use lettre::message::header::ContentType;
+    let mut b = Message::builder().from(mailbox(&config.from)?).subject(subject);
+    for a in to {
+        b = b.to(mailbox(a)?);
+    }
+    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()));
+    for a in attachments {
+        let ct = ContentType::parse(a.mime).map_err(|e| AlertError::Build(e.to_string()))?;
+        body = body.singlepart(lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), ct));
+    }
+    b.multipart(body).map_err(|e| AlertError::Build(e.to_string()))
+}
+
 /// An email's HTML part: `body` in a page every mail client renders alike.
 pub(crate) fn html_email(body: &str) -> String {
     format!(
@@ -221,9 +250,34 @@ impl Alerter<'_> {
         let mut state = self.load_state()?;
         let mut report = Report::default();
         let cooldown = self.config.cooldown;
+        // Each series as it stands now: its latest signal. An episode that
+        // opened and escalated since the last round is one email, not three.
+        let mut latest: Vec<&Signal> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::new();
         for s in signals {
+            match at.get(&s.episode_key()) {
+                Some(&i) if latest[i].detected_at > s.detected_at => {}
+                Some(&i) => latest[i] = s,
+                None => {
+                    at.insert(s.episode_key(), latest.len());
+                    latest.push(s);
+                }
+            }
+        }
+        for s in latest {
             let key = s.episode_key();
             let resolved = s.phase() == Some("resolved");
+            // An escalation of an episode nobody was told about is news, not an escalation.
+            let told = state.last_sent.get(&key).is_some_and(|l| l.resolved_at.is_none());
+            let fresh;
+            let s = if s.phase() == Some("escalated") && !told {
+                let mut f = s.clone();
+                f.params.insert("phase".into(), serde_json::Value::from("opened"));
+                fresh = f;
+                &fresh
+            } else {
+                s
+            };
             let what = if resolved {
                 // Only an episode that was alerted, once, and only when asked for.
                 let due = self.config.resolution

@@ -135,10 +135,13 @@ fn draw_compare(root: &Area, rows: &[&TallyRow]) -> DrawResult {
     for (i, r) in rows.iter().enumerate() {
         // Top row first: row i occupies [n - i - 1, n - i).
         let y = n - i as f64 - 1.0;
-        chart.draw_series([
-            Rectangle::new([(0.0, y + 0.5), (r.this.negative as f64, y + 0.88)], NEGATIVE.filled()),
-            Rectangle::new([(0.0, y + 0.14), (r.previous.negative as f64, y + 0.46)], PREVIOUS.filled()),
-        ])?;
+        let bars =
+            [(r.this.negative, y + 0.5, y + 0.88, NEGATIVE), (r.previous.negative, y + 0.14, y + 0.46, PREVIOUS)];
+        chart.draw_series(
+            bars.into_iter()
+                .filter(|b| b.0 > 0)
+                .map(|(v, y0, y1, color)| Rectangle::new([(0.0, y0), (v as f64, y1)], color.filled())),
+        )?;
         let (x0, cy) = chart.backend_coord(&(0.0, y + 0.5));
         let name: String = if r.label.chars().count() > 28 {
             r.label.chars().take(27).chain(['…']).collect()

@@ -118,17 +118,34 @@ fn local_day(r: &Record, tz: chrono_tz::Tz) -> NaiveDate {
 impl Weekly<'_> {
     /// The self-contained HTML page.
     pub fn render_html(&self) -> String {
-        html::render(&self.model())
+        self.model().render_html()
+    }
+}
+
+impl model::Model {
+    /// The self-contained HTML page.
+    pub fn render_html(&self) -> String {
+        html::render(self)
     }
 
     /// The A4 PDF for printing.
     pub fn render_pdf(&self) -> Result<Vec<u8>, pdf::PdfError> {
-        pdf::render(&self.model())
+        pdf::render(self)
     }
 
     /// The data tables as an Excel workbook.
     pub fn render_xlsx(&self) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        xlsx::render(&self.model())
+        xlsx::render(self)
+    }
+
+    /// The main findings as plain text, for an email's text part.
+    pub fn render_text(&self) -> String {
+        let mut t = format!("{}\n\n", self.title);
+        for (i, f) in self.findings.iter().enumerate() {
+            t.push_str(&format!("{}. {}\n", i + 1, f.text));
+        }
+        t.push_str("\nПолный отчёт — во вложениях: PDF для печати и XLSX с таблицами.\n");
+        t
     }
 }
 

@@ -54,6 +54,7 @@ impl FixtureServer {
             .route("/_misbehave/loop-a", get(|| async { redirect("/_misbehave/loop-b") }))
             .route("/_misbehave/loop-b", get(|| async { redirect("/_misbehave/loop-a") }))
             .route("/_misbehave/retry-after", get(retry_after))
+            .route("/_misbehave/slow/{ms}/{*path}", get(slow))
             .route("/vk/method/{method}", get(vk_api))
             .fallback(files)
             .with_state(state)
@@ -119,6 +120,21 @@ async fn files(State(st): State<AppState>, req: axum::extract::Request) -> Respo
     match ServeDir::new(&st.dir).oneshot(req).await {
         Ok(r) => r.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `/_misbehave/slow/MS/PATH`: the file at PATH, after MS milliseconds.
+async fn slow(
+    State(st): State<AppState>,
+    axum::extract::Path((ms, path)): axum::extract::Path<(u64, String)>,
+) -> Response {
+    tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+    if path.contains("..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(st.dir.join(&path)).await {
+        Ok(b) => b.into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod eval;
 pub mod fixture_server;
 pub mod ops;
+pub mod service;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -201,6 +202,21 @@ pub enum Command {
     Train {
         #[command(subcommand)]
         what: TrainKind,
+    },
+    /// The service: crawls each source on its interval, then analyses,
+    /// alerts and sends digests; makes and emails the weekly report on the
+    /// pipeline's schedule. Stops cleanly on SIGINT/SIGTERM.
+    Run {
+        /// Serve /metrics (Prometheus) and /healthz here, e.g. 127.0.0.1:9187.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Rehearsal: start the service's clock at this moment (RFC 3339)
+        /// instead of now; schedules and analysis follow that clock.
+        #[arg(long, value_name = "TIME")]
+        clock_start: Option<DateTime<chrono::FixedOffset>>,
+        /// Rehearsal: run the service's clock this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        clock_speed: f64,
     },
     /// Reports.
     Report {
@@ -642,6 +658,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)
             );
             eval::print(&results);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { listen, clock_start, clock_speed } => {
+            if !(*clock_speed > 0.0 && clock_speed.is_finite()) {
+                return Err(usage("--clock-speed must be a positive number"));
+            }
+            let ctx = load_ctx(&cli)?;
+            let clock = match clock_start {
+                Some(t) => service::Clock::starting(t.with_timezone(&Utc), *clock_speed),
+                None => service::Clock::starting(Utc::now(), *clock_speed),
+            };
+            service::run(ctx, service::RunOptions { listen: *listen, clock }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {

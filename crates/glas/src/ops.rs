@@ -165,16 +165,32 @@ const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
 /// before its checkpoint is saved; failures are appended, with source, URL,
 /// stage and reason, to `crawl/failures.jsonl` in the data dir.
 pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -> anyhow::Result<Vec<SourceSummary>> {
+    crawl_sources(ctx, store, enricher, &ctx.pipeline.sources, None).await
+}
+
+/// A crawl round over `sources` (as [`crawl_once`]). Once `stop` is set,
+/// sources not yet started are skipped; those in flight finish and commit.
+pub async fn crawl_sources(
+    ctx: &Ctx,
+    store: &mut Store,
+    enricher: &mut Enricher,
+    sources: &[glas_core::config::SourceConfig],
+    stop: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> anyhow::Result<Vec<SourceSummary>> {
     let fetcher = std::sync::Arc::new(glas_crawl::Fetcher::new(&ctx.pipeline.crawl));
     let now = Utc::now();
     let mut checkpoints = store.checkpoints()?;
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.crawl.concurrency));
     let (tx, mut rx) = tokio::sync::mpsc::channel(ctx.pipeline.crawl.concurrency.max(1));
-    for (order, src) in ctx.pipeline.sources.iter().cloned().enumerate() {
+    for (order, src) in sources.iter().cloned().enumerate() {
         let cp = checkpoints.get(&src.id);
         let (fetcher, limit, tx, tz) = (fetcher.clone(), limit.clone(), tx.clone(), ctx.tz());
+        let stop = stop.cloned();
         tokio::spawn(async move {
             let Ok(_permit) = limit.acquire_owned().await else { return };
+            if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) {
+                return;
+            }
             let sctx = SourceCtx { source: &src, fetcher: &fetcher, tz, now };
             // A bug in one crawler must not lose the others' results: a panic
             // becomes that source's failure.
@@ -568,6 +584,9 @@ pub fn saved_counts(
 #[derive(Debug, Clone)]
 pub struct WeeklyFiles {
     pub week: glas_report::IsoWeek,
+    pub title: String,
+    /// The main findings as plain text.
+    pub text: String,
     pub html: PathBuf,
     pub pdf: PathBuf,
     pub xlsx: PathBuf,
@@ -621,7 +640,7 @@ pub fn weekly_report(
     // Signals of the week, computed afresh from the log so any week can be regenerated.
     let events = glas_analytics::events::Events::from_records(records, tz);
     let signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, start - Duration::days(1), end, tz);
-    let weekly = glas_report::Weekly {
+    let model = glas_report::Weekly {
         dashboard,
         district: &ctx.pipeline.district,
         week,
@@ -630,19 +649,52 @@ pub fn weekly_report(
         source_names: &ctx.source_names(),
         saved_searches: &saved_counts(ctx, store, records, week)?,
         sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
-    };
+    }
+    .model();
     let dir = ctx.data_dir.join("reports");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
     let files = WeeklyFiles {
         week,
+        title: model.title.clone(),
+        text: model.render_text(),
         html: dir.join(format!("weekly-{week}.html")),
         pdf: dir.join(format!("weekly-{week}.pdf")),
         xlsx: dir.join(format!("weekly-{week}.xlsx")),
     };
-    write_atomic(&files.html, weekly.render_html().as_bytes())?;
-    write_atomic(&files.pdf, &weekly.render_pdf()?)?;
-    write_atomic(&files.xlsx, &weekly.render_xlsx().context("cannot make the XLSX report")?)?;
+    write_atomic(&files.html, model.render_html().as_bytes())?;
+    write_atomic(&files.pdf, &model.render_pdf()?)?;
+    write_atomic(&files.xlsx, &model.render_xlsx().context("cannot make the XLSX report")?)?;
     Ok(files)
+}
+
+/// Emails the weekly report (the HTML page as the body, the PDF and the XLSX
+/// attached) to `[report] to`, or else the `[alerts]` recipients. `None` when
+/// alerts are not configured.
+pub async fn email_weekly_report(
+    ctx: &Ctx,
+    files: &WeeklyFiles,
+) -> anyhow::Result<Option<Result<glas_alert::Delivered, glas_alert::AlertError>>> {
+    let Some(alerts) = &ctx.pipeline.alerts else { return Ok(None) };
+    let to = if ctx.pipeline.report.to.is_empty() { alerts.to.clone() } else { ctx.pipeline.report.to.clone() };
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read '{}'", p.display()));
+    let html = String::from_utf8(read(&files.html)?).context("the HTML report is not UTF-8")?;
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("report").to_string();
+    let attachments = [
+        glas_alert::Attachment { name: name(&files.pdf), mime: "application/pdf", bytes: read(&files.pdf)? },
+        glas_alert::Attachment {
+            name: name(&files.xlsx),
+            mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            bytes: read(&files.xlsx)?,
+        },
+    ];
+    let subject = format!("Еженедельный отчёт — {}", files.title);
+    let sent = match glas_alert::compose_with_attachments(alerts, &to, &subject, &files.text, &html, &attachments) {
+        Ok(msg) => {
+            glas_alert::deliver_message(alerts, &ctx.data_dir, msg, &to, &format!("weekly-{}", files.week)).await
+        }
+        Err(e) => Err(e),
+    };
+    Ok(Some(sent))
 }
 
 /// Writes `bytes` to `path` through a temporary file, so a reader (or a crash)

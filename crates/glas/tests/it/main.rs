@@ -9,5 +9,6 @@ mod crawl;
 mod demo;
 mod import_kill;
 mod search;
+mod service;
 mod signals;
 mod smtp;

@@ -460,9 +460,12 @@ async fn saved_search_digests_reach_a_real_smtp_server_once_per_mention() {
     // A new match while the SMTP server refuses: the digest fails and is not
     // counted as sent; the next round delivers it, with that mention alone.
     drop(sink);
-    let refusing = SmtpSink::start(1);
+    // (More refusals than the two attempts allowed here.)
+    let refusing = SmtpSink::start(2);
     let mut ctx = ctx;
-    ctx.pipeline.alerts.as_mut().unwrap().smtp_url = Some(format!("smtp://127.0.0.1:{}", refusing.port));
+    let alerts = ctx.pipeline.alerts.as_mut().unwrap();
+    alerts.smtp_url = Some(format!("smtp://127.0.0.1:{}", refusing.port));
+    alerts.attempts = 2;
     let file = new_water_mention(tmp.path(), "tg:velichaevka_online/9001");
     ops::import_file(&mut store, &mut enricher, &file, 100).unwrap();
     let failed = ops::deliver_digests(&ctx, &store, 0).await.unwrap();

@@ -32,14 +32,15 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let messages = sink.messages();
     assert_eq!(messages.len(), report.sent.len());
-    assert_eq!(messages.iter().filter(|m| subject(m).contains("водоснабжение, Величаевское")).count(), water.len());
-    let raw = messages
-        .iter()
-        .find(|m| subject(m).contains("водоснабжение, Величаевское") && !subject(m).contains("усиление"))
-        .unwrap_or_else(|| {
-            panic!("no water alert among {:?}", messages.iter().map(|m| subject(m)).collect::<Vec<_>>())
-        });
+    // Seen at once, the episode's opening and escalations are one email at
+    // its current (highest) severity, not an "escalation" of an unsent alert.
+    let water_mails: Vec<&String> =
+        messages.iter().filter(|m| subject(m).contains("водоснабжение, Величаевское")).collect();
+    assert_eq!(water_mails.len(), 1, "{:?}", messages.iter().map(|m| subject(m)).collect::<Vec<_>>());
+    let raw = water_mails[0];
     let subj = subject(raw);
+    assert!(!subj.contains("усиление"), "{subj}");
+    assert!(subj.starts_with(water.last().unwrap().severity.russian()), "{subj}");
     assert!(subj.contains("негативных публикаций за 6 ч") || subj.contains("негативных публикации за 6 ч"), "{subj}");
     assert!(["ВЫСОКИЙ", "СРЕДНИЙ", "НИЗКИЙ"].iter().any(|s| subj.starts_with(s)), "{subj}");
     let body = decoded(raw);
@@ -60,20 +61,39 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rejecting_server_fails_the_delivery_and_a_later_round_retries() {
+async fn a_refused_email_is_retried_with_a_pause_and_a_later_round_retries_what_still_failed() {
+    // Refused once: the second attempt, a pause later, delivers.
     let sink = SmtpSink::start(1);
     let tmp = tempfile::tempdir().unwrap();
     let mut pipeline = glas::demo_pipeline(None).unwrap();
-    pipeline.alerts.as_mut().unwrap().smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port));
-    let ctx = Ctx::new(pipeline, Some(tmp.path()));
+    let alerts = pipeline.alerts.as_mut().unwrap();
+    alerts.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port));
+    alerts.retry_delay = chrono::Duration::milliseconds(300);
+    let ctx = Ctx::new(pipeline.clone(), Some(tmp.path()));
     let signal: glas_core::Signal = serde_json::from_str(
         r#"{"detected_at": "2026-11-20T14:00:00+03:00", "kind": "tension", "topic": "water", "place": "Величаевское",
             "severity": "high", "score": 7.4, "window": "6h", "count": 23, "baseline": 1.2, "negative_share": 0.87, "evidence": []}"#,
     )
     .unwrap();
+    let t = std::time::Instant::now();
+    let once = ops::deliver_alerts(&ctx, std::slice::from_ref(&signal), &[]).await.unwrap().unwrap();
+    assert_eq!((once.sent.len(), once.failed.len()), (1, 0));
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300), "no pause before the retry");
+    assert_eq!(sink.messages().len(), 1);
+    drop(sink);
+
+    // Refused more often than the attempts allow: the round fails, the next delivers.
+    let sink = SmtpSink::start(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let alerts = pipeline.alerts.as_mut().unwrap();
+    alerts.smtp_url = Some(format!("smtp://127.0.0.1:{}", sink.port));
+    alerts.attempts = 3;
+    alerts.retry_delay = chrono::Duration::milliseconds(50);
+    let ctx = Ctx::new(pipeline, Some(tmp.path()));
     let first = ops::deliver_alerts(&ctx, std::slice::from_ref(&signal), &[]).await.unwrap().unwrap();
     assert_eq!(first.failed.len(), 1);
-    assert!(first.failed[0].1.to_string().contains("451"), "{}", first.failed[0].1);
+    let err = first.failed[0].1.to_string();
+    assert!(err.contains("451") && err.contains("attempt 3 of 3"), "{err}");
     assert!(sink.messages().is_empty());
     let second = ops::deliver_alerts(&ctx, std::slice::from_ref(&signal), &[]).await.unwrap().unwrap();
     assert_eq!(second.sent.len(), 1);

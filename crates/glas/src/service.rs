@@ -1,0 +1,463 @@
+//! `glas run`: the unattended service.
+//!
+//! One loop, one store writer. Each source is crawled on its own interval
+//! (`interval` in the pipeline); after every crawl round come the analytics,
+//! the alerts and the saved-search digests; the weekly report is made and
+//! emailed on the pipeline's `[report] schedule` in the district's time zone.
+//! Between rounds the loop sleeps until the next thing is due.
+//!
+//! Stopping: SIGINT or SIGTERM lets the sources already being fetched finish
+//! and commit, skips the rest, and exits 0; a second signal exits at once.
+//! Nothing depends on a clean stop: mentions are committed before their
+//! checkpoints, alert and digest state is saved after each delivery, and the
+//! report schedule's state after each report, so after SIGKILL the next start
+//! redoes only what had not been committed and re-sends nothing.
+//!
+//! `/metrics` (Prometheus text format) and `/healthz` are served on
+//! `--listen`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc};
+use glas_core::config::SourceConfig;
+use glas_report::IsoWeek;
+use serde::{Deserialize, Serialize};
+
+use crate::ops::{self, Ctx};
+
+/// Time as the service sees it: the wall clock, or for rehearsals and tests a
+/// chosen start that then runs `speed` times faster than real time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    real_start: std::time::Instant,
+    start: DateTime<Utc>,
+    speed: f64,
+}
+
+impl Clock {
+    pub fn wall() -> Clock {
+        Clock::starting(Utc::now(), 1.0)
+    }
+
+    pub fn starting(start: DateTime<Utc>, speed: f64) -> Clock {
+        Clock { real_start: std::time::Instant::now(), start, speed: speed.max(1e-3) }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        let real = self.real_start.elapsed().as_secs_f64() * self.speed;
+        self.start + Duration::microseconds((real * 1e6) as i64)
+    }
+
+    /// Real time until `at` on this clock.
+    fn real_until(&self, at: DateTime<Utc>) -> std::time::Duration {
+        let d = (at - self.now()).to_std().unwrap_or_default();
+        d.div_f64(self.speed)
+    }
+}
+
+/// Counters and gauges for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<MetricsInner>,
+}
+
+#[derive(Default)]
+struct MetricsInner {
+    /// Source id → (fetched, new, duplicate, failures).
+    sources: BTreeMap<String, [u64; 4]>,
+    rounds: u64,
+    round_seconds: f64,
+    last_round: i64,
+    /// (kind, phase) → signals seen for the first time.
+    signals: BTreeMap<(String, String), u64>,
+    /// (what, outcome) → emails.
+    emails: BTreeMap<(&'static str, &'static str), u64>,
+    reports: u64,
+    mentions: u64,
+}
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut MetricsInner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn email(&self, what: &'static str, ok: bool, n: u64) {
+        if n > 0 {
+            self.with(|m| *m.emails.entry((what, if ok { "sent" } else { "failed" })).or_default() += n);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        for (i, (name, help)) in [
+            ("glas_fetched_total", "Documents fetched, per source."),
+            ("glas_mentions_new_total", "New mentions committed, per source."),
+            ("glas_mentions_duplicate_total", "Mentions already in the store, per source."),
+            ("glas_source_failures_total", "Failed crawls (whole or partial), per source."),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (src, v) in &m.sources {
+                let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", esc(src), v[i]);
+            }
+        }
+        let _ = writeln!(out, "# HELP glas_rounds_total Crawl rounds completed.\n# TYPE glas_rounds_total counter");
+        let _ = writeln!(out, "glas_rounds_total {}", m.rounds);
+        let _ = writeln!(
+            out,
+            "# HELP glas_round_duration_seconds Duration of the last round (crawl, analytics, alerts).\n# TYPE glas_round_duration_seconds gauge\nglas_round_duration_seconds {:.3}",
+            m.round_seconds
+        );
+        let _ = writeln!(
+            out,
+            "# HELP glas_last_round_timestamp_seconds When the last round ended (Unix time).\n# TYPE glas_last_round_timestamp_seconds gauge\nglas_last_round_timestamp_seconds {}",
+            m.last_round
+        );
+        let _ = writeln!(
+            out,
+            "# HELP glas_mentions Mentions in the store.\n# TYPE glas_mentions gauge\nglas_mentions {}",
+            m.mentions
+        );
+        let _ = writeln!(
+            out,
+            "# HELP glas_signals_total Signals raised, by kind and phase.\n# TYPE glas_signals_total counter"
+        );
+        for ((kind, phase), n) in &m.signals {
+            let _ = writeln!(out, "glas_signals_total{{kind=\"{}\",phase=\"{}\"}} {n}", esc(kind), esc(phase));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP glas_emails_total Emails (alerts, digests, reports) by outcome.\n# TYPE glas_emails_total counter"
+        );
+        for what in ["alert", "digest", "report"] {
+            for outcome in ["sent", "failed"] {
+                let n = m.emails.get(&(what, outcome)).copied().unwrap_or(0);
+                let _ = writeln!(out, "glas_emails_total{{kind=\"{what}\",outcome=\"{outcome}\"}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP glas_reports_total Weekly reports made.\n# TYPE glas_reports_total counter\nglas_reports_total {}",
+            m.reports
+        );
+        out
+    }
+}
+
+/// What the report schedule has done: `reports/schedule.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ReportState {
+    /// The last week whose report went out (or, on the first start, the week
+    /// due then, which is not sent: the schedule starts with the next one).
+    last_week: Option<String>,
+}
+
+fn report_state_path(ctx: &Ctx) -> PathBuf {
+    ctx.data_dir.join("reports").join("schedule.json")
+}
+
+fn load_report_state(ctx: &Ctx) -> anyhow::Result<Option<ReportState>> {
+    let p = report_state_path(ctx);
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Ok(Some(serde_json::from_str(&t).with_context(|| format!("'{}' is not valid", p.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read '{}'", p.display())),
+    }
+}
+
+fn save_report_state(ctx: &Ctx, s: &ReportState) -> anyhow::Result<()> {
+    let p = report_state_path(ctx);
+    std::fs::create_dir_all(p.parent().expect("has a parent"))?;
+    ops::write_atomic(&p, serde_json::to_string_pretty(s)?.as_bytes())
+}
+
+/// The last scheduled moment at or before `now`, and the week its report
+/// covers: the week of the day before (so "Mon 09:00" reports the week that
+/// just ended, "Fri 17:00" the running one).
+fn last_occurrence(ctx: &Ctx, now: DateTime<Utc>) -> (DateTime<Utc>, IsoWeek) {
+    let tz = ctx.tz();
+    let rs = &ctx.pipeline.report;
+    let local = now.with_timezone(&tz).naive_local();
+    let back = (local.weekday().num_days_from_monday() + 7 - rs.weekday.num_days_from_monday()) % 7;
+    let mut day = local.date() - Duration::days(back as i64);
+    if NaiveDateTime::new(day, rs.at) > local {
+        day -= Duration::days(7);
+    }
+    let at = NaiveDateTime::new(day, rs.at).and_local_timezone(tz).earliest().map_or(now, |t| t.with_timezone(&Utc));
+    (at, IsoWeek::of(day - Duration::days(1)))
+}
+
+fn next_occurrence(ctx: &Ctx, now: DateTime<Utc>) -> DateTime<Utc> {
+    let (last, _) = last_occurrence(ctx, now);
+    // A week after the last, found again through local time (DST-safe).
+    let (next, _) = last_occurrence(ctx, last + Duration::days(7) + Duration::hours(2));
+    if next > now { next } else { now + Duration::days(7) }
+}
+
+pub struct RunOptions {
+    pub listen: Option<SocketAddr>,
+    pub clock: Clock,
+}
+
+/// Runs until SIGINT/SIGTERM.
+pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    spawn_signal_handler(stop.clone(), wake.clone())?;
+    if let Some(addr) = opts.listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let m = metrics.clone();
+        let app = axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let m = m.clone();
+                    async move { ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m.render()) }
+                }),
+            )
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+        tracing::info!(addr = %bound, "serving /metrics and /healthz");
+        // Machine-readable, for scripts and tests that asked for port 0.
+        println!("listening on {bound}");
+    }
+
+    let clock = opts.clock;
+    let mut store = ctx.open_store()?;
+    let mut enricher = ops::Enricher::new(&ctx, &store)?;
+    let mut due: HashMap<String, DateTime<Utc>> =
+        ctx.pipeline.sources.iter().map(|s| (s.id.clone(), clock.now())).collect();
+    // The first start begins the report schedule with the next occurrence.
+    if load_report_state(&ctx)?.is_none() {
+        let (_, week) = last_occurrence(&ctx, clock.now());
+        save_report_state(&ctx, &ReportState { last_week: Some(week.to_string()) })?;
+    }
+    let mut seen_signals: std::collections::HashSet<String> = Default::default();
+    tracing::info!(
+        sources = ctx.pipeline.sources.len(),
+        data = %ctx.data_dir.display(),
+        now = %clock.now().to_rfc3339(),
+        "glas run started"
+    );
+    while !stop.load(Ordering::SeqCst) {
+        let now = clock.now();
+        let ready: Vec<SourceConfig> =
+            ctx.pipeline.sources.iter().filter(|s| due.get(&s.id).is_some_and(|t| *t <= now)).cloned().collect();
+        if !ready.is_empty() {
+            let started = std::time::Instant::now();
+            let baseline = store.indexed_seq()?;
+            let summaries = ops::crawl_sources(&ctx, &mut store, &mut enricher, &ready, Some(&stop)).await?;
+            for s in &ready {
+                due.insert(s.id.clone(), now + s.interval);
+            }
+            metrics.with(|m| {
+                for s in &summaries {
+                    let c = m.sources.entry(s.source.clone()).or_default();
+                    c[0] += s.fetched as u64;
+                    c[1] += s.new as u64;
+                    c[2] += s.duplicate as u64;
+                    c[3] += u64::from(!s.errors.is_empty());
+                }
+            });
+            let new: usize = summaries.iter().map(|s| s.new).sum();
+            let failed: Vec<&str> =
+                summaries.iter().filter(|s| !s.errors.is_empty()).map(|s| s.source.as_str()).collect();
+            tracing::info!(sources = summaries.len(), new, failed = ?failed, "crawl round done");
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Err(e) = after_round(&ctx, &store, baseline, clock.now(), &metrics, &mut seen_signals).await {
+                // Analytics or delivery failing must not stop the crawling.
+                tracing::error!(error = format!("{e:#}"), "analysis or delivery failed; retried after the next round");
+            }
+            metrics.with(|m| {
+                m.rounds += 1;
+                m.round_seconds = started.elapsed().as_secs_f64();
+                m.last_round = Utc::now().timestamp();
+            });
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Err(e) = weekly_if_due(&ctx, &store, clock.now(), &metrics).await {
+            tracing::error!(error = format!("{e:#}"), "weekly report failed; retried at the next check");
+        }
+        // Sleep until the next source or report is due (at most a minute of
+        // real time, so a changed clock or a missed wake-up costs little).
+        let now = clock.now();
+        let next = due.values().copied().min().unwrap_or(now + Duration::hours(1)).min(next_occurrence(&ctx, now));
+        let nap = clock.real_until(next).min(std::time::Duration::from_secs(60));
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = wake.notified() => {}
+        }
+    }
+    tracing::info!("glas run stopped");
+    Ok(())
+}
+
+/// Analytics, alerts and digests after a crawl round.
+async fn after_round(
+    ctx: &Ctx,
+    store: &glas_store::Store,
+    baseline: u64,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+    seen: &mut std::collections::HashSet<String>,
+) -> anyhow::Result<()> {
+    let analysis = ops::analyze(ctx, store, now, Duration::days(7))?;
+    metrics.with(|m| {
+        m.mentions = analysis.records.len() as u64;
+        for s in &analysis.signals {
+            let id = format!("{}|{}|{}", s.episode_key(), s.detected_at.to_rfc3339(), s.phase().unwrap_or(""));
+            if seen.insert(id) {
+                *m.signals.entry((s.kind.clone(), s.phase().unwrap_or("").to_string())).or_default() += 1;
+            }
+        }
+    });
+    if let Some(report) = ops::deliver_alerts(ctx, &analysis.signals, &analysis.records).await? {
+        metrics.email("alert", true, report.sent.len() as u64);
+        metrics.email("alert", false, report.failed.len() as u64);
+        for (s, d) in &report.sent {
+            tracing::info!(subject = %glas_alert::subject_with(s, &ctx.source_names()), delivered = ?d, "alert sent");
+        }
+    }
+    let digests = ops::deliver_digests(ctx, store, baseline).await?;
+    for d in &digests {
+        let ok = matches!(d.status.as_str(), "sent" | "outbox");
+        if ok || d.status.starts_with("failed") {
+            metrics.email("digest", ok, 1);
+        }
+    }
+    Ok(())
+}
+
+/// Makes and emails the weekly report when its scheduled moment has passed
+/// and its week has not gone out yet (also after downtime: a missed report
+/// is sent at the next start).
+async fn weekly_if_due(
+    ctx: &Ctx,
+    store: &glas_store::Store,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+) -> anyhow::Result<()> {
+    let (_, week) = last_occurrence(ctx, now);
+    let state = load_report_state(ctx)?.unwrap_or_default();
+    let done = state.last_week.as_deref().and_then(IsoWeek::parse);
+    if done.is_some_and(|d| (d.year, d.week) >= (week.year, week.week)) {
+        return Ok(());
+    }
+    let records = store.records()?;
+    let files = ops::weekly_report(ctx, store, &records, week, &glas_report::Dashboard::default_weekly())?;
+    metrics.with(|m| m.reports += 1);
+    tracing::info!(%week, html = %files.html.display(), "weekly report made");
+    match ops::email_weekly_report(ctx, &files).await? {
+        Some(Err(e)) => {
+            metrics.email("report", false, 1);
+            // The state stays: the next check tries again.
+            return Err(e).context("weekly report email failed");
+        }
+        Some(Ok(d)) => {
+            metrics.email("report", true, 1);
+            tracing::info!(%week, delivered = ?d, "weekly report emailed");
+        }
+        None => tracing::info!(%week, "weekly report has no recipients ([alerts] is not configured)"),
+    }
+    save_report_state(ctx, &ReportState { last_week: Some(week.to_string()) })
+}
+
+fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                if stop.swap(true, Ordering::SeqCst) {
+                    eprintln!("second signal: stopping now");
+                    std::process::exit(130);
+                }
+                tracing::info!("stopping: finishing the sources in flight (signal again to stop at once)");
+                wake.notify_one();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if stop.swap(true, Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                wake.notify_one();
+            }
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(schedule: &str) -> Ctx {
+        let mut p = crate::demo_pipeline(None).unwrap();
+        let (weekday, at) = glas_core::config::parse_weekly_schedule(schedule).unwrap();
+        p.report.weekday = weekday;
+        p.report.at = at;
+        Ctx::new(p, Some(std::path::Path::new("/nonexistent")))
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_monday_report_covers_the_week_that_just_ended() {
+        let c = ctx("Mon 09:00");
+        // Monday 30 Nov 2026, 09:00 Moscow = 06:00 UTC.
+        let (at, week) = last_occurrence(&c, utc("2026-11-30T06:00:00Z"));
+        assert_eq!(at, utc("2026-11-30T06:00:00Z"));
+        assert_eq!(week.to_string(), "2026-W48");
+        // A minute before, the last occurrence is the Monday before.
+        let (at, week) = last_occurrence(&c, utc("2026-11-30T05:59:00Z"));
+        assert_eq!(at, utc("2026-11-23T06:00:00Z"));
+        assert_eq!(week.to_string(), "2026-W47");
+        assert_eq!(next_occurrence(&c, utc("2026-11-30T05:59:00Z")), utc("2026-11-30T06:00:00Z"));
+        assert_eq!(next_occurrence(&c, utc("2026-11-30T06:00:00Z")), utc("2026-12-07T06:00:00Z"));
+        // A Friday schedule reports the running week.
+        let (_, week) = last_occurrence(&ctx("Fri 17:00"), utc("2026-11-27T15:00:00Z"));
+        assert_eq!(week.to_string(), "2026-W48");
+    }
+
+    #[test]
+    fn an_accelerated_clock_runs_faster() {
+        let c = Clock::starting(utc("2026-11-23T06:00:00Z"), 3600.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let gone = c.now() - utc("2026-11-23T06:00:00Z");
+        assert!(gone >= Duration::seconds(60), "{gone}");
+        assert!(c.real_until(c.now() + Duration::hours(1)) <= std::time::Duration::from_secs(1));
+    }
+}

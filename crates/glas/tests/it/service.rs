@@ -1,0 +1,234 @@
+//! `glas run` as it runs in production: a child process crawling the fixture
+//! server on its own schedule, alerting and reporting to a real SMTP server
+//! that refuses its first message. It is SIGKILLed mid-round, restarted, left
+//! to deliver, stopped with SIGTERM, and started once more: every mention is
+//! stored once, the water-outage alert and the weekly report arrive once each.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use glas::fixture_server::FixtureServer;
+
+use crate::support::*;
+
+/// The demo pipeline with alerts and the report going to the sink, one
+/// source slowed down so a round lasts long enough to be killed in, and the
+/// report scheduled ten (clock) minutes after the service starts.
+fn pipeline(dir: &Path, name: &str, smtp_port: u16) -> std::path::PathBuf {
+    let text = glas::DEMO_PIPELINE
+        .replace(
+            "[alerts]\nfrom = \"glas@levokumsky.example\"\nto = [\"press@levokumsky.example\"]\n",
+            &format!(
+                "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\nfrom = \"glas@levokumsky.example\"\n\
+                 to = [\"press@levokumsky.example\"]\nretry_delay = \"1s\"\nsearch_url = \"http://127.0.0.1:8080\"\n\n\
+                 [[alerts.routes]]\ntopics = [\"water\"]\nplaces = [\"Величаевское\"]\nto = [\"vodokanal@levokumsky.example\"]\n\n\
+                 [report]\nschedule = \"Mon 10:40\"\nto = [\"head@levokumsky.example\"]\n"
+            ),
+        )
+        .replace("/demo/telegram/velichaevka_online.html", "/_misbehave/slow/1500/demo/telegram/velichaevka_online.html");
+    assert!(text.contains("[report]") && text.contains("_misbehave/slow"), "the demo pipeline changed shape");
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(pipeline: &Path, data: &Path, base: &str, clock: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["--pipeline", pipeline.to_str().unwrap(), "--data", data.to_str().unwrap()])
+        .args(["run", "--listen", "127.0.0.1:0", "--clock-start", clock, "--clock-speed", "60"])
+        .env("GLAS_FIXTURES_URL", base)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start glas run");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+    (child, addr)
+}
+
+/// GET `path` from the service's own HTTP listener.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn metric(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("glas run did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ids of every stored mention, reprints included, sorted.
+fn stored(pipeline: &Path, data: &Path) -> Vec<String> {
+    let out = data.with_extension("export.jsonl");
+    let o = glas(&[
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "search",
+        "",
+        "--all-reprints",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut ids: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
+    let server = FixtureServer::start(&fixtures()).await.unwrap();
+    let base = server.base_url();
+    // The server refuses the first message: the service retries and delivers it.
+    let sink = SmtpSink::start(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let pipe = pipeline(tmp.path(), "pipeline.toml", sink.port);
+    // The same sources for a clean one-shot crawl to compare with, its emails
+    // going nowhere (port 9 on loopback refuses them).
+    let clean_pipe = pipeline(tmp.path(), "clean.toml", 9);
+    let data = tmp.path().join("data");
+    // Monday 23 November, 10:30 Moscow: the water outage in Величаевское is
+    // under way (the fixtures' posts of that morning), the report is due at 10:40.
+    let clock = "2026-11-23T10:30:00+03:00";
+
+    tokio::task::spawn_blocking(move || {
+        // 1. Killed mid-round: as soon as the first mentions are committed
+        //    (the slow source is still being fetched).
+        let (mut child, _) = start(&pipe, &data, &base, clock);
+        let started = Instant::now();
+        wait_for("the first commit", Duration::from_secs(60), || {
+            std::fs::read_dir(data.join("log")).is_ok_and(|d| d.count() > 0)
+        });
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // The slow source (1.5 s) cannot have been committed yet.
+        assert!(started.elapsed() < Duration::from_millis(1500), "killed too late to be mid-round");
+        assert!(sink.messages().is_empty(), "nothing was due to be sent before the round ended");
+
+        // 2. Restarted: it resumes, alerts, and makes the report at 10:40.
+        let (child, addr) = start(&pipe, &data, &base, clock);
+        wait_for("the weekly report email", Duration::from_secs(120), || {
+            sink.messages().iter().any(|m| subject(m).contains("Еженедельный отчёт"))
+        });
+        wait_for("the water alert", Duration::from_secs(60), || {
+            sink.messages().iter().any(|m| subject(m).contains("водоснабжение, Величаевское"))
+        });
+        let health = get(&addr, "/healthz");
+        assert!(health.starts_with("HTTP/1.0 200") || health.starts_with("HTTP/1.1 200"), "{health}");
+        let metrics = get(&addr, "/metrics");
+        assert!(metrics.contains("text/plain; version=0.0.4"), "{metrics}");
+        assert!(metric(&metrics, "glas_rounds_total") >= 1.0);
+        assert_eq!(metric(&metrics, "glas_emails_total{kind=\"report\",outcome=\"sent\"}"), 1.0);
+        assert!(metric(&metrics, "glas_emails_total{kind=\"alert\",outcome=\"sent\"}") >= 1.0);
+        assert!(metric(&metrics, "glas_fetched_total{source=\"tg-velichaevka-online\"}") >= 1.0);
+        assert!(metrics.contains("glas_signals_total{kind=\"tension\",phase=\"escalated\"}"), "{metrics}");
+        let status = terminate(child);
+        assert!(status.success(), "SIGTERM is a clean stop: {status}");
+
+        // Everything is stored once: the same as one clean crawl.
+        let clean = tmp.path().join("clean");
+        let o = Command::new(env!("CARGO_BIN_EXE_glas"))
+            .args(["--pipeline", clean_pipe.to_str().unwrap(), "--data", clean.to_str().unwrap(), "crawl", "--once"])
+            .env("GLAS_FIXTURES_URL", &base)
+            .output()
+            .unwrap();
+        // Exit 3: the digests could not be sent (nobody listens); the crawl itself succeeded.
+        assert!(o.status.success() || o.status.code() == Some(3), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("source failed"), "{}", stderr(&o));
+        let ids = stored(&pipe, &data);
+        assert!(ids.len() > 50, "{}", ids.len());
+        assert_eq!(ids, stored(&pipe, &clean), "killed and resumed store equals a clean crawl");
+        let mut unique = ids.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "no mention stored twice");
+
+        // 3. Started again: nothing is sent twice.
+        let before = sink.messages().len();
+        let (child, addr) = start(&pipe, &data, &base, clock);
+        wait_for("a round after the restart", Duration::from_secs(60), || {
+            metric(&get(&addr, "/metrics"), "glas_rounds_total") >= 1.0
+        });
+        assert!(terminate(child).success());
+        let messages = sink.messages();
+        assert_eq!(messages.len(), before, "a restart re-sent something");
+
+        // What arrived: one water alert, to the press office and (by route) the
+        // water utility, with a link to the matching search; one report, to
+        // the head of the district, with the PDF and the XLSX attached.
+        let subjects: Vec<String> = messages.iter().map(|m| subject(m)).collect();
+        let mut sorted = subjects.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), subjects.len(), "an email came twice: {subjects:#?}");
+        let water: Vec<usize> =
+            (0..messages.len()).filter(|&i| subjects[i].contains("водоснабжение, Величаевское")).collect();
+        assert_eq!(water.len(), 1, "one episode, one alert: {subjects:#?}");
+        let w = water[0];
+        assert!(["ВЫСОКИЙ", "СРЕДНИЙ"].iter().any(|s| subjects[w].starts_with(s)), "{}", subjects[w]);
+        let body = decoded(&messages[w]);
+        assert!(body.contains("http://127.0.0.1:8080/api/search?q=topic%3Awater"), "search link: {body}");
+        let envelope = |i: usize| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(sink.dir.path().join(format!("{:04}.json", i + 1))).unwrap())
+                .unwrap()
+        };
+        assert_eq!(
+            envelope(w)["rcpt_tos"],
+            serde_json::json!(["press@levokumsky.example", "vodokanal@levokumsky.example"])
+        );
+        let r = subjects.iter().position(|s| s.contains("Еженедельный отчёт")).unwrap();
+        assert!(subjects[r].contains("неделя 47"), "{}", subjects[r]);
+        assert_eq!(envelope(r)["rcpt_tos"], serde_json::json!(["head@levokumsky.example"]));
+        let raw = &messages[r];
+        assert!(raw.contains("multipart/mixed") && raw.contains("application/pdf"), "attachments");
+        assert!(raw.contains("weekly-2026-W47.pdf") && raw.contains("weekly-2026-W47.xlsx"));
+        for ext in ["html", "pdf", "xlsx"] {
+            assert!(data.join(format!("reports/weekly-2026-W47.{ext}")).is_file(), "{ext}");
+        }
+        let deliveries = std::fs::read_to_string(data.join("alerts/deliveries.jsonl")).unwrap();
+        assert!(deliveries.lines().all(|l| !l.contains("failed")), "{deliveries}");
+        drop(server);
+    })
+    .await
+    .unwrap();
+}
