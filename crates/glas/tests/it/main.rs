@@ -8,6 +8,7 @@ mod cli;
 mod crawl;
 mod demo;
 mod import_kill;
+mod report;
 mod search;
 mod service;
 mod signals;

@@ -1,0 +1,124 @@
+//! The weekly report in its three formats, on fixed data (the demo fixtures,
+//! week 2026-W48): golden figures in the HTML; the PDF rendered to PNG with
+//! poppler's pdftoppm and its pages looked at, its text extracted with
+//! pdftotext; the XLSX opened with calamine.
+
+use std::process::Command;
+
+use calamine::{Data, DataType, Reader, Xlsx};
+use glas::fixture_server::FixtureServer;
+use glas::ops::{self, Ctx};
+
+use crate::support::*;
+
+/// Runs a poppler tool; its absence is an error that says how to get it.
+fn poppler(tool: &str, args: &[&str]) -> std::process::Output {
+    let o = Command::new(tool).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {tool} ({e}): install poppler-utils (Debian: apt-get install poppler-utils)")
+    });
+    assert!(o.status.success(), "{tool}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// Share of a page's pixels that are not white, and of those that are the
+/// charts' red, from an RGB(A) PNG.
+fn ink(png_path: &std::path::Path) -> (f64, usize) {
+    let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let inked = px.iter().filter(|p| p[..3].iter().any(|&c| c < 200)).count();
+    let red = px.iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count();
+    (inked as f64 / px.len() as f64, red)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
+    let server = FixtureServer::start(&fixtures()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = Ctx::new(glas::demo_pipeline(Some(&server.base_url())).unwrap(), Some(tmp.path()));
+    let mut store = ctx.open_store().unwrap();
+    let mut enricher = ops::Enricher::new(&ctx, &store).unwrap();
+    ops::crawl_once(&ctx, &mut store, &mut enricher).await.unwrap();
+    drop(store);
+
+    let data = tmp.path().to_str().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        let o = glas(&["--data", &data, "report", "weekly", "--week", "2026-W48"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let dir = std::path::Path::new(&data).join("reports");
+        for ext in ["html", "pdf", "xlsx"] {
+            assert!(stdout(&o).contains(&format!("weekly-2026-W48.{ext}")), "{}", stdout(&o));
+        }
+
+        // HTML: golden figures of the demo week, charts inline, nothing external.
+        let html = std::fs::read_to_string(dir.join("weekly-2026-W48.html")).unwrap();
+        for want in [
+            "За неделю — 80 публикаций (+129% к прошлой неделе), из них негативных 40 (50%).",
+            "Больше всего негатива — тема «водоснабжение»: 31 негативная публикация",
+            "Сигналов о росте напряжённости: 3. Главный: ВЫСОКИЙ — водоснабжение, Величаевское",
+            "<svg",
+            "Работа источников",
+            "Самые позитивные публикации",
+        ] {
+            assert!(html.contains(want), "HTML lacks {want:?}");
+        }
+        assert!(!html.contains("src=\"http") && !html.contains("<link"), "external resources");
+
+        // PDF: pages rendered by poppler, each with content; the first with
+        // the day chart's red bars; the text is real, extractable Russian.
+        let pdf = dir.join("weekly-2026-W48.pdf");
+        let prefix = tmp.path().join("page");
+        poppler("pdftoppm", &["-r", "40", "-png", pdf.to_str().unwrap(), prefix.to_str().unwrap()]);
+        let mut pages: Vec<std::path::PathBuf> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "png"))
+            .collect();
+        pages.sort();
+        assert!((3..=8).contains(&pages.len()), "{} pages", pages.len());
+        for p in &pages {
+            let (share, _) = ink(p);
+            assert!(share > 0.01, "{} is nearly blank ({share:.3})", p.display());
+        }
+        let (_, red) = ink(&pages[0]);
+        assert!(red > 200, "no chart on page 1 ({red} red pixels)");
+        let text = String::from_utf8(poppler("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]).stdout).unwrap();
+        for want in ["Главное", "80 публикаций", "Величаевское", "Сигналы недели", "стр. 1 из"] {
+            assert!(text.contains(want), "PDF text lacks {want:?}:\n{text}");
+        }
+        let info = String::from_utf8(poppler("pdfinfo", &[pdf.to_str().unwrap()]).stdout).unwrap();
+        assert!(info.contains("A4") || info.contains("595.28 x 841.89"), "{info}");
+
+        // XLSX: the sheets, and the same figures as numbers.
+        let mut wb: Xlsx<_> = calamine::open_workbook(dir.join("weekly-2026-W48.xlsx")).unwrap();
+        assert_eq!(wb.sheet_names(), glas_report::xlsx::SHEETS.map(String::from).to_vec());
+        let row = |wb: &mut Xlsx<_>, sheet: &str, first: &str| -> Vec<Data> {
+            let range = wb.worksheet_range(sheet).unwrap();
+            range
+                .rows()
+                .find(|r| r.first().is_some_and(|c| c.to_string() == first))
+                .unwrap_or_else(|| panic!("no row {first:?} in {sheet}"))
+                .to_vec()
+        };
+        assert_eq!(row(&mut wb, "Главное", "Публикаций")[1], Data::Float(80.0));
+        assert_eq!(row(&mut wb, "Главное", "Негативных")[1], Data::Float(40.0));
+        assert_eq!(row(&mut wb, "Темы", "водоснабжение")[2], Data::Float(31.0));
+        let days = wb.worksheet_range("По дням").unwrap();
+        assert_eq!(days.height(), 8, "header and seven days");
+        let total: f64 = days.rows().skip(1).map(|r| r[2].as_f64().unwrap()).sum();
+        assert_eq!(total, 80.0);
+        let signals = wb.worksheet_range("Сигналы").unwrap();
+        assert!(signals.rows().skip(1).any(|r| r[4].to_string() == "Величаевское" && r[6].to_string() == "завершён"));
+
+        // A week that does not exist is a usage error.
+        let bad = glas(&["--data", &data, "report", "weekly", "--week", "2026-W60"]);
+        assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+        drop(server);
+    })
+    .await
+    .unwrap();
+}
