@@ -576,6 +576,110 @@ fn bar_chart(s: &Signal) -> String {
 mod tests {
     use super::*;
 
+    fn signal(at: &str, phase: &str, severity: Severity, count: u64) -> Signal {
+        let mut s: Signal = serde_json::from_value(serde_json::json!({
+            "detected_at": at, "kind": "tension", "topic": "water", "place": "Величаевское",
+            "severity": severity, "score": 5.0, "window": "6h", "count": count, "baseline": 1.0,
+            "negative_share": 0.8, "evidence": []
+        }))
+        .unwrap();
+        s.params.insert("phase".into(), phase.into());
+        s
+    }
+
+    /// Subjects and recipients of the outbox's messages, oldest first.
+    fn outbox(dir: &Path) -> Vec<String> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir.join("outbox")) {
+            Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let raw = std::fs::read_to_string(f).unwrap();
+                let to = raw.lines().find(|l| l.starts_with("To: ")).unwrap_or("").to_string();
+                let subject = raw.lines().find(|l| l.starts_with("Subject: ")).unwrap_or("").to_string();
+                format!("{subject} | {to}")
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_episode_is_one_alert_one_escalation_and_one_resolution_notice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = Alerts {
+            from: "glas@example.org".into(),
+            to: vec!["press@example.org".into()],
+            routes: vec![glas_core::config::AlertRoute {
+                topics: vec!["water".into()],
+                places: vec![],
+                to: vec!["vodokanal@example.org".into()],
+            }],
+            ..Default::default()
+        };
+        let names = BTreeMap::new();
+        let alerter = Alerter {
+            config: &config,
+            district: "Округ",
+            tz: chrono_tz::Europe::Moscow,
+            data_dir: tmp.path(),
+            source_names: &names,
+        };
+        let none = HashMap::new();
+        // Opened and escalated before anyone was told: one email, at the current severity.
+        let first = [
+            signal("2026-11-23T08:00:00+03:00", "opened", Severity::Low, 5),
+            signal("2026-11-23T09:00:00+03:00", "escalated", Severity::Medium, 8),
+        ];
+        let r = alerter.deliver(&first, &none).await.unwrap();
+        assert_eq!(r.sent.len(), 1);
+        assert_eq!((r.sent[0].0.severity, r.sent[0].0.phase()), (Severity::Medium, Some("opened")));
+        // The same again (a restart): nothing.
+        assert!(alerter.deliver(&first, &none).await.unwrap().sent.is_empty());
+        // Escalates: one more, marked so.
+        let high = signal("2026-11-23T10:00:00+03:00", "escalated", Severity::High, 12);
+        assert_eq!(alerter.deliver(std::slice::from_ref(&high), &none).await.unwrap().sent.len(), 1);
+        // Resolves: one notice, once.
+        let resolved = signal("2026-11-26T20:00:00+03:00", "resolved", Severity::Low, 0);
+        assert_eq!(alerter.deliver(&[high.clone(), resolved.clone()], &none).await.unwrap().sent.len(), 1);
+        assert!(alerter.deliver(&[high, resolved], &none).await.unwrap().sent.is_empty());
+        let mails = outbox(tmp.path());
+        assert_eq!(mails.len(), 3, "{mails:#?}");
+        assert!(
+            mails.iter().all(|m| m.contains("press@example.org") && m.contains("vodokanal@example.org")),
+            "{mails:#?}"
+        );
+        let log = std::fs::read_to_string(tmp.path().join("alerts/deliveries.jsonl")).unwrap();
+        let what: Vec<String> = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["what"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(what, ["alert", "alert", "resolution"]);
+    }
+
+    #[test]
+    fn resolution_and_escalation_subjects() {
+        let names = BTreeMap::new();
+        let config = Alerts { from: "glas@example.org".into(), to: vec!["p@example.org".into()], ..Default::default() };
+        let alerter = Alerter {
+            config: &config,
+            district: "Округ",
+            tz: chrono_tz::Europe::Moscow,
+            data_dir: Path::new("/nonexistent"),
+            source_names: &names,
+        };
+        let up = signal("2026-11-23T10:00:00+03:00", "escalated", Severity::High, 12);
+        assert_eq!(subject(&up), "ВЫСОКИЙ (усиление): водоснабжение, Величаевское — 12 негативных публикаций за 6 ч");
+        let msg = alerter
+            .compose_resolution(&signal("2026-11-26T20:00:00+03:00", "resolved", Severity::Low, 0), &config.to)
+            .unwrap();
+        let raw = String::from_utf8(msg.formatted()).unwrap();
+        assert!(raw.contains("Subject: "), "{raw}");
+        let subject_line = msg.headers().get_raw("Subject").unwrap().to_string();
+        assert_eq!(subject_line, "Снято: водоснабжение, Величаевское — напряжённость спала");
+    }
+
     #[test]
     fn subject_reads_as_russian() {
         let s = Signal {

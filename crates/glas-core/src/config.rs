@@ -332,10 +332,10 @@ impl Default for SignalRules {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alerts {
-    /// `smtp://host:port` (STARTTLS when the server offers it; `?tls=required`
-    /// insists) or `smtps://host:port` (TLS from the start); absent means
-    /// emails go to the outbox folder in the data dir. Credentials come from
-    /// `GLAS_SMTP_USER` and `GLAS_SMTP_PASSWORD`.
+    /// `smtps://host:465` (TLS from the start), `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtp://host:port` (plain, for a relay on the same machine);
+    /// absent means emails go to the outbox folder in the data dir. Credentials
+    /// come from `GLAS_SMTP_USER` and `GLAS_SMTP_PASSWORD`.
     pub smtp_url: Option<String>,
     pub from: String,
     /// Recipients of every alert.
@@ -1483,6 +1483,36 @@ variants = ["водоканал"]
         .unwrap_err();
         assert_eq!((err.0[0].line, err.0[0].column), (2, 13));
         assert!(err.0[0].message.contains("NOPE is not set"));
+    }
+
+    #[test]
+    fn alert_routes_and_report_schedule() {
+        let head = "[storage]\ndata_dir = \"d\"\n[[places]]\nname = \"Величаевское\"\n";
+        let ok = parse(&format!(
+            "{head}[alerts]\nfrom = \"g@example.org\"\nto = [\"p@example.org\"]\ncooldown = \"12h\"\nresolution = false\n\n\
+             [[alerts.routes]]\ntopics = [\"water\"]\nplaces = [\"Величаевское\"]\nto = [\"v@example.org\", \"p@example.org\"]\n\n\
+             [[alerts.routes]]\ntopics = [\"roads\"]\nto = [\"r@example.org\"]\n\n\
+             [report]\nschedule = \"пт 17:30\"\n"
+        ))
+        .unwrap();
+        let a = ok.alerts.unwrap();
+        assert_eq!((a.cooldown, a.resolution, a.attempts), (Duration::hours(12), false, 3));
+        assert_eq!(a.recipients(Some("water"), Some("Величаевское")), ["p@example.org", "v@example.org"]);
+        assert_eq!(a.recipients(Some("water"), None), ["p@example.org"], "a place route needs the place");
+        assert_eq!(a.recipients(Some("roads"), Some("Величаевское")), ["p@example.org", "r@example.org"]);
+        assert_eq!((ok.report.weekday, ok.report.at.to_string().as_str()), (chrono::Weekday::Fri, "17:30:00"));
+        let d = parse(head).unwrap();
+        assert_eq!((d.report.weekday, d.report.at.to_string().as_str()), (chrono::Weekday::Mon, "09:00:00"));
+
+        let err = parse(&format!(
+            "{head}[alerts]\nfrom = \"g@example.org\"\nto = [\"p@example.org\"]\n\n[[alerts.routes]]\ntopics = [\"wter\"]\nplaces = [\"Атлантида\"]\nto = []\n\n[report]\nschedule = \"monday at nine\"\n"
+        ))
+        .unwrap_err();
+        let msgs: Vec<String> = err.0.iter().map(|e| format!("{}:{}", e.line, e.message)).collect();
+        assert!(msgs.iter().any(|m| m.starts_with("10:unknown topic \"wter\"")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.starts_with("11:unknown settlement \"Атлантида\"")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.starts_with("12:a route needs at least one recipient")), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.starts_with("15:schedule \"monday at nine\"")), "{msgs:#?}");
     }
 
     #[test]

@@ -87,7 +87,8 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
         let (_, red) = ink(&pages[0]);
         assert!(red > 200, "no chart on page 1 ({red} red pixels)");
         let text = String::from_utf8(poppler("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]).stdout).unwrap();
-        for want in ["Главное", "80 публикаций", "Величаевское", "Сигналы недели", "стр. 1 из"] {
+        for want in ["Главное", "80 публикаций", "Величаевское", "Сигналы недели", "стр. 1 из"]
+        {
             assert!(text.contains(want), "PDF text lacks {want:?}:\n{text}");
         }
         let info = String::from_utf8(poppler("pdfinfo", &[pdf.to_str().unwrap()]).stdout).unwrap();

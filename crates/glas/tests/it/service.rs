@@ -23,12 +23,15 @@ fn pipeline(dir: &Path, name: &str, smtp_port: u16) -> std::path::PathBuf {
             &format!(
                 "[alerts]\nsmtp_url = \"smtp://127.0.0.1:{smtp_port}\"\nfrom = \"glas@levokumsky.example\"\n\
                  to = [\"press@levokumsky.example\"]\nretry_delay = \"1s\"\nsearch_url = \"http://127.0.0.1:8080\"\n\n\
-                 [[alerts.routes]]\ntopics = [\"water\"]\nplaces = [\"Величаевское\"]\nto = [\"vodokanal@levokumsky.example\"]\n\n\
-                 [report]\nschedule = \"Mon 10:40\"\nto = [\"head@levokumsky.example\"]\n"
+                 [[alerts.routes]]\ntopics = [\"water\"]\nplaces = [\"Величаевское\"]\nto = [\"vodokanal@levokumsky.example\"]\n"
             ),
         )
+        .replace("[report]\nschedule = \"Mon 09:00\"", "[report]\nschedule = \"Mon 10:40\"")
         .replace("/demo/telegram/velichaevka_online.html", "/_misbehave/slow/1500/demo/telegram/velichaevka_online.html");
-    assert!(text.contains("[report]") && text.contains("_misbehave/slow"), "the demo pipeline changed shape");
+    assert!(
+        text.contains("Mon 10:40") && text.contains("alerts.routes") && text.contains("_misbehave/slow"),
+        "the demo pipeline changed shape"
+    );
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
