@@ -20,6 +20,39 @@ pub enum Section {
     Sources,
 }
 
+impl Section {
+    /// The section's heading, the same in every format.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Section::Main => "Главное",
+            Section::Days => "Публикации и тональность по дням",
+            Section::Topics => "Напряжённость по темам",
+            Section::Places => "Напряжённость по населённым пунктам",
+            Section::Signals => "Сигналы недели",
+            Section::Emerging => "Новые темы",
+            Section::TopNegative => "Самые негативные публикации",
+            Section::TopPositive => "Самые позитивные публикации",
+            Section::SavedSearches => "Сохранённые поиски",
+            Section::Sources => "Работа источников",
+        }
+    }
+
+    /// What the section says when it has nothing to show.
+    pub fn when_empty(self) -> &'static str {
+        match self {
+            Section::Main | Section::Days | Section::Topics | Section::Places => "Нет публикаций.",
+            Section::Signals => "Сигналов не было.",
+            Section::Emerging => "Новых тем, о которых заговорили сразу многие, не появилось.",
+            Section::TopNegative => "Негативных публикаций нет.",
+            Section::TopPositive => "Позитивных публикаций нет.",
+            Section::SavedSearches => {
+                "Сохранённых поисков нет. Их задают в файле конфигурации ([[searches]]) или через API."
+            }
+            Section::Sources => "Источники не заданы.",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {

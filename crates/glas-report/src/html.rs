@@ -19,10 +19,12 @@ pub fn render(m: &Model) -> String {
         esc(&m.title),
         esc(&m.subtitle)
     );
-    for section in &m.sections {
+    for &section in &m.sections {
+        let _ = writeln!(h, "<h2>{}</h2>", section.heading());
+        let empty = format!("<p>{}</p>\n", esc(section.when_empty()));
         match section {
             Section::Main => {
-                h.push_str("<section class=\"main\"><h2>Главное</h2>\n");
+                h.push_str("<section class=\"main\">\n");
                 if let Some(until) = m.partial_until {
                     let _ = writeln!(
                         h,
@@ -38,7 +40,6 @@ pub fn render(m: &Model) -> String {
                 h.push_str("</ol></section>\n");
             }
             Section::Days => {
-                h.push_str("<h2>Публикации и тональность по дням</h2>\n");
                 h.push_str(&charts::days(&m.days));
                 h.push_str("\n<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
                 for d in &m.days {
@@ -55,20 +56,13 @@ pub fn render(m: &Model) -> String {
                 }
                 h.push_str("</table>\n");
             }
-            Section::Topics => tally(&mut h, "Напряжённость по темам", "Тема", &m.topics),
-            Section::Places => tally(&mut h, "Напряжённость по населённым пунктам", "Населённый пункт", &m.places),
-            Section::Signals => {
-                h.push_str("<h2>Сигналы недели</h2>\n");
-                signals(&mut h, &m.signals, "Сигналов не было.");
-            }
-            Section::Emerging => {
-                h.push_str("<h2>Новые темы</h2>\n");
-                signals(&mut h, &m.emerging, "Новых тем, о которых заговорили сразу многие, не появилось.");
-            }
+            Section::Topics => tally(&mut h, &empty, "Тема", &m.topics),
+            Section::Places => tally(&mut h, &empty, "Населённый пункт", &m.places),
+            Section::Signals => signals(&mut h, &empty, &m.signals),
+            Section::Emerging => signals(&mut h, &empty, &m.emerging),
             Section::SavedSearches => {
-                h.push_str("<h2>Сохранённые поиски</h2>\n");
                 if m.saved_searches.is_empty() {
-                    h.push_str("<p>Сохранённых поисков нет. Их задают в файле конфигурации (<code>[[searches]]</code>) или через API.</p>\n");
+                    h.push_str(&empty);
                 } else {
                     h.push_str("<table><tr><th>Поиск</th><th>Запрос</th><th>За неделю</th><th>Неделей ранее</th><th>Изменение</th></tr>\n");
                     for s in &m.saved_searches {
@@ -85,18 +79,11 @@ pub fn render(m: &Model) -> String {
                     h.push_str("</table>\n");
                 }
             }
-            Section::TopNegative => {
-                h.push_str("<h2>Самые негативные публикации</h2>\n");
-                mentions(&mut h, &m.top_negative, "Негативных публикаций нет.");
-            }
-            Section::TopPositive => {
-                h.push_str("<h2>Самые позитивные публикации</h2>\n");
-                mentions(&mut h, &m.top_positive, "Позитивных публикаций нет.");
-            }
+            Section::TopNegative => mentions(&mut h, &empty, &m.top_negative),
+            Section::TopPositive => mentions(&mut h, &empty, &m.top_positive),
             Section::Sources => {
-                h.push_str("<h2>Работа источников</h2>\n");
                 if m.sources.is_empty() {
-                    h.push_str("<p>Источники не заданы.</p>\n");
+                    h.push_str(&empty);
                 } else {
                     let bad = m.sources.iter().filter(|s| !s.ok).count();
                     let _ = writeln!(
@@ -128,10 +115,9 @@ pub fn render(m: &Model) -> String {
     h
 }
 
-fn tally(h: &mut String, heading: &str, first: &str, rows: &[TallyRow]) {
-    let _ = writeln!(h, "<h2>{heading}</h2>");
+fn tally(h: &mut String, empty: &str, first: &str, rows: &[TallyRow]) {
     if rows.is_empty() {
-        h.push_str("<p>Нет публикаций.</p>\n");
+        h.push_str(empty);
         return;
     }
     h.push_str(&charts::compare(rows));
@@ -153,9 +139,9 @@ fn tally(h: &mut String, heading: &str, first: &str, rows: &[TallyRow]) {
     h.push_str("</table>\n");
 }
 
-fn signals(h: &mut String, rows: &[SignalRow], none: &str) {
+fn signals(h: &mut String, empty: &str, rows: &[SignalRow]) {
     if rows.is_empty() {
-        let _ = writeln!(h, "<p>{none}</p>");
+        h.push_str(empty);
         return;
     }
     h.push_str(
@@ -177,9 +163,9 @@ fn signals(h: &mut String, rows: &[SignalRow], none: &str) {
     h.push_str("</table>\n");
 }
 
-fn mentions(h: &mut String, rows: &[MentionRow], none: &str) {
+fn mentions(h: &mut String, empty: &str, rows: &[MentionRow]) {
     if rows.is_empty() {
-        let _ = writeln!(h, "<p>{none}</p>");
+        h.push_str(empty);
         return;
     }
     h.push_str("<ol class=\"mentions\">\n");

@@ -289,10 +289,11 @@ fn layout(m: &Model) -> Flow {
     let mut f = Flow::new();
     f.para(&m.title, 16.0, true, BLACK, 0.0);
     f.para(&m.subtitle, 8.5, false, GREY, 0.0);
-    for section in &m.sections {
+    for &section in &m.sections {
+        let empty = section.when_empty();
         match section {
             Section::Main => {
-                f.heading("Главное", 60.0);
+                f.heading(section.heading(), 60.0);
                 if let Some(until) = m.partial_until {
                     f.para(
                         &format!(
@@ -312,7 +313,7 @@ fn layout(m: &Model) -> Flow {
                 }
             }
             Section::Days => {
-                f.heading("Публикации и тональность по дням", chart_height(charts::DAY_CHART) + 8.0);
+                f.heading(section.heading(), chart_height(charts::DAY_CHART) + 8.0);
                 f.chart(charts::days(&m.days), charts::DAY_CHART);
                 let rows: Vec<Vec<String>> = m
                     .days
@@ -335,42 +336,35 @@ fn layout(m: &Model) -> Flow {
                 );
             }
             Section::Topics | Section::Places => {
-                let (title, first, rows) = if *section == Section::Topics {
-                    ("Напряжённость по темам", "Тема", &m.topics)
+                let (first, rows) = if section == Section::Topics {
+                    ("Тема", &m.topics)
                 } else {
-                    ("Напряжённость по населённым пунктам", "Населённый пункт", &m.places)
+                    ("Населённый пункт", &m.places)
                 };
                 let shown = rows.iter().filter(|r| r.this.negative + r.previous.negative > 0).count();
                 let px = charts::compare_size(shown);
                 // Keep the heading with its chart.
-                f.heading(title, chart_height(px) + 8.0);
+                f.heading(section.heading(), chart_height(px) + 8.0);
                 if rows.is_empty() {
-                    f.para("Нет публикаций.", 10.0, false, BLACK, 0.0);
+                    f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
                     f.chart(charts::compare(rows), px);
                     tally_table(&mut f, first, rows);
                 }
             }
-            Section::Signals => {
-                f.heading("Сигналы недели", 60.0);
-                if m.signals.is_empty() {
-                    f.para("Сигналов не было.", 10.0, false, BLACK, 0.0);
+            Section::Signals | Section::Emerging => {
+                let rows = if section == Section::Signals { &m.signals } else { &m.emerging };
+                f.heading(section.heading(), 60.0);
+                if rows.is_empty() {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
-                    signal_table(&mut f, &m.signals);
-                }
-            }
-            Section::Emerging => {
-                f.heading("Новые темы", 40.0);
-                if m.emerging.is_empty() {
-                    f.para("Новых тем, о которых заговорили сразу многие, не появилось.", 10.0, false, BLACK, 0.0);
-                } else {
-                    signal_table(&mut f, &m.emerging);
+                    signal_table(&mut f, rows);
                 }
             }
             Section::SavedSearches => {
-                f.heading("Сохранённые поиски", 40.0);
+                f.heading(section.heading(), 40.0);
                 if m.saved_searches.is_empty() {
-                    f.para("Сохранённых поисков нет.", 10.0, false, BLACK, 0.0);
+                    f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
                     let rows: Vec<Vec<String>> = m
                         .saved_searches
@@ -393,22 +387,19 @@ fn layout(m: &Model) -> Flow {
                     );
                 }
             }
-            Section::TopNegative => {
-                f.heading("Самые негативные публикации", 60.0);
-                if m.top_negative.is_empty() {
-                    f.para("Негативных публикаций нет.", 10.0, false, BLACK, 0.0);
+            Section::TopNegative | Section::TopPositive => {
+                let rows = if section == Section::TopNegative { &m.top_negative } else { &m.top_positive };
+                f.heading(section.heading(), 60.0);
+                if rows.is_empty() {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
                 }
-                mention_list(&mut f, &m.top_negative);
-            }
-            Section::TopPositive => {
-                f.heading("Самые позитивные публикации", 60.0);
-                if m.top_positive.is_empty() {
-                    f.para("Позитивных публикаций нет.", 10.0, false, BLACK, 0.0);
-                }
-                mention_list(&mut f, &m.top_positive);
+                mention_list(&mut f, rows);
             }
             Section::Sources => {
-                f.heading("Работа источников", 40.0);
+                f.heading(section.heading(), 40.0);
+                if m.sources.is_empty() {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
+                }
                 let rows: Vec<Vec<String>> =
                     m.sources.iter().map(|s| vec![s.name.clone(), s.status.clone(), s.detail.clone()]).collect();
                 let colors: Vec<Option<Color>> = m.sources.iter().map(|s| (!s.ok).then_some(RED)).collect();

@@ -101,7 +101,7 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
             let range = wb.worksheet_range(sheet).unwrap();
             range
                 .rows()
-                .find(|r| r.first().is_some_and(|c| c.to_string() == first))
+                .find(|r| r.first().is_some_and(|c| *c == first))
                 .unwrap_or_else(|| panic!("no row {first:?} in {sheet}"))
                 .to_vec()
         };
@@ -113,7 +113,7 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
         let total: f64 = days.rows().skip(1).map(|r| r[2].as_f64().unwrap()).sum();
         assert_eq!(total, 80.0);
         let signals = wb.worksheet_range("Сигналы").unwrap();
-        assert!(signals.rows().skip(1).any(|r| r[4].to_string() == "Величаевское" && r[6].to_string() == "завершён"));
+        assert!(signals.rows().skip(1).any(|r| r[4] == "Величаевское" && r[6] == "завершён"));
 
         // A week that does not exist is a usage error.
         let bad = glas(&["--data", &data, "report", "weekly", "--week", "2026-W60"]);
