@@ -156,24 +156,33 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
-/// A message with a plain text and an HTML alternative, and attachments.
+/// A message with a plain text and an HTML alternative, images the HTML
+/// shows as `cid:NAME` (`inline`, each named by its content id), and
+/// attachments.
 pub fn compose_with_attachments(
     config: &Alerts,
     to: &[String],
     subject: &str,
     text: &str,
     html: &str,
+    inline: &[Attachment],
     attachments: &[Attachment],
 ) -> Result<Message, AlertError> {
     use lettre::message::header::ContentType;
+    use lettre::message::{Attachment as Part, SinglePart};
+    let content_type = |mime: &str| ContentType::parse(mime).map_err(|e| AlertError::Build(e.to_string()));
     let mut b = Message::builder().from(mailbox(&config.from)?).subject(subject);
     for a in to {
         b = b.to(mailbox(a)?);
     }
-    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()));
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html.to_string()));
+    for i in inline {
+        related = related.singlepart(Part::new_inline(i.name.clone()).body(i.bytes.clone(), content_type(i.mime)?));
+    }
+    let alternative = MultiPart::alternative().singlepart(SinglePart::plain(text.to_string())).multipart(related);
+    let mut body = MultiPart::mixed().multipart(alternative);
     for a in attachments {
-        let ct = ContentType::parse(a.mime).map_err(|e| AlertError::Build(e.to_string()))?;
-        body = body.singlepart(lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), ct));
+        body = body.singlepart(Part::new(a.name.clone()).body(a.bytes.clone(), content_type(a.mime)?));
     }
     b.multipart(body).map_err(|e| AlertError::Build(e.to_string()))
 }

@@ -159,6 +159,33 @@ fn draw_compare(root: &Area, rows: &[&TallyRow]) -> DrawResult {
     Ok(())
 }
 
+/// How SVG charts find their font: "sans-serif" is the bundled DejaVu.
+pub(crate) fn svg_options() -> resvg::usvg::Options<'static> {
+    let mut opt = resvg::usvg::Options::default();
+    let db = opt.fontdb_mut();
+    db.load_font_data(crate::pdf::REGULAR.to_vec());
+    db.load_font_data(crate::pdf::BOLD.to_vec());
+    let family = db.faces().next().and_then(|f| f.families.first()).map(|(n, _)| n.clone());
+    if let Some(family) = family {
+        db.set_sans_serif_family(family.clone());
+        opt.font_family = family;
+    }
+    opt
+}
+
+/// A chart as PNG at `scale` × its pixel size, for mail clients that do not
+/// show SVG. `None` if the SVG cannot be read (never for our own charts).
+pub fn to_png(svg: &str, scale: f32) -> Option<Vec<u8>> {
+    use resvg::tiny_skia;
+    static OPTIONS: std::sync::LazyLock<resvg::usvg::Options<'static>> = std::sync::LazyLock::new(svg_options);
+    let tree = resvg::usvg::Tree::from_str(svg, &OPTIONS).ok()?;
+    let size = tree.size().to_int_size().scale_by(scale)?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    pixmap.encode_png().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +217,7 @@ mod tests {
         let svg = compare(&[row("Величаевское", 12, 3), row("Заря", 0, 0)]);
         assert!(svg.contains("Величаевское") && svg.contains("12 (+300%)"), "{svg}");
         assert!(!svg.contains("Заря"), "rows without negative mentions are left out");
+        let png = to_png(&svg, 2.0).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
     }
 }

@@ -10,7 +10,44 @@ use crate::Section;
 use crate::charts;
 use crate::model::{MentionRow, Model, SignalRow, TallyRow, change, pct};
 
+/// A chart image referenced from an email's HTML as `cid:NAME`.
+pub struct InlineImage {
+    pub cid: String,
+    pub png: Vec<u8>,
+}
+
+/// The page with its charts inline as SVG.
 pub fn render(m: &Model) -> String {
+    render_with(m, &mut |svg, _| svg)
+}
+
+/// The page for an email body: charts as PNG images attached inline, which
+/// mail clients show (many drop inline SVG).
+pub fn render_email(m: &Model) -> (String, Vec<InlineImage>) {
+    let mut images = Vec::new();
+    let html = render_with(m, &mut |svg, alt| match charts::to_png(&svg, 2.0) {
+        Some(png) => {
+            let cid = format!("chart{}@glas", images.len() + 1);
+            let width = svg_width(&svg).unwrap_or(640);
+            images.push(InlineImage { cid: cid.clone(), png });
+            format!(
+                "<img src=\"cid:{cid}\" width=\"{width}\" alt=\"{}\" style=\"max-width:100%;height:auto\">",
+                esc(alt)
+            )
+        }
+        None => svg,
+    });
+    (html, images)
+}
+
+/// The `width` an SVG declares.
+fn svg_width(svg: &str) -> Option<u32> {
+    let rest = &svg[svg.find("width=\"")? + 7..];
+    rest[..rest.find('"')?].parse().ok()
+}
+
+/// `chart(svg, alt)` decides how a chart goes into the page.
+fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
@@ -40,7 +77,7 @@ pub fn render(m: &Model) -> String {
                 h.push_str("</ol></section>\n");
             }
             Section::Days => {
-                h.push_str(&charts::days(&m.days));
+                h.push_str(&chart(charts::days(&m.days), section.heading()));
                 h.push_str("\n<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
                 for d in &m.days {
                     let t = &d.tally;
@@ -56,8 +93,10 @@ pub fn render(m: &Model) -> String {
                 }
                 h.push_str("</table>\n");
             }
-            Section::Topics => tally(&mut h, &empty, "Тема", &m.topics),
-            Section::Places => tally(&mut h, &empty, "Населённый пункт", &m.places),
+            Section::Topics => tally(&mut h, &empty, "Тема", &m.topics, &mut |svg| chart(svg, section.heading())),
+            Section::Places => tally(&mut h, &empty, "Населённый пункт", &m.places, &mut |svg| {
+                chart(svg, section.heading())
+            }),
             Section::Signals => signals(&mut h, &empty, &m.signals),
             Section::Emerging => signals(&mut h, &empty, &m.emerging),
             Section::SavedSearches => {
@@ -115,12 +154,12 @@ pub fn render(m: &Model) -> String {
     h
 }
 
-fn tally(h: &mut String, empty: &str, first: &str, rows: &[TallyRow]) {
+fn tally(h: &mut String, empty: &str, first: &str, rows: &[TallyRow], chart: &mut dyn FnMut(String) -> String) {
     if rows.is_empty() {
         h.push_str(empty);
         return;
     }
-    h.push_str(&charts::compare(rows));
+    h.push_str(&chart(charts::compare(rows)));
     let _ = writeln!(
         h,
         "\n<table><tr><th>{first}</th><th>Публикаций</th><th>Негативных</th><th>Доля негатива</th><th>Негатив к прошлой неделе</th></tr>"

@@ -13,7 +13,7 @@
 
 pub mod charts;
 mod dashboard;
-mod html;
+pub mod html;
 pub mod model;
 pub mod pdf;
 pub mod xlsx;
@@ -126,6 +126,11 @@ impl model::Model {
     /// The self-contained HTML page.
     pub fn render_html(&self) -> String {
         html::render(self)
+    }
+
+    /// The HTML page for an email body, its charts as inline PNG images.
+    pub fn render_email_html(&self) -> (String, Vec<html::InlineImage>) {
+        html::render_email(self)
     }
 
     /// The A4 PDF for printing.

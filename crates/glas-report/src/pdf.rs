@@ -24,8 +24,8 @@ use crate::Section;
 use crate::charts;
 use crate::model::{MentionRow, Model, SignalRow, TallyRow, change, pct};
 
-static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
-static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
+pub(crate) static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
+pub(crate) static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
 
 /// A4 in points, and the margins.
 const PAGE: (f32, f32) = (595.28, 841.89);
@@ -420,25 +420,11 @@ fn fill(surface: &mut Surface, c: Color) {
     }));
 }
 
-/// The chart SVGs ask for "sans-serif": it is the bundled font.
-fn svg_options() -> usvg::Options<'static> {
-    let mut opt = usvg::Options::default();
-    let db = opt.fontdb_mut();
-    db.load_font_data(REGULAR.to_vec());
-    db.load_font_data(BOLD.to_vec());
-    let family = db.faces().next().and_then(|f| f.families.first()).map(|(n, _)| n.clone());
-    if let Some(family) = family {
-        db.set_sans_serif_family(family.clone());
-        opt.font_family = family;
-    }
-    opt
-}
-
 pub fn render(m: &Model) -> Result<Vec<u8>, PdfError> {
     let flow = layout(m);
     let regular = Font::new(REGULAR.to_vec().into(), 0).ok_or_else(|| PdfError("bundled font".into()))?;
     let bold = Font::new(BOLD.to_vec().into(), 0).ok_or_else(|| PdfError("bundled font".into()))?;
-    let svg_opt = svg_options();
+    let svg_opt = charts::svg_options();
     let mut doc = Document::new();
     doc.set_metadata(Metadata::new().title(m.title.clone()).language("ru".into()).creator("glas".into()));
     let n = flow.pages.len();

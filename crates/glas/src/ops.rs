@@ -584,9 +584,8 @@ pub fn saved_counts(
 #[derive(Debug, Clone)]
 pub struct WeeklyFiles {
     pub week: glas_report::IsoWeek,
-    pub title: String,
-    /// The main findings as plain text.
-    pub text: String,
+    /// What the report says (for the email).
+    pub model: glas_report::model::Model,
     pub html: PathBuf,
     pub pdf: PathBuf,
     pub xlsx: PathBuf,
@@ -655,21 +654,20 @@ pub fn weekly_report(
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
     let files = WeeklyFiles {
         week,
-        title: model.title.clone(),
-        text: model.render_text(),
         html: dir.join(format!("weekly-{week}.html")),
         pdf: dir.join(format!("weekly-{week}.pdf")),
         xlsx: dir.join(format!("weekly-{week}.xlsx")),
+        model,
     };
-    write_atomic(&files.html, model.render_html().as_bytes())?;
-    write_atomic(&files.pdf, &model.render_pdf()?)?;
-    write_atomic(&files.xlsx, &model.render_xlsx().context("cannot make the XLSX report")?)?;
+    write_atomic(&files.html, files.model.render_html().as_bytes())?;
+    write_atomic(&files.pdf, &files.model.render_pdf()?)?;
+    write_atomic(&files.xlsx, &files.model.render_xlsx().context("cannot make the XLSX report")?)?;
     Ok(files)
 }
 
-/// Emails the weekly report (the HTML page as the body, the PDF and the XLSX
-/// attached) to `[report] to`, or else the `[alerts]` recipients. `None` when
-/// alerts are not configured.
+/// Emails the weekly report (the HTML page as the body, its charts as inline
+/// PNG images; the PDF and the XLSX attached) to `[report] to`, or else the
+/// `[alerts]` recipients. `None` when alerts are not configured.
 pub async fn email_weekly_report(
     ctx: &Ctx,
     files: &WeeklyFiles,
@@ -677,7 +675,9 @@ pub async fn email_weekly_report(
     let Some(alerts) = &ctx.pipeline.alerts else { return Ok(None) };
     let to = if ctx.pipeline.report.to.is_empty() { alerts.to.clone() } else { ctx.pipeline.report.to.clone() };
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read '{}'", p.display()));
-    let html = String::from_utf8(read(&files.html)?).context("the HTML report is not UTF-8")?;
+    let (html, images) = files.model.render_email_html();
+    let inline: Vec<glas_alert::Attachment> =
+        images.into_iter().map(|i| glas_alert::Attachment { name: i.cid, mime: "image/png", bytes: i.png }).collect();
     let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or("report").to_string();
     let attachments = [
         glas_alert::Attachment { name: name(&files.pdf), mime: "application/pdf", bytes: read(&files.pdf)? },
@@ -687,8 +687,9 @@ pub async fn email_weekly_report(
             bytes: read(&files.xlsx)?,
         },
     ];
-    let subject = format!("Еженедельный отчёт — {}", files.title);
-    let sent = match glas_alert::compose_with_attachments(alerts, &to, &subject, &files.text, &html, &attachments) {
+    let subject = format!("Еженедельный отчёт — {}", files.model.title);
+    let text = files.model.render_text();
+    let sent = match glas_alert::compose_with_attachments(alerts, &to, &subject, &text, &html, &inline, &attachments) {
         Ok(msg) => {
             glas_alert::deliver_message(alerts, &ctx.data_dir, msg, &to, &format!("weekly-{}", files.week)).await
         }

@@ -224,6 +224,10 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         assert_eq!(envelope(r)["rcpt_tos"], serde_json::json!(["head@levokumsky.example"]));
         let raw = &messages[r];
         assert!(raw.contains("multipart/mixed") && raw.contains("application/pdf"), "attachments");
+        // Charts as PNG images the HTML body shows by content id.
+        assert!(raw.contains("multipart/related") && raw.contains("image/png"), "inline charts");
+        assert!(raw.contains("Content-ID: <chart1@glas>"), "content ids");
+        assert!(decoded(raw).contains("src=\"cid:chart1@glas\""), "the body shows the chart");
         assert!(raw.contains("weekly-2026-W47.pdf") && raw.contains("weekly-2026-W47.xlsx"));
         for ext in ["html", "pdf", "xlsx"] {
             assert!(data.join(format!("reports/weekly-2026-W47.{ext}")).is_file(), "{ext}");
