@@ -371,14 +371,9 @@ impl Alerter<'_> {
             .map_err(|e| AlertError::Build(e.to_string()))
     }
 
-    /// "Снято: водоснабжение, Величаевское — напряжённость спала".
+    /// The notice that an alerted episode resolved.
     fn compose_resolution(&self, s: &Signal, to: &[String]) -> Result<Message, AlertError> {
-        let subject = if s.kind == "source_silent" {
-            let id = s.source.as_deref().unwrap_or("?");
-            format!("Снято: источник «{}» снова работает", self.source_names.get(id).map_or(id, String::as_str))
-        } else {
-            format!("Снято: {}, {} — напряжённость спала", topic_label(s), s.place.as_deref().unwrap_or("весь округ"))
-        };
+        let subject = resolution_subject(s, self.source_names);
         let at = s.detected_at.with_timezone(&self.tz).format("%d.%m.%Y %H:%M");
         let line = format!(
             "Эпизод завершён {at}: негативных публикаций больше не прибывает сверх обычного (за последние {} — {}).",
@@ -537,6 +532,9 @@ pub fn subject(s: &Signal) -> String {
 /// an escalation says so: "ВЫСОКИЙ (усиление): ..."; a source's silence is
 /// named with the source's display name.
 pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
+    if s.phase() == Some("resolved") {
+        return resolution_subject(s, names);
+    }
     if s.kind == "source_silent" {
         return source_line(s, names);
     }
@@ -549,6 +547,15 @@ pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
         ru::negative_mentions(s.count),
         ru::window(&s.window)
     )
+}
+
+/// "Снято: водоснабжение, Величаевское — напряжённость спала".
+fn resolution_subject(s: &Signal, names: &BTreeMap<String, String>) -> String {
+    if s.kind == "source_silent" {
+        let id = s.source.as_deref().unwrap_or("?");
+        return format!("Снято: источник «{}» снова работает", names.get(id).map_or(id, String::as_str));
+    }
+    format!("Снято: {}, {} — напряжённость спала", topic_label(s), s.place.as_deref().unwrap_or("весь округ"))
 }
 
 /// The topic as an official reads it; an emerging issue is named by its words.
@@ -687,6 +694,8 @@ mod tests {
         assert!(raw.contains("Subject: "), "{raw}");
         let subject_line = msg.headers().get_raw("Subject").unwrap().to_string();
         assert_eq!(subject_line, "Снято: водоснабжение, Величаевское — напряжённость спала");
+        let resolved = signal("2026-11-26T20:00:00+03:00", "resolved", Severity::Low, 0);
+        assert_eq!(subject(&resolved), subject_line);
     }
 
     #[test]

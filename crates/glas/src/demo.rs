@@ -104,9 +104,25 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
         println!("   no signals");
     }
 
-    println!("\n4. alerts");
-    let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await?;
-    crate::print_alert_report(report.as_ref(), &ctx.source_names());
+    // Delivered as `glas run` would have, round after round as the signals
+    // came: each round sees only the signals detected so far.
+    println!("\n4. alerts, as they would have gone out live");
+    let mut moments: Vec<_> = analysis.signals.iter().map(|s| s.detected_at).collect();
+    moments.sort();
+    moments.dedup();
+    let mut live: Option<glas_alert::Report> = None;
+    for t in moments {
+        let so_far: Vec<glas_core::Signal> = analysis.signals.iter().filter(|s| s.detected_at <= t).cloned().collect();
+        if let Some(r) = ops::deliver_alerts(&ctx, &so_far, &analysis.records).await? {
+            let all = live.get_or_insert_with(Default::default);
+            all.sent.extend(r.sent);
+            all.failed.extend(r.failed);
+        }
+    }
+    if live.is_none() && ctx.pipeline.alerts.is_some() {
+        live = Some(Default::default());
+    }
+    crate::print_alert_report(live.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
     let report = ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
@@ -140,7 +156,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn display(p: &Path) -> String {
+pub(crate) fn display(p: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     let p: PathBuf = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let p = normalize(&p);

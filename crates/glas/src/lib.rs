@@ -975,7 +975,7 @@ pub fn print_alert_report(report: Option<&glas_alert::Report>, names: &std::coll
                 println!("alert sent to {}: {}", to.join(", "), glas_alert::subject_with(s, names))
             }
             glas_alert::Delivered::Outbox { path } => {
-                println!("alert written to {}: {}", path.display(), glas_alert::subject_with(s, names))
+                println!("alert written to {}: {}", demo::display(path), glas_alert::subject_with(s, names))
             }
         }
     }

@@ -13,7 +13,9 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(text.contains("· 0 failed"), "{text}");
     assert!(text.contains("водоснабжение, Величаевское"), "{text}");
     assert!(text.contains("ВЫСОКИЙ (усиление): водоснабжение, Величаевское"), "{text}");
-    assert!(text.contains("sent, 0 already sent earlier, 0 failed"), "{text}");
+    // As live: the opening, then two escalations, each once.
+    assert!(text.contains("alerts: 3 sent, 0 already sent earlier, 0 failed"), "{text}");
+    assert!(text.contains("НИЗКИЙ: водоснабжение, Величаевское"), "{text}");
 
     let report = std::fs::read_to_string(data.join("reports/weekly-2026-W48.html")).unwrap();
     assert!(report.contains("<html lang=\"ru\">"));
@@ -22,6 +24,10 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(report.contains("Величаевское"));
     assert!(report.contains("<svg"), "chart embedded");
     assert!(!report.contains("src=\"http"), "self-contained");
+    for ext in ["pdf", "xlsx"] {
+        let f = data.join(format!("reports/weekly-2026-W48.{ext}"));
+        assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 5000), "{}", f.display());
+    }
 
     let outbox: Vec<_> = std::fs::read_dir(data.join("outbox")).unwrap().collect();
     assert!(!outbox.is_empty());
