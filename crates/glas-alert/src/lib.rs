@@ -149,6 +149,29 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// `<HASH.glas@DOMAIN>`: a Message-ID that depends only on `parts` (and the
+/// sender's domain), so a message sent again is the same message to mail
+/// servers and clients that drop duplicates.
+pub fn message_id(parts: &[&str], from: &str) -> String {
+    // FNV-1a: stable across builds and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let domain = from.rsplit('@').next().map(|d| d.trim_end_matches('>').trim()).unwrap_or("");
+    let domain = if domain.is_empty() || domain == from { "glas.invalid" } else { domain };
+    format!("<{h:016x}.glas@{domain}>")
+}
+
+/// `msg` with its Message-ID replaced by `id`.
+pub fn with_message_id(mut msg: Message, id: &str) -> Message {
+    msg.headers_mut().set(lettre::message::header::MessageId::from(id.to_string()));
+    msg
+}
+
 /// A file attached to an email.
 pub struct Attachment {
     pub name: String,
@@ -313,8 +336,13 @@ impl Alerter<'_> {
                 "alert"
             };
             let to = self.config.recipients(s.topic.as_deref(), s.place.as_deref());
+            // The same alert always has the same Message-ID: should a crash
+            // fall between the server's acceptance and the state's save, the
+            // copy sent after the restart is recognisably a duplicate.
+            let id = message_id(&[what, &key, &s.detected_at.to_rfc3339()], &self.config.from);
             let result = async {
                 let msg = if resolved { self.compose_resolution(s, &to)? } else { self.compose_to(s, mentions, &to)? };
+                let msg = with_message_id(msg, &id);
                 let name = format!("{}-{what}-{key}", s.detected_at.format("%Y%m%dT%H%M"));
                 deliver_message(self.config, self.data_dir, msg, &to, &name).await
             }
@@ -672,6 +700,10 @@ mod tests {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["what"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(what, ["alert", "alert", "resolution"]);
+        let id = message_id(&["alert", "k", "t"], "Glas <glas@example.org>");
+        assert!(id.starts_with('<') && id.ends_with(".glas@example.org>"), "{id}");
+        assert_eq!(id, message_id(&["alert", "k", "t"], "glas@example.org"), "stable");
+        assert_ne!(id, message_id(&["alert", "k", "u"], "glas@example.org"));
     }
 
     #[test]

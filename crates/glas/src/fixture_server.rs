@@ -7,6 +7,8 @@
 //!   when that file exists (saved pages of a paged site).
 //! - `/_misbehave/huge`: a 30 MB body, streamed without a length.
 //! - `/_misbehave/loop-a`: redirects to `loop-b`, which redirects back.
+//! - `/_misbehave/slow/MS/PATH`: the file at PATH after MS milliseconds (a
+//!   round that lasts long enough to be interrupted).
 //! - `/_misbehave/retry-after`: `429 Too Many Requests` with `Retry-After: 1`
 //!   to the first request, then the administration's feed.
 //! - `/vk/method/wall.get`, `/vk/method/wall.getComments`: answers like the VK

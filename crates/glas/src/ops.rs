@@ -691,6 +691,9 @@ pub async fn email_weekly_report(
     let text = files.model.render_text();
     let sent = match glas_alert::compose_with_attachments(alerts, &to, &subject, &text, &html, &inline, &attachments) {
         Ok(msg) => {
+            let id =
+                glas_alert::message_id(&["weekly", &files.week.to_string(), &ctx.pipeline.district.name], &alerts.from);
+            let msg = glas_alert::with_message_id(msg, &id);
             glas_alert::deliver_message(alerts, &ctx.data_dir, msg, &to, &format!("weekly-{}", files.week)).await
         }
         Err(e) => Err(e),

@@ -209,6 +209,7 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         assert_eq!(water.len(), 1, "one episode, one alert: {subjects:#?}");
         let w = water[0];
         assert!(["ВЫСОКИЙ", "СРЕДНИЙ"].iter().any(|s| subjects[w].starts_with(s)), "{}", subjects[w]);
+        assert!(messages[w].contains(".glas@levokumsky.example>"), "a stable Message-ID");
         let body = decoded(&messages[w]);
         assert!(body.contains("http://127.0.0.1:8080/api/search?q=topic%3Awater"), "search link: {body}");
         let envelope = |i: usize| -> serde_json::Value {
