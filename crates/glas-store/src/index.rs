@@ -119,6 +119,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Option<IndexWriter>,
     pub(crate) fields: Fields,
+    /// Another process writes: pick up its commits before each search.
+    pub(crate) follow: bool,
 }
 
 impl SearchIndex {
@@ -147,7 +149,40 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| StoreError::index("open index reader", e))?;
-        Ok(SearchIndex { index, reader, writer: None, fields })
+        Ok(SearchIndex { index, reader, writer: None, fields, follow: false })
+    }
+
+    /// Opens the index another process writes, to read it: nothing is
+    /// created or rebuilt, and every search sees that process's last commit.
+    pub fn open_following(dir: &Path) -> Result<SearchIndex, StoreError> {
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| StoreError::index("open index folder", e.into()))?;
+        let index = Index::open(directory).map_err(|e| StoreError::index("open index", e))?;
+        if index.schema() != schema {
+            return Err(StoreError::index(
+                "open index",
+                tantivy::TantivyError::SchemaError(
+                    "the index is from another glas version; it is rebuilt when the writing process restarts".into(),
+                ),
+            ));
+        }
+        index.tokenizers().register(RU_ANALYZER, russian_analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| StoreError::index("open index reader", e))?;
+        Ok(SearchIndex { index, reader, writer: None, fields, follow: true })
+    }
+
+    /// The writer's latest commit, when following another process.
+    fn refresh(&self) {
+        if self.follow
+            && let Err(e) = self.reader.reload()
+        {
+            tracing::warn!(error = %e, "cannot reload the index; searching the previous commit");
+        }
     }
 
     /// The log sequence number the last commit covers (0 for a new index).
@@ -266,10 +301,12 @@ impl SearchIndex {
     }
 
     pub fn num_docs(&self) -> u64 {
+        self.refresh();
         self.reader.searcher().num_docs()
     }
 
     pub(crate) fn searcher(&self) -> Searcher {
+        self.refresh();
         self.reader.searcher()
     }
 

@@ -53,6 +53,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: String },
     #[error("data dir '{}' is in use by another glas process", path.display())]
     Locked { path: PathBuf },
+    #[error("the store at '{}' is open for reading only (another glas process writes it)", path.display())]
+    ReadOnly { path: PathBuf },
 }
 
 impl StoreError {
@@ -94,7 +96,8 @@ pub struct Store {
     /// Every stored id, read from the log the first time dedup needs it:
     /// searches and rebuilds never pay for it.
     ids: std::sync::OnceLock<HashSet<String>>,
-    _lock: File,
+    /// The writer's lock; `None` for a reader.
+    lock: Option<File>,
 }
 
 impl Store {
@@ -107,9 +110,37 @@ impl Store {
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked { path: dir.to_path_buf() })?;
         let log = log::Log::open(&dir.join("log"))?;
         let index = SearchIndex::open(&dir.join("index"))?;
-        let mut store = Store { dir: dir.to_path_buf(), log, index, ids: std::sync::OnceLock::new(), _lock: lock };
+        let mut store = Store { dir: dir.to_path_buf(), log, index, ids: std::sync::OnceLock::new(), lock: Some(lock) };
         store.catch_up()?;
         Ok(store)
+    }
+
+    /// Opens the store to read it (search, reports), also while another
+    /// process (`glas run`) writes it. Nobody writing: it is opened as by
+    /// [`Store::open`] (repairs, index caught up), then the lock is let go, so
+    /// a long reader (`glas serve`) never keeps the service from starting.
+    /// Someone writing: nothing is touched; each search sees the writer's
+    /// last commit. Either way, writes fail with [`StoreError::ReadOnly`].
+    pub fn open_reader(dir: &Path) -> Result<Store, StoreError> {
+        match Store::open(dir) {
+            Ok(mut store) => {
+                store.lock = None;
+                store.index.follow = true;
+                Ok(store)
+            }
+            Err(StoreError::Locked { .. }) => Ok(Store {
+                dir: dir.to_path_buf(),
+                log: log::Log::open_following(&dir.join("log")),
+                index: SearchIndex::open_following(&dir.join("index"))?,
+                ids: std::sync::OnceLock::new(),
+                lock: None,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.lock.is_some() { Ok(()) } else { Err(StoreError::ReadOnly { path: self.dir.clone() }) }
     }
 
     pub fn dir(&self) -> &Path {
@@ -155,6 +186,7 @@ impl Store {
     /// write per day touched and one index commit for all of them, with
     /// new/duplicate counts per group. Duplicates are judged in group order.
     pub fn append_groups(&mut self, groups: Vec<Vec<Record>>) -> Result<Vec<AppendStats>, StoreError> {
+        self.writable()?;
         let mut all_stats = Vec::with_capacity(groups.len());
         let mut fresh = Vec::with_capacity(groups.iter().map(Vec::len).sum());
         self.ids()?;
@@ -198,6 +230,7 @@ impl Store {
 
     /// Rebuilds the index from the log. Returns the number of documents.
     pub fn reindex(&mut self) -> Result<u64, StoreError> {
+        self.writable()?;
         self.index.clear()?;
         self.index.set_merging(false)?;
         let parts = self.log.parts()?;

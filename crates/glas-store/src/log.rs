@@ -41,6 +41,12 @@ impl Log {
         Ok(log)
     }
 
+    /// The log another process writes, to read it: its parts being written
+    /// (`.tmp`) are left alone and never read.
+    pub fn open_following(dir: &Path) -> Log {
+        Log { dir: dir.to_path_buf(), next_seq: 0 }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

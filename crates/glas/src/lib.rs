@@ -400,7 +400,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify { explain } => classify(&cli, *explain),
         Command::Search { query, since, from, to, sort, by_date, limit, page, all_reprints, facets, json, export } => {
             let ctx = load_ctx(&cli)?;
-            let store = ctx.open_store()?;
+            let store = ctx.open_store_reader()?;
             let tz = ctx.tz();
             let (since, until) =
                 glas_store::time_window(since.as_deref(), *from, *to, tz, Utc::now()).map_err(usage)?;
@@ -448,7 +448,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { addr, timeout } => {
             let ctx = load_ctx(&cli)?;
-            let store = std::sync::Arc::new(ctx.open_store()?);
+            let store = std::sync::Arc::new(ctx.open_store_reader()?);
             let mut state =
                 glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz());
             state.limits.timeout = std::time::Duration::from_secs((*timeout).max(1));
@@ -520,7 +520,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sources { at, json } => {
             let ctx = load_ctx(&cli)?;
-            let store = ctx.open_store()?;
+            let store = ctx.open_store_reader()?;
             let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
             let ledger = glas_analytics::health::ledger(
                 &ctx.pipeline.sources,
@@ -674,7 +674,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {
             let ctx = load_ctx(&cli)?;
-            let store = ctx.open_store()?;
+            let store = ctx.open_store_reader()?;
             let week = match week {
                 Some(w) => glas_report::IsoWeek::parse(w)
                     .ok_or_else(|| usage(format!("--week {w:?} is not an ISO week such as 2026-W47")))?,

@@ -29,6 +29,13 @@ impl Ctx {
         Store::open(&self.data_dir).with_context(|| format!("cannot open the store in '{}'", self.data_dir.display()))
     }
 
+    /// The store opened to read (search, serve, reports), also while `glas
+    /// run` writes it.
+    pub fn open_store_reader(&self) -> anyhow::Result<Store> {
+        Store::open_reader(&self.data_dir)
+            .with_context(|| format!("cannot open the store in '{}'", self.data_dir.display()))
+    }
+
     pub fn analyzer(&self) -> Analyzer {
         Analyzer::for_pipeline(&self.pipeline)
     }

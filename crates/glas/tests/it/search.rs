@@ -479,3 +479,39 @@ async fn saved_search_digests_reach_a_real_smtp_server_once_per_mention() {
     let again = ops::deliver_digests(&ctx, &store, 0).await.unwrap();
     assert_eq!(again[0].status, "nothing new");
 }
+
+#[test]
+fn searches_and_reports_read_the_store_while_another_process_writes_it() {
+    let tmp = imported();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let total = |args: &[&str]| search_json(&data, args)["total"].as_u64().unwrap();
+    let before = total(&["", "--all-reprints"]);
+
+    // This test holds the writer's lock, as `glas run` would.
+    let ctx = glas::ops::Ctx::new(glas::demo_pipeline(None).unwrap(), Some(data.as_path()));
+    let mut store = ctx.open_store().unwrap();
+    let mut enricher = glas::ops::Enricher::new(&ctx, &store).unwrap();
+    // Readers work meanwhile; a second writer is refused with a clear error.
+    assert_eq!(total(&["", "--all-reprints"]), before);
+    let report = glas(&["--data", d, "report", "weekly", "--week", "2026-W48"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let file = new_water_mention(tmp.path(), "tg:velichaevka_online/9100");
+    let second = glas(&["--data", d, "import", file.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(stderr(&second).contains("in use by another glas process"), "{}", stderr(&second));
+
+    // What the writer commits, the next search sees.
+    glas::ops::import_file(&mut store, &mut enricher, &file, 10).unwrap();
+    assert_eq!(total(&["", "--all-reprints"]), before + 1);
+    assert_eq!(total(&["id:\"tg:velichaevka_online/9100\""]), 1);
+
+    // A reader never writes: in-process, its appends are refused.
+    let mut reader = glas_store::Store::open_reader(&data).unwrap();
+    let err = reader.append(Vec::new()).unwrap_err();
+    assert!(matches!(err, glas_store::StoreError::ReadOnly { .. }), "{err}");
+    drop(store);
+    // Nobody writing: a reader does not keep a writer out.
+    let _reader = glas_store::Store::open_reader(&data).unwrap();
+    assert!(ctx.open_store().is_ok(), "a reader held the lock");
+}

@@ -157,6 +157,11 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         wait_for("the water alert", Duration::from_secs(60), || {
             sink.messages().iter().any(|m| subject(m).contains("водоснабжение, Величаевское"))
         });
+        // Analysts search while the service runs.
+        let o = glas(&["--data", data.to_str().unwrap(), "search", "вода Величаевском", "--json"]);
+        assert!(o.status.success(), "search during the service: {}", stderr(&o));
+        let hits: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(hits["total"].as_u64().unwrap() > 5, "{hits}");
         let health = get(&addr, "/healthz");
         assert!(health.starts_with("HTTP/1.0 200") || health.starts_with("HTTP/1.1 200"), "{health}");
         let metrics = get(&addr, "/metrics");
