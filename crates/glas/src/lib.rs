@@ -353,12 +353,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = cli.pipeline.as_ref().ok_or_else(|| usage("validate needs --pipeline FILE"))?;
             let p = load_pipeline(path)?;
             println!(
-                "{}: ok — {} sources, {} settlements, {} saved searches, alerts {}",
+                "{}: ok — {} sources, {} settlements, {} saved searches, alerts {}, weekly report {} {}",
                 path.display(),
                 p.sources.len(),
                 p.places.len(),
                 p.searches.len(),
-                if p.alerts.is_some() { "configured" } else { "not configured" }
+                if p.alerts.is_some() { "configured" } else { "not configured" },
+                p.report.weekday,
+                p.report.at.format("%H:%M")
             );
             Ok(ExitCode::SUCCESS)
         }
