@@ -242,8 +242,19 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     let clock = opts.clock;
     let mut store = ctx.open_store()?;
     let mut enricher = ops::Enricher::new(&ctx, &store)?;
-    let mut due: HashMap<String, DateTime<Utc>> =
-        ctx.pipeline.sources.iter().map(|s| (s.id.clone(), clock.now())).collect();
+    // A source fetched less than its interval ago (before a restart) waits
+    // for the rest of it: a service restarted in a loop never hammers a site.
+    let checkpoints = store.checkpoints()?;
+    let mut due: HashMap<String, DateTime<Utc>> = ctx
+        .pipeline
+        .sources
+        .iter()
+        .map(|s| {
+            let wait = last_attempt(&checkpoints.get(&s.id))
+                .map_or(Duration::zero(), |last| (last + s.interval - Utc::now()).max(Duration::zero()));
+            (s.id.clone(), clock.now() + wait)
+        })
+        .collect();
     // The first start begins the report schedule with the next occurrence.
     if load_report_state(&ctx)?.is_none() {
         let (_, week) = last_occurrence(&ctx, clock.now());
@@ -311,6 +322,15 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     }
     tracing::info!("glas run stopped");
     Ok(())
+}
+
+/// When a source was last fetched (wall clock), successfully or not.
+fn last_attempt(cp: &glas_core::Checkpoint) -> Option<DateTime<Utc>> {
+    let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+    let ok = cp.last_success.as_deref().and_then(parse);
+    // A failure is recorded as "STAMP stage url: reason".
+    let failed = cp.last_error.as_deref().and_then(|e| e.split_once(' ')).and_then(|(t, _)| parse(t));
+    ok.max(failed)
 }
 
 /// Analytics, alerts and digests after a crawl round.
@@ -450,6 +470,23 @@ mod tests {
         // A Friday schedule reports the running week.
         let (_, week) = last_occurrence(&ctx("Fri 17:00"), utc("2026-11-27T15:00:00Z"));
         assert_eq!(week.to_string(), "2026-W48");
+    }
+
+    #[test]
+    fn the_last_attempt_is_the_later_of_success_and_failure() {
+        let cp = glas_core::Checkpoint {
+            last_success: Some("2026-11-23T07:00:00+00:00".into()),
+            last_error: Some("2026-11-23T08:00:00+00:00 fetch http://x: timed out".into()),
+            ..Default::default()
+        };
+        assert_eq!(last_attempt(&cp), Some(utc("2026-11-23T08:00:00Z")));
+        let partial = glas_core::Checkpoint {
+            last_success: Some("2026-11-23T09:00:00+00:00".into()),
+            last_error: Some("fetch http://x/2: 404".into()),
+            ..Default::default()
+        };
+        assert_eq!(last_attempt(&partial), Some(utc("2026-11-23T09:00:00Z")));
+        assert_eq!(last_attempt(&Default::default()), None);
     }
 
     #[test]
