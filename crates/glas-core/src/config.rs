@@ -943,6 +943,9 @@ impl Pipeline {
                 for a in rs.to.iter().filter(|a| !plausible_email(a)) {
                     r.error(span.clone(), format!("{a:?} is not an email address"));
                 }
+                if !rs.to.is_empty() && alerts.is_none() {
+                    r.error(span, "the report is emailed through [alerts]: add an [alerts] section".into());
+                }
                 rs
             }
         };
@@ -1501,6 +1504,8 @@ variants = ["водоканал"]
         assert_eq!(a.recipients(Some("water"), None), ["p@example.org"], "a place route needs the place");
         assert_eq!(a.recipients(Some("roads"), Some("Величаевское")), ["p@example.org", "r@example.org"]);
         assert_eq!((ok.report.weekday, ok.report.at.to_string().as_str()), (chrono::Weekday::Fri, "17:30:00"));
+        let no_alerts = parse(&format!("{head}[report]\nto = [\"h@example.org\"]\n")).unwrap_err();
+        assert!(no_alerts.to_string().contains("add an [alerts] section"), "{no_alerts}");
         let d = parse(head).unwrap();
         assert_eq!((d.report.weekday, d.report.at.to_string().as_str()), (chrono::Weekday::Mon, "09:00:00"));
 
