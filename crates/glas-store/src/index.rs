@@ -143,13 +143,18 @@ impl SearchIndex {
             }
         }
         let index = Index::open_or_create(open_dir()?, schema).map_err(|e| StoreError::index("open index", e))?;
+        SearchIndex::with_reader(index, fields, false)
+    }
+
+    /// The Russian analyzer registered and a reader opened on `index`.
+    fn with_reader(index: Index, fields: Fields, follow: bool) -> Result<SearchIndex, StoreError> {
         index.tokenizers().register(RU_ANALYZER, russian_analyzer());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| StoreError::index("open index reader", e))?;
-        Ok(SearchIndex { index, reader, writer: None, fields, follow: false })
+        Ok(SearchIndex { index, reader, writer: None, fields, follow })
     }
 
     /// Opens the index another process writes, to read it: nothing is
@@ -167,13 +172,7 @@ impl SearchIndex {
                 ),
             ));
         }
-        index.tokenizers().register(RU_ANALYZER, russian_analyzer());
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|e| StoreError::index("open index reader", e))?;
-        Ok(SearchIndex { index, reader, writer: None, fields, follow: true })
+        SearchIndex::with_reader(index, fields, true)
     }
 
     /// The writer's latest commit, when following another process.
