@@ -104,6 +104,9 @@ pub async fn deliver_message(
             let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                 .map_err(|e| smtp(e.to_string()))?
                 .timeout(Some(std::time::Duration::from_secs(30)));
+            if let Some(ca) = &config.ca_file {
+                builder = builder.tls(tls_trusting(url, ca).map_err(smtp)?);
+            }
             if let (Ok(user), Ok(pass)) = (std::env::var("GLAS_SMTP_USER"), std::env::var("GLAS_SMTP_PASSWORD")) {
                 builder = builder.credentials(Credentials::new(user, pass));
             }
@@ -136,6 +139,25 @@ pub async fn deliver_message(
             Ok(Delivered::Outbox { path })
         }
     }
+}
+
+/// The TLS mode `url` asks for (`smtps://`: TLS from the start;
+/// `?tls=required` or `?tls=opportunistic`: STARTTLS), trusting the
+/// certificate authority in `ca` besides the public ones.
+fn tls_trusting(url: &str, ca: &Path) -> Result<lettre::transport::smtp::client::Tls, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = u.host_str().ok_or("no host in smtp_url")?.trim_matches(['[', ']']).to_string();
+    let pem = std::fs::read(ca).map_err(|e| format!("cannot read ca_file '{}': {e}", ca.display()))?;
+    let cert = Certificate::from_pem(&pem).map_err(|e| format!("ca_file '{}': {e}", ca.display()))?;
+    let params = TlsParameters::builder(host).add_root_certificate(cert).build_rustls().map_err(|e| e.to_string())?;
+    let mode = u.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+    Ok(match (u.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(params),
+        (_, Some("required")) => Tls::Required(params),
+        (_, Some("opportunistic")) => Tls::Opportunistic(params),
+        _ => Tls::None,
+    })
 }
 
 /// The SMTP URL without a password, for errors and logs.

@@ -337,6 +337,9 @@ pub struct Alerts {
     /// absent means emails go to the outbox folder in the data dir. Credentials
     /// come from `GLAS_SMTP_USER` and `GLAS_SMTP_PASSWORD`.
     pub smtp_url: Option<String>,
+    /// A certificate authority (PEM) to trust for the SMTP server's TLS
+    /// besides the public ones: an office relay with an internal CA.
+    pub ca_file: Option<PathBuf>,
     pub from: String,
     /// Recipients of every alert.
     pub to: Vec<String>,
@@ -358,6 +361,7 @@ impl Default for Alerts {
     fn default() -> Self {
         Alerts {
             smtp_url: None,
+            ca_file: None,
             from: String::new(),
             to: Vec::new(),
             routes: Vec::new(),
@@ -837,6 +841,7 @@ impl Pipeline {
                 "alerts",
                 &[
                     "smtp_url",
+                    "ca_file",
                     "from",
                     "to",
                     "routes",
@@ -909,8 +914,16 @@ impl Pipeline {
                 }
                 u.trim_end_matches('/').to_string()
             });
+            let ca_file = r.string_spanned(t, "ca_file").map(|(f, span)| {
+                let path = r.resolve(&f);
+                if !path.is_file() {
+                    r.error(span, format!("ca_file {:?} is not a file", path.display().to_string()));
+                }
+                path
+            });
             Alerts {
                 smtp_url,
+                ca_file,
                 from,
                 to,
                 routes,
@@ -1504,6 +1517,11 @@ variants = ["водоканал"]
         assert_eq!(a.recipients(Some("water"), None), ["p@example.org"], "a place route needs the place");
         assert_eq!(a.recipients(Some("roads"), Some("Величаевское")), ["p@example.org", "r@example.org"]);
         assert_eq!((ok.report.weekday, ok.report.at.to_string().as_str()), (chrono::Weekday::Fri, "17:30:00"));
+        let no_ca = parse(&format!(
+            "{head}[alerts]\nfrom = \"g@example.org\"\nto = [\"p@example.org\"]\nca_file = \"missing.pem\"\n"
+        ))
+        .unwrap_err();
+        assert!(no_ca.to_string().contains("missing.pem\" is not a file"), "{no_ca}");
         let no_alerts = parse(&format!("{head}[report]\nto = [\"h@example.org\"]\n")).unwrap_err();
         assert!(no_alerts.to_string().contains("add an [alerts] section"), "{no_alerts}");
         let d = parse(head).unwrap();

@@ -102,3 +102,40 @@ async fn a_refused_email_is_retried_with_a_pause_and_a_later_round_retries_what_
     assert_eq!(log.lines().count(), 2);
     assert!(log.lines().next().unwrap().contains("failed"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_go_over_starttls_and_implicit_tls_trusting_the_pipelines_ca() {
+    let signal: glas_core::Signal = serde_json::from_str(
+        r#"{"detected_at": "2026-11-20T14:00:00+03:00", "kind": "tension", "topic": "water", "place": "Величаевское",
+            "severity": "high", "score": 7.4, "window": "6h", "count": 23, "baseline": 1.2, "negative_share": 0.87, "evidence": []}"#,
+    )
+    .unwrap();
+    for (mode, url) in [("starttls", "smtp://127.0.0.1:{port}?tls=required"), ("implicit", "smtps://127.0.0.1:{port}")]
+    {
+        // The STARTTLS sink refuses mail before STARTTLS; the other speaks only TLS.
+        let sink = SmtpSink::start_with(0, Some(mode));
+        let tmp = tempfile::tempdir().unwrap();
+        let mut pipeline = glas::demo_pipeline(None).unwrap();
+        let alerts = pipeline.alerts.as_mut().unwrap();
+        alerts.smtp_url = Some(url.replace("{port}", &sink.port.to_string()));
+        alerts.attempts = 1;
+        // Without the CA, the server's certificate is not trusted.
+        let ctx = Ctx::new(pipeline.clone(), Some(tmp.path()));
+        let refused = ops::deliver_alerts(&ctx, std::slice::from_ref(&signal), &[]).await.unwrap().unwrap();
+        assert_eq!(refused.failed.len(), 1, "{mode}: delivered to an untrusted server");
+        let err = refused.failed[0].1.to_string();
+        assert!(err.to_lowercase().contains("certificate"), "{mode}: {err}");
+        assert!(sink.messages().is_empty());
+        // With the pipeline's CA, it is delivered, encrypted.
+        pipeline.alerts.as_mut().unwrap().ca_file = Some(repo().join("tests/support/tls/ca.pem"));
+        let ctx = Ctx::new(pipeline, Some(tmp.path()));
+        let sent = ops::deliver_alerts(&ctx, std::slice::from_ref(&signal), &[]).await.unwrap().unwrap();
+        assert!(
+            sent.failed.is_empty(),
+            "{mode}: {:?}",
+            sent.failed.iter().map(|f| f.1.to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(sink.messages().len(), 1, "{mode}");
+        assert!(subject(&sink.messages()[0]).starts_with("ВЫСОКИЙ: водоснабжение"), "{mode}");
+    }
+}

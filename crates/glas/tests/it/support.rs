@@ -38,11 +38,19 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start(reject_first: u32) -> SmtpSink {
+        SmtpSink::start_with(reject_first, None)
+    }
+
+    /// A sink that requires STARTTLS (`Some("starttls")`) or speaks TLS from
+    /// the start (`Some("implicit")`), with a certificate of the test CA
+    /// `tests/support/tls/ca.pem`.
+    pub fn start_with(reject_first: u32, tls: Option<&str>) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new("python3")
             .arg(repo().join("tests/support/smtp_sink.py"))
             .arg(dir.path())
             .args(["--reject-first", &reject_first.to_string()])
+            .args(tls.map(|t| vec!["--tls", t]).unwrap_or_default())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
