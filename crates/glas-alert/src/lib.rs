@@ -175,14 +175,7 @@ fn redact(url: &str) -> String {
 /// sender's domain), so a message sent again is the same message to mail
 /// servers and clients that drop duplicates.
 pub fn message_id(parts: &[&str], from: &str) -> String {
-    // FNV-1a: stable across builds and platforms.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    let h = glas_core::fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0])));
     let domain = from.rsplit('@').next().map(|d| d.trim_end_matches('>').trim()).unwrap_or("");
     let domain = if domain.is_empty() || domain == from { "glas.invalid" } else { domain };
     format!("<{h:016x}.glas@{domain}>")

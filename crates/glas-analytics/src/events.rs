@@ -636,12 +636,7 @@ impl std::hash::Hasher for Prehashed {
 pub type TermMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
 
 fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    glas_core::fnv1a(bytes.iter().copied())
 }
 
 fn fnv_pair(a: u64, b: u64) -> u64 {

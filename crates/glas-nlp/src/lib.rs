@@ -302,14 +302,7 @@ fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, genre: Genre
 /// Exact-text cluster: a hash of the first 60 words. Reprints with small edits
 /// are joined by [`neardup::NearDup`], which needs the mentions seen before.
 fn cluster_key(tokens: &[Token]) -> String {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for t in tokens.iter().take(60) {
-        for b in t.word.bytes().chain([b' ']) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    let h = glas_core::fnv1a(tokens.iter().take(60).flat_map(|t| t.word.bytes().chain([b' '])));
     format!("c{h:016x}")
 }
 

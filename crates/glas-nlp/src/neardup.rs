@@ -24,14 +24,7 @@ const BUCKET_SCAN: usize = 64;
 const BANDS: [(u32, u32); 11] =
     [(0, 6), (6, 6), (12, 6), (18, 6), (24, 6), (30, 6), (36, 6), (42, 6), (48, 6), (54, 5), (59, 5)];
 
-fn fnv(bytes: impl Iterator<Item = u8>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+use glas_core::fnv1a as fnv;
 
 /// SimHash of the text's stems and stem pairs; `None` for texts under
 /// [`MIN_WORDS`]. Single stems keep the hash steady under small edits; pairs

@@ -47,12 +47,8 @@ pub struct WordHasher(u64);
 
 impl std::hash::Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
+        let h = if self.0 == 0 { glas_core::FNV_OFFSET } else { self.0 };
+        self.0 = bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(glas_core::FNV_PRIME));
     }
     fn finish(&self) -> u64 {
         self.0

@@ -28,8 +28,8 @@ pub struct FeatureVec {
 
 #[inline]
 pub(crate) fn fnv(ns: u8, parts: &[&[u8]]) -> u64 {
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut h: u64 = (0xcbf2_9ce4_8422_2325 ^ u64::from(ns)).wrapping_mul(PRIME);
+    const PRIME: u64 = glas_core::FNV_PRIME;
+    let mut h: u64 = (glas_core::FNV_OFFSET ^ u64::from(ns)).wrapping_mul(PRIME);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
             // A separator keeps ("ab", "c") apart from ("a", "bc").
