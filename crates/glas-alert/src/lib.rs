@@ -465,7 +465,7 @@ impl Alerter<'_> {
         };
         let query = format!("glas search '{q}' --since 7d");
         let link = self.config.search_url.as_ref().map(|base| {
-            let mut u = url::Url::parse(&format!("{base}/api/search")).expect("search_url is validated");
+            let mut u = url::Url::parse(&format!("{base}/search")).expect("search_url is validated");
             u.query_pairs_mut().append_pair("q", &q).append_pair("since", "7d").append_pair("sort", "date");
             u.to_string()
         });

@@ -353,7 +353,7 @@ pub struct Alerts {
     pub attempts: u32,
     pub retry_delay: Duration,
     /// Where analysts open `glas serve` (e.g. `http://glas.local:8080`): alerts
-    /// link to the matching search there.
+    /// link to the matching search's page there (`/search?q=...`).
     pub search_url: Option<String>,
 }
 

@@ -19,6 +19,7 @@
 //! without a socket.
 
 mod openapi;
+mod page;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,6 +85,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/", get(index))
+        .route("/search", get(page::search_page))
         .route("/api/search", get(search))
         .route("/api/facets", get(facets))
         .route("/api/mentions/{id}", get(mention))
@@ -243,6 +245,7 @@ async fn index() -> Json<serde_json::Value> {
         "name": "glas",
         "version": env!("CARGO_PKG_VERSION"),
         "openapi": "/api/openapi.json",
+        "search_page": "/search?q=",
     }))
 }
 

@@ -515,3 +515,23 @@ fn searches_and_reports_read_the_store_while_another_process_writes_it() {
     let _reader = glas_store::Store::open_reader(&data).unwrap();
     assert!(ctx.open_store().is_ok(), "a reader held the lock");
 }
+
+#[tokio::test]
+async fn the_search_page_is_russian_html_with_marked_words_and_errors_on_the_page() {
+    let tmp = imported();
+    let app = glas_web::router(api_state(&tmp.path().join("data")));
+    let (status, ctype, body) = call(&app, "GET", &format!("/search?q={}", encode("topic:water трубы")), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    assert!(body.contains("<html lang=\"ru\">") && body.contains("Найдено: "), "{body}");
+    assert!(body.contains("<mark>"), "matched words marked: {body}");
+    assert!(body.contains("водоснабжение"), "tags in Russian: {body}");
+    assert!(body.contains("value=\"topic:water трубы\""), "the query stays in the box");
+    // A syntax error is explained on the page, in Russian, not as JSON.
+    let (status, _, body) = call(&app, "GET", &format!("/search?q={}", encode("вода AND (газ")), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Запрос не выполнен: позиция"), "{body}");
+    // Paging links keep the query.
+    let (_, _, body) = call(&app, "GET", "/search?q=&size=2", None).await;
+    assert!(body.contains("Следующие →") && body.contains("page=2"), "{body}");
+}

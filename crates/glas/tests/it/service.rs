@@ -216,7 +216,7 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         assert!(["ВЫСОКИЙ", "СРЕДНИЙ"].iter().any(|s| subjects[w].starts_with(s)), "{}", subjects[w]);
         assert!(messages[w].contains(".glas@levokumsky.example>"), "a stable Message-ID");
         let body = decoded(&messages[w]);
-        assert!(body.contains("http://127.0.0.1:8080/api/search?q=topic%3Awater"), "search link: {body}");
+        assert!(body.contains("http://127.0.0.1:8080/search?q=topic%3Awater"), "search link: {body}");
         let envelope = |i: usize| -> serde_json::Value {
             serde_json::from_str(&std::fs::read_to_string(sink.dir.path().join(format!("{:04}.json", i + 1))).unwrap())
                 .unwrap()
