@@ -708,12 +708,10 @@ pub async fn email_weekly_report(
     Ok(Some(sent))
 }
 
-/// Writes `bytes` to `path` through a temporary file, so a reader (or a crash)
-/// never sees half a file.
+/// [`glas_store::write_atomic`] (a crash or a reader never sees half a
+/// file), with the path in the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write '{}'", path.display()))
+    glas_store::write_atomic(path, bytes).with_context(|| format!("cannot write '{}'", path.display()))
 }
 
 /// What happened to one saved search's digest.
