@@ -9,7 +9,7 @@ use glas_core::ru::{self, escape_html as esc};
 use lettre::Message;
 use lettre::message::MultiPart;
 
-use crate::{AlertError, html_email, mailbox};
+use crate::{AlertError, html_email};
 
 /// Mentions listed in one digest at most; the rest are counted.
 pub const MAX_ITEMS: usize = 30;
@@ -50,12 +50,10 @@ pub fn subject(d: &Digest) -> String {
 
 /// The digest email to `to`, plain text and HTML.
 pub fn compose(config: &Alerts, to: &[String], d: &Digest) -> Result<Message, AlertError> {
-    let mut b = Message::builder().from(mailbox(&config.from)?).subject(subject(d));
-    for t in to {
-        b = b.to(mailbox(t)?);
-    }
     let (text, html) = bodies(d);
-    b.multipart(MultiPart::alternative_plain_html(text, html)).map_err(|e| AlertError::Build(e.to_string()))
+    crate::message_builder(config, subject(d), to)?
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| AlertError::Build(e.to_string()))
 }
 
 fn bodies(d: &Digest) -> (String, String) {

@@ -209,10 +209,7 @@ pub fn compose_with_attachments(
     use lettre::message::header::ContentType;
     use lettre::message::{Attachment as Part, SinglePart};
     let content_type = |mime: &str| ContentType::parse(mime).map_err(|e| AlertError::Build(e.to_string()));
-    let mut b = Message::builder().from(mailbox(&config.from)?).subject(subject);
-    for a in to {
-        b = b.to(mailbox(a)?);
-    }
+    let b = message_builder(config, subject.to_string(), to)?;
     let mut related = MultiPart::related().singlepart(SinglePart::html(html.to_string()));
     for i in inline {
         related = related.singlepart(Part::new_inline(i.name.clone()).body(i.bytes.clone(), content_type(i.mime)?));
@@ -233,8 +230,21 @@ pub(crate) fn html_email(body: &str) -> String {
     )
 }
 
-pub(crate) fn mailbox(a: &str) -> Result<Mailbox, AlertError> {
+fn mailbox(a: &str) -> Result<Mailbox, AlertError> {
     a.parse::<Mailbox>().map_err(|e| AlertError::Address { address: a.to_string(), reason: e.to_string() })
+}
+
+/// A message from the `[alerts]` sender to `to`, with `subject`.
+pub(crate) fn message_builder(
+    config: &Alerts,
+    subject: String,
+    to: &[String],
+) -> Result<lettre::message::MessageBuilder, AlertError> {
+    let mut b = Message::builder().from(mailbox(&config.from)?).subject(subject);
+    for a in to {
+        b = b.to(mailbox(a)?);
+    }
+    Ok(b)
 }
 
 impl Alerter<'_> {
@@ -314,8 +324,9 @@ impl Alerter<'_> {
         for s in latest {
             let key = s.episode_key();
             let resolved = s.phase() == Some("resolved");
+            let last = state.last_sent.get(&key);
             // An escalation of an episode nobody was told about is news, not an escalation.
-            let told = state.last_sent.get(&key).is_some_and(|l| l.resolved_at.is_none());
+            let told = last.is_some_and(|l| l.resolved_at.is_none());
             let fresh;
             let s = if s.phase() == Some("escalated") && !told {
                 let mut f = s.clone();
@@ -327,11 +338,7 @@ impl Alerter<'_> {
             };
             let what = if resolved {
                 // Only an episode that was alerted, once, and only when asked for.
-                let due = self.config.resolution
-                    && state
-                        .last_sent
-                        .get(&key)
-                        .is_some_and(|last| last.resolved_at.is_none() && s.detected_at > last.detected_at);
+                let due = self.config.resolution && told && last.is_some_and(|l| s.detected_at > l.detected_at);
                 if !due {
                     continue;
                 }
@@ -341,7 +348,7 @@ impl Alerter<'_> {
                 if !matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") {
                     continue;
                 }
-                if let Some(last) = state.last_sent.get(&key) {
+                if let Some(last) = last {
                     let same_episode = s.detected_at <= last.detected_at + cooldown;
                     if s.detected_at <= last.detected_at || (same_episode && s.severity <= last.severity) {
                         report.suppressed += 1;
@@ -394,14 +401,6 @@ impl Alerter<'_> {
         self.compose_to(s, mentions, &to)
     }
 
-    fn builder(&self, subject: String, to: &[String]) -> Result<lettre::message::MessageBuilder, AlertError> {
-        let mut b = Message::builder().from(mailbox(&self.config.from)?).subject(subject);
-        for a in to {
-            b = b.to(mailbox(a)?);
-        }
-        Ok(b)
-    }
-
     fn compose_to(
         &self,
         s: &Signal,
@@ -409,7 +408,7 @@ impl Alerter<'_> {
         to: &[String],
     ) -> Result<Message, AlertError> {
         let (text, html) = self.bodies(s, mentions);
-        self.builder(subject_with(s, self.source_names), to)?
+        message_builder(self.config, subject_with(s, self.source_names), to)?
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| AlertError::Build(e.to_string()))
     }
@@ -432,7 +431,7 @@ impl Alerter<'_> {
             esc(&line),
             esc(advice)
         ));
-        self.builder(subject, to)?
+        message_builder(self.config, subject, to)?
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| AlertError::Build(e.to_string()))
     }
