@@ -15,6 +15,10 @@ pub struct Checkpoint {
     /// When the source last answered successfully (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success: Option<String>,
+    /// When the source was last crawled, successfully or not (RFC 3339): the
+    /// service counts its interval from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<String>,
     /// When the source last delivered a new mention (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_new: Option<String>,

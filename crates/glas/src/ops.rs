@@ -273,6 +273,7 @@ pub async fn crawl_sources(
                     groups.push(enricher.enrich(out.mentions, &src.kind, src.place.as_deref()));
                     let cp = Checkpoint {
                         last_success: Some(stamp.clone()),
+                        last_attempt: Some(stamp.clone()),
                         last_new: old_cp.last_new.clone(),
                         consecutive_failures: 0,
                         last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
@@ -286,6 +287,7 @@ pub async fn crawl_sources(
                     s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
                     log_failure(&failures_path, &e, &stamp);
                     let cp = Checkpoint {
+                        last_attempt: Some(stamp.clone()),
                         consecutive_failures: old_cp.consecutive_failures + 1,
                         last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
                         ..old_cp

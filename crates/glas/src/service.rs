@@ -324,13 +324,11 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// When a source was last fetched (wall clock), successfully or not.
+/// When a source was last fetched (wall clock), successfully or not; for a
+/// checkpoint saved before attempts were recorded, its last success.
 fn last_attempt(cp: &glas_core::Checkpoint) -> Option<DateTime<Utc>> {
-    let parse = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
-    let ok = cp.last_success.as_deref().and_then(parse);
-    // A failure is recorded as "STAMP stage url: reason".
-    let failed = cp.last_error.as_deref().and_then(|e| e.split_once(' ')).and_then(|(t, _)| parse(t));
-    ok.max(failed)
+    let at = cp.last_attempt.as_deref().or(cp.last_success.as_deref())?;
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// Analytics, alerts and digests after a crawl round.
@@ -473,19 +471,20 @@ mod tests {
     }
 
     #[test]
-    fn the_last_attempt_is_the_later_of_success_and_failure() {
+    fn the_last_attempt_counts_failures_too() {
         let cp = glas_core::Checkpoint {
             last_success: Some("2026-11-23T07:00:00+00:00".into()),
+            last_attempt: Some("2026-11-23T08:00:00+00:00".into()),
             last_error: Some("2026-11-23T08:00:00+00:00 fetch http://x: timed out".into()),
             ..Default::default()
         };
         assert_eq!(last_attempt(&cp), Some(utc("2026-11-23T08:00:00Z")));
-        let partial = glas_core::Checkpoint {
+        let older = glas_core::Checkpoint {
             last_success: Some("2026-11-23T09:00:00+00:00".into()),
             last_error: Some("fetch http://x/2: 404".into()),
             ..Default::default()
         };
-        assert_eq!(last_attempt(&partial), Some(utc("2026-11-23T09:00:00Z")));
+        assert_eq!(last_attempt(&older), Some(utc("2026-11-23T09:00:00Z")), "saved before attempts were recorded");
         assert_eq!(last_attempt(&Default::default()), None);
     }
 

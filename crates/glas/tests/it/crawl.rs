@@ -225,6 +225,13 @@ fn broken_twins_are_reported_while_healthy_sources_complete() {
         assert!(first.get(key).is_some(), "{first}");
     }
     assert!(log.lines().count() >= expect.len() - 1);
+    // Failed or not, every source's attempt is recorded: the service counts
+    // its interval from it.
+    let checkpoints: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("data/checkpoints.json")).unwrap()).unwrap();
+    for id in ["healthy", "missing", "never-answers", "vk-denied"] {
+        assert!(checkpoints[id]["last_attempt"].is_string(), "{id}: {}", checkpoints[id]);
+    }
     drop((server, silent));
 }
 
