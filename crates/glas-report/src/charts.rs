@@ -159,8 +159,12 @@ fn draw_compare(root: &Area, rows: &[&TallyRow]) -> DrawResult {
     Ok(())
 }
 
-/// How SVG charts find their font: "sans-serif" is the bundled DejaVu.
-pub(crate) fn svg_options() -> resvg::usvg::Options<'static> {
+/// How SVG charts find their font ("sans-serif" is the bundled DejaVu), made
+/// once for the PDF and the PNG renderings alike.
+pub(crate) static SVG_OPTIONS: std::sync::LazyLock<resvg::usvg::Options<'static>> =
+    std::sync::LazyLock::new(svg_options);
+
+fn svg_options() -> resvg::usvg::Options<'static> {
     let mut opt = resvg::usvg::Options::default();
     let db = opt.fontdb_mut();
     db.load_font_data(crate::pdf::REGULAR.to_vec());
@@ -177,8 +181,7 @@ pub(crate) fn svg_options() -> resvg::usvg::Options<'static> {
 /// show SVG. `None` if the SVG cannot be read (never for our own charts).
 pub fn to_png(svg: &str, scale: f32) -> Option<Vec<u8>> {
     use resvg::tiny_skia;
-    static OPTIONS: std::sync::LazyLock<resvg::usvg::Options<'static>> = std::sync::LazyLock::new(svg_options);
-    let tree = resvg::usvg::Tree::from_str(svg, &OPTIONS).ok()?;
+    let tree = resvg::usvg::Tree::from_str(svg, &SVG_OPTIONS).ok()?;
     let size = tree.size().to_int_size().scale_by(scale)?;
     let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())?;
     pixmap.fill(tiny_skia::Color::WHITE);

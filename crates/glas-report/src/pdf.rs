@@ -422,9 +422,12 @@ fn fill(surface: &mut Surface, c: Color) {
 
 pub fn render(m: &Model) -> Result<Vec<u8>, PdfError> {
     let flow = layout(m);
-    let regular = Font::new(REGULAR.to_vec().into(), 0).ok_or_else(|| PdfError("bundled font".into()))?;
-    let bold = Font::new(BOLD.to_vec().into(), 0).ok_or_else(|| PdfError("bundled font".into()))?;
-    let svg_opt = charts::svg_options();
+    // The bundled bytes themselves, not a copy of them.
+    let font = |bytes: &'static [u8]| {
+        let data: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = std::sync::Arc::new(bytes);
+        Font::new(data.into(), 0).ok_or_else(|| PdfError("bundled font".into()))
+    };
+    let (regular, bold) = (font(REGULAR)?, font(BOLD)?);
     let mut doc = Document::new();
     doc.set_metadata(Metadata::new().title(m.title.clone()).language("ru".into()).creator("glas".into()));
     let n = flow.pages.len();
@@ -449,7 +452,8 @@ pub fn render(m: &Model) -> Result<Vec<u8>, PdfError> {
                     }
                 }
                 Op::Svg { x, y, w, h, svg } => {
-                    let tree = usvg::Tree::from_str(&svg, &svg_opt).map_err(|e| PdfError(format!("chart: {e}")))?;
+                    let tree = usvg::Tree::from_str(&svg, &charts::SVG_OPTIONS)
+                        .map_err(|e| PdfError(format!("chart: {e}")))?;
                     s.push_transform(&Transform::from_translate(x, y));
                     s.draw_svg(&tree, Size::from_wh(w, h).expect("chart has a size"), SvgSettings::default());
                     s.pop();
