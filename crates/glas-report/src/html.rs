@@ -8,7 +8,7 @@ use glas_core::ru::escape_html as esc;
 
 use crate::Section;
 use crate::charts;
-use crate::model::{MentionRow, Model, SignalRow, TallyRow, change, pct};
+use crate::model::{self, Mark, MentionRow, Model, Table, TallyRow};
 
 /// A chart image referenced from an email's HTML as `cid:NAME`.
 pub struct InlineImage {
@@ -78,44 +78,26 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
             }
             Section::Days => {
                 h.push_str(&chart(charts::days(&m.days), section.heading()));
-                h.push_str("\n<table><tr><th>День</th><th>Всего</th><th>Негативных</th><th>Позитивных</th><th>Доля негатива</th></tr>\n");
-                for d in &m.days {
-                    let t = &d.tally;
-                    let _ = writeln!(
-                        h,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        esc(&d.label),
-                        t.total,
-                        t.negative,
-                        t.positive,
-                        pct(t.negative_share())
-                    );
-                }
-                h.push_str("</table>\n");
+                h.push('\n');
+                table(&mut h, &m.days_table());
             }
             Section::Topics => tally(&mut h, &empty, "Тема", &m.topics, &mut |svg| chart(svg, section.heading())),
             Section::Places => tally(&mut h, &empty, "Населённый пункт", &m.places, &mut |svg| {
                 chart(svg, section.heading())
             }),
-            Section::Signals => signals(&mut h, &empty, &m.signals),
-            Section::Emerging => signals(&mut h, &empty, &m.emerging),
+            Section::Signals | Section::Emerging => {
+                let rows = if section == Section::Signals { &m.signals } else { &m.emerging };
+                if rows.is_empty() {
+                    h.push_str(&empty);
+                } else {
+                    table(&mut h, &model::signal_table(rows));
+                }
+            }
             Section::SavedSearches => {
                 if m.saved_searches.is_empty() {
                     h.push_str(&empty);
                 } else {
-                    h.push_str("<table><tr><th>Поиск</th><th>Запрос</th><th>За неделю</th><th>Неделей ранее</th><th>Изменение</th></tr>\n");
-                    for s in &m.saved_searches {
-                        let _ = writeln!(
-                            h,
-                            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                            esc(&s.name),
-                            esc(&s.query),
-                            s.this_week,
-                            s.previous_week,
-                            change(s.this_week, s.previous_week)
-                        );
-                    }
-                    h.push_str("</table>\n");
+                    table(&mut h, &m.saved_searches_table());
                 }
             }
             Section::TopNegative => mentions(&mut h, &empty, &m.top_negative),
@@ -134,18 +116,7 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                             format!("Требуют внимания: {bad} из {}.", m.sources.len())
                         }
                     );
-                    h.push_str("<table><tr><th>Источник</th><th>Состояние</th><th>Подробности</th></tr>\n");
-                    for s in &m.sources {
-                        let class = if s.ok { "" } else { " class=\"bad\"" };
-                        let _ = writeln!(
-                            h,
-                            "<tr><td>{}</td><td{class}>{}</td><td>{}</td></tr>",
-                            esc(&s.name),
-                            esc(&s.status),
-                            esc(&s.detail)
-                        );
-                    }
-                    h.push_str("</table>\n");
+                    table(&mut h, &m.sources_table());
                 }
             }
         }
@@ -160,44 +131,29 @@ fn tally(h: &mut String, empty: &str, first: &str, rows: &[TallyRow], chart: &mu
         return;
     }
     h.push_str(&chart(charts::compare(rows)));
-    let _ = writeln!(
-        h,
-        "\n<table><tr><th>{first}</th><th>Публикаций</th><th>Негативных</th><th>Доля негатива</th><th>Негатив к прошлой неделе</th></tr>"
-    );
-    for r in rows {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.label),
-            r.this.total,
-            r.this.negative,
-            pct(r.this.negative_share()),
-            r.change()
-        );
-    }
-    h.push_str("</table>\n");
+    h.push('\n');
+    table(h, &model::tally_table(first, rows));
 }
 
-fn signals(h: &mut String, empty: &str, rows: &[SignalRow]) {
-    if rows.is_empty() {
-        h.push_str(empty);
-        return;
+/// A table of the model: a marked cell gets its class, a query is code.
+fn table(h: &mut String, t: &Table) {
+    h.push_str("<table><tr>");
+    for name in &t.header {
+        let _ = write!(h, "<th>{}</th>", esc(name));
     }
-    h.push_str(
-        "<table><tr><th>Когда</th><th>Уровень</th><th>Тема</th><th>Где</th><th>Что выросло</th><th>Статус</th></tr>\n",
-    );
-    for s in rows {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&s.when),
-            s.severity.as_str(),
-            s.severity.russian(),
-            esc(&s.topic),
-            esc(&s.place),
-            esc(&s.what),
-            esc(&s.status)
-        );
+    h.push_str("</tr>\n");
+    for row in &t.rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let text = esc(&cell.text);
+            let _ = match cell.mark {
+                Mark::Plain => write!(h, "<td>{text}</td>"),
+                Mark::Severity(s) => write!(h, "<td class=\"sev-{}\">{text}</td>", s.as_str()),
+                Mark::Bad => write!(h, "<td class=\"bad\">{text}</td>"),
+                Mark::Code => write!(h, "<td><code>{text}</code></td>"),
+            };
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
 }

@@ -367,3 +367,130 @@ impl Weekly<'_> {
         }
     }
 }
+
+/// How a table cell stands out; each format draws it its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Plain,
+    /// A signal's level.
+    Severity(Severity),
+    /// Something that needs attention (a failing source).
+    Bad,
+    /// A query, shown as code.
+    Code,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub mark: Mark,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell { text, mark: Mark::Plain }
+    }
+}
+
+/// A table as the HTML and the PDF both show it: the same headers and cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    fn new(header: &[&str], rows: Vec<Vec<Cell>>) -> Table {
+        Table { header: header.iter().map(|h| h.to_string()).collect(), rows }
+    }
+}
+
+fn plain(cells: Vec<String>) -> Vec<Cell> {
+    cells.into_iter().map(Cell::from).collect()
+}
+
+impl Model {
+    pub fn days_table(&self) -> Table {
+        let rows = self
+            .days
+            .iter()
+            .map(|d| {
+                let t = &d.tally;
+                plain(vec![
+                    d.label.clone(),
+                    t.total.to_string(),
+                    t.negative.to_string(),
+                    t.positive.to_string(),
+                    pct(t.negative_share()),
+                ])
+            })
+            .collect();
+        Table::new(&["День", "Всего", "Негативных", "Позитивных", "Доля негатива"], rows)
+    }
+
+    pub fn saved_searches_table(&self) -> Table {
+        let rows = self
+            .saved_searches
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::from(s.name.clone()),
+                    Cell { text: s.query.clone(), mark: Mark::Code },
+                    Cell::from(s.this_week.to_string()),
+                    Cell::from(s.previous_week.to_string()),
+                    Cell::from(change(s.this_week, s.previous_week)),
+                ]
+            })
+            .collect();
+        Table::new(&["Поиск", "Запрос", "За неделю", "Неделей ранее", "Изменение"], rows)
+    }
+
+    pub fn sources_table(&self) -> Table {
+        let rows = self
+            .sources
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::from(s.name.clone()),
+                    Cell { text: s.status.clone(), mark: if s.ok { Mark::Plain } else { Mark::Bad } },
+                    Cell::from(s.detail.clone()),
+                ]
+            })
+            .collect();
+        Table::new(&["Источник", "Состояние", "Подробности"], rows)
+    }
+}
+
+/// Topics or settlements (`first` names the column) against the week before.
+pub fn tally_table(first: &str, rows: &[TallyRow]) -> Table {
+    let rows = rows
+        .iter()
+        .map(|r| {
+            plain(vec![
+                r.label.clone(),
+                r.this.total.to_string(),
+                r.this.negative.to_string(),
+                pct(r.this.negative_share()),
+                r.change(),
+            ])
+        })
+        .collect();
+    Table::new(&[first, "Публикаций", "Негативных", "Доля негатива", "Негатив к прошлой неделе"], rows)
+}
+
+pub fn signal_table(rows: &[SignalRow]) -> Table {
+    let rows = rows
+        .iter()
+        .map(|s| {
+            vec![
+                Cell::from(s.when.clone()),
+                Cell { text: s.severity.russian().to_string(), mark: Mark::Severity(s.severity) },
+                Cell::from(s.topic.clone()),
+                Cell::from(s.place.clone()),
+                Cell::from(s.what.clone()),
+                Cell::from(s.status.clone()),
+            ]
+        })
+        .collect();
+    Table::new(&["Когда", "Уровень", "Тема", "Где", "Что выросло", "Статус"], rows)
+}

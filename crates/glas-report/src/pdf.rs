@@ -22,7 +22,8 @@ use resvg::usvg;
 
 use crate::Section;
 use crate::charts;
-use crate::model::{MentionRow, Model, SignalRow, TallyRow, change, pct};
+use crate::model::{self, Mark, MentionRow, Model, Table};
+use glas_core::Severity;
 
 pub(crate) static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed.ttf");
 pub(crate) static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSansCondensed-Bold.ttf");
@@ -176,8 +177,9 @@ impl Flow {
     }
 
     /// A table; `widths` are fractions of the text width. Rows never split; the
-    /// header repeats on every page the table reaches.
-    fn table(&mut self, header: &[&str], rows: &[Vec<String>], widths: &[f32], colors: &[Option<Color>]) {
+    /// header repeats on every page the table reaches; a row with a marked
+    /// cell (a high or medium signal, a failing source) is drawn in its colour.
+    fn table(&mut self, t: &Table, widths: &[f32]) {
         const SIZE: f32 = 8.5;
         const PAD: f32 = 3.0;
         let leading = SIZE * 1.3;
@@ -188,8 +190,7 @@ impl Flow {
             let n = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
             (lines, n as f32 * leading + 2.0 * PAD)
         };
-        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-        let (head_lines, head_h) = layout(&header, true);
+        let (head_lines, head_h) = layout(&t.header, true);
         let draw_row =
             |flow: &mut Flow, lines: &[Vec<String>], h: f32, bold: bool, fill: Option<Color>, color: Option<Color>| {
                 let y0 = flow.y;
@@ -209,67 +210,22 @@ impl Flow {
             };
         self.ensure(head_h + 2.0 * leading);
         draw_row(self, &head_lines, head_h, true, Some(HEAD_BG), None);
-        for (i, row) in rows.iter().enumerate() {
-            let (lines, h) = layout(row, false);
+        for row in &t.rows {
+            let color = row.iter().find_map(|c| match c.mark {
+                Mark::Severity(Severity::High) | Mark::Bad => Some(RED),
+                Mark::Severity(Severity::Medium) => Some(ORANGE),
+                _ => None,
+            });
+            let texts: Vec<String> = row.iter().map(|c| c.text.clone()).collect();
+            let (lines, h) = layout(&texts, false);
             if self.y + h > PAGE.1 - MARGIN_BOTTOM {
                 self.break_page();
                 draw_row(self, &head_lines, head_h, true, Some(HEAD_BG), None);
             }
-            draw_row(self, &lines, h, false, None, colors.get(i).copied().flatten());
+            draw_row(self, &lines, h, false, None, color);
         }
         self.gap(4.0);
     }
-}
-
-fn tally_table(flow: &mut Flow, first: &str, rows: &[TallyRow]) {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.label.clone(),
-                r.this.total.to_string(),
-                r.this.negative.to_string(),
-                pct(r.this.negative_share()),
-                r.change(),
-            ]
-        })
-        .collect();
-    flow.table(
-        &[first, "Публикаций", "Негативных", "Доля негатива", "Негатив к прошлой неделе"],
-        &cells,
-        &[0.36, 0.14, 0.14, 0.14, 0.22],
-        &[],
-    );
-}
-
-fn signal_table(flow: &mut Flow, rows: &[SignalRow]) {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|s| {
-            vec![
-                s.when.clone(),
-                s.severity.russian().to_string(),
-                s.topic.clone(),
-                s.place.clone(),
-                s.what.clone(),
-                s.status.clone(),
-            ]
-        })
-        .collect();
-    let colors: Vec<Option<Color>> = rows
-        .iter()
-        .map(|s| match s.severity {
-            glas_core::Severity::High => Some(RED),
-            glas_core::Severity::Medium => Some(ORANGE),
-            glas_core::Severity::Low => None,
-        })
-        .collect();
-    flow.table(
-        &["Когда", "Уровень", "Тема", "Где", "Что выросло", "Статус"],
-        &cells,
-        &[0.13, 0.11, 0.2, 0.16, 0.27, 0.13],
-        &colors,
-    );
 }
 
 fn mention_list(flow: &mut Flow, rows: &[MentionRow]) {
@@ -315,25 +271,7 @@ fn layout(m: &Model) -> Flow {
             Section::Days => {
                 f.heading(section.heading(), chart_height(charts::DAY_CHART) + 8.0);
                 f.chart(charts::days(&m.days), charts::DAY_CHART);
-                let rows: Vec<Vec<String>> = m
-                    .days
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            d.label.clone(),
-                            d.tally.total.to_string(),
-                            d.tally.negative.to_string(),
-                            d.tally.positive.to_string(),
-                            pct(d.tally.negative_share()),
-                        ]
-                    })
-                    .collect();
-                f.table(
-                    &["День", "Всего", "Негативных", "Позитивных", "Доля негатива"],
-                    &rows,
-                    &[0.32, 0.17, 0.17, 0.17, 0.17],
-                    &[],
-                );
+                f.table(&m.days_table(), &[0.32, 0.17, 0.17, 0.17, 0.17]);
             }
             Section::Topics | Section::Places => {
                 let (first, rows) = if section == Section::Topics {
@@ -349,7 +287,7 @@ fn layout(m: &Model) -> Flow {
                     f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
                     f.chart(charts::compare(rows), px);
-                    tally_table(&mut f, first, rows);
+                    f.table(&model::tally_table(first, rows), &[0.36, 0.14, 0.14, 0.14, 0.22]);
                 }
             }
             Section::Signals | Section::Emerging => {
@@ -358,7 +296,7 @@ fn layout(m: &Model) -> Flow {
                 if rows.is_empty() {
                     f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
-                    signal_table(&mut f, rows);
+                    f.table(&model::signal_table(rows), &[0.13, 0.11, 0.2, 0.16, 0.27, 0.13]);
                 }
             }
             Section::SavedSearches => {
@@ -366,25 +304,7 @@ fn layout(m: &Model) -> Flow {
                 if m.saved_searches.is_empty() {
                     f.para(empty, 10.0, false, BLACK, 0.0);
                 } else {
-                    let rows: Vec<Vec<String>> = m
-                        .saved_searches
-                        .iter()
-                        .map(|s| {
-                            vec![
-                                s.name.clone(),
-                                s.query.clone(),
-                                s.this_week.to_string(),
-                                s.previous_week.to_string(),
-                                change(s.this_week, s.previous_week),
-                            ]
-                        })
-                        .collect();
-                    f.table(
-                        &["Поиск", "Запрос", "За неделю", "Неделей ранее", "Изменение"],
-                        &rows,
-                        &[0.26, 0.34, 0.13, 0.14, 0.13],
-                        &[],
-                    );
+                    f.table(&m.saved_searches_table(), &[0.26, 0.34, 0.13, 0.14, 0.13]);
                 }
             }
             Section::TopNegative | Section::TopPositive => {
@@ -399,11 +319,9 @@ fn layout(m: &Model) -> Flow {
                 f.heading(section.heading(), 40.0);
                 if m.sources.is_empty() {
                     f.para(empty, 10.0, false, BLACK, 0.0);
+                } else {
+                    f.table(&m.sources_table(), &[0.34, 0.18, 0.48]);
                 }
-                let rows: Vec<Vec<String>> =
-                    m.sources.iter().map(|s| vec![s.name.clone(), s.status.clone(), s.detail.clone()]).collect();
-                let colors: Vec<Option<Color>> = m.sources.iter().map(|s| (!s.ok).then_some(RED)).collect();
-                f.table(&["Источник", "Состояние", "Подробности"], &rows, &[0.34, 0.18, 0.48], &colors);
             }
         }
     }
