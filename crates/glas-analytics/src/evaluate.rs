@@ -85,7 +85,7 @@ pub fn reference_detect(events: &Events, rules: &SignalRules, from: DateTime<Utc
                         count: x as u64,
                         baseline: (s.mean * 100.0).round() / 100.0,
                         negative_share: 1.0,
-                        evidence: s.queue.iter().map(|&(_, i)| events.ids[i as usize].clone()).collect(),
+                        evidence: s.queue.iter().map(|&(_, i)| events.ids.get(i).to_string()).collect(),
                         params,
                     });
                 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Offset, TimeZone, Utc};
 use glas_core::{MentionType, Record, Sentiment};
 use polars::prelude::*;
 
@@ -50,7 +50,7 @@ pub struct Event {
 pub struct Events {
     pub events: Vec<Event>,
     /// Mention id of each event.
-    pub ids: Vec<String>,
+    pub ids: Ids,
     pub topics: Vec<String>,
     pub places: Vec<String>,
     /// Number of distinct voices, clusters and sources interned.
@@ -61,9 +61,109 @@ pub struct Events {
     pub sources: Vec<String>,
     pub series: Vec<(u16, u16)>,
     pub event_places: Vec<u16>,
-    pub terms: Vec<u64>,
-    /// The words a term hash stands for, as first written.
-    pub surface: TermMap<String>,
+    /// Terms of the events, interned (see [`Terms`]).
+    pub terms: Vec<u32>,
+    pub term_table: Terms,
+}
+
+/// Terms interned to dense ids, so the detector keeps their state in a
+/// vector rather than a map probed for each of tens of millions of term
+/// occurrences.
+#[derive(Debug, Default)]
+pub struct Terms {
+    ids: TermMap<u32>,
+    /// The hash of each id (pairs are odd, see [`is_pair`]).
+    pub keys: Vec<u64>,
+    /// The words of each id as first written in a negative text (only
+    /// those can fire, so only theirs are named).
+    names: Vec<Option<String>>,
+}
+
+impl Terms {
+    fn intern(&mut self, key: u64, name: Option<&dyn Fn() -> String>) -> u32 {
+        let next = self.keys.len() as u32;
+        let id = *self.ids.entry(key).or_insert(next);
+        if id == next {
+            self.keys.push(key);
+            self.names.push(name.map(|f| f()));
+        } else if let Some(f) = name
+            && self.names[id as usize].is_none()
+        {
+            self.names[id as usize] = Some(f());
+        }
+        id
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).and_then(|n| n.as_deref()).unwrap_or("")
+    }
+
+    /// Adds another table's terms; returns its ids' ids in this one.
+    fn merge(&mut self, other: Terms) -> Vec<u32> {
+        other
+            .keys
+            .iter()
+            .zip(other.names)
+            .map(|(&key, name)| match name {
+                Some(name) => self.intern(key, Some(&move || name.clone())),
+                None => self.intern(key, None),
+            })
+            .collect()
+    }
+}
+
+/// The mention ids of the events, in one buffer (a million ids are a
+/// million allocations otherwise).
+#[derive(Debug, Default)]
+pub struct Ids {
+    text: String,
+    /// `text[ends[i - 1]..ends[i]]` is id `i`.
+    ends: Vec<u32>,
+}
+
+impl Ids {
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len() as u32);
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[from..self.ends[i] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn reordered(&self, order: &[u32]) -> Ids {
+        let mut out = Ids { text: String::with_capacity(self.text.len()), ends: Vec::with_capacity(self.ends.len()) };
+        for &i in order {
+            out.push(self.get(i));
+        }
+        out
+    }
+}
+
+/// The key a voice (author, else source) or a reprint cluster is told apart
+/// by: a 64-bit hash of its name, the same whether the detector's input is
+/// built from records or from the log. Two names would have to collide in
+/// 64 bits to be merged.
+pub fn key_hash(name: &str) -> u64 {
+    fnv(name.as_bytes())
 }
 
 /// Interns strings to dense indexes.
@@ -85,17 +185,15 @@ impl Interner {
     }
 }
 
-/// Interns strings whose names are never shown (voices, clusters) by a
-/// 64-bit hash: no copy of a million cluster labels. Two labels would have
-/// to collide in 64 bits to be merged.
+/// Interns names that are never shown (voices, clusters) by their
+/// [`key_hash`]: no copy of a million cluster labels.
 #[derive(Default)]
 struct HashInterner(PlHashMap<u64, u32>);
 
 impl HashInterner {
-    fn get(&mut self, s: &str) -> u32 {
-        let h = fnv(s.as_bytes());
+    fn get(&mut self, key: u64) -> u32 {
         let n = self.0.len() as u32;
-        *self.0.entry(h).or_insert(n)
+        *self.0.entry(key).or_insert(n)
     }
 }
 
@@ -104,23 +202,29 @@ struct Row<'a, S: AsRef<str>> {
     pub id: &'a str,
     pub at: DateTime<Utc>,
     pub source: Option<&'a str>,
-    pub author: Option<&'a str>,
+    /// [`key_hash`] of the author, else the source.
+    pub voice: u64,
     pub sentiment: Sentiment,
     pub mention_type: MentionType,
-    pub cluster: &'a str,
+    /// [`key_hash`] of the reprint cluster.
+    pub cluster: u64,
     pub topics: &'a [S],
     pub places: &'a [S],
     pub views: Option<i64>,
     pub comments: Option<i64>,
     pub shares: Option<i64>,
-    /// Terms of the text of a mention without a topic (see [`terms`];
+    /// Term ids of the text of a mention without a topic (see [`terms`];
     /// empty otherwise), extracted beforehand on every core.
-    pub terms: &'a [u64],
+    pub terms: &'a [u32],
 }
 
 /// Builds [`Events`] row by row.
 struct Builder {
     tz: chrono_tz::Tz,
+    /// The district's UTC offset, seconds, in the last quarter hour asked
+    /// (quarter-hour number, offset): offsets change at most four times an
+    /// hour, so neighbouring mentions share one lookup.
+    offset: (i64, i64),
     out: Events,
     topics: Interner,
     places: Interner,
@@ -133,6 +237,7 @@ impl Builder {
     fn new(tz: chrono_tz::Tz) -> Builder {
         Builder {
             tz,
+            offset: (i64::MIN, 0),
             out: Events::default(),
             topics: Interner::default(),
             places: Interner::default(),
@@ -142,9 +247,21 @@ impl Builder {
         }
     }
 
+    /// Hour of the week in district time, 0 = Monday 00:00.
+    fn hour_of_week(&mut self, at: i64) -> u8 {
+        let quarter = at.div_euclid(900);
+        if quarter != self.offset.0 {
+            let utc = DateTime::from_timestamp(quarter * 900, 0).unwrap_or_default().naive_utc();
+            self.offset = (quarter, i64::from(self.tz.offset_from_utc_datetime(&utc).fix().local_minus_utc()));
+        }
+        let local = at + self.offset.1;
+        // 1970-01-01 was a Thursday: day 0 is weekday 3 counted from Monday.
+        let weekday = (local.div_euclid(86_400) + 3).rem_euclid(7);
+        (weekday * 24 + local.rem_euclid(86_400) / 3600) as u8
+    }
+
     fn push<S: AsRef<str>>(&mut self, r: Row<'_, S>) {
-        let local = self.tz.from_utc_datetime(&r.at.naive_utc());
-        let how = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
+        let how = self.hour_of_week(r.at.timestamp());
         let s0 = self.out.series.len() as u32;
         for t in r.topics {
             let ti = self.topics.get(t.as_ref()) as u16;
@@ -164,7 +281,7 @@ impl Builder {
         let t0 = self.out.terms.len() as u32;
         self.out.terms.extend_from_slice(r.terms);
         let source = self.sources.get(r.source.unwrap_or(""));
-        let voice = self.voices.get(r.author.or(r.source).unwrap_or(""));
+        let voice = self.voices.get(r.voice);
         let reach = r.views.unwrap_or(0).max(0) as f64 / 100.0
             + r.comments.unwrap_or(0).max(0) as f64
             + r.shares.unwrap_or(0).max(0) as f64;
@@ -185,7 +302,7 @@ impl Builder {
             p0,
             p1: self.out.event_places.len() as u32,
         });
-        self.out.ids.push(r.id.to_string());
+        self.out.ids.push(r.id);
     }
 
     /// The table, sorted by publication time (stable: equal times keep input order).
@@ -194,8 +311,7 @@ impl Builder {
         order.sort_by_key(|&i| self.out.events[i as usize].at);
         if order.windows(2).any(|w| w[0] > w[1]) {
             self.out.events = order.iter().map(|&i| self.out.events[i as usize]).collect();
-            let mut ids = std::mem::take(&mut self.out.ids);
-            self.out.ids = order.iter().map(|&i| std::mem::take(&mut ids[i as usize])).collect();
+            self.out.ids = self.out.ids.reordered(&order);
         }
         self.out.topics = self.topics.names;
         self.out.places = self.places.names;
@@ -212,22 +328,23 @@ impl Builder {
 
 impl Events {
     pub fn from_records(records: &[Record], tz: chrono_tz::Tz) -> Events {
-        let terms = ParallelTerms::extract(records.len(), |k| {
+        let mut terms = ParallelTerms::extract(records.len(), |k| {
             let r = &records[k];
-            r.enrichment.topics.is_empty().then_some(r.mention.text.as_str())
+            let named = r.enrichment.sentiment == Sentiment::Negative;
+            r.enrichment.topics.is_empty().then_some((r.mention.text.as_str(), named))
         });
         let mut b = Builder::new(tz);
-        terms.surfaces_into(&mut b.out.surface);
+        b.out.term_table = std::mem::take(&mut terms.table);
         for (k, r) in records.iter().enumerate() {
             let (m, e) = (&r.mention, &r.enrichment);
             b.push(Row {
                 id: &m.id,
                 at: m.published_at.with_timezone(&Utc),
                 source: m.source.as_deref(),
-                author: m.author.as_deref(),
+                voice: key_hash(m.author.as_deref().or(m.source.as_deref()).unwrap_or("")),
                 sentiment: e.sentiment,
                 mention_type: e.mention_type,
-                cluster: &e.cluster,
+                cluster: key_hash(&e.cluster),
                 topics: &e.topics,
                 places: &e.places,
                 views: m.engagement.views,
@@ -249,8 +366,9 @@ impl Events {
     /// From a frame as [`read_log`] returns it.
     pub fn from_frame(df: &DataFrame, tz: chrono_tz::Tz) -> PolarsResult<Events> {
         let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
-        let (ids, sources, authors, sentiments, types, clusters, texts) =
-            (s("id")?, s("source")?, s("author")?, s("sentiment")?, s("mention_type")?, s("cluster")?, s("text")?);
+        let (ids, sources, sentiments, types, texts) =
+            (s("id")?, s("source")?, s("sentiment")?, s("mention_type")?, s("text")?);
+        let (voice_keys, cluster_keys) = (df.column(VOICE_KEY)?.u64()?.clone(), df.column(CLUSTER_KEY)?.u64()?.clone());
         let at = df.column("published_at")?.cast(&DataType::Int64)?.i64()?.clone();
         let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
         let (views, comments, shares) = (i("views")?, i("comments")?, i("shares")?);
@@ -259,9 +377,12 @@ impl Events {
         let (topic_at, topic_values) = flat_lists(&topics)?;
         let (place_at, place_values) = flat_lists(&places)?;
         let n = df.height();
-        let texts = ParallelTerms::extract(n, |k| (topic_at[k] == topic_at[k + 1]).then(|| texts.get(k).unwrap_or("")));
+        let mut texts = ParallelTerms::extract(n, |k| {
+            let named = sentiments.get(k) == Some("negative");
+            (topic_at[k] == topic_at[k + 1]).then(|| (texts.get(k).unwrap_or(""), named))
+        });
         let mut b = Builder::new(tz);
-        texts.surfaces_into(&mut b.out.surface);
+        b.out.term_table = std::mem::take(&mut texts.table);
         for k in 0..n {
             let row_terms = texts.of(k);
             let ms = at.get(k).unwrap_or(0);
@@ -269,7 +390,7 @@ impl Events {
                 id: ids.get(k).unwrap_or(""),
                 at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
                 source: sources.get(k),
-                author: authors.get(k),
+                voice: voice_keys.get(k).unwrap_or(0),
                 sentiment: match sentiments.get(k) {
                     Some("negative") => Sentiment::Negative,
                     Some("positive") => Sentiment::Positive,
@@ -282,7 +403,7 @@ impl Events {
                     Some("news") => MentionType::News,
                     _ => MentionType::Other,
                 },
-                cluster: clusters.get(k).unwrap_or(""),
+                cluster: cluster_keys.get(k).unwrap_or(0),
                 topics: &topic_values[topic_at[k]..topic_at[k + 1]],
                 places: &place_values[place_at[k]..place_at[k + 1]],
                 views: views.get(k),
@@ -298,7 +419,7 @@ impl Events {
         &self.series[e.s0 as usize..e.s1 as usize]
     }
 
-    pub fn terms_of(&self, e: &Event) -> &[u64] {
+    pub fn terms_of(&self, e: &Event) -> &[u32] {
         &self.terms[e.t0 as usize..e.t1 as usize]
     }
 
@@ -341,59 +462,119 @@ pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
         ])
         .collect()?;
     df.rechunk_mut_par();
+    with_keys(&mut df)?;
     Ok(Some(df))
 }
 
-/// Terms of a run of rows: offsets per row, the flat terms, their words.
-type TermPart = (Vec<usize>, Vec<u64>, TermMap<String>);
+/// Column of each mention's voice [`key_hash`] (author, else source).
+pub const VOICE_KEY: &str = "voice_key";
+/// Column of each mention's reprint cluster [`key_hash`].
+pub const CLUSTER_KEY: &str = "cluster_key";
 
-/// The terms of many texts, extracted on every core in contiguous runs.
+/// Adds [`VOICE_KEY`] and [`CLUSTER_KEY`] to a frame with `author`, `source`
+/// and `cluster`, hashed on every core: counting distinct voices and stories
+/// then compares integers, not strings, in the aggregates and the detector.
+pub fn with_keys(df: &mut DataFrame) -> PolarsResult<()> {
+    let (authors, sources, clusters) = (
+        df.column("author")?.str()?.rechunk(),
+        df.column("source")?.str()?.rechunk(),
+        df.column("cluster")?.str()?.rechunk(),
+    );
+    let n = df.height();
+    let voices = parallel_keys(n, |k| key_hash(authors.get(k).or_else(|| sources.get(k)).unwrap_or("")));
+    let clusters = parallel_keys(n, |k| key_hash(clusters.get(k).unwrap_or("")));
+    df.with_column(Column::new(VOICE_KEY.into(), voices))?;
+    df.with_column(Column::new(CLUSTER_KEY.into(), clusters))?;
+    Ok(())
+}
+
+fn parallel_keys(n: usize, key: impl Fn(usize) -> u64 + Sync) -> Vec<u64> {
+    let mut out = vec![0u64; n];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = n.div_ceil(threads).max(1);
+    let key = &key;
+    std::thread::scope(|scope| {
+        for (c, part) in out.chunks_mut(chunk).enumerate() {
+            scope.spawn(move || {
+                for (j, slot) in part.iter_mut().enumerate() {
+                    *slot = key(c * chunk + j);
+                }
+            });
+        }
+    });
+    out
+}
+
+/// The interned terms of many texts, extracted on every core in contiguous
+/// runs of rows, each with its own table, then merged into one.
 struct ParallelTerms {
-    parts: Vec<TermPart>,
+    /// Per run: offsets per row into the run's flat term ids.
+    parts: Vec<(Vec<usize>, Vec<u32>)>,
     chunk: usize,
+    table: Terms,
 }
 
 impl ParallelTerms {
-    /// `text(k)` is row k's text, or `None` when it has no terms to give.
-    fn extract<'t>(n: usize, text: impl Fn(usize) -> Option<&'t str> + Sync) -> ParallelTerms {
+    /// `text(k)` is row k's text and whether its terms are to be named (only
+    /// negative texts can fire, so only theirs are), or `None` when it has no
+    /// terms to give.
+    fn extract<'t>(n: usize, text: impl Fn(usize) -> Option<(&'t str, bool)> + Sync) -> ParallelTerms {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = n.div_ceil(threads).max(1);
         let text = &text;
-        let parts = std::thread::scope(|scope| {
+        let runs: Vec<(Vec<usize>, Vec<u32>, Terms)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n)
                 .step_by(chunk)
                 .map(|lo| {
                     scope.spawn(move || {
-                        let (mut at, mut flat, mut surface) = (vec![0], Vec::new(), TermMap::default());
+                        let (mut at, mut flat, mut table) = (vec![0], Vec::new(), Terms::default());
                         for k in lo..(lo + chunk).min(n) {
-                            if let Some(t) = text(k) {
-                                terms(t, &mut flat, &mut surface);
+                            if let Some((t, named)) = text(k) {
+                                let from = flat.len();
+                                terms(t, |key, name| flat.push(table.intern(key, named.then_some(name))));
+                                let mine = &mut flat[from..];
+                                mine.sort_unstable();
+                                let kept = dedup_sorted(mine);
+                                flat.truncate(from + kept);
                             }
                             at.push(flat.len());
                         }
-                        (at, flat, surface)
+                        (at, flat, table)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("term extraction does not panic")).collect()
         });
-        ParallelTerms { parts, chunk }
+        // Earlier runs first: a term is named as first written.
+        let mut table = Terms::default();
+        let mut parts = Vec::with_capacity(runs.len());
+        for (at, mut flat, run_table) in runs {
+            let ids = table.merge(run_table);
+            for t in &mut flat {
+                *t = ids[*t as usize];
+            }
+            parts.push((at, flat));
+        }
+        ParallelTerms { parts, chunk, table }
     }
 
-    fn of(&self, k: usize) -> &[u64] {
-        let (at, flat, _) = &self.parts[k / self.chunk];
+    fn of(&self, k: usize) -> &[u32] {
+        let (at, flat) = &self.parts[k / self.chunk];
         let off = k % self.chunk;
         &flat[at[off]..at[off + 1]]
     }
+}
 
-    /// Earlier runs first: a term is shown as first written.
-    fn surfaces_into(&self, surface: &mut TermMap<String>) {
-        for (_, _, words) in &self.parts {
-            for (h, w) in words {
-                surface.entry(*h).or_insert_with(|| w.clone());
-            }
+/// Removes repeats from a sorted slice in place; returns how many are kept.
+fn dedup_sorted(v: &mut [u32]) -> usize {
+    let mut k = 0;
+    for i in 0..v.len() {
+        if k == 0 || v[i] != v[k - 1] {
+            v[k] = v[i];
+            k += 1;
         }
     }
+    k
 }
 
 /// A list column as one flat slice of values and row offsets into it
@@ -529,10 +710,11 @@ const STOP: &[&str] = &[
 /// merges case forms ("тарифа", "тарифом" → "тариф").
 const STEM_CHARS: usize = 5;
 
-/// Term hashes of a text: its words of four letters or more (as stems) and
-/// adjacent pairs of them. Each term once per text.
-pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut TermMap<String>) {
-    let from = out.len();
+/// The terms of a text: its words of four letters or more (as stems) and
+/// adjacent pairs of them, each given to `emit` as its hash and a function
+/// that writes its words (called only when they are wanted). A term may be
+/// given more than once.
+pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
     let mut prev: Option<(u64, &str)> = None;
     let mut start = None;
     let mut word = String::new();
@@ -568,40 +750,21 @@ pub fn terms(text: &str, out: &mut Vec<u64>, surface: &mut TermMap<String>) {
         }
         let stem_len = word.char_indices().nth(STEM_CHARS).map_or(word.len(), |(i, _)| i);
         let h = fnv(&word.as_bytes()[..stem_len]) & !1;
-        push_term(out, surface, h, || word.clone());
+        emit(h, &|| word.clone());
         if let Some((ph, pw)) = prev {
-            let pair = fnv_pair(ph, h);
-            push_term(out, surface, pair, || format!("{} {}", pw.to_lowercase(), word));
+            emit(fnv_pair(ph, h), &|| format!("{} {}", pw.to_lowercase(), word));
         }
         prev = Some((h, w));
         if !c.is_whitespace() {
             prev = None;
         }
     }
-    let mine = &mut out[from..];
-    mine.sort_unstable();
-    let kept = {
-        let mut k = 0;
-        for i in 0..mine.len() {
-            if i == 0 || mine[i] != mine[k - 1] {
-                mine[k] = mine[i];
-                k += 1;
-            }
-        }
-        k
-    };
-    out.truncate(from + kept);
 }
 
 /// Letters, with a fast path for Cyrillic and ASCII.
 #[inline]
 fn is_letter(c: char) -> bool {
     matches!(c, 'а'..='я' | 'А'..='Я' | 'a'..='z' | 'A'..='Z' | 'ё' | 'Ё') || !c.is_ascii() && c.is_alphabetic()
-}
-
-fn push_term(out: &mut Vec<u64>, surface: &mut TermMap<String>, h: u64, words: impl FnOnce() -> String) {
-    out.push(h);
-    surface.entry(h).or_insert_with(words);
 }
 
 /// Hashes of the stop words, sorted for a binary search.
@@ -656,7 +819,10 @@ mod tests {
     fn terms_are_stems_and_pairs_across_short_words() {
         let mut out = Vec::new();
         let mut surface = TermMap::default();
-        terms("Свалка за Турксадом горит, новый тариф!", &mut out, &mut surface);
+        terms("Свалка за Турксадом горит, новый тариф!", |h, words| {
+            out.push(h);
+            surface.entry(h).or_insert_with(words);
+        });
         let mut words: Vec<&str> = out.iter().map(|h| surface[h].as_str()).collect();
         words.sort_unstable();
         assert_eq!(
@@ -665,7 +831,7 @@ mod tests {
         );
         // Case forms share a stem.
         let mut again = Vec::new();
-        terms("тарифом", &mut again, &mut surface);
+        terms("тарифом", |h, _| again.push(h));
         assert!(out.contains(&again[0]));
     }
 }

@@ -271,8 +271,10 @@ struct Walk<'a> {
     flagged_cluster: Vec<bool>,
     cluster_recent: PlHashMap<u32, Vec<u32>>,
     coord_pending: Vec<u32>,
-    terms: crate::events::TermMap<Term>,
-    touched: Vec<u64>,
+    /// State of each interned term, and the terms that have any.
+    terms: Vec<Term>,
+    live_terms: Vec<u32>,
+    touched: Vec<u32>,
     emerging: Vec<EmergingEpisode>,
     out: Vec<Signal>,
 }
@@ -283,10 +285,13 @@ struct Term {
     /// Negative stories among `items`.
     negatives: usize,
     ew: Ew,
+    /// In `live_terms`.
+    live: bool,
 }
 
 struct EmergingEpisode {
-    term: u64,
+    /// Interned term id (see [`crate::events::Terms`]).
+    term: u32,
     stories: HashSet<u32>,
     last_hot: i64,
     severity: Severity,
@@ -325,7 +330,8 @@ pub fn detect_stepped(
         flagged_cluster: vec![false; events.clusters as usize],
         cluster_recent: PlHashMap::default(),
         coord_pending: Vec::new(),
-        terms: HashMap::default(),
+        terms: std::iter::repeat_with(Term::default).take(events.term_table.len()).collect(),
+        live_terms: Vec::new(),
         touched: Vec::new(),
         emerging: Vec::new(),
         out: Vec::new(),
@@ -442,7 +448,11 @@ impl<'a> Walk<'a> {
         self.termed_cluster[c] = true;
         if first_of_story && e.t1 > e.t0 {
             for &term in self.ev.terms_of(&e) {
-                let st = self.terms.entry(term).or_default();
+                let st = &mut self.terms[term as usize];
+                if !st.live {
+                    st.live = true;
+                    self.live_terms.push(term);
+                }
                 st.items.push_back(Item { end, ev: i, counted: e.negative });
                 st.negatives += usize::from(e.negative);
                 self.touched.push(term);
@@ -648,7 +658,16 @@ impl<'a> Walk<'a> {
         if t % (24 * H) == 0 {
             let events = &self.ev.events;
             self.cluster_recent.retain(|_, r| r.last().is_some_and(|&j| events[j as usize].at > t - COORD_WINDOW));
-            self.terms.retain(|_, st| !st.items.is_empty() || st.ew.s > 0.05);
+            // Terms quiet for long enough start afresh, as never seen.
+            let terms = &mut self.terms;
+            self.live_terms.retain(|&id| {
+                let st = &mut terms[id as usize];
+                let keep = !st.items.is_empty() || st.ew.s > 0.05;
+                if !keep {
+                    *st = Term::default();
+                }
+                keep
+            });
         }
     }
 
@@ -700,7 +719,7 @@ impl<'a> Walk<'a> {
             count: win.x as u64,
             baseline: round2(mu),
             negative_share: round2(win.negatives as f64 / win.total.max(1) as f64),
-            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids.get(i).to_string()).collect(),
             params,
         }
     }
@@ -745,7 +764,7 @@ impl<'a> Walk<'a> {
                 count: evidence.len() as u64,
                 baseline: 0.0,
                 negative_share: round2(negatives as f64 / evidence.len().max(1) as f64),
-                evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+                evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids.get(i).to_string()).collect(),
                 params,
             });
         }
@@ -756,12 +775,16 @@ impl<'a> Walk<'a> {
         let lambda = self.lambda;
         let beta = rules.bias;
         // Word pairs first: they name an issue better than a single word.
-        let mut touched: Vec<u64> = std::mem::take(&mut self.touched);
+        let mut touched: Vec<u32> = std::mem::take(&mut self.touched);
         touched.sort_unstable();
         touched.dedup();
-        touched.sort_by_key(|&h| (!crate::events::is_pair(h), h));
+        let keys = &self.ev.term_table.keys;
+        touched.sort_by_key(|&id| {
+            let key = keys[id as usize];
+            (!crate::events::is_pair(key), key)
+        });
         for term in touched {
-            let Some(st) = self.terms.get_mut(&term) else { continue };
+            let st = &mut self.terms[term as usize];
             while let Some(it) = st.items.front().copied() {
                 if it.end > t - TERM_WINDOW {
                     break;
@@ -841,7 +864,7 @@ impl<'a> Walk<'a> {
     fn emerging_signal(
         &self,
         t: i64,
-        term: u64,
+        term: u32,
         mut evidence: Vec<u32>,
         total: usize,
         severity: Severity,
@@ -864,7 +887,7 @@ impl<'a> Walk<'a> {
         let count = evidence.len();
         self.strongest_first(&mut evidence);
         let mut params = self.params("emerging_term", phase);
-        params.insert("term".into(), self.ev.surface.get(&term).cloned().unwrap_or_default().into());
+        params.insert("term".into(), self.ev.term_table.name(term).into());
         params.insert("emerging_min".into(), self.rules.emerging_min.into());
         params.insert("expected".into(), round2(mu).into());
         Signal {
@@ -879,7 +902,7 @@ impl<'a> Walk<'a> {
             count: count as u64,
             baseline: round2(mu),
             negative_share: round2(count as f64 / total.max(1) as f64),
-            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids[i as usize].clone()).collect(),
+            evidence: evidence.iter().take(EVIDENCE).map(|&i| self.ev.ids.get(i).to_string()).collect(),
             params,
         }
     }

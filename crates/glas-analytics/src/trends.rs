@@ -50,16 +50,20 @@ pub(crate) fn local_time() -> Expr {
         .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
 }
 
-/// Mentions with the columns the jobs use, topics and places exploded.
+/// Mentions with the columns the jobs use, topics and places exploded. The
+/// frame has the keys of [`crate::events::with_keys`]: voices and stories are
+/// told apart by integers, and every per-mention column is made small before
+/// the explosion copies it.
 pub fn base(log: LazyFrame) -> LazyFrame {
     let explode = |_: &str| ExplodeOptions { empty_as_null: true, keep_nulls: true };
     log.select([
         local_time().alias("local"),
         col("source_kind"),
-        col("author").fill_null(col("source")).alias("voice"),
-        col("sentiment"),
-        col("mention_type"),
-        col("cluster"),
+        col(crate::events::VOICE_KEY).alias("voice"),
+        col("sentiment").eq(lit("negative")).alias("neg"),
+        col("sentiment").eq(lit("positive")).alias("pos"),
+        col("mention_type").eq(lit("complaint")).alias("complaint"),
+        col(crate::events::CLUSTER_KEY).alias("cluster"),
         col("topics"),
         col("places"),
         col("views").fill_null(lit(0i64)),
@@ -71,9 +75,6 @@ pub fn base(log: LazyFrame) -> LazyFrame {
     .with_columns([
         col("topics").fill_null(lit("none")).alias("topic"),
         col("places").fill_null(lit("")).alias("place"),
-        col("sentiment").eq(lit("negative")).alias("neg"),
-        col("sentiment").eq(lit("positive")).alias("pos"),
-        col("mention_type").eq(lit("complaint")).alias("complaint"),
     ])
 }
 
@@ -226,7 +227,8 @@ pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
 pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<TrendOutputs>, AnalyticsError> {
     let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
     // Only the columns the jobs use: no texts, no ids.
-    let df = log.select(COLUMNS.map(col)).collect()?;
+    let mut df = log.select(COLUMNS.map(col)).collect()?;
+    crate::events::with_keys(&mut df)?;
     Ok(Some(run_frame(&df, out_dir)?))
 }
 
