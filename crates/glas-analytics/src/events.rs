@@ -579,7 +579,7 @@ fn dedup_sorted(v: &mut [u32]) -> usize {
 
 /// A list column as one flat slice of values and row offsets into it
 /// (`values[at[k]..at[k + 1]]` is row k), without a vector per row.
-fn flat_lists(ca: &ListChunked) -> PolarsResult<(Vec<usize>, Vec<&str>)> {
+pub(crate) fn flat_lists(ca: &ListChunked) -> PolarsResult<(Vec<usize>, Vec<&str>)> {
     use polars_arrow::array::{Array, Utf8ViewArray};
     let mut at = Vec::with_capacity(ca.len() + 1);
     at.push(0);

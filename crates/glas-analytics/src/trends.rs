@@ -50,38 +50,185 @@ pub(crate) fn local_time() -> Expr {
         .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
 }
 
-/// Mentions with the columns the jobs use, topics and places exploded. The
-/// frame has the keys of [`crate::events::with_keys`]: voices and stories are
-/// told apart by integers, and every per-mention column is made small before
-/// the explosion copies it.
-pub fn base(log: LazyFrame) -> LazyFrame {
-    let explode = |_: &str| ExplodeOptions { empty_as_null: true, keep_nulls: true };
-    log.select([
-        local_time().alias("local"),
-        col("source_kind"),
-        col(crate::events::VOICE_KEY).alias("voice"),
-        col("sentiment").eq(lit("negative")).alias("neg"),
-        col("sentiment").eq(lit("positive")).alias("pos"),
-        col("mention_type").eq(lit("complaint")).alias("complaint"),
-        col(crate::events::CLUSTER_KEY).alias("cluster"),
-        col("topics"),
-        col("places"),
-        col("views").fill_null(lit(0i64)),
-        col("comments").fill_null(lit(0i64)),
-        col("shares").fill_null(lit(0i64)),
-    ])
-    .explode(by_name(["topics"], true, false), explode("topics"))
-    .explode(by_name(["places"], true, false), explode("places"))
-    .with_columns([
-        col("topics").fill_null(lit("none")).alias("topic"),
-        col("places").fill_null(lit("")).alias("place"),
-    ])
+/// Codes of the exploded frame's names, each list sorted so that codes order
+/// as their names do (sorting by code sorts by name).
+struct Codes {
+    topics: Vec<String>,
+    places: Vec<String>,
+    /// Source kinds; code 0 is a mention without one (null).
+    kinds: Vec<Option<String>>,
 }
 
-fn aggregates(frame: LazyFrame, period: Expr, name: &str) -> LazyFrame {
-    frame
-        .with_column(period.alias(name))
-        .group_by([col(name), col("topic"), col("place"), col("source_kind")])
+/// Topic and place of the district-wide rows of the tension tables.
+const ALL: &str = "all";
+/// The topic of a mention without one, the place of one that names none.
+const NO_TOPIC: &str = "none";
+const NO_PLACE: &str = "";
+
+impl Codes {
+    fn code(names: &[String], name: &str) -> u64 {
+        names.binary_search_by(|n| n.as_str().cmp(name)).map_or(0, |i| i as u64)
+    }
+
+    /// Topic × place of a series code (see [`exploded`]).
+    fn series(&self, tp: u64) -> (&str, &str) {
+        (self.topics[(tp >> 16) as usize & 0xff].as_str(), self.places[tp as usize & 0xffff].as_str())
+    }
+}
+
+/// Offset that keeps a period (hour or day since 1970, local) positive in a key.
+const PERIOD_BIAS: i64 = 1 << 31;
+
+/// One row per mention × topic × place (a mention without a topic counts
+/// under `none`, one without a place under `""`), with integer keys built
+/// here rather than strings grouped by polars:
+///
+/// - `series` = topic code << 16 | place code; `kind` the source kind's code;
+/// - `hour_key`, `day_key` = (period + bias) << 32 | series << 8 | kind, where
+///   the period is the local hour or day since 1970;
+/// - `day` (local days since 1970), `neg`, `pos`, `complaint`, `voice` and
+///   `cluster` (the keys of [`crate::events::with_keys`]), `views`,
+///   `comments`, `shares` (missing as 0).
+fn exploded(df: &DataFrame) -> PolarsResult<(DataFrame, Codes)> {
+    let too_many = |what: &str, n: usize, max: usize| {
+        PolarsError::ComputeError(format!("{n} distinct {what} in the log; the trend job counts at most {max}").into())
+    };
+    let topics = df.column("topics")?.list()?.clone();
+    let places = df.column("places")?.list()?.clone();
+    let (topic_at, topic_values) = crate::events::flat_lists(&topics)?;
+    let (place_at, place_values) = crate::events::flat_lists(&places)?;
+    let kinds = df.column("source_kind")?.str()?.rechunk().into_owned();
+    let topic_names = sorted_names(topic_values.iter().copied(), &[NO_TOPIC, ALL]);
+    let place_names = sorted_names(place_values.iter().copied(), &[NO_PLACE, ALL]);
+    let kind_names = sorted_names(kinds.iter().flatten(), &[]);
+    if topic_names.len() > 256 {
+        return Err(too_many("topics", topic_names.len(), 256));
+    }
+    if place_names.len() > 65_536 {
+        return Err(too_many("places", place_names.len(), 65_536));
+    }
+    if kind_names.len() > 255 {
+        return Err(too_many("source kinds", kind_names.len(), 255));
+    }
+    let topic_code: Vec<u64> = topic_values.iter().map(|t| Codes::code(&topic_names, t)).collect();
+    let place_code: Vec<u64> = place_values.iter().map(|p| Codes::code(&place_names, p)).collect();
+    let (no_topic, no_place) = (Codes::code(&topic_names, NO_TOPIC), Codes::code(&place_names, NO_PLACE));
+    let at = df.column("published_at")?.cast(&DataType::Int64)?.i64()?.rechunk().into_owned();
+    let offset = df.column("utc_offset_s")?.cast(&DataType::Int64)?.i64()?.rechunk().into_owned();
+    let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.rechunk().into_owned()) };
+    let (sentiments, types) = (s("sentiment")?, s("mention_type")?);
+    let u = |name: &str| -> PolarsResult<UInt64Chunked> { Ok(df.column(name)?.u64()?.rechunk().into_owned()) };
+    let (voices, clusters) = (u(crate::events::VOICE_KEY)?, u(crate::events::CLUSTER_KEY)?);
+    let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.rechunk().into_owned()) };
+    let (views, comments, shares) = (i("views")?, i("comments")?, i("shares")?);
+    let n = df.height();
+    let cap = n + n / 2;
+    let mut c = ExplodedColumns::with_capacity(cap);
+    for k in 0..n {
+        let local_ms = at.get(k).unwrap_or(0) + offset.get(k).unwrap_or(0) * 1000;
+        let hour = local_ms.div_euclid(3_600_000);
+        let day = local_ms.div_euclid(86_400_000);
+        let kind = kinds.get(k).map_or(0, |s| Codes::code(&kind_names, s) + 1);
+        let (neg, pos) = match sentiments.get(k) {
+            Some("negative") => (true, false),
+            Some("positive") => (false, true),
+            _ => (false, false),
+        };
+        let complaint = types.get(k) == Some("complaint");
+        let row_topics = &topic_code[topic_at[k]..topic_at[k + 1]];
+        let row_places = &place_code[place_at[k]..place_at[k + 1]];
+        for &t in if row_topics.is_empty() { std::slice::from_ref(&no_topic) } else { row_topics } {
+            for &p in if row_places.is_empty() { std::slice::from_ref(&no_place) } else { row_places } {
+                let series = t << 16 | p;
+                let key = |period: i64| ((period + PERIOD_BIAS) as u64) << 32 | series << 8 | kind;
+                c.hour_key.push(key(hour));
+                c.day_key.push(key(day));
+                c.day.push(day as i32);
+                c.series.push(series as u32);
+                c.neg.push(neg);
+                c.pos.push(pos);
+                c.complaint.push(complaint);
+                c.voice.push(voices.get(k).unwrap_or(0));
+                c.cluster.push(clusters.get(k).unwrap_or(0));
+                c.views.push(views.get(k).unwrap_or(0));
+                c.comments.push(comments.get(k).unwrap_or(0));
+                c.shares.push(shares.get(k).unwrap_or(0));
+            }
+        }
+    }
+    let mut kinds_out: Vec<Option<String>> = vec![None];
+    kinds_out.extend(kind_names.into_iter().map(Some));
+    Ok((c.frame()?, Codes { topics: topic_names, places: place_names, kinds: kinds_out }))
+}
+
+/// The distinct names of `values` and `extra`, sorted.
+fn sorted_names<'a>(values: impl Iterator<Item = &'a str>, extra: &[&'a str]) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = values.chain(extra.iter().copied()).collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+#[derive(Default)]
+struct ExplodedColumns {
+    hour_key: Vec<u64>,
+    day_key: Vec<u64>,
+    day: Vec<i32>,
+    series: Vec<u32>,
+    neg: Vec<bool>,
+    pos: Vec<bool>,
+    complaint: Vec<bool>,
+    voice: Vec<u64>,
+    cluster: Vec<u64>,
+    views: Vec<i64>,
+    comments: Vec<i64>,
+    shares: Vec<i64>,
+}
+
+impl ExplodedColumns {
+    fn with_capacity(n: usize) -> ExplodedColumns {
+        ExplodedColumns {
+            hour_key: Vec::with_capacity(n),
+            day_key: Vec::with_capacity(n),
+            day: Vec::with_capacity(n),
+            series: Vec::with_capacity(n),
+            neg: Vec::with_capacity(n),
+            pos: Vec::with_capacity(n),
+            complaint: Vec::with_capacity(n),
+            voice: Vec::with_capacity(n),
+            cluster: Vec::with_capacity(n),
+            views: Vec::with_capacity(n),
+            comments: Vec::with_capacity(n),
+            shares: Vec::with_capacity(n),
+        }
+    }
+
+    fn frame(self) -> PolarsResult<DataFrame> {
+        let n = self.day.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("hour_key".into(), self.hour_key),
+                Column::new("day_key".into(), self.day_key),
+                Column::new("day".into(), self.day),
+                Column::new("series".into(), self.series),
+                Column::new("neg".into(), self.neg),
+                Column::new("pos".into(), self.pos),
+                Column::new("complaint".into(), self.complaint),
+                Column::new("voice".into(), self.voice),
+                Column::new("cluster".into(), self.cluster),
+                Column::new("views".into(), self.views),
+                Column::new("comments".into(), self.comments),
+                Column::new("shares".into(), self.shares),
+            ],
+        )
+    }
+}
+
+/// The aggregates of an [`exploded`] frame per `key` column (`hour_key` or
+/// `day_key`), sorted by key, the key decoded into the period column `name`
+/// (a local datetime or date), `topic`, `place` and `source_kind`.
+fn aggregates(frame: LazyFrame, key: &str, name: &str, codes: &Codes) -> PolarsResult<DataFrame> {
+    let df = frame
+        .group_by([col(key)])
         .agg([
             len().cast(DataType::UInt32).alias("mentions"),
             col("cluster").n_unique().cast(DataType::UInt32).alias("stories"),
@@ -104,17 +251,34 @@ fn aggregates(frame: LazyFrame, period: Expr, name: &str) -> LazyFrame {
             .alias("net_sentiment"),
             col("complaint_share").round(3, RoundMode::HalfToEven),
         ])
-        .sort([name, "topic", "place", "source_kind"], SortMultipleOptions::default())
-}
-
-/// Hourly aggregates (local hour start) of a [`base`] frame.
-pub fn hourly(base: LazyFrame) -> LazyFrame {
-    aggregates(base, col("local").dt().truncate(lit("1h")), "hour")
-}
-
-/// Daily aggregates (local day) of a [`base`] frame.
-pub fn daily(base: LazyFrame) -> LazyFrame {
-    aggregates(base, col("local").dt().date(), "day")
+        .sort([key], SortMultipleOptions::default())
+        .collect()?;
+    let keys = df.column(key)?.u64()?.rechunk();
+    let n = df.height();
+    let (mut period, mut topic, mut place, mut kind) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for k in keys.iter() {
+        let k = k.unwrap_or(0);
+        period.push((k >> 32) as i64 - PERIOD_BIAS);
+        let (t, p) = codes.series(k >> 8);
+        topic.push(t);
+        place.push(p);
+        kind.push(codes.kinds[(k & 0xff) as usize].as_deref());
+    }
+    let period = if name == "hour" {
+        Column::new(name.into(), period.into_iter().map(|h| h * 3_600_000).collect::<Vec<i64>>())
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+    } else {
+        Column::new(name.into(), period.into_iter().map(|d| d as i32).collect::<Vec<i32>>()).cast(&DataType::Date)?
+    };
+    let mut columns = vec![
+        period,
+        Column::new("topic".into(), topic),
+        Column::new("place".into(), place),
+        Column::new("source_kind".into(), kind),
+    ];
+    columns.extend(df.columns().iter().filter(|c| c.name().as_str() != key).cloned());
+    DataFrame::new(n, columns)
 }
 
 /// Weight of a negative story in the index (see the module docs).
@@ -127,9 +291,9 @@ fn story_pressure() -> Expr {
 }
 
 /// The daily tension index per topic × place and for the district, over
-/// the local days `first..=last`, from a [`base`] frame.
-pub fn tension(base: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame> {
-    let negative = base.with_column(col("local").dt().date().alias("day")).filter(col("neg"));
+/// the local days `first..=last` (days since 1970), from an [`exploded`] frame.
+fn tension(ex: LazyFrame, codes: &Codes, first: i32, last: i32) -> PolarsResult<DataFrame> {
+    let negative = ex.filter(col("neg"));
     // One row per story and day: reprints count once, their reach adds up.
     let story = |keys: Vec<Expr>| {
         let mut by = keys.clone();
@@ -142,31 +306,26 @@ pub fn tension(base: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame
             .group_by(keys)
             .agg([col("p").sum().alias("pressure"), len().cast(DataType::UInt32).alias("negative_stories")])
     };
-    let series = story(vec![col("day"), col("topic"), col("place")]);
-    let district = story(vec![col("day")]).with_columns([lit("all").alias("topic"), lit("all").alias("place")]);
+    let district_series = (Codes::code(&codes.topics, ALL) << 16 | Codes::code(&codes.places, ALL)) as u32;
+    let series = story(vec![col("day"), col("series")]);
+    let district = story(vec![col("day")]).with_column(lit(district_series).cast(DataType::UInt32).alias("series"));
     let all = concat(
-        [series, district.select([col("day"), col("topic"), col("place"), col("pressure"), col("negative_stories")])],
+        [series, district.select([col("day"), col("series"), col("pressure"), col("negative_stories")])],
         UnionArgs::default(),
-    )
-    .expect("same schema");
+    )?;
     // Every series on every day, so quiet days count in the baseline.
     let days = DataFrame::new(
         (last - first + 1).max(0) as usize,
-        vec![Column::new("day".into(), (first..=last).collect::<Vec<i32>>()).cast(&DataType::Date)?],
+        vec![Column::new("day".into(), (first..=last).collect::<Vec<i32>>())],
     )?
     .lazy();
-    let keys = all.clone().select([col("topic"), col("place")]).unique(None, UniqueKeepStrategy::Any);
+    let keys = all.clone().select([col("series")]).unique(None, UniqueKeepStrategy::Any);
     let grid = keys.cross_join(days, None);
-    let over = [col("topic"), col("place")];
-    Ok(grid
-        .join(
-            all,
-            [col("day"), col("topic"), col("place")],
-            [col("day"), col("topic"), col("place")],
-            JoinArgs::new(JoinType::Left),
-        )
+    let over = [col("series")];
+    let df = grid
+        .join(all, [col("day"), col("series")], [col("day"), col("series")], JoinArgs::new(JoinType::Left))
         .with_columns([col("pressure").fill_null(lit(0.0)), col("negative_stories").fill_null(lit(0u32))])
-        .sort(["topic", "place", "day"], SortMultipleOptions::default())
+        .sort(["series", "day"], SortMultipleOptions::default())
         .with_columns([
             col("pressure").cum_sum(false).over(over.clone())?.alias("cum"),
             col("day").cum_count(false).over(over.clone())?.alias("n"),
@@ -186,14 +345,28 @@ pub fn tension(base: LazyFrame, first: i32, last: i32) -> PolarsResult<LazyFrame
         )
         .select([
             col("day"),
-            col("topic"),
-            col("place"),
+            col("series"),
             col("negative_stories"),
             col("pressure").round(2, RoundMode::HalfToEven),
             col("usual").round(2, RoundMode::HalfToEven),
             col("tension_index"),
         ])
-        .sort(["day", "topic", "place"], SortMultipleOptions::default()))
+        .sort(["day", "series"], SortMultipleOptions::default())
+        .collect()?;
+    let n = df.height();
+    let (mut topic, mut place) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for s in df.column("series")?.u32()?.iter() {
+        let (t, p) = codes.series(u64::from(s.unwrap_or(0)));
+        topic.push(t);
+        place.push(p);
+    }
+    let mut columns = vec![
+        df.column("day")?.cast(&DataType::Date)?,
+        Column::new("topic".into(), topic),
+        Column::new("place".into(), place),
+    ];
+    columns.extend(df.columns().iter().filter(|c| !matches!(c.name().as_str(), "day" | "series")).cloned());
+    DataFrame::new(n, columns)
 }
 
 /// The weekly tension index (ISO weeks) from the daily table: the week's
@@ -253,18 +426,14 @@ const COLUMNS: [&str; 13] = [
 /// shared with the detector).
 pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, AnalyticsError> {
     std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
-    let log = df.clone().lazy();
-    let span = log
-        .clone()
-        .select([local_time().dt().date().cast(DataType::Int32).alias("d")])
-        .select([col("d").min().alias("lo"), col("d").max().alias("hi")])
-        .collect()?;
-    let (first, last) = (span.column("lo")?.i32()?.get(0).unwrap_or(0), span.column("hi")?.i32()?.get(0).unwrap_or(0));
     // Topics and places exploded once, for the three jobs.
-    let b = base(log).collect()?.lazy();
-    let mut h = hourly(b.clone()).collect()?;
-    let mut d = daily(b.clone()).collect()?;
-    let mut t = tension(b, first, last)?.collect()?;
+    let (ex, codes) = exploded(df)?;
+    let days = ex.column("day")?.i32()?;
+    let (first, last) = (days.min().unwrap_or(0), days.max().unwrap_or(0));
+    let ex = ex.lazy();
+    let mut h = aggregates(ex.clone(), "hour_key", "hour", &codes)?;
+    let mut d = aggregates(ex.clone(), "day_key", "day", &codes)?;
+    let mut t = tension(ex, &codes, first, last)?;
     let mut w = tension_weekly(t.clone().lazy()).collect()?;
     let write = |df: &mut DataFrame, name: &str, csv: bool| -> Result<PathBuf, AnalyticsError> {
         let pq = out_dir.join(format!("{name}.parquet"));
