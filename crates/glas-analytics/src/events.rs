@@ -366,8 +366,9 @@ impl Events {
     /// From a frame as [`read_log`] returns it.
     pub fn from_frame(df: &DataFrame, tz: chrono_tz::Tz) -> PolarsResult<Events> {
         let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
-        let (ids, sources, sentiments, types, texts) =
-            (s("id")?, s("source")?, s("sentiment")?, s("mention_type")?, s("text")?);
+        let (ids, sources, sentiments, types) = (s("id")?, s("source")?, s("sentiment")?, s("mention_type")?);
+        // In many chunks: gathered in one pass rather than looked up by row.
+        let texts: Vec<Option<&str>> = df.column("text")?.str()?.iter().collect();
         let (voice_keys, cluster_keys) = (df.column(VOICE_KEY)?.u64()?.clone(), df.column(CLUSTER_KEY)?.u64()?.clone());
         let at = df.column("published_at")?.cast(&DataType::Int64)?.i64()?.clone();
         let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
@@ -379,7 +380,7 @@ impl Events {
         let n = df.height();
         let mut texts = ParallelTerms::extract(n, |k| {
             let named = sentiments.get(k) == Some("negative");
-            (topic_at[k] == topic_at[k + 1]).then(|| (texts.get(k).unwrap_or(""), named))
+            (topic_at[k] == topic_at[k + 1]).then(|| (texts[k].unwrap_or(""), named))
         });
         let mut b = Builder::new(tz);
         b.out.term_table = std::mem::take(&mut texts.table);
@@ -434,9 +435,9 @@ impl Events {
 
 /// Every committed mention with the columns the analytics use (the trend
 /// jobs and the detector), read once; texts only of mentions without a
-/// topic. One chunk per column, so reading row k is O(1) rather than a search
-/// over the thousands of chunks a scan of many parts leaves. `None` when the
-/// log is empty.
+/// topic. One chunk per column but the texts, so reading row k is O(1)
+/// rather than a search over the thousands of chunks a scan of many parts
+/// leaves. `None` when the log is empty.
 pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
     let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
     let mut df = log
@@ -461,7 +462,11 @@ pub fn read_log(log_dir: &Path) -> Result<Option<DataFrame>, AnalyticsError> {
                 .alias("text"),
         ])
         .collect()?;
+    // The texts are read in order once (see `Events::from_frame`): copying
+    // them into one chunk would only cost time and memory.
+    let text = df.drop_in_place("text")?;
     df.rechunk_mut_par();
+    df.with_column(text)?;
     with_keys(&mut df)?;
     Ok(Some(df))
 }
@@ -715,9 +720,12 @@ const STEM_CHARS: usize = 5;
 /// that writes its words (called only when they are wanted). A term may be
 /// given more than once.
 pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
+    // Only what the hash and the stop-word test need is lowercased here:
+    // the first STEM_CHARS letters, or the whole word when it could be a
+    // stop word; the words themselves only when `emit` asks for them.
     let mut prev: Option<(u64, &str)> = None;
     let mut start = None;
-    let mut word = String::new();
+    let mut head = String::new();
     for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
         if is_letter(c) || c == '-' && start.is_some() {
             start.get_or_insert(i);
@@ -730,17 +738,13 @@ pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
             continue;
         };
         let w = text[s..i].trim_end_matches('-');
-        word.clear();
-        for c in w.chars() {
-            match c {
-                'А'..='Я' => word.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
-                'Ё' | 'ё' => word.push('е'),
-                'а'..='я' | 'a'..='z' | '-' => word.push(c),
-                _ => word.extend(c.to_lowercase()),
-            }
-        }
-        let n = word.chars().count();
-        if n < 4 || n <= 10 && stop_words().binary_search(&fnv(word.as_bytes())).is_ok() {
+        let n = w.chars().count();
+        let short_or_common = n < 4 || {
+            head.clear();
+            lowercase_into(w, if n <= STOP_MAX { n } else { STEM_CHARS }, &mut head);
+            n <= STOP_MAX && stop_words().binary_search(&fnv(head.as_bytes())).is_ok()
+        };
+        if short_or_common {
             // A short or common word between two words still joins them
             // ("свалка за Турксадом" → "свалк турксад").
             if !c.is_whitespace() {
@@ -748,17 +752,38 @@ pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
             }
             continue;
         }
-        let stem_len = word.char_indices().nth(STEM_CHARS).map_or(word.len(), |(i, _)| i);
-        let h = fnv(&word.as_bytes()[..stem_len]) & !1;
-        emit(h, &|| word.clone());
+        let stem_len = head.char_indices().nth(STEM_CHARS).map_or(head.len(), |(i, _)| i);
+        let h = fnv(&head.as_bytes()[..stem_len]) & !1;
+        emit(h, &|| lowercase(w));
         if let Some((ph, pw)) = prev {
-            emit(fnv_pair(ph, h), &|| format!("{} {}", pw.to_lowercase(), word));
+            emit(fnv_pair(ph, h), &|| format!("{} {}", lowercase(pw), lowercase(w)));
         }
         prev = Some((h, w));
         if !c.is_whitespace() {
             prev = None;
         }
     }
+}
+
+/// Stop words are at most this many letters long.
+const STOP_MAX: usize = 10;
+
+/// Appends the first `n` letters of `w` lowercased, "ё" as "е".
+fn lowercase_into(w: &str, n: usize, out: &mut String) {
+    for c in w.chars().take(n) {
+        match c {
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+            'Ё' | 'ё' => out.push('е'),
+            'а'..='я' | 'a'..='z' | '-' => out.push(c),
+            _ => out.extend(c.to_lowercase()),
+        }
+    }
+}
+
+fn lowercase(w: &str) -> String {
+    let mut out = String::with_capacity(w.len());
+    lowercase_into(w, usize::MAX, &mut out);
+    out
 }
 
 /// Letters, with a fast path for Cyrillic and ASCII.

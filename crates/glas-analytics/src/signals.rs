@@ -274,7 +274,10 @@ struct Walk<'a> {
     /// State of each interned term, and the terms that have any.
     terms: Vec<Term>,
     live_terms: Vec<u32>,
+    /// Terms given a story since the last evaluation, each once: a term's
+    /// `touched` equals `touch_stamp` while it is listed.
     touched: Vec<u32>,
+    touch_stamp: u32,
     emerging: Vec<EmergingEpisode>,
     out: Vec<Signal>,
 }
@@ -287,6 +290,8 @@ struct Term {
     ew: Ew,
     /// In `live_terms`.
     live: bool,
+    /// Stamp of the evaluation it was last listed for (see `Walk::touched`).
+    touched: u32,
 }
 
 struct EmergingEpisode {
@@ -333,6 +338,7 @@ pub fn detect_stepped(
         terms: std::iter::repeat_with(Term::default).take(events.term_table.len()).collect(),
         live_terms: Vec::new(),
         touched: Vec::new(),
+        touch_stamp: 1,
         emerging: Vec::new(),
         out: Vec::new(),
     };
@@ -354,6 +360,7 @@ pub fn detect_stepped(
             // Nothing is reported before the warm-up ends or before `from`;
             // between coarser steps, what happened waits for the next one.
             w.touched.clear();
+            w.touch_stamp += 1;
             w.coord_pending.clear();
         }
         // Jump over idle hours: nothing is in any window and nothing is open.
@@ -455,7 +462,10 @@ impl<'a> Walk<'a> {
                 }
                 st.items.push_back(Item { end, ev: i, counted: e.negative });
                 st.negatives += usize::from(e.negative);
-                self.touched.push(term);
+                if st.touched != self.touch_stamp {
+                    st.touched = self.touch_stamp;
+                    self.touched.push(term);
+                }
             }
         }
     }
@@ -774,15 +784,11 @@ impl<'a> Walk<'a> {
         let rules = self.rules;
         let lambda = self.lambda;
         let beta = rules.bias;
-        // Word pairs first: they name an issue better than a single word.
-        let mut touched: Vec<u32> = std::mem::take(&mut self.touched);
-        touched.sort_unstable();
-        touched.dedup();
-        let keys = &self.ev.term_table.keys;
-        touched.sort_by_key(|&id| {
-            let key = keys[id as usize];
-            (!crate::events::is_pair(key), key)
-        });
+        let touched: Vec<u32> = std::mem::take(&mut self.touched);
+        self.touch_stamp += 1;
+        // Cheap tests first: most touched terms are common words with few
+        // negative stories. Their windows move on here.
+        let mut candidates = Vec::new();
         for term in touched {
             let st = &mut self.terms[term as usize];
             while let Some(it) = st.items.front().copied() {
@@ -793,11 +799,19 @@ impl<'a> Walk<'a> {
                 st.negatives -= usize::from(it.counted);
                 st.ew.add(it.end, 1.0, lambda);
             }
-            // Cheap tests first: most touched terms are common words.
-            let x = st.negatives;
-            if x < rules.emerging_min as usize {
-                continue;
+            if st.negatives >= rules.emerging_min as usize {
+                candidates.push(term);
             }
+        }
+        // Word pairs first: they name an issue better than a single word.
+        let keys = &self.ev.term_table.keys;
+        candidates.sort_by_key(|&id| {
+            let key = keys[id as usize];
+            (!crate::events::is_pair(key), key)
+        });
+        for term in candidates {
+            let st = &self.terms[term as usize];
+            let x = st.negatives;
             let (s, w) = if st.ew.at == 0 { (0.0, 0.0) } else { st.ew.at(t - TERM_WINDOW, lambda) };
             // A term never seen before is expected about once a week.
             let rate = (s + PRIOR_HOURS * (1.0 / PRIOR_HOURS)) / (w + PRIOR_HOURS);
