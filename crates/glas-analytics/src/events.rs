@@ -859,4 +859,45 @@ mod tests {
         terms("тарифом", |h, _| again.push(h));
         assert!(out.contains(&again[0]));
     }
+
+    #[test]
+    fn hour_of_week_follows_the_offset_through_a_clock_change() {
+        use chrono::{Datelike, Timelike};
+        let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let mut b = Builder::new(tz);
+        // Every 7 minutes over the spring and autumn changes of 2026.
+        for start in [1_774_746_000i64, 1_792_890_000] {
+            for k in 0..800 {
+                let at = start - 86_400 + k * 420;
+                let local = tz.from_utc_datetime(&DateTime::from_timestamp(at, 0).unwrap().naive_utc());
+                let want = (local.weekday().num_days_from_monday() * 24 + local.hour()) as u8;
+                assert_eq!(b.hour_of_week(at), want, "at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn terms_interned_on_several_cores_share_ids_and_take_negative_words() {
+        let texts = [
+            ("Тарифом недовольны все", false),
+            ("Новый тариф на воду", true),
+            ("ТАРИФА нет", false),
+            ("тариф вырос, тарифом", true),
+        ];
+        let t = ParallelTerms::extract(texts.len(), |k| Some(texts[k]));
+        let id = |k: usize| -> Vec<u32> {
+            t.of(k)
+                .iter()
+                .copied()
+                .filter(|&i| t.table.keys[i as usize] & 1 == 0 && t.table.name(i).starts_with("тариф"))
+                .collect()
+        };
+        // One id for the stem in every row, once per row, named from a negative text.
+        let first = id(1);
+        assert_eq!(first.len(), 1);
+        for k in 0..texts.len() {
+            assert_eq!(id(k), first, "row {k}");
+        }
+        assert_eq!(t.table.name(first[0]), "тариф");
+    }
 }

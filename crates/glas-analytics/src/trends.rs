@@ -457,3 +457,157 @@ pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, Analyti
         tension_weekly: write(&mut w, "tension_weekly", true)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mentions as the log holds them: (local time, topics, places, source
+    /// kind, sentiment, type, author, source, cluster, views).
+    type Row<'a> = (
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        i64,
+    );
+
+    fn frame(rows: &[Row<'_>]) -> DataFrame {
+        let ms = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis();
+        let list = |name: &str, topics: bool| {
+            let series: Vec<Series> =
+                rows.iter().map(|r| Series::new("".into(), if topics { r.1 } else { r.2 }.to_vec())).collect();
+            Column::new(name.into(), series)
+        };
+        let n = rows.len();
+        let mut df = DataFrame::new(
+            n,
+            vec![
+                Column::new("published_at".into(), rows.iter().map(|r| ms(r.0)).collect::<Vec<i64>>())
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                    .unwrap(),
+                Column::new("utc_offset_s".into(), vec![3 * 3600i32; n]),
+                list("topics", true),
+                list("places", false),
+                Column::new("source_kind".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+                Column::new("sentiment".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+                Column::new("mention_type".into(), rows.iter().map(|r| r.5).collect::<Vec<_>>()),
+                Column::new("author".into(), rows.iter().map(|r| r.6).collect::<Vec<_>>()),
+                Column::new("source".into(), rows.iter().map(|r| r.7).collect::<Vec<_>>()),
+                Column::new("cluster".into(), rows.iter().map(|r| r.8).collect::<Vec<_>>()),
+                Column::new("views".into(), rows.iter().map(|r| r.9).collect::<Vec<_>>()),
+                Column::new("comments".into(), vec![0i64; n]),
+                Column::new("shares".into(), vec![0i64; n]),
+            ],
+        )
+        .unwrap();
+        crate::events::with_keys(&mut df).unwrap();
+        df
+    }
+
+    fn cells(df: &DataFrame, row: usize) -> Vec<String> {
+        df.columns().iter().map(|c| c.get(row).unwrap().to_string().trim_matches('"').to_string()).collect()
+    }
+
+    #[test]
+    fn aggregates_count_stories_and_voices_once_and_sort_by_name() {
+        let df = frame(&[
+            (
+                "2026-11-23T09:10:00+03:00",
+                &["water"],
+                &["Величаевское"],
+                Some("telegram"),
+                "negative",
+                "complaint",
+                Some("a1"),
+                "tg",
+                "c1",
+                100,
+            ),
+            // A reprint of the same story by another author.
+            (
+                "2026-11-23T09:40:00+03:00",
+                &["water"],
+                &["Величаевское"],
+                Some("telegram"),
+                "negative",
+                "news",
+                Some("a2"),
+                "tg",
+                "c1",
+                0,
+            ),
+            (
+                "2026-11-23T09:50:00+03:00",
+                &["water", "roads"],
+                &[],
+                Some("rss"),
+                "positive",
+                "news",
+                Some("a1"),
+                "rss1",
+                "c2",
+                0,
+            ),
+            // No topic, no kind, no author: `none`, null, the source as the voice.
+            ("2026-11-24T01:00:00+03:00", &[], &["Заря"], None, "neutral", "other", None, "site", "c3", 0),
+        ]);
+        let (ex, codes) = exploded(&df).unwrap();
+        assert_eq!(ex.height(), 5, "one row per mention × topic × place");
+        let daily = aggregates(ex.clone().lazy(), "day_key", "day", &codes).unwrap();
+        let names: Vec<&str> = daily.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "day",
+                "topic",
+                "place",
+                "source_kind",
+                "mentions",
+                "stories",
+                "negative",
+                "positive",
+                "negative_stories",
+                "complaint_share",
+                "views",
+                "comments",
+                "shares",
+                "authors",
+                "negative_share",
+                "net_sentiment"
+            ]
+        );
+        let rows: Vec<Vec<String>> = (0..daily.height()).map(|i| cells(&daily, i)[..14].to_vec()).collect();
+        let expect = [
+            ["2026-11-23", "roads", "", "rss", "1", "1", "0", "1", "0", "0.0", "0", "0", "0", "1"],
+            ["2026-11-23", "water", "", "rss", "1", "1", "0", "1", "0", "0.0", "0", "0", "0", "1"],
+            ["2026-11-23", "water", "Величаевское", "telegram", "2", "1", "2", "0", "1", "0.5", "100", "0", "0", "2"],
+            ["2026-11-24", "none", "Заря", "null", "1", "1", "0", "0", "0", "0.0", "0", "0", "0", "1"],
+        ];
+        assert_eq!(rows, expect.map(|r| r.map(str::to_string)).to_vec());
+
+        let hourly = aggregates(ex.clone().lazy(), "hour_key", "hour", &codes).unwrap();
+        assert_eq!(cells(&hourly, 0)[0], "2026-11-23 09:00:00");
+        assert_eq!(hourly.height(), 4);
+
+        let tension = tension(ex.lazy(), &codes, 20_780, 20_781).unwrap();
+        let rows: Vec<Vec<String>> = (0..tension.height()).map(|i| cells(&tension, i)[..4].to_vec()).collect();
+        // Every series on both days; the district (`all`) counts the reprinted story once.
+        assert_eq!(
+            rows,
+            [
+                ["2026-11-23", "all", "all", "1"],
+                ["2026-11-23", "water", "Величаевское", "1"],
+                ["2026-11-24", "all", "all", "0"],
+                ["2026-11-24", "water", "Величаевское", "0"],
+            ]
+            .map(|r| r.map(str::to_string))
+            .to_vec()
+        );
+    }
+}
