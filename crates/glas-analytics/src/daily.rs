@@ -9,21 +9,12 @@ use crate::AnalyticsError;
 
 /// A lazy scan of every committed part of the log, or `None` when it is empty.
 pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
-    let mut parts: Vec<PathBuf> = Vec::new();
-    if log_dir.exists() {
-        for day in std::fs::read_dir(log_dir).map_err(|e| AnalyticsError::io("list log", log_dir, e))? {
-            let day = day.map_err(|e| AnalyticsError::io("list log", log_dir, e))?.path();
-            if !day.is_dir() {
-                continue;
-            }
-            for f in std::fs::read_dir(&day).map_err(|e| AnalyticsError::io("list log", &day, e))? {
-                let f = f.map_err(|e| AnalyticsError::io("list log", &day, e))?.path();
-                if f.extension().is_some_and(|e| e == "parquet") {
-                    parts.push(f);
-                }
-            }
-        }
-    }
+    // In folder order (day, then part), the committed parts only.
+    let mut parts: Vec<PathBuf> = glas_core::logparts::list(log_dir)
+        .map_err(|e| AnalyticsError::io("list log", log_dir, e))?
+        .into_iter()
+        .map(|p| p.path)
+        .collect();
     parts.sort();
     if parts.is_empty() {
         return Ok(None);

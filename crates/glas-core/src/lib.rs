@@ -16,6 +16,7 @@
 
 mod checkpoint;
 pub mod config;
+pub mod logparts;
 mod mention;
 pub mod query;
 pub mod ru;

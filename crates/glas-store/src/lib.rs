@@ -215,6 +215,15 @@ impl Store {
         Ok(all_stats)
     }
 
+    /// Merges each day's log parts into one (only parts the index already
+    /// covers, so it never indexes a mention twice); only days (UTC) before
+    /// `before`, when given. Returns (parts merged, parts written).
+    pub fn compact(&mut self, before: Option<chrono::NaiveDate>) -> Result<(usize, usize), StoreError> {
+        self.writable()?;
+        let upto = self.index.indexed_seq()?;
+        self.log.compact(upto, before)
+    }
+
     /// Indexes log parts the index has not seen (after a crash between the two).
     fn catch_up(&mut self) -> Result<(), StoreError> {
         let done = self.index.indexed_seq()?;

@@ -7,6 +7,10 @@
 //! any moment leaves no torn part, only a `*.tmp` that the next open removes.
 //! The sequence number lets derived stores (the tantivy index) record how far
 //! they have caught up.
+//!
+//! [`Log::compact`] merges a day's parts into one (see
+//! `glas_core::logparts` for the journal that keeps readers and a killed
+//! process from ever seeing a mention twice or losing one).
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -36,6 +40,7 @@ impl Log {
     pub fn open(dir: &Path) -> Result<Log, StoreError> {
         fs::create_dir_all(dir).map_err(|e| StoreError::io("create log folder", dir, e))?;
         let mut log = Log { dir: dir.to_path_buf(), next_seq: 1 };
+        log.recover_compactions()?;
         log.remove_temporaries()?;
         log.next_seq = log.parts()?.last().map_or(1, |p| p.seq + 1);
         Ok(log)
@@ -53,30 +58,95 @@ impl Log {
 
     /// Every committed part, in sequence order.
     pub fn parts(&self) -> Result<Vec<Part>, StoreError> {
-        let mut parts = Vec::new();
+        let parts = glas_core::logparts::list(&self.dir).map_err(|e| StoreError::io("list log", &self.dir, e))?;
+        Ok(parts.into_iter().map(|p| Part { seq: p.seq, day: p.day, path: p.path }).collect())
+    }
+
+    /// Finishes or undoes a compaction a killed process left: if its merged
+    /// part is in place, the parts it replaced are deleted; if not, its
+    /// temporary file is (the old parts are whole).
+    fn recover_compactions(&self) -> Result<(), StoreError> {
         for day_dir in read_dir(&self.dir)? {
-            let Some(day) = day_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("day="))
-                .and_then(|d| d.parse::<NaiveDate>().ok())
-            else {
+            let Some(c) = glas_core::logparts::compaction(&day_dir) else {
+                if day_dir.join(glas_core::logparts::COMPACTING).exists() {
+                    // Unreadable: written halfway, before anything was replaced.
+                    remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
+                }
                 continue;
             };
-            for file in read_dir(&day_dir)? {
-                let seq = file
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_prefix("part-"))
-                    .and_then(|n| n.strip_suffix(".parquet"))
-                    .and_then(|n| n.parse::<u64>().ok());
-                if let Some(seq) = seq {
-                    parts.push(Part { seq, day, path: file });
+            if glas_core::logparts::merged_in_place(&day_dir, &c) {
+                tracing::warn!(day = %day_dir.display(), "finishing a compaction left by an interrupted run");
+                for &seq in c.from.iter().filter(|&&s| s != c.into) {
+                    remove(&day_dir.join(glas_core::logparts::part_name(seq)))?;
                 }
+            } else {
+                tracing::warn!(day = %day_dir.display(), "undoing a compaction left by an interrupted run");
+                remove(&day_dir.join(format!("{}.tmp", glas_core::logparts::part_name(c.into))))?;
             }
+            sync_dir(&day_dir)?;
+            remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
+            sync_dir(&day_dir)?;
         }
-        parts.sort_by_key(|p| p.seq);
-        Ok(parts)
+        Ok(())
+    }
+
+    /// Merges each day's parts numbered up to `upto` into one part that takes
+    /// the largest of their numbers (so whatever records how far it has
+    /// caught up, the index, still covers it), keeping their rows in order.
+    /// Only days before `before`, when given. A day whose parts do not share
+    /// one schema is left as it is. Returns (parts merged, parts written).
+    pub fn compact(&mut self, upto: u64, before: Option<NaiveDate>) -> Result<(usize, usize), StoreError> {
+        let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<Part>> = Default::default();
+        let wanted = |p: &Part| p.seq <= upto && before.is_none_or(|b| p.day < b);
+        for p in self.parts()?.into_iter().filter(wanted) {
+            by_day.entry(p.day).or_default().push(p);
+        }
+        let (mut merged, mut written) = (0, 0);
+        for parts in by_day.into_values().filter(|p| p.len() > 1) {
+            let mut frames = parts.iter().map(|p| read_columns(&p.path, None));
+            let mut df = frames.next().expect("two parts or more")?;
+            let mut same_schema = true;
+            for f in frames {
+                let f = f?;
+                if f.schema() != df.schema() {
+                    same_schema = false;
+                    break;
+                }
+                df.vstack_mut(&f).map_err(|e| StoreError::parquet("merge parts", &parts[0].path, e))?;
+            }
+            if !same_schema {
+                tracing::warn!(day = %parts[0].day, "parts of one day differ in schema; left uncompacted");
+                continue;
+            }
+            let into = parts.last().expect("two parts or more").seq;
+            let day_dir = parts[0].path.parent().expect("a part is in its day folder").to_path_buf();
+            let path = day_dir.join(glas_core::logparts::part_name(into));
+            let tmp = path.with_extension("parquet.tmp");
+            df.rechunk_mut();
+            write_part(&mut df, &tmp)?;
+            let journal = glas_core::logparts::Compaction { into, from: parts.iter().map(|p| p.seq).collect() };
+            let journal_path = day_dir.join(glas_core::logparts::COMPACTING);
+            let journal_tmp = day_dir.join(format!("{}.tmp", glas_core::logparts::COMPACTING));
+            let text = serde_json::to_vec(&journal).expect("a journal serializes");
+            fs::write(&journal_tmp, text)
+                .and_then(|_| File::open(&journal_tmp)?.sync_all())
+                .map_err(|e| StoreError::io("write compaction journal", &journal_tmp, e))?;
+            fs::rename(&journal_tmp, &journal_path)
+                .map_err(|e| StoreError::io("commit compaction journal", &journal_path, e))?;
+            sync_dir(&day_dir)?;
+            // From here the merged part is the day's log, for readers too.
+            fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit merged part", &path, e))?;
+            sync_dir(&day_dir)?;
+            for p in parts.iter().filter(|p| p.seq != into) {
+                remove(&p.path)?;
+            }
+            sync_dir(&day_dir)?;
+            remove(&journal_path)?;
+            sync_dir(&day_dir)?;
+            merged += parts.len();
+            written += 1;
+        }
+        Ok((merged, written))
     }
 
     fn remove_temporaries(&self) -> Result<(), StoreError> {
@@ -108,13 +178,7 @@ impl Log {
             let path = day_dir.join(format!("part-{seq:010}.parquet"));
             let tmp = path.with_extension("parquet.tmp");
             let mut df = to_frame(&recs, ingested_at).map_err(|e| StoreError::parquet("build batch", &path, e))?;
-            let mut file = File::create(&tmp).map_err(|e| StoreError::io("create part", &tmp, e))?;
-            ParquetWriter::new(&mut file)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(&mut df)
-                .map_err(|e| StoreError::parquet("write part", &tmp, e))?;
-            file.flush().and_then(|_| file.sync_all()).map_err(|e| StoreError::io("sync part", &tmp, e))?;
-            drop(file);
+            write_part(&mut df, &tmp)?;
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit part", &path, e))?;
             sync_dir(&day_dir)?;
             self.next_seq += 1;
@@ -174,6 +238,23 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Writes a part to `tmp`, synced: the caller renames it into place.
+fn write_part(df: &mut DataFrame, tmp: &Path) -> Result<(), StoreError> {
+    let mut file = File::create(tmp).map_err(|e| StoreError::io("create part", tmp, e))?;
+    ParquetWriter::new(&mut file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .map_err(|e| StoreError::parquet("write part", tmp, e))?;
+    file.flush().and_then(|_| file.sync_all()).map_err(|e| StoreError::io("sync part", tmp, e))
+}
+
+fn remove(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

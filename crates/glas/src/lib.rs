@@ -67,6 +67,9 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// Merge each day's log parts into one: faster analytics over a store
+    /// written in many small rounds (`glas run` and `glas import` do it too).
+    Compact,
     /// Mention lines on stdin → enrichment lines on stdout, same order.
     Classify {
         /// Add the terms that drove the sentiment (`explain` field).
@@ -396,8 +399,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for e in &s.errors {
                 eprintln!("{}:{}: rejected: {}", file.display(), e.line, e.reason);
             }
+            // A bulk import writes a part per batch and day: merge them.
+            store.compact(None)?;
             println!("imported {} · duplicate {} · rejected {}", s.imported, s.duplicate, s.rejected);
             Ok(if s.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+        Command::Compact => {
+            let ctx = load_ctx(&cli)?;
+            let mut store = ctx.open_store()?;
+            let before = store.log().parts()?.len();
+            let (merged, written) = store.compact(None)?;
+            println!("log parts: {before} → {} ({merged} merged into {written})", before - merged + written);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Classify { explain } => classify(&cli, *explain),
         Command::Search { query, since, from, to, sort, by_date, limit, page, all_reprints, facets, json, export } => {

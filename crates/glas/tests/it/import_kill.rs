@@ -94,3 +94,78 @@ fn sigkill_mid_import_then_rerun_keeps_every_mention_once() {
     let again = import(&data, &input).wait_with_output().unwrap();
     assert!(stdout(&again).contains(&format!("imported 0 · duplicate {N} · rejected 1")), "{}", stdout(&again));
 }
+
+fn record(i: usize, day: usize) -> glas_core::Record {
+    let at = format!("2026-11-{day:02}T10:{:02}:00+03:00", i % 60);
+    let mention: glas_core::Mention =
+        serde_json::from_str(&line(&format!("c:{i}"), &format!("Сообщение {i}"), &at)).unwrap();
+    let enrichment = glas_core::Enrichment { id: mention.id.clone(), cluster: format!("c{i}"), ..Default::default() };
+    glas_core::Record { mention, enrichment, source_kind: "import".into() }
+}
+
+/// Ids of the log per UTC day, each day's in row order.
+fn ids_by_day(store: &Store) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in store.records().unwrap() {
+        let day = r.mention.published_at.with_timezone(&chrono::Utc).date_naive().to_string();
+        out.entry(day).or_default().push(r.mention.id);
+    }
+    out
+}
+
+#[test]
+fn compaction_merges_each_day_and_a_killed_one_is_finished_or_undone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let day1 = data.join("log/day=2026-11-01");
+    let before = {
+        let mut store = Store::open(&data).unwrap();
+        for batch in 0..6 {
+            store.append((0..50).map(|k| record(batch * 50 + k, 1 + k % 3)).collect()).unwrap();
+        }
+        assert_eq!(parts(&data), 18, "six batches over three days");
+        let before = ids_by_day(&store);
+        assert_eq!(store.compact(None).unwrap(), (18, 3));
+        assert_eq!(parts(&data), 3);
+        assert_eq!(ids_by_day(&store), before, "the same mentions, each day's in order");
+        assert_eq!(store.index().num_docs(), 300);
+        // Later parts number after the merged ones.
+        store.append(vec![record(1000, 1)]).unwrap();
+        assert_eq!(parts(&data), 4);
+        ids_by_day(&store)
+    };
+
+    // Killed after the merged part was put in place, before the parts it
+    // replaced were deleted: readers do not list them, the next open deletes them.
+    let old: Vec<std::path::PathBuf> = glas_core::logparts::list(&data.join("log"))
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.path.starts_with(&day1))
+        .map(|p| p.path)
+        .collect();
+    assert_eq!(old.len(), 2);
+    let saved: Vec<Vec<u8>> = old.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let seq = |p: &std::path::Path| -> u64 { p.file_name().unwrap().to_str().unwrap()[5..15].parse().unwrap() };
+    let journal = glas_core::logparts::Compaction { into: seq(&old[1]), from: old.iter().map(|p| seq(p)).collect() };
+    Store::open(&data).unwrap().compact(None).unwrap();
+    std::fs::write(&old[0], &saved[0]).unwrap();
+    std::fs::write(day1.join(glas_core::logparts::COMPACTING), serde_json::to_string(&journal).unwrap()).unwrap();
+    assert_eq!(parts(&data), 4, "the replaced part is back on disk");
+    let listed = glas_core::logparts::list(&data.join("log")).unwrap();
+    assert_eq!(listed.len(), 3, "but not listed");
+    let store = Store::open(&data).unwrap();
+    assert_eq!(parts(&data), 3, "and deleted on open");
+    assert!(!day1.join(glas_core::logparts::COMPACTING).exists());
+    assert_eq!(ids_by_day(&store), before);
+    drop(store);
+
+    // Killed while the merged part was being written: it is dropped, the
+    // parts stay.
+    std::fs::write(day1.join(format!("{}.tmp", glas_core::logparts::part_name(999))), b"half a part").unwrap();
+    let journal = glas_core::logparts::Compaction { into: 999, from: vec![journal.into] };
+    std::fs::write(day1.join(glas_core::logparts::COMPACTING), serde_json::to_string(&journal).unwrap()).unwrap();
+    assert_eq!(glas_core::logparts::list(&data.join("log")).unwrap().len(), 3);
+    let store = Store::open(&data).unwrap();
+    assert!(!day1.join("part-0000000999.parquet.tmp").exists() && !day1.join(glas_core::logparts::COMPACTING).exists());
+    assert_eq!(ids_by_day(&store), before);
+}
