@@ -9,8 +9,8 @@
 //! replaced parts are no longer listed by [`list`], even before they are
 //! deleted, so a reader that lists the parts never counts a mention twice.
 //! (One that listed them a moment before the switch and opens the files
-//! after it can still read a day twice or miss a file; the writer compacts
-//! between its rounds and reads of the log are short.)
+//! after it can still read a day twice or miss a file: `Store::records`
+//! reads again when the list changed during its read.)
 
 use std::path::{Path, PathBuf};
 

@@ -252,13 +252,27 @@ impl Store {
         Ok(self.index.num_docs())
     }
 
-    /// Every record in the log, in part order.
+    /// Every record in the log, in part order. A reader beside a running
+    /// writer can have a day's parts merged under it (a part listed, then
+    /// gone; or read both before and after the merge): it reads again while
+    /// the list of parts changed during the read, up to three times.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::new();
-        for part in self.log.parts()? {
-            out.extend(self.log.read_part(&part)?);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let parts = self.log.parts()?;
+            let read = || -> Result<Vec<Record>, StoreError> {
+                let mut out = Vec::new();
+                for part in &parts {
+                    out.extend(self.log.read_part(part)?);
+                }
+                Ok(out)
+            };
+            let out = read();
+            if attempt >= 3 || self.log.parts().ok().as_ref() == Some(&parts) {
+                return out;
+            }
         }
-        Ok(out)
     }
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
