@@ -5,7 +5,8 @@
 //! grows with every part written. Compaction merges a day's parts into one
 //! that takes the largest of their numbers. While it runs, the day holds a
 //! journal, [`COMPACTING`], naming the merged part and the parts it
-//! replaces; once the merged part is in place (no `.tmp` of it is left), the
+//! replaces; once the merged part is in place (its file being written,
+//! [`merging_name`], is gone: renamed into place), the
 //! replaced parts are no longer listed by [`list`], even before they are
 //! deleted, so a reader that lists the parts never counts a mention twice.
 //! (One that listed them a moment before the switch and opens the files
@@ -39,6 +40,13 @@ pub fn part_name(seq: u64) -> String {
     format!("part-{seq:010}.parquet")
 }
 
+/// The file a merged part is written to before it is renamed into place.
+/// Not `.tmp`: nothing but the compaction's own recovery may delete it, or
+/// its absence would read as "in place".
+pub fn merging_name(seq: u64) -> String {
+    format!("{}.merging", part_name(seq))
+}
+
 fn part_seq(path: &Path) -> Option<u64> {
     path.file_name()?.to_str()?.strip_prefix("part-")?.strip_suffix(".parquet")?.parse().ok()
 }
@@ -49,9 +57,10 @@ pub fn compaction(day_dir: &Path) -> Option<Compaction> {
     serde_json::from_str(&text).ok()
 }
 
-/// Whether a journal's merged part is in place (its temporary file is gone).
+/// Whether a journal's merged part is in place (its [`merging_name`] file
+/// is gone).
 pub fn merged_in_place(day_dir: &Path, c: &Compaction) -> bool {
-    !day_dir.join(format!("{}.tmp", part_name(c.into))).exists()
+    !day_dir.join(merging_name(c.into)).exists()
 }
 
 fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -104,14 +113,14 @@ mod tests {
         for seq in [3, 7, 9] {
             std::fs::write(day.join(part_name(seq)), b"").unwrap();
         }
-        std::fs::write(day.join("part-0000000009.parquet.tmp"), b"").unwrap();
+        std::fs::write(day.join(merging_name(9)), b"").unwrap();
         let journal = Compaction { into: 9, from: vec![3, 7, 9] };
         std::fs::write(day.join(COMPACTING), serde_json::to_string(&journal).unwrap()).unwrap();
         let seqs = || list(&tmp).unwrap().iter().map(|p| p.seq).collect::<Vec<_>>();
         // The merged part is still being written: the old parts are the log.
         assert_eq!(seqs(), [3, 7, 9]);
         // It is in place: only it.
-        std::fs::remove_file(day.join("part-0000000009.parquet.tmp")).unwrap();
+        std::fs::remove_file(day.join(merging_name(9))).unwrap();
         assert_eq!(seqs(), [9]);
         std::fs::remove_dir_all(&tmp).unwrap();
         assert!(list(&tmp).unwrap().is_empty());

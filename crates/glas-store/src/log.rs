@@ -67,10 +67,18 @@ impl Log {
     /// temporary file is (the old parts are whole).
     fn recover_compactions(&self) -> Result<(), StoreError> {
         for day_dir in read_dir(&self.dir)? {
+            if !day_dir.is_dir() {
+                continue;
+            }
             let Some(c) = glas_core::logparts::compaction(&day_dir) else {
-                if day_dir.join(glas_core::logparts::COMPACTING).exists() {
-                    // Unreadable: written halfway, before anything was replaced.
-                    remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
+                // No journal (or one unreadable, never committed): nothing was
+                // replaced; a merged part being written is dropped.
+                remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
+                for file in read_dir(&day_dir)? {
+                    if file.extension().is_some_and(|e| e == "merging") {
+                        tracing::warn!(path = %file.display(), "removing a merged part left by an interrupted compaction");
+                        remove(&file)?;
+                    }
                 }
                 continue;
             };
@@ -81,7 +89,7 @@ impl Log {
                 }
             } else {
                 tracing::warn!(day = %day_dir.display(), "undoing a compaction left by an interrupted run");
-                remove(&day_dir.join(format!("{}.tmp", glas_core::logparts::part_name(c.into))))?;
+                remove(&day_dir.join(glas_core::logparts::merging_name(c.into)))?;
             }
             sync_dir(&day_dir)?;
             remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
@@ -121,7 +129,7 @@ impl Log {
             let into = parts.last().expect("two parts or more").seq;
             let day_dir = parts[0].path.parent().expect("a part is in its day folder").to_path_buf();
             let path = day_dir.join(glas_core::logparts::part_name(into));
-            let tmp = path.with_extension("parquet.tmp");
+            let tmp = day_dir.join(glas_core::logparts::merging_name(into));
             df.rechunk_mut();
             write_part(&mut df, &tmp)?;
             let journal = glas_core::logparts::Compaction { into, from: parts.iter().map(|p| p.seq).collect() };

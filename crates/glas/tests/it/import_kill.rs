@@ -161,11 +161,21 @@ fn compaction_merges_each_day_and_a_killed_one_is_finished_or_undone() {
 
     // Killed while the merged part was being written: it is dropped, the
     // parts stay.
-    std::fs::write(day1.join(format!("{}.tmp", glas_core::logparts::part_name(999))), b"half a part").unwrap();
+    std::fs::write(day1.join(glas_core::logparts::merging_name(999)), b"half a part").unwrap();
     let journal = glas_core::logparts::Compaction { into: 999, from: vec![journal.into] };
     std::fs::write(day1.join(glas_core::logparts::COMPACTING), serde_json::to_string(&journal).unwrap()).unwrap();
     assert_eq!(glas_core::logparts::list(&data.join("log")).unwrap().len(), 3);
     let store = Store::open(&data).unwrap();
-    assert!(!day1.join("part-0000000999.parquet.tmp").exists() && !day1.join(glas_core::logparts::COMPACTING).exists());
+    assert!(
+        !day1.join(glas_core::logparts::merging_name(999)).exists()
+            && !day1.join(glas_core::logparts::COMPACTING).exists()
+    );
+    assert_eq!(ids_by_day(&store), before);
+    drop(store);
+
+    // Killed before its journal was written: the merged part being written goes.
+    std::fs::write(day1.join(glas_core::logparts::merging_name(998)), b"half a part").unwrap();
+    let store = Store::open(&data).unwrap();
+    assert!(!day1.join(glas_core::logparts::merging_name(998)).exists());
     assert_eq!(ids_by_day(&store), before);
 }
