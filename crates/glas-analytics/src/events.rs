@@ -222,8 +222,8 @@ struct Row<'a, S: AsRef<str>> {
 struct Builder {
     tz: chrono_tz::Tz,
     /// The district's UTC offset, seconds, in the last quarter hour asked
-    /// (quarter-hour number, offset): offsets change at most four times an
-    /// hour, so neighbouring mentions share one lookup.
+    /// (quarter-hour number, offset): clocks change on a quarter hour (UTC)
+    /// in every zone since 1970, so neighbouring mentions share one lookup.
     offset: (i64, i64),
     out: Events,
     topics: Interner,
