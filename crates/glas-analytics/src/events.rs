@@ -222,8 +222,10 @@ struct Row<'a, S: AsRef<str>> {
 struct Builder {
     tz: chrono_tz::Tz,
     /// The district's UTC offset, seconds, in the last quarter hour asked
-    /// (quarter-hour number, offset): clocks change on a quarter hour (UTC)
-    /// in every zone since 1970, so neighbouring mentions share one lookup.
+    /// (quarter-hour number, offset), so neighbouring mentions share one
+    /// lookup. Clock changes fall on a quarter hour (UTC) in the zones in use,
+    /// Russia's included; one off the quarter would be seen up to 15 minutes
+    /// late.
     offset: (i64, i64),
     out: Events,
     topics: Interner,
