@@ -126,19 +126,19 @@ impl Terms {
 pub struct Ids {
     text: String,
     /// `text[ends[i - 1]..ends[i]]` is id `i`.
-    ends: Vec<u32>,
+    ends: Vec<usize>,
 }
 
 impl Ids {
     fn push(&mut self, id: &str) {
         self.text.push_str(id);
-        self.ends.push(self.text.len() as u32);
+        self.ends.push(self.text.len());
     }
 
     pub fn get(&self, i: u32) -> &str {
         let i = i as usize;
-        let from = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[from..self.ends[i] as usize]
+        let from = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[from..self.ends[i]]
     }
 
     pub fn len(&self) -> usize {
