@@ -497,7 +497,7 @@ pub fn with_keys(df: &mut DataFrame) -> PolarsResult<()> {
 
 fn parallel_keys(n: usize, key: impl Fn(usize) -> u64 + Sync) -> Vec<u64> {
     let mut out = vec![0u64; n];
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let threads = glas_core::worker_threads();
     let chunk = n.div_ceil(threads).max(1);
     let key = &key;
     std::thread::scope(|scope| {
@@ -526,7 +526,7 @@ impl ParallelTerms {
     /// negative texts can fire, so only theirs are), or `None` when it has no
     /// terms to give.
     fn extract<'t>(n: usize, text: impl Fn(usize) -> Option<(&'t str, bool)> + Sync) -> ParallelTerms {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = glas_core::worker_threads();
         let chunk = n.div_ceil(threads).max(1);
         let text = &text;
         let runs: Vec<(Vec<usize>, Vec<u32>, Terms)> = std::thread::scope(|scope| {

@@ -110,8 +110,9 @@ fn exploded(df: &DataFrame) -> PolarsResult<(DataFrame, Codes)> {
     if kind_names.len() > 255 {
         return Err(too_many("source kinds", kind_names.len(), 255));
     }
-    let topic_code: Vec<u64> = topic_values.iter().map(|t| Codes::code(&topic_names, t)).collect();
-    let place_code: Vec<u64> = place_values.iter().map(|p| Codes::code(&place_names, p)).collect();
+    let (topic_coder, place_coder, kind_coder) = (coder(&topic_names), coder(&place_names), coder(&kind_names));
+    let topic_code: Vec<u64> = topic_values.iter().map(|t| topic_coder[t]).collect();
+    let place_code: Vec<u64> = place_values.iter().map(|p| place_coder[p]).collect();
     let (no_topic, no_place) = (Codes::code(&topic_names, NO_TOPIC), Codes::code(&place_names, NO_PLACE));
     let at = df.column("published_at")?.cast(&DataType::Int64)?.i64()?.rechunk().into_owned();
     let offset = df.column("utc_offset_s")?.cast(&DataType::Int64)?.i64()?.rechunk().into_owned();
@@ -128,7 +129,7 @@ fn exploded(df: &DataFrame) -> PolarsResult<(DataFrame, Codes)> {
         let local_ms = at.get(k).unwrap_or(0) + offset.get(k).unwrap_or(0) * 1000;
         let hour = local_ms.div_euclid(3_600_000);
         let day = local_ms.div_euclid(86_400_000);
-        let kind = kinds.get(k).map_or(0, |s| Codes::code(&kind_names, s) + 1);
+        let kind = kinds.get(k).map_or(0, |s| kind_coder[s] + 1);
         let (neg, pos) = match sentiments.get(k) {
             Some("negative") => (true, false),
             Some("positive") => (false, true),
@@ -156,15 +157,24 @@ fn exploded(df: &DataFrame) -> PolarsResult<(DataFrame, Codes)> {
             }
         }
     }
+    drop((topic_coder, place_coder, kind_coder));
     let mut kinds_out: Vec<Option<String>> = vec![None];
     kinds_out.extend(kind_names.into_iter().map(Some));
     Ok((c.frame()?, Codes { topics: topic_names, places: place_names, kinds: kinds_out }))
 }
 
-/// The distinct names of `values` and `extra`, sorted.
+/// The distinct names of `values` and `extra`, sorted (a million values,
+/// a few dozen names: hashed to find them, then sorted).
 fn sorted_names<'a>(values: impl Iterator<Item = &'a str>, extra: &[&'a str]) -> Vec<String> {
-    let set: std::collections::BTreeSet<&str> = values.chain(extra.iter().copied()).collect();
-    set.into_iter().map(str::to_string).collect()
+    let set: PlHashSet<&str> = values.chain(extra.iter().copied()).collect();
+    let mut names: Vec<String> = set.into_iter().map(str::to_string).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Name → code (its place in `names`), for coding a million values.
+fn coder(names: &[String]) -> PlHashMap<&str, u64> {
+    names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u64)).collect()
 }
 
 #[derive(Default)]

@@ -38,6 +38,12 @@ pub use config::Pipeline;
 pub use mention::{Engagement, Enrichment, LineError, Mention, MentionType, Record, Sentiment};
 pub use signal::{Severity, Signal};
 
+/// Threads for work split over the cores (enrichment, term extraction,
+/// hashing): one per core, at most eight.
+pub fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -63,7 +63,8 @@ pub fn merged_in_place(day_dir: &Path, c: &Compaction) -> bool {
     !day_dir.join(merging_name(c.into)).exists()
 }
 
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The entries of a folder, sorted by path.
+pub fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>()?;
     out.sort();
     Ok(out)

@@ -40,8 +40,7 @@ impl Log {
     pub fn open(dir: &Path) -> Result<Log, StoreError> {
         fs::create_dir_all(dir).map_err(|e| StoreError::io("create log folder", dir, e))?;
         let mut log = Log { dir: dir.to_path_buf(), next_seq: 1 };
-        log.recover_compactions()?;
-        log.remove_temporaries()?;
+        log.repair()?;
         log.next_seq = log.parts()?.last().map_or(1, |p| p.seq + 1);
         Ok(log)
     }
@@ -62,38 +61,38 @@ impl Log {
         Ok(parts.into_iter().map(|p| Part { seq: p.seq, day: p.day, path: p.path }).collect())
     }
 
-    /// Finishes or undoes a compaction a killed process left: if its merged
-    /// part is in place, the parts it replaced are deleted; if not, its
-    /// temporary file is (the old parts are whole).
-    fn recover_compactions(&self) -> Result<(), StoreError> {
+    /// Repairs what a killed process left in each day folder: a compaction
+    /// whose merged part is in place is finished (the parts it replaced are
+    /// deleted); any other is dropped with its journal; then files being
+    /// written (`.tmp` parts, `.merging` merged parts) are removed.
+    fn repair(&self) -> Result<(), StoreError> {
+        use glas_core::logparts::{COMPACTING, compaction, merged_in_place, part_name};
         for day_dir in read_dir(&self.dir)? {
             if !day_dir.is_dir() {
                 continue;
             }
-            let Some(c) = glas_core::logparts::compaction(&day_dir) else {
-                // No journal (or one unreadable, never committed): nothing was
-                // replaced; a merged part being written is dropped.
-                remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
-                for file in read_dir(&day_dir)? {
-                    if file.extension().is_some_and(|e| e == "merging") {
-                        tracing::warn!(path = %file.display(), "removing a merged part left by an interrupted compaction");
-                        remove(&file)?;
+            let journal = day_dir.join(COMPACTING);
+            if journal.exists() {
+                if let Some(c) = compaction(&day_dir)
+                    && merged_in_place(&day_dir, &c)
+                {
+                    tracing::warn!(day = %day_dir.display(), "finishing a compaction left by an interrupted run");
+                    for &seq in c.from.iter().filter(|&&s| s != c.into) {
+                        remove(&day_dir.join(part_name(seq)))?;
                     }
+                    sync_dir(&day_dir)?;
+                } else {
+                    tracing::warn!(day = %day_dir.display(), "undoing a compaction left by an interrupted run");
                 }
-                continue;
-            };
-            if glas_core::logparts::merged_in_place(&day_dir, &c) {
-                tracing::warn!(day = %day_dir.display(), "finishing a compaction left by an interrupted run");
-                for &seq in c.from.iter().filter(|&&s| s != c.into) {
-                    remove(&day_dir.join(glas_core::logparts::part_name(seq)))?;
-                }
-            } else {
-                tracing::warn!(day = %day_dir.display(), "undoing a compaction left by an interrupted run");
-                remove(&day_dir.join(glas_core::logparts::merging_name(c.into)))?;
+                remove(&journal)?;
+                sync_dir(&day_dir)?;
             }
-            sync_dir(&day_dir)?;
-            remove(&day_dir.join(glas_core::logparts::COMPACTING))?;
-            sync_dir(&day_dir)?;
+            for file in read_dir(&day_dir)? {
+                if file.extension().is_some_and(|e| e == "tmp" || e == "merging") {
+                    tracing::warn!(path = %file.display(), "removing a part left by an interrupted write");
+                    remove(&file)?;
+                }
+            }
         }
         Ok(())
     }
@@ -111,20 +110,14 @@ impl Log {
         }
         let (mut merged, mut written) = (0, 0);
         for parts in by_day.into_values().filter(|p| p.len() > 1) {
-            let mut frames = parts.iter().map(|p| read_columns(&p.path, None));
-            let mut df = frames.next().expect("two parts or more")?;
-            let mut same_schema = true;
-            for f in frames {
-                let f = f?;
-                if f.schema() != df.schema() {
-                    same_schema = false;
-                    break;
-                }
-                df.vstack_mut(&f).map_err(|e| StoreError::parquet("merge parts", &parts[0].path, e))?;
-            }
-            if !same_schema {
+            let frames = parts.iter().map(|p| read_columns(&p.path, None)).collect::<Result<Vec<_>, _>>()?;
+            if frames.iter().any(|f| f.schema() != frames[0].schema()) {
                 tracing::warn!(day = %parts[0].day, "parts of one day differ in schema; left uncompacted");
                 continue;
+            }
+            let mut df = frames[0].clone();
+            for f in &frames[1..] {
+                df.vstack_mut(f).map_err(|e| StoreError::parquet("merge parts", &parts[0].path, e))?;
             }
             let into = parts.last().expect("two parts or more").seq;
             let day_dir = parts[0].path.parent().expect("a part is in its day folder").to_path_buf();
@@ -134,13 +127,8 @@ impl Log {
             write_part(&mut df, &tmp)?;
             let journal = glas_core::logparts::Compaction { into, from: parts.iter().map(|p| p.seq).collect() };
             let journal_path = day_dir.join(glas_core::logparts::COMPACTING);
-            let journal_tmp = day_dir.join(format!("{}.tmp", glas_core::logparts::COMPACTING));
-            let text = serde_json::to_vec(&journal).expect("a journal serializes");
-            fs::write(&journal_tmp, text)
-                .and_then(|_| File::open(&journal_tmp)?.sync_all())
-                .map_err(|e| StoreError::io("write compaction journal", &journal_tmp, e))?;
-            fs::rename(&journal_tmp, &journal_path)
-                .map_err(|e| StoreError::io("commit compaction journal", &journal_path, e))?;
+            crate::write_atomic(&journal_path, &serde_json::to_vec(&journal).expect("a journal serializes"))
+                .map_err(|e| StoreError::io("write compaction journal", &journal_path, e))?;
             sync_dir(&day_dir)?;
             // From here the merged part is the day's log, for readers too.
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit merged part", &path, e))?;
@@ -155,20 +143,6 @@ impl Log {
             written += 1;
         }
         Ok((merged, written))
-    }
-
-    fn remove_temporaries(&self) -> Result<(), StoreError> {
-        for day_dir in read_dir(&self.dir)? {
-            if day_dir.is_dir() {
-                for file in read_dir(&day_dir)? {
-                    if file.extension().is_some_and(|e| e == "tmp") {
-                        tracing::warn!(path = %file.display(), "removing part left by an interrupted write");
-                        fs::remove_file(&file).map_err(|e| StoreError::io("remove temporary part", &file, e))?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Appends records as one part per day touched. Returns the parts written.
@@ -240,12 +214,7 @@ impl Log {
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| StoreError::io("list folder", dir, e))? {
-        out.push(entry.map_err(|e| StoreError::io("list folder", dir, e))?.path());
-    }
-    out.sort();
-    Ok(out)
+    glas_core::logparts::sorted_entries(dir).map_err(|e| StoreError::io("list folder", dir, e))
 }
 
 /// Writes a part to `tmp`, synced: the caller renames it into place.

@@ -97,7 +97,7 @@ impl Enricher {
     /// and reprint clustering after them in order. Each mention comes with
     /// its source kind and default place.
     pub fn enrich_parallel(&mut self, items: Vec<(Mention, &str, Option<&str>)>) -> Vec<Record> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = glas_core::worker_threads();
         let chunk = items.len().div_ceil(threads).max(1);
         let analyzer = &self.analyzer;
         let enrichments: Vec<glas_core::Enrichment> = std::thread::scope(|s| {
