@@ -1,6 +1,6 @@
 //! Tuning harness for the signal detector: `cargo run --release -p glas-analytics --example evalq -- 50`
 //! scores the defaults on seeds 1..=50; environment variables override thresholds
-//! (MIN, LMIN, EMIN, Z, RATIO, BIAS, SHARE, W, LW). `glas eval signals` is the user-facing command.
+//! (MIN, LMIN, EMIN, Z, MAXP, STEP in minutes, RATIO, BIAS, SHARE, W, LW). `glas eval signals` is the user-facing command.
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -27,13 +27,20 @@ fn main() {
     if let Some(v) = env("SHARE") {
         rules.min_negative_share = v;
     }
+    if let Some(v) = env("MAXP") {
+        rules.max_p = v;
+    }
+    if let Some(v) = env("STEP") {
+        rules.step = chrono::Duration::minutes(v as i64);
+    }
     if let Some(v) = env("LW") {
         rules.long_window = chrono::Duration::hours(v as i64);
     }
     if let Some(v) = env("W") {
         rules.window = chrono::Duration::hours(v as i64);
     }
-    let ev = glas_analytics::evaluate::evaluate(&(1..=n).collect::<Vec<_>>(), &rules);
+    let from = env("FROM").map_or(1, |v| v as u64);
+    let ev = glas_analytics::evaluate::evaluate(&(from..from + n).collect::<Vec<_>>(), &rules);
     for (name, s) in [("glas", &ev.glas), ("ref", &ev.reference)] {
         let mut shapes: Vec<_> = s.by_shape.iter().collect();
         shapes.sort();
@@ -54,6 +61,14 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let mut under: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+        for (sh, l) in &s.leads {
+            let e = under.entry(sh.as_str()).or_default();
+            e.0 += usize::from(*l <= 1.0);
+            e.1 += usize::from(*l <= 2.0);
+            e.2 += usize::from(*l <= 3.0);
+        }
+        println!("   within 1h/2h/3h: {under:?}");
         println!("   distractors {:?} coord {}/{}", s.distractor_alarms, s.coordinated_reported, s.coordinated_total);
     }
 }

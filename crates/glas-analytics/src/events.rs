@@ -713,6 +713,29 @@ const STOP: &[&str] = &[
     "вместо",
 ];
 
+/// Stems (first [`STEM_CHARS`] letters) of the words residents complain or
+/// thank with. They say how people feel, not what about: every wave of
+/// complaints raises them, so they would name no issue of their own.
+const EVALUATIVE: &[&str] = &[
+    "жалоб",  // жалоба, жалобы
+    "отвеч",  // никто не отвечает
+    "ответ",  // ответа нет
+    "возму",  // возмущены, возмутительно
+    "безоб",  // безобразие
+    "надое",  // надоело
+    "издев",  // издевательство
+    "позор",  // позор
+    "требу",  // требуем
+    "ужасн",  // ужасно
+    "кошма",  // кошмар
+    "беспр",  // беспредел
+    "помог",  // помогите
+    "отпис",  // отписка
+    "благод", // благодарим
+    "отлич",  // отлично
+    "порад",  // порадовали
+];
+
 /// Letters a term keeps of each word: a crude but fast Russian stem that
 /// merges case forms ("тарифа", "тарифом" → "тариф").
 const STEM_CHARS: usize = 5;
@@ -756,6 +779,12 @@ pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
         }
         let stem_len = head.char_indices().nth(STEM_CHARS).map_or(head.len(), |(i, _)| i);
         let h = fnv(&head.as_bytes()[..stem_len]) & !1;
+        if evaluative_stems().binary_search(&h).is_ok() {
+            if !c.is_whitespace() {
+                prev = None;
+            }
+            continue;
+        }
         emit(h, &|| lowercase(w));
         if let Some((ph, pw)) = prev {
             emit(fnv_pair(ph, h), &|| format!("{} {}", lowercase(pw), lowercase(w)));
@@ -799,6 +828,16 @@ fn stop_words() -> &'static [u64] {
     static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
     SET.get_or_init(|| {
         let mut v: Vec<u64> = STOP.iter().map(|w| fnv(w.as_bytes())).collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// Hashes of the [`EVALUATIVE`] stems, as terms hash them, sorted.
+fn evaluative_stems() -> &'static [u64] {
+    static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut v: Vec<u64> = EVALUATIVE.iter().map(|w| fnv(w.as_bytes()) & !1).collect();
         v.sort_unstable();
         v
     })
@@ -860,6 +899,11 @@ mod tests {
         let mut again = Vec::new();
         terms("тарифом", |h, _| again.push(h));
         assert!(out.contains(&again[0]));
+        // Words of complaint are no terms; the words around them still pair.
+        let mut seen = Vec::new();
+        terms("Жалоба: запах аммиака, возмущены! Никто не отвечает", |_, words| seen.push(words()));
+        seen.sort_unstable();
+        assert_eq!(seen, ["аммиака", "запах", "запах аммиака"]);
     }
 
     #[test]

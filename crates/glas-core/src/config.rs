@@ -274,6 +274,9 @@ pub struct Place {
 /// Thresholds of the simple alert rule (replaced by the signal detector later).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalRules {
+    /// How often signals are computed: the service does it at every crawl
+    /// round as of the last whole step, replays and evaluations at every step.
+    pub step: Duration,
     /// Short sliding window the negative stories are counted over.
     pub window: Duration,
     /// Fewest negative stories about one topic in one place that can fire
@@ -289,6 +292,12 @@ pub struct SignalRules {
     pub baseline: Duration,
     /// Significance that opens an episode, and below which it starts to calm.
     pub open_score: f64,
+    /// A count is also significant when the chance of at least that many
+    /// stories, given the expected count, is at most this (a negative
+    /// binomial tail with the variance the score uses). It speaks for the
+    /// quiet series, where three stories are already a rare event but the
+    /// bias keeps `z` low.
+    pub max_p: f64,
     pub close_score: f64,
     /// SigniTrend's bias term β: damps the score of low counts.
     pub bias: f64,
@@ -311,20 +320,22 @@ pub struct SignalRules {
 impl Default for SignalRules {
     fn default() -> Self {
         SignalRules {
+            step: Duration::minutes(15),
             window: Duration::hours(6),
-            min_negative: 4,
+            min_negative: 3,
             long_window: Duration::hours(24),
             long_min_negative: 6,
             ratio: 3.0,
             baseline: Duration::days(14),
             open_score: 4.0,
+            max_p: 1e-4,
             close_score: 1.5,
             bias: 0.5,
             min_voices: 3,
             min_negative_share: 0.4,
             quiet: Duration::hours(12),
             warmup: Duration::days(3),
-            emerging_min: 5,
+            emerging_min: 3,
             coordinated_min: 6,
         }
     }
@@ -782,6 +793,7 @@ impl Pipeline {
                     t,
                     "signals",
                     &[
+                        "step",
                         "window",
                         "min_negative",
                         "long_window",
@@ -789,6 +801,7 @@ impl Pipeline {
                         "ratio",
                         "baseline",
                         "open_score",
+                        "max_p",
                         "close_score",
                         "bias",
                         "min_voices",
@@ -811,11 +824,27 @@ impl Pipeline {
                         r.error(span, format!("`{key}` must be whole hours between 1h and 7d"));
                     }
                 }
+                let step = r.duration(t, "step").unwrap_or(d.step);
+                let s = step.num_seconds();
+                if !(60..=24 * 3600).contains(&s)
+                    || (s % 60 != 0)
+                    || (s < 3600 && 3600 % s != 0)
+                    || (s > 3600 && s % 3600 != 0)
+                {
+                    let span = r.value_span(t, "step");
+                    r.error(span, "`step` must divide an hour (\"15m\", \"30m\") or be whole hours up to 24h".into());
+                }
+                let max_p = r.float(t, "max_p").unwrap_or(d.max_p);
+                if max_p >= 1.0 {
+                    let span = r.value_span(t, "max_p");
+                    r.error(span, "`max_p` is a probability: below 1 (the default is 1e-5)".into());
+                }
                 if window > long_window {
                     let span = r.value_span(t, "long_window");
                     r.error(span, "`long_window` must not be shorter than `window`".into());
                 }
                 SignalRules {
+                    step,
                     window,
                     min_negative: count(&mut r, "min_negative", d.min_negative),
                     long_window,
@@ -823,6 +852,7 @@ impl Pipeline {
                     ratio: r.float(t, "ratio").unwrap_or(d.ratio),
                     baseline: r.duration(t, "baseline").unwrap_or(d.baseline),
                     open_score: r.float(t, "open_score").unwrap_or(d.open_score),
+                    max_p,
                     close_score: r.float(t, "close_score").unwrap_or(d.close_score),
                     bias: r.float(t, "bias").unwrap_or(d.bias),
                     min_voices: count(&mut r, "min_voices", d.min_voices),
@@ -1340,6 +1370,12 @@ mod tests {
         let text = errs.to_string();
         assert!(text.contains("p.toml:4:10: `window` must be whole hours"), "{text}");
         assert!(text.contains("`long_window` must not be shorter than `window`"), "{text}");
+        let p = parse("[storage]\ndata_dir = \"d\"\n[signals]\nstep = \"30m\"\nmax_p = 1e-6\n").unwrap();
+        assert_eq!((p.signals.step, p.signals.max_p), (Duration::minutes(30), 1e-6));
+        let errs = parse("[storage]\ndata_dir = \"d\"\n[signals]\nstep = \"7m\"\nmax_p = 2\n").unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("p.toml:4:8: `step` must divide an hour"), "{text}");
+        assert!(text.contains("p.toml:5:9: `max_p` is a probability"), "{text}");
     }
 
     #[test]

@@ -151,9 +151,10 @@ pub enum Command {
         /// Mention lines (JSON Lines).
         #[arg(long)]
         input: PathBuf,
-        /// Time between two evaluations: 1h, 30m, 1d.
-        #[arg(long, default_value = "1h")]
-        step: String,
+        /// Time between two evaluations: 15m, 1h, 1d (default: the
+        /// pipeline's `[signals] step`, 15m unless set).
+        #[arg(long)]
+        step: Option<String>,
         /// Where to write signal lines (`-` for stdout).
         #[arg(long, default_value = "-")]
         out: PathBuf,
@@ -502,8 +503,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Replay { input, step, out } => {
             let ctx = load_ctx(&cli)?;
-            let step_d = glas_core::config::parse_duration(step)
-                .ok_or_else(|| usage(format!("--step {step:?} is not a span (examples: 1h, 30m, 1d)")))?;
+            let step_d = match step {
+                Some(step) => glas_core::config::parse_duration(step)
+                    .ok_or_else(|| usage(format!("--step {step:?} is not a span (examples: 15m, 1h, 1d)")))?,
+                None => ctx.pipeline.signals.step,
+            };
             let started = std::time::Instant::now();
             let r = ops::replay(&ctx, input, step_d)?;
             for e in &r.rejected {
@@ -517,8 +521,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let steps = (r.to - r.from).num_seconds() / step_d.num_seconds().max(1);
             eprintln!(
-                "replayed {} mentions at {steps} steps of {step} ({} to {}): {} signals in {:.1}s (enrichment {:.1}s, detector {:.2}s)",
+                "replayed {} mentions at {steps} steps of {} ({} to {}): {} signals in {:.1}s (enrichment {:.1}s, detector {:.2}s)",
                 r.mentions,
+                glas_analytics::signals::format_window(step_d),
                 r.from.with_timezone(&ctx.tz()).format("%Y-%m-%d %H:%M"),
                 r.to.with_timezone(&ctx.tz()).format("%Y-%m-%d %H:%M"),
                 r.signals.len(),
