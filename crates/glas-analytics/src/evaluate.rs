@@ -160,6 +160,15 @@ impl Score {
     pub fn median_lead(&self) -> Option<f64> {
         percentile(&self.lead_hours, 0.5)
     }
+    /// Median lead over every qualifying incident, a missed one counted as
+    /// never detected (`f64::INFINITY`): detectors with different recall
+    /// compare on it, where the median of what each caught flatters the one
+    /// that missed the slow incidents.
+    pub fn median_lead_all(&self) -> Option<f64> {
+        let mut all = self.lead_hours.clone();
+        all.resize(self.incidents.max(self.lead_hours.len()), f64::INFINITY);
+        percentile(&all, 0.5)
+    }
     pub fn p90_lead(&self) -> Option<f64> {
         percentile(&self.lead_hours, 0.9)
     }

@@ -97,15 +97,20 @@ pub fn print_signals(ev: &glas_analytics::evaluate::Evaluation) {
         ev.glas.weeks,
         ev.detect_time.as_secs_f64()
     );
-    let hours = |v: Option<f64>| v.map_or("—".to_string(), |h| format!("{h:.1} h"));
+    let hours = |v: Option<f64>| match v {
+        Some(h) if h.is_infinite() => "never".to_string(),
+        Some(h) => format!("{h:.1} h"),
+        None => "—".to_string(),
+    };
     let row = |name: &str, s: &Score| {
         println!(
-            "  {name:<22} recall {:.3} ({}/{})  false alarms/week {:.2}  lead median {}  p90 {}",
+            "  {name:<22} recall {:.3} ({}/{})  false alarms/week {:.2}  lead median {} (of all incidents, a missed one as never: {})  p90 {}",
             s.recall(),
             s.detected,
             s.incidents,
             s.false_alarms_per_week(),
             hours(s.median_lead()),
+            hours(s.median_lead_all()),
             hours(s.p90_lead())
         );
     };
@@ -146,6 +151,7 @@ pub fn signals_json(ev: &glas_analytics::evaluate::Evaluation) -> String {
             "false_alarms": s.false_alarms,
             "false_alarms_per_week": s.false_alarms_per_week(),
             "median_lead_hours": s.median_lead(),
+            "median_lead_hours_all_incidents": s.median_lead_all().filter(|h| h.is_finite()),
             "p90_lead_hours": s.p90_lead(),
             "by_shape": s.by_shape,
             "distractor_alarms": s.distractor_alarms,
