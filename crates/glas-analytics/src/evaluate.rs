@@ -26,9 +26,8 @@ pub const REFERENCE_FLOOR: usize = 4;
 /// a day apart are one alarm.
 pub fn reference_detect(events: &Events, rules: &SignalRules, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Signal> {
     const H: i64 = 3600;
-    // The step glas's detector takes (sub-hour steps divide the hour).
-    let step = rules.step.num_seconds().clamp(60, H);
-    let step = (1..=step / 60).rev().map(|m| m * 60).find(|d| H % d == 0).unwrap_or(H);
+    // As often as glas's detector, at most hourly (the counts are per step).
+    let step = crate::signals::step_seconds(rules.step).min(H);
     let window = rules.window.num_seconds();
     struct S {
         queue: VecDeque<(i64, u32)>,

@@ -78,6 +78,16 @@ pub fn detect(
     detect_stepped(events, rules, from, to, tz, rules.step)
 }
 
+/// A step as the detector takes it, in seconds: whole hours from an hour
+/// up; below, the longest whole minutes not above it that divide an hour
+/// (so every hour's end is a step).
+pub fn step_seconds(step: Duration) -> i64 {
+    match step.num_seconds() {
+        s if s >= H => s / H * H,
+        s => (1..=s.max(60) / 60).rev().map(|m| m * 60).find(|d| H % d == 0).unwrap_or(60),
+    }
+}
+
 /// The end of the hour bin a moment falls in: bins are `(end − 1h, end]`.
 fn bin_end(at: i64) -> i64 {
     (at + H - 1).div_euclid(H) * H
@@ -317,13 +327,8 @@ pub fn detect_stepped(
 ) -> Vec<Signal> {
     // Moments the walk stops at: every step, and every hour end (baselines
     // and rhythm are kept per hour).
-    let (step, tick) = match step.num_seconds() {
-        s if s >= H => (s / H * H, H),
-        s => {
-            let tick = (1..=s.max(60) / 60).rev().map(|m| m * 60).find(|d| H % d == 0).unwrap_or(60);
-            (tick, tick)
-        }
-    };
+    let step = step_seconds(step);
+    let tick = step.min(H);
     let half_life_h = (rules.baseline.num_seconds() as f64 / H as f64).max(1.0);
     let mut w = Walk {
         ev: events,
