@@ -15,8 +15,11 @@
 //!   rhythm of the window's hours. New series borrow a pooled rate (the topic
 //!   across all places × the place across all topics ÷ the district) until
 //!   about a week of their own history outweighs it. The score is
-//!   SigniTrend's `z = (x − max(β, μ)) / (σ + β)` with `σ² = μ + κμ²`. A window
-//!   fires when `z ≥ open_score`, `x ≥ min` (per window), `x ≥ ratio·μ`, at
+//!   SigniTrend's `z = (x − max(β, μ)) / (σ + β)` with `σ² = μ + κμ²`, and
+//!   beside it the tail `p = P(X ≥ x)` of a negative binomial with that
+//!   variance (the bias keeps `z` low for the few stories that are already
+//!   rare in a quiet series). A window fires when `z ≥ open_score` or
+//!   `p ≤ max_p`, `x ≥ min` (per window), `x ≥ ratio·μ`, at
 //!   least `min_voices` voices spoke and negative mentions are at least
 //!   `min_negative_share` of the series' mentions in the window.
 //! - `emerging`: a word or word pair (of mentions that fit no configured
@@ -32,7 +35,8 @@
 //! `quiet`). While an episode is open, the series' baseline does not learn
 //! from it, so a long episode stays one episode.
 //!
-//! Incremental: mentions are walked once in time order, hour by hour; each
+//! Incremental: mentions are walked once in time order, step by step
+//! (`rules.step`, 15 minutes by default; baselines are kept per hour); each
 //! series keeps the mentions of its long window in a queue and its baseline
 //! as two running sums, so evaluating a step costs the series that have
 //! something in their window, not the history.
@@ -680,6 +684,7 @@ impl<'a> Walk<'a> {
                     s.episode.severity = Some(severity);
                     let mut params = self.params("negative_burst", phase);
                     params.insert("expected".into(), round2(mu).into());
+                    params.insert("tail_p".into(), significant3(tail(win.x, mu)).into());
                     params.insert("pooled_rate_per_day".into(), round2(prior * 24.0).into());
                     params.insert("distinct_voices".into(), win.voices.into());
                     params.insert("negative_mentions".into(), win.negatives.into());
@@ -726,6 +731,7 @@ impl<'a> Walk<'a> {
         p.insert("rule".into(), rule.into());
         p.insert("phase".into(), phase.into());
         p.insert("open_score".into(), r.open_score.into());
+        p.insert("max_p".into(), r.max_p.into());
         p.insert("close_score".into(), r.close_score.into());
         p.insert("bias".into(), r.bias.into());
         p.insert("min_negative".into(), r.min_negative.into());
@@ -950,6 +956,9 @@ impl<'a> Walk<'a> {
         params.insert("term".into(), self.ev.term_table.name(term).into());
         params.insert("emerging_min".into(), self.rules.emerging_min.into());
         params.insert("expected".into(), round2(mu).into());
+        if phase != "resolved" {
+            params.insert("tail_p".into(), significant3(tail(count, mu)).into());
+        }
         Signal {
             detected_at: self.at(t),
             kind: "emerging".into(),
@@ -1012,6 +1021,15 @@ pub fn tail(x: usize, mu: f64) -> f64 {
         p = next(p, k);
     }
     sum
+}
+
+/// Three significant digits (a probability as small as 1e-9 stays readable).
+fn significant3(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powf(2.0 - v.abs().log10().floor());
+    (v * scale).round() / scale
 }
 
 fn round1(v: f64) -> f64 {
@@ -1161,6 +1179,8 @@ mod tests {
         assert_eq!(sigs.len(), 2, "{sigs:#?}");
         assert_eq!((sigs[0].count, &sigs[0].params["phase"]), (3, &serde_json::json!("opened")));
         assert!(sigs[0].score < 4.0, "the bias keeps z low, the tail fires: {sigs:?}");
+        let p = sigs[0].params["tail_p"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= sigs[0].params["max_p"].as_f64().unwrap(), "{:?}", sigs[0].params);
         // Busy: the same posts, one in two negative.
         let mut busy = hourly(&|k| k % 2 == 0);
         busy.extend(three(0));
