@@ -92,6 +92,9 @@ pub fn step_seconds(step: Duration) -> i64 {
     }
 }
 
+/// What made a window fire: `(z, window, its minimum, its span, μ)`.
+type Firing = (f64, Window, u32, Duration, f64);
+
 /// The end of the hour bin a moment falls in: bins are `(end − 1h, end]`.
 fn bin_end(at: i64) -> i64 {
     (at + H - 1).div_euclid(H) * H
@@ -176,6 +179,10 @@ struct Episode {
     open: bool,
     severity: Option<Severity>,
     last_hot: i64,
+    /// Open but silent: most of its stories are the evidence of another
+    /// series' episode (one post about water and the administration is one
+    /// wave, not two alarms).
+    joined: bool,
 }
 
 struct Series {
@@ -626,6 +633,78 @@ impl<'a> Walk<'a> {
         ((own_s + PRIOR_HOURS * prior) / (own_w + PRIOR_HOURS), prior)
     }
 
+    /// Series `k` fires at `t`: its episode opens (or its severity rises) and says so.
+    fn announce(&mut self, k: usize, t: i64, (z, win, min, label, mu): Firing, prior: f64) {
+        let severity = severity(win.x, min as usize);
+        let e = &mut self.series[k].episode;
+        let phase = if !e.open || e.joined {
+            Some("opened")
+        } else if e.severity.is_none_or(|s| severity > s) {
+            Some("escalated")
+        } else {
+            None
+        };
+        (e.open, e.joined, e.last_hot) = (true, false, t);
+        let Some(phase) = phase else { return };
+        e.severity = Some(severity);
+        let mut params = self.params("negative_burst", phase);
+        params.insert("expected".into(), round2(mu).into());
+        params.insert("tail_p".into(), significant3(tail(win.x, mu)).into());
+        params.insert("pooled_rate_per_day".into(), round2(prior * 24.0).into());
+        params.insert("distinct_voices".into(), win.voices.into());
+        params.insert("negative_mentions".into(), win.negatives.into());
+        params.insert("mentions".into(), win.total.into());
+        let sig = self.tension_signal(k, t, severity, z, label, win, mu, params);
+        self.out.push(sig);
+    }
+
+    /// Series `k` does not fire at `t`: an open episode stays hot, or after
+    /// `quiet` calm hours resolves (silently when it was never announced).
+    fn calm(&mut self, k: usize, t: i64, hot: f64, mu: f64) {
+        let rules = self.rules;
+        let e = &mut self.series[k].episode;
+        if !e.open {
+            return;
+        }
+        if hot >= rules.close_score {
+            e.last_hot = t;
+            return;
+        }
+        if t - e.last_hot < rules.quiet.num_seconds() {
+            return;
+        }
+        let (joined, severity) = (e.joined, e.severity.unwrap_or(Severity::Low));
+        *e = Episode::default();
+        if joined {
+            return;
+        }
+        let win = self.window(k, rules.window.num_seconds());
+        let mut params = self.params("negative_burst", "resolved");
+        params.insert("calm_for".into(), format!("{}h", rules.quiet.num_hours()).into());
+        let sig = self.tension_signal(k, t, severity, hot.max(0.0), rules.window, win, mu, params);
+        self.out.push(sig);
+    }
+
+    /// Whether at least half the counted stories in series `k`'s window
+    /// (after `from`) are in the window of another series' announced episode.
+    fn shares_an_episode(&self, k: usize, from: i64) -> bool {
+        let stories: Vec<u32> =
+            self.series[k].items.iter().filter(|it| it.counted && it.at > from).map(|it| it.ev).collect();
+        if stories.is_empty() {
+            return false;
+        }
+        self.series.iter().enumerate().any(|(j, o)| {
+            j != k && o.episode.open && !o.episode.joined && {
+                // Both queues are in event order: a binary search each.
+                let shared = stories
+                    .iter()
+                    .filter(|&&ev| o.items.binary_search_by_key(&ev, |it| it.ev).is_ok_and(|i| o.items[i].counted))
+                    .count();
+                shared * 2 >= stories.len()
+            }
+        })
+    }
+
     fn window(&self, k: usize, span: i64) -> Window {
         let s = &self.series[k];
         if span == self.rules.window.num_seconds() { s.short.window() } else { s.long.window() }
@@ -640,6 +719,7 @@ impl<'a> Walk<'a> {
         ];
         let beta = rules.bias;
         let fsums: Vec<f64> = windows.iter().map(|&(span, _, _)| self.factor_sum(t, span)).collect();
+        let mut openings = Vec::new();
         for k in 0..self.series.len() {
             // Only a window at its floor can fire, only an open episode can calm.
             let s = &self.series[k];
@@ -648,7 +728,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             let (rate, prior) = self.series_rate(&self.series[k], t - long);
-            let mut best: Option<(f64, Window, u32, Duration, f64)> = None;
+            let mut best: Option<Firing> = None;
             let mut hot = f64::MIN;
             for (&(span, min, label), fsum) in windows.iter().zip(&fsums) {
                 let win = self.window(k, span);
@@ -666,45 +746,33 @@ impl<'a> Walk<'a> {
                     best = Some((z, win, min, label, mu));
                 }
             }
-            let s = &self.series[k];
-            let was_open = s.episode.open;
-            if let Some((z, win, min, label, mu)) = best {
-                let severity = severity(win.x, min as usize);
-                let phase = if !was_open {
-                    Some("opened")
-                } else if s.episode.severity.is_none_or(|e| severity > e) {
-                    Some("escalated")
-                } else {
-                    None
-                };
-                let s = &mut self.series[k];
-                s.episode.open = true;
-                s.episode.last_hot = t;
-                if let Some(phase) = phase {
-                    s.episode.severity = Some(severity);
-                    let mut params = self.params("negative_burst", phase);
-                    params.insert("expected".into(), round2(mu).into());
-                    params.insert("tail_p".into(), significant3(tail(win.x, mu)).into());
-                    params.insert("pooled_rate_per_day".into(), round2(prior * 24.0).into());
-                    params.insert("distinct_voices".into(), win.voices.into());
-                    params.insert("negative_mentions".into(), win.negatives.into());
-                    params.insert("mentions".into(), win.total.into());
-                    let sig = self.tension_signal(k, t, severity, z, label, win, mu, params);
-                    self.out.push(sig);
-                }
-            } else if was_open {
-                if hot >= rules.close_score {
-                    self.series[k].episode.last_hot = t;
-                } else if t - self.series[k].episode.last_hot >= rules.quiet.num_seconds() {
-                    let win = self.window(k, rules.window.num_seconds());
-                    let severity = self.series[k].episode.severity.unwrap_or(Severity::Low);
-                    let mut params = self.params("negative_burst", "resolved");
-                    params.insert("calm_for".into(), format!("{}h", rules.quiet.num_hours()).into());
-                    let mu = rate * fsums[0];
-                    let sig = self.tension_signal(k, t, severity, hot.max(0.0), rules.window, win, mu, params);
-                    self.out.push(sig);
-                    self.series[k].episode = Episode::default();
-                }
+            let announced = self.series[k].episode.open && !self.series[k].episode.joined;
+            match best {
+                // New episodes wait until the announced ones have moved:
+                // then the strongest opens first and the ones it explains join it.
+                Some(b) if !announced => openings.push((k, b, prior)),
+                Some(b) => self.announce(k, t, b, prior),
+                None => self.calm(k, t, hot, rate * fsums[0]),
+            }
+        }
+        // Most stories first; on a tie the taxonomy's order (the services
+        // before the administration and emergencies), then the score.
+        let rank = |k: usize| {
+            let topic = self.ev.topics.get(self.series[k].topic as usize).map(String::as_str);
+            glas_core::config::builtin_topics()
+                .iter()
+                .position(|r| Some(r.code.as_str()) == topic)
+                .unwrap_or(usize::MAX)
+        };
+        openings.sort_by(|(ka, a, _), (kb, b, _)| {
+            (b.1.x.cmp(&a.1.x)).then(rank(*ka).cmp(&rank(*kb))).then(b.0.total_cmp(&a.0)).then(ka.cmp(kb))
+        });
+        for (k, b, prior) in openings {
+            if self.shares_an_episode(k, t - b.3.num_seconds()) {
+                let e = &mut self.series[k].episode;
+                (e.open, e.joined, e.last_hot) = (true, true, t);
+            } else {
+                self.announce(k, t, b, prior);
             }
         }
         self.emit_coordinated(t);
@@ -1219,6 +1287,35 @@ mod tests {
         );
         assert!(coarse[0].detected_at >= full[0].detected_at);
         assert!(coarse[0].detected_at.with_timezone(&Utc) - first < Duration::hours(3));
+    }
+
+    #[test]
+    fn posts_about_two_topics_make_one_alarm_and_a_wave_of_its_own_another() {
+        let mut recs = background();
+        for k in 0..12 {
+            let mut r = rec(k, t0() + Duration::hours(8) + Duration::minutes(10 * k as i64), true, &format!("a{k}"));
+            r.enrichment.topics =
+                if k % 4 == 3 { vec!["water".into()] } else { vec!["water".into(), "governance".into()] };
+            recs.push(r);
+        }
+        let opened = |sigs: &[Signal]| -> Vec<String> {
+            sigs.iter()
+                .filter(|s| s.kind == "tension" && s.params["phase"] == "opened")
+                .map(|s| s.topic.clone().unwrap_or_default())
+                .collect()
+        };
+        let sigs = run(&recs, t0() + Duration::days(2));
+        assert_eq!(opened(&sigs), ["water"], "{sigs:#?}");
+        assert!(sigs.iter().all(|s| s.topic.as_deref() == Some("water")), "joined episodes end silently too");
+        // Later the same day, complaints about the administration alone: their own alarm.
+        for k in 0..6 {
+            let mut r =
+                rec(100 + k, t0() + Duration::hours(16) + Duration::minutes(15 * k as i64), true, &format!("g{k}"));
+            r.enrichment.topics = vec!["governance".into()];
+            recs.push(r);
+        }
+        let sigs = run(&recs, t0() + Duration::days(2));
+        assert_eq!(opened(&sigs), ["water", "governance"], "{sigs:#?}");
     }
 
     #[test]
