@@ -183,6 +183,9 @@ struct Episode {
     /// series' episode (one post about water and the administration is one
     /// wave, not two alarms).
     joined: bool,
+    /// The stories it shared with announced episodes (event order): they
+    /// stay shared when those episodes resolve first.
+    shared: Vec<u32>,
 }
 
 struct Series {
@@ -685,24 +688,31 @@ impl<'a> Walk<'a> {
         self.out.push(sig);
     }
 
-    /// Whether at least half the counted stories in series `k`'s window
-    /// (after `from`) are in the window of another series' announced episode.
-    fn shares_an_episode(&self, k: usize, from: i64) -> bool {
-        let stories: Vec<u32> =
-            self.series[k].items.iter().filter(|it| it.counted && it.at > from).map(|it| it.ev).collect();
-        if stories.is_empty() {
-            return false;
-        }
-        self.series.iter().enumerate().any(|(j, o)| {
-            j != k && o.episode.open && !o.episode.joined && {
-                // Both queues are in event order: a binary search each.
-                let shared = stories
-                    .iter()
-                    .filter(|&&ev| o.items.binary_search_by_key(&ev, |it| it.ev).is_ok_and(|i| o.items[i].counted))
-                    .count();
-                shared * 2 >= stories.len()
+    /// The counted stories in series `k`'s window (after `from`), and those
+    /// of them that are the evidence of an announced episode of another
+    /// series, now or when `k` joined it.
+    fn shared_stories(&self, k: usize, from: i64) -> (usize, Vec<u32>) {
+        let own = &self.series[k];
+        let stories = own.items.iter().filter(|it| it.counted && it.at > from).map(|it| it.ev);
+        let announced: Vec<&Series> = self
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| *j != k && o.episode.open && !o.episode.joined)
+            .map(|(_, o)| o)
+            .collect();
+        let mut n = 0;
+        let mut shared = Vec::new();
+        for ev in stories {
+            n += 1;
+            // Queues are in event order: a binary search each.
+            if own.episode.shared.binary_search(&ev).is_ok()
+                || announced.iter().any(|o| o.items.binary_search_by_key(&ev, |it| it.ev).is_ok())
+            {
+                shared.push(ev);
             }
-        })
+        }
+        (n, shared)
     }
 
     fn window(&self, k: usize, span: i64) -> Window {
@@ -768,9 +778,13 @@ impl<'a> Walk<'a> {
             (b.1.x.cmp(&a.1.x)).then(rank(*ka).cmp(&rank(*kb))).then(b.0.total_cmp(&a.0)).then(ka.cmp(kb))
         });
         for (k, b, prior) in openings {
-            if self.shares_an_episode(k, t - b.3.num_seconds()) {
+            let (stories, shared) = self.shared_stories(k, t - b.3.num_seconds());
+            if shared.len() * 2 >= stories {
                 let e = &mut self.series[k].episode;
                 (e.open, e.joined, e.last_hot) = (true, true, t);
+                e.shared.extend(shared);
+                e.shared.sort_unstable();
+                e.shared.dedup();
             } else {
                 self.announce(k, t, b, prior);
             }
