@@ -444,13 +444,18 @@ impl Alerter<'_> {
         let topic = topic.as_str();
         let place = s.place.as_deref().unwrap_or("весь округ");
         let at = s.detected_at.with_timezone(&self.tz);
-        let what = format!(
-            "{} за {} (обычно {:.1} за такой же период), доля негатива {:.0}%.",
+        let mut what = format!(
+            "{} за {} (обычно {} за такой же период), доля негатива {:.0}%.",
             ru::negative_mentions(s.count),
             ru::window(&s.window),
-            s.baseline,
+            ru::usual_count(s.baseline),
             s.negative_share * 100.0
         );
+        let window_hours = glas_core::config::parse_duration(&s.window).map(|d| d.num_minutes() as f64 / 60.0);
+        let p = s.params.get("tail_p").and_then(|v| v.as_f64());
+        if let Some(rare) = p.zip(window_hours).and_then(|(p, h)| ru::rarity(p, h)) {
+            let _ = write!(what, " Без особой причины такое бывает {rare}.");
+        }
         let q = match (s.kind.as_str(), s.topic.as_deref()) {
             ("emerging", _) => {
                 format!("{} sentiment:negative", s.params.get("term").and_then(|t| t.as_str()).unwrap_or(""))
@@ -621,10 +626,10 @@ fn bar_chart(s: &Signal) -> String {
     let w = |v: f64| ((v / max) * 300.0).round().max(2.0);
     format!(
         "<table style=\"border-collapse:collapse;font-size:13px\">\
-<tr><td style=\"padding:2px 8px\">обычно</td><td><div style=\"background:#9e9e9e;height:14px;width:{}px\"></div></td><td style=\"padding:2px 8px\">{:.1}</td></tr>\
+<tr><td style=\"padding:2px 8px\">обычно</td><td><div style=\"background:#9e9e9e;height:14px;width:{}px\"></div></td><td style=\"padding:2px 8px\">{}</td></tr>\
 <tr><td style=\"padding:2px 8px\">сейчас</td><td><div style=\"background:#c62828;height:14px;width:{}px\"></div></td><td style=\"padding:2px 8px\">{}</td></tr></table>",
         w(s.baseline),
-        s.baseline,
+        ru::usual_count(s.baseline),
         w(s.count as f64),
         s.count
     )
@@ -742,6 +747,30 @@ mod tests {
         assert_eq!(subject_line, "Снято: водоснабжение, Величаевское — напряжённость спала");
         let resolved = signal("2026-11-26T20:00:00+03:00", "resolved", Severity::Low, 0);
         assert_eq!(subject(&resolved), subject_line);
+    }
+
+    #[test]
+    fn the_body_says_how_unusual_the_count_is() {
+        let names = BTreeMap::new();
+        let config = Alerts { from: "glas@example.org".into(), to: vec!["p@example.org".into()], ..Default::default() };
+        let alerter = Alerter {
+            config: &config,
+            district: "Округ",
+            tz: chrono_tz::Europe::Moscow,
+            data_dir: Path::new("/nonexistent"),
+            source_names: &names,
+        };
+        let mut s = signal("2026-11-23T10:00:00+03:00", "opened", Severity::Low, 3);
+        s.baseline = 0.04;
+        s.params.insert("tail_p".into(), 7e-5.into());
+        let (text, html) = alerter.bodies(&s, &HashMap::new());
+        let want = "3 негативных публикации за 6 ч (обычно меньше 0,1 за такой же период), доля негатива 80%. \
+                    Без особой причины такое бывает примерно раз в 10 лет.";
+        assert!(text.contains(want), "{text}");
+        assert!(html.contains(">меньше 0,1</td>"), "{html}");
+        // Not rare (or no tail in the signal): no such sentence.
+        s.params.insert("tail_p".into(), 0.2.into());
+        assert!(!alerter.bodies(&s, &HashMap::new()).0.contains("Без особой причины"));
     }
 
     #[test]

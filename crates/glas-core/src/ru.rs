@@ -26,6 +26,38 @@ pub fn negative_mentions(n: u64) -> String {
     format!("{n} {adj} {}", plural(n, "публикация", "публикации", "публикаций"))
 }
 
+/// A usual count as officials read it: "1,5"; "меньше 0,1" for a trace.
+pub fn usual_count(v: f64) -> String {
+    if v > 0.0 && v < 0.05 { "меньше 0,1".to_string() } else { format!("{v:.1}").replace('.', ",") }
+}
+
+/// How rare a count is, from the chance `p` of at least that many in one
+/// window of `window_hours`: "примерно раз в 9 лет" (about once in `1/p`
+/// windows; windows overlap as they slide, so it is an order of
+/// magnitude). `None` when it is not rare (once a week or more often).
+pub fn rarity(p: f64, window_hours: f64) -> Option<String> {
+    if !(p > 0.0) || window_hours <= 0.0 {
+        return None;
+    }
+    let hours = window_hours / p;
+    let round = |v: f64| v.round().max(1.0) as u64;
+    let (n, unit) = if hours >= 100.0 * 8760.0 {
+        return Some("реже раза в сто лет".to_string());
+    } else if hours >= 2.0 * 8760.0 {
+        let n = round(hours / 8760.0);
+        (n, plural(n, "год", "года", "лет"))
+    } else if hours >= 2.0 * 730.0 {
+        let n = round(hours / 730.0);
+        (n, plural(n, "месяц", "месяца", "месяцев"))
+    } else if hours >= 2.0 * 168.0 {
+        let n = round(hours / 168.0);
+        (n, plural(n, "неделю", "недели", "недель"))
+    } else {
+        return None;
+    };
+    Some(format!("примерно раз в {n} {unit}"))
+}
+
 /// "3 публикации".
 pub fn mentions(n: u64) -> String {
     format!("{n} {}", plural(n, "публикация", "публикации", "публикаций"))
@@ -104,6 +136,22 @@ pub fn and_more(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rarity_in_words_officials_read() {
+        // Three stories in 6 h at p = 7e-5: once in about 14,000 windows of 6 h.
+        assert_eq!(rarity(7e-5, 6.0).as_deref(), Some("примерно раз в 10 лет"));
+        assert_eq!(rarity(1e-4, 24.0).as_deref(), Some("примерно раз в 27 лет"));
+        assert_eq!(rarity(2e-3, 6.0).as_deref(), Some("примерно раз в 4 месяца"));
+        assert_eq!(rarity(1e-2, 6.0).as_deref(), Some("примерно раз в 4 недели"));
+        assert_eq!(rarity(1e-9, 6.0).as_deref(), Some("реже раза в сто лет"));
+        assert_eq!(rarity(0.05, 6.0), None, "once a week or more often is not rare");
+        assert_eq!(rarity(0.0, 6.0), None);
+        assert_eq!(
+            (usual_count(0.04), usual_count(1.25), usual_count(0.0)),
+            ("меньше 0,1".into(), "1,2".into(), "0,0".into())
+        );
+    }
 
     #[test]
     fn plural_agreement() {

@@ -143,11 +143,11 @@ fn signal_what(s: &Signal) -> String {
         (_, "resolved") => "эпизод завершён: напряжённость спала".to_string(),
         ("coordinated", _) => format!("{} одинаковых публикаций с новых аккаунтов", s.count),
         (_, phase) => format!(
-            "{}{} за {} при обычных {:.1}",
+            "{}{} за {} при обычных {}",
             if phase == "escalated" { "усиление: " } else { "" },
             ru::negative_mentions(s.count),
             ru::window(&s.window),
-            s.baseline
+            ru::usual_count(s.baseline)
         ),
     }
 }
