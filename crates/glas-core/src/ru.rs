@@ -36,7 +36,7 @@ pub fn usual_count(v: f64) -> String {
 /// windows; windows overlap as they slide, so it is an order of
 /// magnitude). `None` when it is not rare (once a week or more often).
 pub fn rarity(p: f64, window_hours: f64) -> Option<String> {
-    if !(p > 0.0) || window_hours <= 0.0 {
+    if p.is_nan() || p <= 0.0 || window_hours <= 0.0 {
         return None;
     }
     let hours = window_hours / p;
