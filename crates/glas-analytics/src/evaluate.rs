@@ -305,9 +305,10 @@ mod tests {
 
     #[test]
     fn glas_meets_its_goals_on_a_few_scenarios_and_the_reference_does_not() {
-        let ev = evaluate(&[1, 2, 3, 4, 5], &SignalRules::default());
+        let ev = evaluate(&(1..=10).collect::<Vec<_>>(), &SignalRules::default());
         assert!(ev.glas.recall() >= 0.95, "{:?}", ev.glas);
         assert!(ev.glas.false_alarms_per_week() <= 0.5, "{:?}", ev.glas);
+        assert!(ev.glas.median_lead().is_some_and(|h| h <= 2.0), "{:?}", ev.glas.median_lead());
         assert!(ev.glas.distractor_alarms.is_empty(), "{:?}", ev.glas.distractor_alarms);
         assert_eq!(ev.glas.coordinated_reported, ev.glas.coordinated_total);
         assert!(ev.reference.false_alarms_per_week() > ev.glas.false_alarms_per_week());
