@@ -26,9 +26,16 @@ pub fn negative_mentions(n: u64) -> String {
     format!("{n} {adj} {}", plural(n, "публикация", "публикации", "публикаций"))
 }
 
-/// A usual count as officials read it: "1,5"; "меньше 0,1" for a trace.
+/// A usual count as officials read it: "1,5"; "меньше 0,1" for a trace;
+/// "0" for none.
 pub fn usual_count(v: f64) -> String {
-    if v > 0.0 && v < 0.05 { "меньше 0,1".to_string() } else { format!("{v:.1}").replace('.', ",") }
+    if v <= 0.0 {
+        "0".to_string()
+    } else if v < 0.05 {
+        "меньше 0,1".to_string()
+    } else {
+        format!("{v:.1}").replace('.', ",")
+    }
 }
 
 /// How rare a count is, from the chance `p` of at least that many in one
@@ -149,7 +156,7 @@ mod tests {
         assert_eq!(rarity(0.0, 6.0), None);
         assert_eq!(
             (usual_count(0.04), usual_count(1.25), usual_count(0.0)),
-            ("меньше 0,1".into(), "1,2".into(), "0,0".into())
+            ("меньше 0,1".into(), "1,2".into(), "0".into())
         );
     }
 
