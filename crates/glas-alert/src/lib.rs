@@ -725,17 +725,28 @@ mod tests {
         assert_ne!(id, message_id(&["alert", "k", "u"], "glas@example.org"));
     }
 
-    #[test]
-    fn resolution_and_escalation_subjects() {
-        let names = BTreeMap::new();
-        let config = Alerts { from: "glas@example.org".into(), to: vec!["p@example.org".into()], ..Default::default() };
-        let alerter = Alerter {
-            config: &config,
+    /// An alerter that only composes (no delivery, no state).
+    fn composing() -> (Alerts, BTreeMap<String, String>) {
+        (
+            Alerts { from: "glas@example.org".into(), to: vec!["p@example.org".into()], ..Default::default() },
+            BTreeMap::new(),
+        )
+    }
+
+    fn composer<'a>(config: &'a Alerts, names: &'a BTreeMap<String, String>) -> Alerter<'a> {
+        Alerter {
+            config,
             district: "Округ",
             tz: chrono_tz::Europe::Moscow,
             data_dir: Path::new("/nonexistent"),
-            source_names: &names,
-        };
+            source_names: names,
+        }
+    }
+
+    #[test]
+    fn resolution_and_escalation_subjects() {
+        let (config, names) = composing();
+        let alerter = composer(&config, &names);
         let up = signal("2026-11-23T10:00:00+03:00", "escalated", Severity::High, 12);
         assert_eq!(subject(&up), "ВЫСОКИЙ (усиление): водоснабжение, Величаевское — 12 негативных публикаций за 6 ч");
         let msg = alerter
@@ -751,15 +762,8 @@ mod tests {
 
     #[test]
     fn the_body_says_how_unusual_the_count_is() {
-        let names = BTreeMap::new();
-        let config = Alerts { from: "glas@example.org".into(), to: vec!["p@example.org".into()], ..Default::default() };
-        let alerter = Alerter {
-            config: &config,
-            district: "Округ",
-            tz: chrono_tz::Europe::Moscow,
-            data_dir: Path::new("/nonexistent"),
-            source_names: &names,
-        };
+        let (config, names) = composing();
+        let alerter = composer(&config, &names);
         let mut s = signal("2026-11-23T10:00:00+03:00", "opened", Severity::Low, 3);
         s.baseline = 0.04;
         s.params.insert("tail_p".into(), 7e-5.into());
