@@ -405,9 +405,6 @@ pub fn detect_stepped(
             }
         }
     }
-    if std::env::var("SDEBUG").is_ok() {
-        eprintln!("series {} terms {} live {}", w.series.len(), w.terms.len(), w.live_terms.len());
-    }
     let mut out = w.out;
     out.sort_by(|a, b| {
         a.detected_at
