@@ -271,7 +271,7 @@ pub struct Place {
     pub ambiguous: bool,
 }
 
-/// Thresholds of the simple alert rule (replaced by the signal detector later).
+/// Thresholds of the signal detector (`[signals]`; the method is in SIGNALS.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalRules {
     /// How often signals are computed: the service does it at every crawl
@@ -837,7 +837,7 @@ impl Pipeline {
                 let max_p = r.float(t, "max_p").unwrap_or(d.max_p);
                 if max_p >= 1.0 {
                     let span = r.value_span(t, "max_p");
-                    r.error(span, "`max_p` is a probability: below 1 (the default is 1e-5)".into());
+                    r.error(span, "`max_p` is a probability: below 1 (the default is 1e-4)".into());
                 }
                 if window > long_window {
                     let span = r.value_span(t, "long_window");
