@@ -903,6 +903,8 @@ mod tests {
         terms("Жалоба: запах аммиака, возмущены! Никто не отвечает", |_, words| seen.push(words()));
         seen.sort_unstable();
         assert_eq!(seen, ["аммиака", "запах", "запах аммиака"]);
+        // Each entry is a stem as terms cut it, or it would never match.
+        assert!(EVALUATIVE.iter().all(|w| w.chars().count() == STEM_CHARS), "{EVALUATIVE:?}");
     }
 
     #[test]
