@@ -763,27 +763,28 @@ pub fn terms(text: &str, mut emit: impl FnMut(u64, &dyn Fn() -> String)) {
         };
         let w = text[s..i].trim_end_matches('-');
         let n = w.chars().count();
-        let short_or_common = n < 4 || {
+        // The word's stem hash, unless it is short, common or a word of complaint.
+        let term = if n < 4 {
+            None
+        } else {
             head.clear();
             lowercase_into(w, if n <= STOP_MAX { n } else { STEM_CHARS }, &mut head);
-            n <= STOP_MAX && stop_words().binary_search(&fnv(head.as_bytes())).is_ok()
+            if n <= STOP_MAX && stop_words().binary_search(&fnv(head.as_bytes())).is_ok() {
+                None
+            } else {
+                let stem_len = head.char_indices().nth(STEM_CHARS).map_or(head.len(), |(i, _)| i);
+                let h = fnv(&head.as_bytes()[..stem_len]) & !1;
+                evaluative_stems().binary_search(&h).is_err().then_some(h)
+            }
         };
-        if short_or_common {
-            // A short or common word between two words still joins them
+        let Some(h) = term else {
+            // A skipped word between two words still joins them
             // ("свалка за Турксадом" → "свалк турксад").
             if !c.is_whitespace() {
                 prev = None;
             }
             continue;
-        }
-        let stem_len = head.char_indices().nth(STEM_CHARS).map_or(head.len(), |(i, _)| i);
-        let h = fnv(&head.as_bytes()[..stem_len]) & !1;
-        if evaluative_stems().binary_search(&h).is_ok() {
-            if !c.is_whitespace() {
-                prev = None;
-            }
-            continue;
-        }
+        };
         emit(h, &|| lowercase(w));
         if let Some((ph, pw)) = prev {
             emit(fnv_pair(ph, h), &|| format!("{} {}", lowercase(pw), lowercase(w)));
@@ -825,21 +826,19 @@ fn is_letter(c: char) -> bool {
 /// Hashes of the stop words, sorted for a binary search.
 fn stop_words() -> &'static [u64] {
     static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| {
-        let mut v: Vec<u64> = STOP.iter().map(|w| fnv(w.as_bytes())).collect();
-        v.sort_unstable();
-        v
-    })
+    SET.get_or_init(|| sorted_hashes(STOP, fnv))
 }
 
 /// Hashes of the [`EVALUATIVE`] stems, as terms hash them, sorted.
 fn evaluative_stems() -> &'static [u64] {
     static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| {
-        let mut v: Vec<u64> = EVALUATIVE.iter().map(|w| fnv(w.as_bytes()) & !1).collect();
-        v.sort_unstable();
-        v
-    })
+    SET.get_or_init(|| sorted_hashes(EVALUATIVE, |w| fnv(w) & !1))
+}
+
+fn sorted_hashes(words: &[&str], hash: impl Fn(&[u8]) -> u64) -> Vec<u64> {
+    let mut v: Vec<u64> = words.iter().map(|w| hash(w.as_bytes())).collect();
+    v.sort_unstable();
+    v
 }
 
 /// Hashing for keys that are already hashes (term ids).

@@ -1169,8 +1169,12 @@ mod tests {
     }
 
     fn run(recs: &[Record], to: DateTime<Utc>) -> Vec<Signal> {
+        run_every(recs, to, SignalRules::default().step)
+    }
+
+    fn run_every(recs: &[Record], to: DateTime<Utc>, step: Duration) -> Vec<Signal> {
         let ev = Events::from_records(recs, chrono_tz::Europe::Moscow);
-        detect(&ev, &SignalRules::default(), t0(), to, chrono_tz::Europe::Moscow)
+        detect_stepped(&ev, &SignalRules::default(), t0(), to, chrono_tz::Europe::Moscow, step)
     }
 
     fn phases(sigs: &[Signal]) -> Vec<(&str, Severity)> {
@@ -1206,15 +1210,7 @@ mod tests {
         // 15-minute steps, no look-ahead: the first step after the third post (08:20).
         assert_eq!(s.detected_at.with_timezone(&Utc), t0() + Duration::minutes(8 * 60 + 30));
         // Hourly steps: the next whole hour.
-        let ev = Events::from_records(&recs, chrono_tz::Europe::Moscow);
-        let hourly = detect_stepped(
-            &ev,
-            &SignalRules::default(),
-            t0(),
-            t0() + Duration::days(1),
-            chrono_tz::Europe::Moscow,
-            Duration::hours(1),
-        );
+        let hourly = run_every(&recs, t0() + Duration::days(1), Duration::hours(1));
         assert_eq!(hourly[0].detected_at.with_timezone(&Utc), t0() + Duration::hours(9));
         assert_eq!((hourly[0].count, &hourly[0].params["phase"]), (7, &serde_json::json!("opened")));
     }
@@ -1287,15 +1283,7 @@ mod tests {
             (&full[0].detected_at, full[0].count, &full[0].evidence)
         );
         // Stepping every 3 hours sees the same episode, at a later step at most.
-        let ev = Events::from_records(&recs, chrono_tz::Europe::Moscow);
-        let coarse = detect_stepped(
-            &ev,
-            &SignalRules::default(),
-            t0(),
-            t0() + Duration::days(2),
-            chrono_tz::Europe::Moscow,
-            Duration::hours(3),
-        );
+        let coarse = run_every(&recs, t0() + Duration::days(2), Duration::hours(3));
         assert!(coarse[0].detected_at >= full[0].detected_at);
         assert!(coarse[0].detected_at.with_timezone(&Utc) - first < Duration::hours(3));
     }

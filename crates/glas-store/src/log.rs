@@ -24,12 +24,7 @@ use polars::prelude::*;
 use crate::StoreError;
 
 /// One committed part of the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    pub seq: u64,
-    pub day: NaiveDate,
-    pub path: PathBuf,
-}
+pub use glas_core::logparts::PartFile as Part;
 
 pub struct Log {
     dir: PathBuf,
@@ -57,8 +52,7 @@ impl Log {
 
     /// Every committed part, in sequence order.
     pub fn parts(&self) -> Result<Vec<Part>, StoreError> {
-        let parts = glas_core::logparts::list(&self.dir).map_err(|e| StoreError::io("list log", &self.dir, e))?;
-        Ok(parts.into_iter().map(|p| Part { seq: p.seq, day: p.day, path: p.path }).collect())
+        glas_core::logparts::list(&self.dir).map_err(|e| StoreError::io("list log", &self.dir, e))
     }
 
     /// Repairs what a killed process left in each day folder: a compaction
@@ -157,7 +151,7 @@ impl Log {
             let seq = self.next_seq;
             let day_dir = self.dir.join(format!("day={day}"));
             fs::create_dir_all(&day_dir).map_err(|e| StoreError::io("create day folder", &day_dir, e))?;
-            let path = day_dir.join(format!("part-{seq:010}.parquet"));
+            let path = day_dir.join(glas_core::logparts::part_name(seq));
             let tmp = path.with_extension("parquet.tmp");
             let mut df = to_frame(&recs, ingested_at).map_err(|e| StoreError::parquet("build batch", &path, e))?;
             write_part(&mut df, &tmp)?;
