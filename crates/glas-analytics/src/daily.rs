@@ -23,7 +23,9 @@ pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
         .iter()
         .map(|p| LazyFrame::scan_parquet(PlRefPath::new(p.to_string_lossy().as_ref()), ScanArgsParquet::default()))
         .collect::<PolarsResult<Vec<_>>>()?;
-    Ok(Some(concat(scans, UnionArgs::default())?))
+    // Diagonal: parts written before a column was added to the log (such as
+    // `log_seq`) lack it, and read it as null.
+    Ok(Some(concat(scans, UnionArgs { diagonal: true, ..Default::default() })?))
 }
 
 /// The local calendar day of each mention (the offset its source gave).

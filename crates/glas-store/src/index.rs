@@ -204,19 +204,21 @@ impl SearchIndex {
         Ok(self.writer.as_mut().unwrap())
     }
 
-    /// Adds records that came with log part `log_seq`, replacing any document
-    /// with the same id, so indexing the same part twice never yields two.
-    pub fn add(&mut self, records: &[Record], log_seq: u64) -> Result<(), StoreError> {
-        self.add_batch(records, log_seq, true)
+    /// Adds records, each with the log sequence number it was appended with
+    /// (`seqs`, parallel to `records`), replacing any document with the same
+    /// id, so indexing the same part twice never yields two.
+    pub fn add(&mut self, records: &[Record], seqs: &[u64]) -> Result<(), StoreError> {
+        self.add_batch(records, seqs, true)
     }
 
     /// Like [`SearchIndex::add`]; `replace = false` skips looking for an
     /// earlier copy (a rebuild into an empty index). The batch goes to the
     /// indexing threads as one operation list.
-    fn add_batch(&mut self, records: &[Record], log_seq: u64, replace: bool) -> Result<(), StoreError> {
+    fn add_batch(&mut self, records: &[Record], seqs: &[u64], replace: bool) -> Result<(), StoreError> {
+        assert_eq!(records.len(), seqs.len(), "a sequence number per record");
         let f = self.fields;
         let mut ops = Vec::with_capacity(records.len() * if replace { 2 } else { 1 });
-        for r in records {
+        for (r, &log_seq) in records.iter().zip(seqs) {
             let m = &r.mention;
             let e = &r.enrichment;
             if replace {
@@ -264,9 +266,9 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Adds records of log part `log_seq` to an index just cleared.
-    pub fn add_fresh(&mut self, records: &[Record], log_seq: u64) -> Result<(), StoreError> {
-        self.add_batch(records, log_seq, false)
+    /// Adds records to an index just cleared (see [`SearchIndex::add`]).
+    pub fn add_fresh(&mut self, records: &[Record], seqs: &[u64]) -> Result<(), StoreError> {
+        self.add_batch(records, seqs, false)
     }
 
     /// Makes everything added so far durable and visible, recording that the

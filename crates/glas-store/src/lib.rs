@@ -23,7 +23,7 @@ pub mod log;
 pub mod saved;
 pub mod search;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -210,7 +210,11 @@ impl Store {
         let parts = self.log.append(&fresh, Utc::now())?;
         self.ids.get_mut().expect("loaded above").extend(batch_ids);
         let last = parts.last().map_or(0, |p| p.seq);
-        self.index.add(&fresh, last)?;
+        // Each record has the number of its day's part, as the log says.
+        let seq_of_day: HashMap<chrono::NaiveDate, u64> = parts.iter().map(|p| (p.day, p.seq)).collect();
+        let seqs: Vec<u64> =
+            fresh.iter().map(|r| seq_of_day[&r.mention.published_at.with_timezone(&Utc).date_naive()]).collect();
+        self.index.add(&fresh, &seqs)?;
         self.index.commit(last)?;
         Ok(all_stats)
     }
@@ -231,8 +235,8 @@ impl Store {
         let Some(last) = pending.last().map(|p| p.seq) else { return Ok(()) };
         tracing::info!(parts = pending.len(), "indexing log parts committed after the last index commit");
         for part in &pending {
-            let recs = self.log.read_part(part)?;
-            self.index.add(&recs, part.seq)?;
+            let (recs, seqs) = self.log.read_part_with_seqs(part)?;
+            self.index.add(&recs, &seqs)?;
         }
         self.index.commit(last)
     }
@@ -244,8 +248,10 @@ impl Store {
         self.index.set_merging(false)?;
         let parts = self.log.parts()?;
         for part in &parts {
-            let recs = self.log.read_part(part)?;
-            self.index.add_fresh(&recs, part.seq)?;
+            // A merged part's mentions keep the numbers they were appended
+            // with: a saved search's digest must not see them as new again.
+            let (recs, seqs) = self.log.read_part_with_seqs(part)?;
+            self.index.add_fresh(&recs, &seqs)?;
         }
         self.index.commit(parts.last().map_or(0, |p| p.seq))?;
         self.index.set_merging(true)?;

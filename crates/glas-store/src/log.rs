@@ -6,7 +6,9 @@
 //! into place, so a part either exists whole or not at all: a process killed at
 //! any moment leaves no torn part, only a `*.tmp` that the next open removes.
 //! The sequence number lets derived stores (the tantivy index) record how far
-//! they have caught up.
+//! they have caught up; every row also carries it in the `log_seq` column, so
+//! a mention keeps the number of the part it came in after its day's parts
+//! are merged (parts written before the column existed take their file's).
 //!
 //! [`Log::compact`] merges a day's parts into one (see
 //! `glas_core::logparts` for the journal that keeps readers and a killed
@@ -104,7 +106,16 @@ impl Log {
         }
         let (mut merged, mut written) = (0, 0);
         for parts in by_day.into_values().filter(|p| p.len() > 1) {
-            let frames = parts.iter().map(|p| read_columns(&p.path, None)).collect::<Result<Vec<_>, _>>()?;
+            let mut frames = Vec::with_capacity(parts.len());
+            for p in &parts {
+                let mut df = read_columns(&p.path, None)?;
+                // A part from before the column: its rows are the file's.
+                if df.column(SEQ).is_err() {
+                    df.with_column(Column::new(SEQ.into(), vec![p.seq; df.height()]))
+                        .map_err(|e| StoreError::parquet("add sequence column", &p.path, e))?;
+                }
+                frames.push(df);
+            }
             if frames.iter().any(|f| f.schema() != frames[0].schema()) {
                 tracing::warn!(day = %parts[0].day, "parts of one day differ in schema; left uncompacted");
                 continue;
@@ -153,7 +164,7 @@ impl Log {
             fs::create_dir_all(&day_dir).map_err(|e| StoreError::io("create day folder", &day_dir, e))?;
             let path = day_dir.join(glas_core::logparts::part_name(seq));
             let tmp = path.with_extension("parquet.tmp");
-            let mut df = to_frame(&recs, ingested_at).map_err(|e| StoreError::parquet("build batch", &path, e))?;
+            let mut df = to_frame(&recs, ingested_at, seq).map_err(|e| StoreError::parquet("build batch", &path, e))?;
             write_part(&mut df, &tmp)?;
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit part", &path, e))?;
             sync_dir(&day_dir)?;
@@ -202,8 +213,15 @@ impl Log {
 
     /// Reads one part back into records.
     pub fn read_part(&self, part: &Part) -> Result<Vec<Record>, StoreError> {
+        Ok(self.read_part_with_seqs(part)?.0)
+    }
+
+    /// Reads one part back into records, each with the sequence number of the
+    /// part it was appended in (a merged part holds several).
+    pub fn read_part_with_seqs(&self, part: &Part) -> Result<(Vec<Record>, Vec<u64>), StoreError> {
         let df = read_columns(&part.path, None)?;
-        from_frame(&df).map_err(|e| StoreError::parquet("decode part", &part.path, e))
+        let decode = || Ok((from_frame(&df)?, row_seqs(&df, part.seq)?));
+        decode().map_err(|e| StoreError::parquet("decode part", &part.path, e))
     }
 }
 
@@ -261,9 +279,22 @@ fn datetime_col(name: &str, ms: Vec<i64>) -> Column {
     Int64Chunked::from_vec(name.into(), ms).into_datetime(TimeUnit::Milliseconds, None).into_series().into_column()
 }
 
+/// The column of the sequence number each row was appended with.
+const SEQ: &str = "log_seq";
+
+/// Each row's sequence number: its `log_seq`, or for a part written before
+/// that column, the part's own.
+fn row_seqs(df: &DataFrame, part_seq: u64) -> PolarsResult<Vec<u64>> {
+    match df.column(SEQ) {
+        Ok(c) => Ok(c.u64()?.iter().map(|s| s.unwrap_or(part_seq)).collect()),
+        Err(_) => Ok(vec![part_seq; df.height()]),
+    }
+}
+
 /// The log's schema, one row per mention. `published_at` is UTC milliseconds;
-/// `utc_offset_s` keeps the offset the source gave so export round-trips.
-pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsResult<DataFrame> {
+/// `utc_offset_s` keeps the offset the source gave so export round-trips;
+/// `log_seq` is the number of the part the row was appended in.
+pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>, seq: u64) -> PolarsResult<DataFrame> {
     let m = |f: fn(&Record) -> Option<String>| recs.iter().map(move |r| f(r));
     let n = recs.len();
     let columns = vec![
@@ -299,6 +330,7 @@ pub(crate) fn to_frame(recs: &[&Record], ingested_at: DateTime<Utc>) -> PolarsRe
         list_col("entities", recs.iter().map(|r| r.enrichment.entities.clone())),
         str_col("cluster", m(|r| Some(r.enrichment.cluster.clone()))),
         Column::new("simhash".into(), recs.iter().map(|r| r.enrichment.simhash).collect::<Vec<Option<u64>>>()),
+        Column::new(SEQ.into(), vec![seq; n]),
     ];
     DataFrame::new(n, columns)
 }
