@@ -276,6 +276,12 @@ impl Store {
         }
     }
 
+    /// The records with these ids (say, the evidence of signals), in log
+    /// order; ids not in the log are left out.
+    pub fn records_with_ids(&self, ids: &HashSet<String>) -> Result<Vec<Record>, StoreError> {
+        self.log.records_with_ids(ids)
+    }
+
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
         self.index.search(req)
     }

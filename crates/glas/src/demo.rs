@@ -113,7 +113,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     let mut live: Option<glas_alert::Report> = None;
     for t in moments {
         let so_far: Vec<glas_core::Signal> = analysis.signals.iter().filter(|s| s.detected_at <= t).cloned().collect();
-        if let Some(r) = ops::deliver_alerts(&ctx, &so_far, &analysis.records).await? {
+        if let Some(r) = ops::deliver_alerts(&ctx, &so_far, &analysis.evidence).await? {
             let all = live.get_or_insert_with(Default::default);
             all.sent.extend(r.sent);
             all.failed.extend(r.failed);
@@ -125,7 +125,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::print_alert_report(live.as_ref(), &ctx.source_names());
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
-    let report = ops::weekly_report(&ctx, &store, &analysis.records, week, &glas_report::Dashboard::default_weekly())?;
+    let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n5. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
 
     println!("\n6. example searches");

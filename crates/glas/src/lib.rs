@@ -616,7 +616,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if *alert {
                 print_alert_report(
-                    ops::deliver_alerts(&ctx, &a.signals, &a.records).await?.as_ref(),
+                    ops::deliver_alerts(&ctx, &a.signals, &a.evidence).await?.as_ref(),
                     &ctx.source_names(),
                 );
             }

@@ -1,7 +1,7 @@
 //! The pipeline's stages as functions the commands (and `glas demo`) compose:
 //! crawl, import, analyse, alert, report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -409,25 +409,41 @@ pub struct Analysis {
     pub health: Vec<glas_analytics::health::SourceHealth>,
     pub signals: Vec<Signal>,
     pub signals_path: PathBuf,
-    pub records: Vec<Record>,
+    /// Mentions in the log.
+    pub mentions: usize,
+    /// The records the signals cite as evidence (what their alerts quote).
+    pub evidence: Vec<Record>,
 }
 
-/// Daily aggregates plus signals over the `lookback` before `at`.
+/// Daily aggregates plus signals over the `lookback` before `at`. The log is
+/// read once, as columns (texts only of mentions without a topic, for
+/// emerging terms), for the trend tables and the detector; whole records are
+/// decoded only for the signals' evidence.
 pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
     let out_dir = ctx.data_dir.join("analytics");
-    let daily = glas_analytics::daily::run(store.log().dir(), &out_dir).context("daily aggregates failed")?;
-    let records = store.records()?;
-    let trends = glas_analytics::trends::run(store.log().dir(), &out_dir).context("trend aggregates failed")?;
-    let events = glas_analytics::events::Events::from_records(&records, ctx.tz());
+    let log_dir = store.log().dir();
+    let daily = glas_analytics::daily::run(log_dir, &out_dir).context("daily aggregates failed")?;
+    let frame = glas_analytics::events::read_log(log_dir).context("reading the log failed")?;
+    let trends = frame
+        .as_ref()
+        .map(|df| glas_analytics::trends::run_frame(df, &out_dir))
+        .transpose()
+        .context("trend aggregates failed")?;
+    let events = match &frame {
+        Some(df) => glas_analytics::events::Events::from_frame(df, ctx.tz()).context("reading the log failed")?,
+        None => Default::default(),
+    };
+    drop(frame);
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
-    let health =
-        glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+    let health = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), log_dir, at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");
     std::fs::write(&signals_path, signal_lines(&signals))
         .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
-    Ok(Analysis { daily, trends, health, signals, signals_path, records })
+    let cited: HashSet<String> = signals.iter().flat_map(|s| s.evidence.iter().cloned()).collect();
+    let evidence = store.records_with_ids(&cited)?;
+    Ok(Analysis { daily, trends, health, signals, signals_path, mentions: events.events.len(), evidence })
 }
 
 /// What a full recompute did, with its timings.

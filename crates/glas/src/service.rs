@@ -351,7 +351,7 @@ async fn after_round(
 ) -> anyhow::Result<()> {
     let analysis = ops::analyze(ctx, store, now, Duration::days(7))?;
     metrics.with(|m| {
-        m.mentions = analysis.records.len() as u64;
+        m.mentions = analysis.mentions as u64;
         for s in &analysis.signals {
             let id = format!("{}|{}|{}", s.episode_key(), s.detected_at.to_rfc3339(), s.phase().unwrap_or(""));
             if seen.insert(id) {
@@ -359,7 +359,7 @@ async fn after_round(
             }
         }
     });
-    if let Some(report) = ops::deliver_alerts(ctx, &analysis.signals, &analysis.records).await? {
+    if let Some(report) = ops::deliver_alerts(ctx, &analysis.signals, &analysis.evidence).await? {
         metrics.email("alert", true, report.sent.len() as u64);
         metrics.email("alert", false, report.failed.len() as u64);
         for (s, d) in &report.sent {

@@ -28,7 +28,14 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     assert_eq!(opened, 1, "one episode opens once: {:#?}", analysis.signals);
     assert!(water.windows(2).all(|w| w[0].severity < w[1].severity), "later signals only escalate: {water:#?}");
 
-    let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await.unwrap().unwrap();
+    // Every mention a signal cites is at hand for its email, and no other.
+    let cited: std::collections::BTreeSet<&str> =
+        analysis.signals.iter().flat_map(|s| s.evidence.iter().map(String::as_str)).collect();
+    let decoded_ids: std::collections::BTreeSet<&str> =
+        analysis.evidence.iter().map(|r| r.mention.id.as_str()).collect();
+    assert!(!cited.is_empty());
+    assert_eq!(decoded_ids, cited);
+    let report = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.evidence).await.unwrap().unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let messages = sink.messages();
     assert_eq!(messages.len(), report.sent.len());
@@ -54,7 +61,7 @@ async fn water_outage_alert_is_received_once_by_a_real_smtp_server() {
     assert_eq!(envelope["rcpt_tos"], serde_json::json!(["press@levokumsky.example", "head@levokumsky.example"]));
 
     // A second round (as after a restart) sends nothing new.
-    let again = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.records).await.unwrap().unwrap();
+    let again = ops::deliver_alerts(&ctx, &analysis.signals, &analysis.evidence).await.unwrap().unwrap();
     assert!(again.sent.is_empty());
     assert_eq!(again.suppressed, report.sent.len());
     assert_eq!(sink.messages().len(), messages.len());
