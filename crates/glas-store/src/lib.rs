@@ -258,28 +258,34 @@ impl Store {
         Ok(self.index.num_docs())
     }
 
-    /// Every record in the log, in part order. A reader beside a running
-    /// writer can have a day's parts merged under it (a part listed, then
-    /// gone; or read both before and after the merge): it reads again while
-    /// the list of parts changed during the read, up to three times.
+    /// Every record in the log, in part order.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
+        self.read_parts(|parts| {
+            parts.iter().map(|p| self.log.read_part(p)).collect::<Result<Vec<_>, _>>().map(|v| v.concat())
+        })
+    }
+
+    /// The records with these ids (say, the evidence of signals), in log
+    /// order; ids not in the log are left out.
+    pub fn records_with_ids(&self, ids: &HashSet<String>) -> Result<Vec<Record>, StoreError> {
+        self.read_parts(|parts| self.log.records_with_ids(parts, ids))
+    }
+
+    /// Runs `read` over the log's parts. A reader beside a running writer can
+    /// have a day's parts merged under it (a part listed, then gone; or read
+    /// both before and after the merge): it reads again while the list of
+    /// parts changed during the read, up to three times.
+    fn read_parts<T>(&self, read: impl Fn(&[log::Part]) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut attempt = 1;
         loop {
             let parts = self.log.parts()?;
-            let out: Result<Vec<Record>, StoreError> =
-                parts.iter().map(|p| self.log.read_part(p)).collect::<Result<Vec<_>, _>>().map(|v| v.concat());
+            let out = read(&parts);
             // The writer merges parts only itself: its list cannot change.
             if self.lock.is_some() || attempt == 3 || self.log.parts().ok().as_ref() == Some(&parts) {
                 return out;
             }
             attempt += 1;
         }
-    }
-
-    /// The records with these ids (say, the evidence of signals), in log
-    /// order; ids not in the log are left out.
-    pub fn records_with_ids(&self, ids: &HashSet<String>) -> Result<Vec<Record>, StoreError> {
-        self.log.records_with_ids(ids)
     }
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {

@@ -211,19 +211,19 @@ impl Log {
         Ok(out)
     }
 
-    /// The records with these ids, in log order: only parts that hold one
-    /// are decoded (the others are read for their `id` column alone).
-    pub fn records_with_ids(&self, ids: &HashSet<String>) -> Result<Vec<Record>, StoreError> {
+    /// The records of `parts` with these ids, in part order: only parts that
+    /// hold one are decoded (the others are read for their `id` column alone).
+    pub fn records_with_ids(&self, parts: &[Part], ids: &HashSet<String>) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
         if ids.is_empty() {
             return Ok(out);
         }
-        for part in self.parts()? {
+        for part in parts {
             let df = read_columns(&part.path, Some(&["id"]))?;
             let col = df.column("id").and_then(|c| c.str().cloned());
             let col = col.map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
             if col.iter().flatten().any(|id| ids.contains(id)) {
-                out.extend(self.read_part(&part)?.into_iter().filter(|r| ids.contains(&r.mention.id)));
+                out.extend(self.read_part(part)?.into_iter().filter(|r| ids.contains(&r.mention.id)));
             }
         }
         Ok(out)
