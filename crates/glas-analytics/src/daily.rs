@@ -28,6 +28,25 @@ pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
     Ok(Some(concat(scans, UnionArgs { diagonal: true, ..Default::default() })?))
 }
 
+/// Runs `read` over the log and runs it again (three times in all at most)
+/// while the list of committed parts changed under it: a writer beside this
+/// reader may merge a day's parts meanwhile, so a part listed is gone when
+/// read, or a day is read both before and after its merge. The writer
+/// itself merges only between its own reads; for it this costs two listings.
+pub fn consistent<T, E: From<AnalyticsError>>(log_dir: &Path, read: impl Fn() -> Result<T, E>) -> Result<T, E> {
+    let list = || glas_core::logparts::list(log_dir).map_err(|e| AnalyticsError::io("list log", log_dir, e));
+    let mut attempt = 1;
+    loop {
+        let before = list()?;
+        let out = read();
+        if attempt == 3 || list()? == before {
+            return out;
+        }
+        tracing::info!(attempt, "the log's parts changed while it was read (a merge by the writer); reading again");
+        attempt += 1;
+    }
+}
+
 /// The local calendar day of each mention (the offset its source gave).
 fn local_day() -> Expr {
     crate::trends::local_time().dt().date().alias("day")
@@ -92,4 +111,49 @@ pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<DailyOutputs>, Analy
         by_topic: write(&mut top, "daily_by_topic")?,
         days,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_is_repeated_while_the_writer_merges_parts_under_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let day = tmp.path().join("day=2026-11-01");
+        std::fs::create_dir_all(&day).unwrap();
+        for seq in [1, 2] {
+            std::fs::write(day.join(glas_core::logparts::part_name(seq)), b"").unwrap();
+        }
+        // The first read fails on a part merged away during it (1 and 2 into 2).
+        let reads = std::cell::Cell::new(0);
+        let out = consistent(tmp.path(), || -> Result<usize, AnalyticsError> {
+            reads.set(reads.get() + 1);
+            if reads.get() == 1 {
+                std::fs::remove_file(day.join(glas_core::logparts::part_name(1))).unwrap();
+                return Err(AnalyticsError::io("open part", &day, std::io::ErrorKind::NotFound.into()));
+            }
+            Ok(glas_core::logparts::list(tmp.path()).unwrap().len())
+        });
+        assert_eq!(out.unwrap(), 1);
+        assert_eq!(reads.get(), 2);
+        // A read the log did not change under is not repeated, failed or not.
+        reads.set(0);
+        let out = consistent(tmp.path(), || -> Result<(), AnalyticsError> {
+            reads.set(reads.get() + 1);
+            Err(AnalyticsError::io("read", &day, std::io::ErrorKind::InvalidData.into()))
+        });
+        assert!(out.is_err());
+        assert_eq!(reads.get(), 1);
+        // A log that keeps changing is read three times, then the last answer stands.
+        reads.set(0);
+        let out = consistent(tmp.path(), || -> Result<u64, AnalyticsError> {
+            reads.set(reads.get() + 1);
+            let seq = 10 + reads.get();
+            std::fs::write(day.join(glas_core::logparts::part_name(seq)), b"").unwrap();
+            Ok(seq)
+        });
+        assert_eq!(out.unwrap(), 13);
+        assert_eq!(reads.get(), 3);
+    }
 }

@@ -542,12 +542,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store_reader()?;
             let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-            let ledger = glas_analytics::health::ledger(
-                &ctx.pipeline.sources,
-                store.checkpoints()?.all(),
-                store.log().dir(),
-                at,
-            )?;
+            let ledger = ops::source_health(&ctx, &store, at)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&ledger)?);
             } else {

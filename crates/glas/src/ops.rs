@@ -422,8 +422,10 @@ pub struct Analysis {
 pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
     let out_dir = ctx.data_dir.join("analytics");
     let log_dir = store.log().dir();
-    let daily = glas_analytics::daily::run(log_dir, &out_dir).context("daily aggregates failed")?;
-    let frame = glas_analytics::events::read_log(log_dir).context("reading the log failed")?;
+    use glas_analytics::daily::consistent;
+    let daily =
+        consistent(log_dir, || glas_analytics::daily::run(log_dir, &out_dir)).context("daily aggregates failed")?;
+    let frame = consistent(log_dir, || glas_analytics::events::read_log(log_dir)).context("reading the log failed")?;
     let trends = frame
         .as_ref()
         .map(|df| glas_analytics::trends::run_frame(df, &out_dir))
@@ -435,7 +437,7 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     };
     drop(frame);
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
-    let health = glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), log_dir, at)?;
+    let health = source_health(ctx, store, at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
     let signals_path = out_dir.join("signals.jsonl");
@@ -465,7 +467,9 @@ pub struct Recompute {
 pub fn recompute(ctx: &Ctx, store: &Store, at: Option<DateTime<Utc>>) -> anyhow::Result<Recompute> {
     let started = std::time::Instant::now();
     let out_dir = ctx.data_dir.join("analytics");
-    let frame = glas_analytics::events::read_log(store.log().dir()).context("reading the log failed")?;
+    let log_dir = store.log().dir();
+    let frame = glas_analytics::daily::consistent(log_dir, || glas_analytics::events::read_log(log_dir))
+        .context("reading the log failed")?;
     let read_time = started.elapsed();
     // The aggregates (polars, on its own threads) and the detector (one
     // walk) share nothing but the frame: run them side by side.
@@ -616,11 +620,23 @@ pub struct WeeklyFiles {
     pub xlsx: PathBuf,
 }
 
+/// Every source's health as of `at`, from its checkpoint and the log.
+pub fn source_health(
+    ctx: &Ctx,
+    store: &Store,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Vec<glas_analytics::health::SourceHealth>> {
+    let checkpoints = store.checkpoints()?;
+    let log_dir = store.log().dir();
+    Ok(glas_analytics::daily::consistent(log_dir, || {
+        glas_analytics::health::ledger(&ctx.pipeline.sources, checkpoints.all(), log_dir, at)
+    })?)
+}
+
 /// Sources as the report shows them: working, silent or failing, as of `at`.
 pub fn source_statuses(ctx: &Ctx, store: &Store, at: DateTime<Utc>) -> anyhow::Result<Vec<glas_report::SourceStatus>> {
     use glas_analytics::health::Status;
-    let health =
-        glas_analytics::health::ledger(&ctx.pipeline.sources, store.checkpoints()?.all(), store.log().dir(), at)?;
+    let health = source_health(ctx, store, at)?;
     Ok(health
         .into_iter()
         .map(|h| {
