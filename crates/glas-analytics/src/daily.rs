@@ -28,23 +28,22 @@ pub fn scan_log(log_dir: &Path) -> Result<Option<LazyFrame>, AnalyticsError> {
     Ok(Some(concat(scans, UnionArgs { diagonal: true, ..Default::default() })?))
 }
 
-/// Runs `read` over the log and runs it again (three times in all at most)
-/// while the list of committed parts changed under it: a writer beside this
-/// reader may merge a day's parts meanwhile, so a part listed is gone when
-/// read, or a day is read both before and after its merge. The writer
+/// Runs `read` over the log, again while a writer beside this reader merged
+/// parts under it ([`glas_core::logparts::read_consistently`]). The writer
 /// itself merges only between its own reads; for it this costs two listings.
 pub fn consistent<T, E: From<AnalyticsError>>(log_dir: &Path, read: impl Fn() -> Result<T, E>) -> Result<T, E> {
-    let list = || glas_core::logparts::list(log_dir).map_err(|e| AnalyticsError::io("list log", log_dir, e));
-    let mut attempt = 1;
-    loop {
-        let before = list()?;
-        let out = read();
-        if attempt == 3 || list()? == before {
-            return out;
+    let attempt = std::cell::Cell::new(0);
+    let list_error = |e| AnalyticsError::io("list log", log_dir, e).into();
+    glas_core::logparts::read_consistently(log_dir, list_error, |_| {
+        attempt.set(attempt.get() + 1);
+        if attempt.get() > 1 {
+            tracing::info!(
+                attempt = attempt.get(),
+                "the log's parts changed while it was read (a merge by the writer); reading again"
+            );
         }
-        tracing::info!(attempt, "the log's parts changed while it was read (a merge by the writer); reading again");
-        attempt += 1;
-    }
+        read()
+    })
 }
 
 /// The local calendar day of each mention (the offset its source gave).

@@ -10,7 +10,7 @@
 //! replaced parts are no longer listed by [`list`], even before they are
 //! deleted, so a reader that lists the parts never counts a mention twice.
 //! (One that listed them a moment before the switch and opens the files
-//! after it can still read a day twice or miss a file: `Store::records`
+//! after it can still read a day twice or miss a file: [`read_consistently`]
 //! reads again when the list changed during its read.)
 
 use std::path::{Path, PathBuf};
@@ -100,6 +100,27 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<PartFile>> {
     }
     parts.sort_by_key(|p| p.seq);
     Ok(parts)
+}
+
+/// Runs `read` over the committed parts of the log in `dir` and runs it
+/// again (three times in all at most) while the list of parts changed during
+/// the read: a writer beside this reader may merge a day's parts meanwhile,
+/// so a part listed is gone when read, or a day is read both before and
+/// after its merge. `list_error` turns a failure to list into `E`.
+pub fn read_consistently<T, E>(
+    dir: &Path,
+    list_error: impl Fn(std::io::Error) -> E,
+    read: impl Fn(&[PartFile]) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut attempt = 1;
+    loop {
+        let parts = list(dir).map_err(&list_error)?;
+        let out = read(&parts);
+        if attempt == 3 || list(dir).ok().as_ref() == Some(&parts) {
+            return out;
+        }
+        attempt += 1;
+    }
 }
 
 #[cfg(test)]

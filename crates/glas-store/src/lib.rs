@@ -271,21 +271,15 @@ impl Store {
         self.read_parts(|parts| self.log.records_with_ids(parts, ids))
     }
 
-    /// Runs `read` over the log's parts. A reader beside a running writer can
-    /// have a day's parts merged under it (a part listed, then gone; or read
-    /// both before and after the merge): it reads again while the list of
-    /// parts changed during the read, up to three times.
+    /// Runs `read` over the log's parts, again while a writer beside this
+    /// reader merged parts under it ([`glas_core::logparts::read_consistently`]).
     fn read_parts<T>(&self, read: impl Fn(&[log::Part]) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut attempt = 1;
-        loop {
-            let parts = self.log.parts()?;
-            let out = read(&parts);
-            // The writer merges parts only itself: its list cannot change.
-            if self.lock.is_some() || attempt == 3 || self.log.parts().ok().as_ref() == Some(&parts) {
-                return out;
-            }
-            attempt += 1;
+        // The writer merges parts only itself: its list cannot change.
+        if self.lock.is_some() {
+            return read(&self.log.parts()?);
         }
+        let dir = self.log.dir();
+        glas_core::logparts::read_consistently(dir, |e| StoreError::io("list log", dir, e), read)
     }
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
