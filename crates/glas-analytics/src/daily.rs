@@ -88,11 +88,13 @@ pub struct DailyOutputs {
     pub days: usize,
 }
 
-/// Computes both aggregates and writes them as CSV (for people) and Parquet
-/// (for tools) under `out_dir`.
-pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<DailyOutputs>, AnalyticsError> {
-    let Some(log) = scan_log(log_dir)? else { return Ok(None) };
+/// Computes both aggregates over the log (a frame with `published_at`,
+/// `utc_offset_s`, `source`, `topics` and `sentiment`, as
+/// [`crate::events::read_log`] returns) and writes them as CSV (for people)
+/// and Parquet (for tools) under `out_dir`.
+pub fn run(log: &DataFrame, out_dir: &Path) -> Result<DailyOutputs, AnalyticsError> {
     std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
+    let log = log.clone().lazy();
     let mut src = by_source(log.clone())?;
     let mut top = by_topic(log)?;
     let days = src.column("day")?.n_unique()?;
@@ -105,11 +107,11 @@ pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<DailyOutputs>, Analy
         ParquetWriter::new(&mut f).finish(df)?;
         Ok(csv)
     };
-    Ok(Some(DailyOutputs {
+    Ok(DailyOutputs {
         by_source: write(&mut src, "daily_by_source")?,
         by_topic: write(&mut top, "daily_by_topic")?,
         days,
-    }))
+    })
 }
 
 #[cfg(test)]

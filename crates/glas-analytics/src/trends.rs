@@ -406,34 +406,8 @@ pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
         .sort(["iso_year", "iso_week", "topic", "place"], SortMultipleOptions::default())
 }
 
-/// Computes the tables from the log and writes them under `out_dir`.
-pub fn run(log_dir: &Path, out_dir: &Path) -> Result<Option<TrendOutputs>, AnalyticsError> {
-    let Some(log) = crate::daily::scan_log(log_dir)? else { return Ok(None) };
-    // Only the columns the jobs use: no texts, no ids.
-    let mut df = log.select(COLUMNS.map(col)).collect()?;
-    crate::events::with_keys(&mut df)?;
-    Ok(Some(run_frame(&df, out_dir)?))
-}
-
-/// The log columns the trend jobs read.
-const COLUMNS: [&str; 13] = [
-    "published_at",
-    "utc_offset_s",
-    "source",
-    "source_kind",
-    "author",
-    "sentiment",
-    "mention_type",
-    "cluster",
-    "topics",
-    "places",
-    "views",
-    "comments",
-    "shares",
-];
-
-/// The same over a frame [`crate::events::read_log`] returned (read once,
-/// shared with the detector).
+/// Computes the tables over a frame [`crate::events::read_log`] returned
+/// (read once, shared with the detector) and writes them under `out_dir`.
 pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, AnalyticsError> {
     std::fs::create_dir_all(out_dir).map_err(|e| AnalyticsError::io("create analytics folder", out_dir, e))?;
     // Topics and places exploded once, for the three jobs.

@@ -417,15 +417,18 @@ pub struct Analysis {
 
 /// Daily aggregates plus signals over the `lookback` before `at`. The log is
 /// read once, as columns (texts only of mentions without a topic, for
-/// emerging terms), for the trend tables and the detector; whole records are
-/// decoded only for the signals' evidence.
+/// emerging terms), for the daily and trend tables and the detector; whole
+/// records are decoded only for the signals' evidence.
 pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) -> anyhow::Result<Analysis> {
     let out_dir = ctx.data_dir.join("analytics");
     let log_dir = store.log().dir();
-    use glas_analytics::daily::consistent;
-    let daily =
-        consistent(log_dir, || glas_analytics::daily::run(log_dir, &out_dir)).context("daily aggregates failed")?;
-    let frame = consistent(log_dir, || glas_analytics::events::read_log(log_dir)).context("reading the log failed")?;
+    let frame = glas_analytics::daily::consistent(log_dir, || glas_analytics::events::read_log(log_dir))
+        .context("reading the log failed")?;
+    let daily = frame
+        .as_ref()
+        .map(|df| glas_analytics::daily::run(df, &out_dir))
+        .transpose()
+        .context("daily aggregates failed")?;
     let trends = frame
         .as_ref()
         .map(|df| glas_analytics::trends::run_frame(df, &out_dir))
