@@ -535,14 +535,15 @@ impl ParallelTerms {
                 .map(|lo| {
                     scope.spawn(move || {
                         let (mut at, mut flat, mut table) = (vec![0], Vec::new(), Terms::default());
+                        // A row's terms, each once (one buffer for the run).
+                        let mut row = Vec::new();
                         for k in lo..(lo + chunk).min(n) {
                             if let Some((t, named)) = text(k) {
-                                let from = flat.len();
-                                terms(t, |key, name| flat.push(table.intern(key, named.then_some(name))));
-                                let mine = &mut flat[from..];
-                                mine.sort_unstable();
-                                let kept = dedup_sorted(mine);
-                                flat.truncate(from + kept);
+                                row.clear();
+                                terms(t, |key, name| row.push(table.intern(key, named.then_some(name))));
+                                row.sort_unstable();
+                                row.dedup();
+                                flat.extend_from_slice(&row);
                             }
                             at.push(flat.len());
                         }
@@ -570,18 +571,6 @@ impl ParallelTerms {
         let off = k % self.chunk;
         &flat[at[off]..at[off + 1]]
     }
-}
-
-/// Removes repeats from a sorted slice in place; returns how many are kept.
-fn dedup_sorted(v: &mut [u32]) -> usize {
-    let mut k = 0;
-    for i in 0..v.len() {
-        if k == 0 || v[i] != v[k - 1] {
-            v[k] = v[i];
-            k += 1;
-        }
-    }
-    k
 }
 
 /// A list column as one flat slice of values and row offsets into it
