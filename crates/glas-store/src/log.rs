@@ -178,12 +178,7 @@ impl Log {
     pub fn ids(&self) -> Result<HashSet<String>, StoreError> {
         let mut ids = HashSet::new();
         for part in self.parts()? {
-            let df = read_columns(&part.path, Some(&["id"]))?;
-            let col = df
-                .column("id")
-                .and_then(|c| c.str().cloned())
-                .map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
-            ids.extend(col.iter().flatten().map(str::to_string));
+            ids.extend(part_ids(&part)?.iter().flatten().map(str::to_string));
         }
         Ok(ids)
     }
@@ -219,10 +214,7 @@ impl Log {
             return Ok(out);
         }
         for part in parts {
-            let df = read_columns(&part.path, Some(&["id"]))?;
-            let col = df.column("id").and_then(|c| c.str().cloned());
-            let col = col.map_err(|e| StoreError::parquet("read ids", &part.path, e))?;
-            if col.iter().flatten().any(|id| ids.contains(id)) {
+            if part_ids(part)?.iter().flatten().any(|id| ids.contains(id)) {
                 out.extend(self.read_part(part)?.into_iter().filter(|r| ids.contains(&r.mention.id)));
             }
         }
@@ -241,6 +233,12 @@ impl Log {
         let decode = || Ok((from_frame(&df)?, row_seqs(&df, part.seq)?));
         decode().map_err(|e| StoreError::parquet("decode part", &part.path, e))
     }
+}
+
+/// The `id` column of a part, read alone.
+fn part_ids(part: &Part) -> Result<StringChunked, StoreError> {
+    let df = read_columns(&part.path, Some(&["id"]))?;
+    df.column("id").and_then(|c| c.str().cloned()).map_err(|e| StoreError::parquet("read ids", &part.path, e))
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
