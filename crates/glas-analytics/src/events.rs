@@ -26,6 +26,9 @@ pub struct Event {
     pub at: i64,
     /// Hour of the week in district time, 0 = Monday 00:00.
     pub how: u8,
+    /// Negative in tone or a complaint: what the detector counts as a
+    /// negative story (SIGNALS.md). A calm, factual complaint counts as much
+    /// as an angry one.
     pub negative: bool,
     pub positive: bool,
     pub complaint: bool,
@@ -290,7 +293,7 @@ impl Builder {
         self.out.events.push(Event {
             at: r.at.timestamp(),
             how,
-            negative: r.sentiment == Sentiment::Negative,
+            negative: r.sentiment == Sentiment::Negative || r.mention_type == MentionType::Complaint,
             positive: r.sentiment == Sentiment::Positive,
             complaint: r.mention_type == MentionType::Complaint,
             cluster: self.clusters.get(r.cluster),
@@ -332,7 +335,8 @@ impl Events {
     pub fn from_records(records: &[Record], tz: chrono_tz::Tz) -> Events {
         let mut terms = ParallelTerms::extract(records.len(), |k| {
             let r = &records[k];
-            let named = r.enrichment.sentiment == Sentiment::Negative;
+            let named = r.enrichment.sentiment == Sentiment::Negative
+                || r.enrichment.mention_type == MentionType::Complaint;
             r.enrichment.topics.is_empty().then_some((r.mention.text.as_str(), named))
         });
         let mut b = Builder::new(tz);
@@ -381,7 +385,7 @@ impl Events {
         let (place_at, place_values) = flat_lists(&places)?;
         let n = df.height();
         let mut texts = ParallelTerms::extract(n, |k| {
-            let named = sentiments.get(k) == Some("negative");
+            let named = sentiments.get(k) == Some("negative") || types.get(k) == Some("complaint");
             (topic_at[k] == topic_at[k + 1]).then(|| (texts[k].unwrap_or(""), named))
         });
         let mut b = Builder::new(tz);

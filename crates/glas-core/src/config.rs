@@ -269,6 +269,9 @@ pub struct Place {
     /// counts only with context — a settlement marker (с., пос., х.), a
     /// preposition before the capitalized name (в, из, по, до), or a street.
     pub ambiguous: bool,
+    /// Streets that exist in this settlement only ("Гагарина", "Школьная"):
+    /// "ул. Гагарина" in a text names the settlement. Optional.
+    pub streets: Vec<String>,
 }
 
 /// Thresholds of the signal detector (`[signals]`; the method is in SIGNALS.md).
@@ -725,13 +728,14 @@ impl Pipeline {
 
         let mut places = Vec::new();
         for (t, _) in r.tables(root, "places") {
-            r.known_keys(t, "places", &["name", "aliases", "kind", "ambiguous"]);
+            r.known_keys(t, "places", &["name", "aliases", "kind", "ambiguous", "streets"]);
             let name = r.string(t, "name", true);
             let aliases = r.strings(t, "aliases").unwrap_or_default();
             let kind = r.string(t, "kind", false);
             let ambiguous = r.boolean(t, "ambiguous").unwrap_or(false);
+            let streets = r.strings(t, "streets").unwrap_or_default();
             if let Some(name) = name {
-                places.push(Place { name, aliases, kind, ambiguous });
+                places.push(Place { name, aliases, kind, ambiguous, streets });
             }
         }
 

@@ -84,7 +84,7 @@ pub struct LabelScore {
 }
 
 impl LabelScore {
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let (tp, fp, fn_) = (self.true_positives as f64, self.false_positives as f64, self.false_negatives as f64);
         self.precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
         self.recall = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
@@ -133,7 +133,7 @@ pub struct Report {
     pub misses: Vec<Miss>,
 }
 
-fn multi(score: &mut BTreeMap<String, LabelScore>, gold: &[String], predicted: &[String]) -> bool {
+pub(crate) fn multi(score: &mut BTreeMap<String, LabelScore>, gold: &[String], predicted: &[String]) -> bool {
     let mut same = true;
     for g in gold {
         let s = score.entry(g.clone()).or_insert_with(|| LabelScore { label: g.clone(), ..Default::default() });

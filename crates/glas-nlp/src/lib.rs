@@ -7,11 +7,14 @@
 //! - sentiment: a trained linear model over words, word pairs, character
 //!   n-grams and the PolSentiLex lexicon ([`sentiment`]), told the genre
 //!   (media or social) by the source;
-//! - topics: the pipeline's taxonomy rules ([`topics`]);
+//! - complaint: a trained decision whether a resident complains or asks for
+//!   something to be fixed, however calmly worded ([`learned`]);
+//! - topics: the pipeline's taxonomy rules ([`topics`]) plus, for residents'
+//!   posts, a trained multi-label model over the built-in codes ([`learned`]);
 //! - places: the gazetteer with context rules for ambiguous names ([`places`]);
 //! - entities: the pipeline's watchlist of officials and organizations;
-//! - mention type: rules over question, gratitude and complaint markers plus
-//!   the sentiment;
+//! - mention type: the complaint decision, then rules over question,
+//!   gratitude and complaint markers plus the sentiment;
 //! - reprint clusters: SimHash near-duplicates ([`neardup`]).
 //!
 //! Accuracy on public and hand-labelled data: BENCHMARKS.md.
@@ -28,9 +31,12 @@
 
 pub mod entities;
 pub mod labelled;
+pub mod learned;
+pub mod linear;
 pub mod metrics;
 pub mod neardup;
 pub mod places;
+pub mod public;
 pub mod sentiment;
 pub mod text;
 pub mod topics;
@@ -42,6 +48,8 @@ pub use sentiment::{Contribution, Genre};
 pub use topics::TopicMatch;
 
 use entities::Watchlist;
+use learned::Learned;
+use sentiment::features::FeatureVec;
 use places::Gazetteer;
 use sentiment::Classifier;
 use text::{Token, Tokenizer};
@@ -58,7 +66,10 @@ pub fn assign_cluster(index: &mut neardup::NearDup, e: &mut Enrichment, publishe
 pub struct Analyzer {
     tok: Tokenizer,
     sentiment: Classifier,
+    learned: Learned,
     topics: Topics,
+    /// Codes whose rules are the built-in ones: the model may overrule them.
+    builtin_rules: Vec<String>,
     gazetteer: Gazetteer,
     watchlist: Watchlist,
 }
@@ -71,10 +82,13 @@ pub struct Explanation {
     /// Class probabilities: negative, neutral, positive.
     pub probabilities: [f32; 3],
     pub genre: &'static str,
-    /// The rule behind every topic.
+    /// The rule (or the model) behind every topic.
     pub topics: Vec<TopicMatch>,
     /// The rule behind the mention type.
     pub mention_type: &'static str,
+    /// The complaint model's probability and the words behind it.
+    pub complaint: f32,
+    pub complaint_words: Vec<learned::Reason>,
 }
 
 const GRATITUDE: &[&str] = &[
@@ -128,10 +142,12 @@ impl Analyzer {
     pub fn new(places: &[Place], topics: &[TopicRule], watchlist: &[Watch]) -> Analyzer {
         let tok = Tokenizer::default();
         let sentiment = Classifier::builtin(&tok);
+        let builtin = glas_core::config::builtin_topics();
+        let builtin_rules = topics.iter().filter(|t| builtin.contains(t)).map(|t| t.code.clone()).collect();
         let topics = Topics::new(topics, &tok);
         let gazetteer = Gazetteer::new(places, &tok);
         let watchlist = Watchlist::new(watchlist, &tok);
-        Analyzer { tok, sentiment, topics, gazetteer, watchlist }
+        Analyzer { tok, sentiment, learned: Learned::builtin(), topics, builtin_rules, gazetteer, watchlist }
     }
 
     /// The analyzer of a pipeline: its places, taxonomy and watchlist.
@@ -154,6 +170,11 @@ impl Analyzer {
         self.sentiment.model = model;
     }
 
+    /// Replaces the shipped complaint and topic model (a freshly trained one).
+    pub fn set_learned_model(&mut self, model: linear::Ovr) {
+        self.learned = Learned::new(model);
+    }
+
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tok
     }
@@ -161,26 +182,7 @@ impl Analyzer {
     /// Enriches one mention. `source_kind` (`rss`, `telegram`, ...) informs the
     /// mention type: feeds of media outlets carry news, channels carry posts.
     pub fn enrich(&self, m: &Mention, source_kind: &str) -> Enrichment {
-        let full = match &m.title {
-            Some(t) if !t.is_empty() => format!("{t}. {}", m.text),
-            _ => m.text.clone(),
-        };
-        let tokens = self.tok.tokens(&full);
-        let genre = genre(source_kind, m.title.is_some());
-        let prediction = self.sentiment.predict(&full, &tokens, genre);
-        let (cluster, simhash) = self.reprint_keys(m, &tokens);
-        Enrichment {
-            id: m.id.clone(),
-            lang: language(&full),
-            sentiment: prediction.label,
-            sentiment_score: prediction.score,
-            topics: self.topics.classify(&tokens),
-            places: self.gazetteer.find(&tokens),
-            mention_type: mention_type(&full, &tokens, prediction.label, genre).0,
-            entities: self.watchlist.find(&tokens),
-            cluster,
-            simhash,
-        }
+        self.analyze(m, source_kind, false).0
     }
 
     /// The reprint keys (exact-text cluster, SimHash) of a mention: over the
@@ -198,16 +200,36 @@ impl Analyzer {
 
     /// Like [`Analyzer::enrich`], plus why.
     pub fn enrich_explained(&self, m: &Mention, source_kind: &str) -> (Enrichment, Explanation) {
+        self.analyze(m, source_kind, true)
+    }
+
+    /// Enrichment, and the explanation when asked (which costs as much again).
+    fn analyze(&self, m: &Mention, source_kind: &str, explain: bool) -> (Enrichment, Explanation) {
         let full = match &m.title {
             Some(t) if !t.is_empty() => format!("{t}. {}", m.text),
             _ => m.text.clone(),
         };
         let tokens = self.tok.tokens(&full);
         let genre = genre(source_kind, m.title.is_some());
-        let (prediction, contributions) = self.sentiment.explain(&full, &tokens, genre);
+        // One set of base features serves the sentiment, complaint and topic models.
+        let mut base = FeatureVec::default();
+        sentiment::features::base(&full, &tokens, &mut base);
+        let features = self.sentiment.features_on(&base, &tokens, genre);
+        let (prediction, contributions) = if explain {
+            self.sentiment.explain_features(&features, &tokens)
+        } else {
+            (sentiment::predict_features(&self.sentiment.model, &features), Vec::new())
+        };
+        let decision = self.learned.decide(&base);
         let (sentiment, score) = (prediction.label, prediction.score);
-        let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre);
-        let topics = self.topics.explain(&tokens);
+        let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre, decision.complaint);
+        let topics = if genre == Genre::Media {
+            // The topic model learned residents' appeals: media texts keep
+            // the rules' topics ("ремонт водовода" in a press release is not roads).
+            self.topics.explain(&tokens)
+        } else {
+            self.topics_of(&tokens, &base, &decision, explain)
+        };
         let (cluster, simhash) = self.reprint_keys(m, &tokens);
         let e = Enrichment {
             id: m.id.clone(),
@@ -230,8 +252,45 @@ impl Analyzer {
             },
             topics,
             mention_type: type_rule,
+            complaint: (decision.complaint * 1000.0).round() / 1000.0,
+            complaint_words: if explain {
+                self.learned.reasons(learned::COMPLAINT, &base, &tokens, 6)
+            } else {
+                Vec::new()
+            },
         };
         (e, why)
+    }
+
+    /// The rules' topics plus the model's, in taxonomy order, for residents'
+    /// posts; the model adds only codes the pipeline's taxonomy has. A built-in rule's topic that
+    /// the model finds very unlikely is dropped ("при сильном ветре" is not an
+    /// emergency, "уборка" of a street is not agriculture); a district's own
+    /// rules (`[[topics]]` in the pipeline) always count.
+    fn topics_of(
+        &self,
+        tokens: &[Token],
+        base: &FeatureVec,
+        decision: &learned::Decision,
+        explain: bool,
+    ) -> Vec<TopicMatch> {
+        let mut by_rule = self.topics.explain(tokens);
+        by_rule.retain(|t| {
+            let learned = self.learned.class_of(&t.code);
+            !(self.builtin_rules.contains(&t.code) && learned.is_some_and(|c| self.learned.vetoes(c, decision)))
+        });
+        for (code, p) in &decision.topics {
+            if self.topics.has(code) && !by_rule.iter().any(|t| &t.code == code) {
+                let words = if explain { self.learned.reasons(code, base, tokens, 3) } else { Vec::new() };
+                by_rule.push(TopicMatch {
+                    code: code.clone(),
+                    rule: format!("model p={:.2}", p),
+                    text: words.iter().map(|r| r.term.as_str()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        by_rule.sort_by_key(|t| self.topics.position(&t.code));
+        by_rule
     }
 }
 
@@ -279,14 +338,25 @@ pub fn language(text: &str) -> String {
     }
 }
 
-/// The mention type and the rule that chose it.
-fn mention_type(text: &str, tokens: &[Token], sentiment: Sentiment, genre: Genre) -> (MentionType, &'static str) {
+/// The mention type and the rule that chose it. `complaint` is the complaint
+/// model's probability: a request to fix something is a complaint, however
+/// politely worded, and even when it asks a question.
+fn mention_type(
+    text: &str,
+    tokens: &[Token],
+    sentiment: Sentiment,
+    genre: Genre,
+    complaint: f32,
+) -> (MentionType, &'static str) {
     let has = |list: &[&str]| tokens.iter().any(|t| list.contains(&t.word.as_str()));
     if genre == Genre::Media {
         return (MentionType::News, "media source");
     }
-    if has(GRATITUDE) && sentiment != Sentiment::Negative {
+    if has(GRATITUDE) && sentiment != Sentiment::Negative && complaint < 0.5 {
         return (MentionType::Gratitude, "thanks, not negative");
+    }
+    if complaint >= 0.5 {
+        return (MentionType::Complaint, "complaint model");
     }
     let asks = text.contains('?')
         || tokens.first().is_some_and(|t| QUESTION_OPENERS.contains(&t.word.as_str()) && tokens.len() > 2);

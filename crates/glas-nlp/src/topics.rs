@@ -80,6 +80,16 @@ impl Topics {
         Topics { topics, by_stem, prefixes }
     }
 
+    /// Whether the taxonomy has this code.
+    pub fn has(&self, code: &str) -> bool {
+        self.topics.iter().any(|t| t.code == code)
+    }
+
+    /// The code's place in the taxonomy (unknown codes last).
+    pub fn position(&self, code: &str) -> usize {
+        self.topics.iter().position(|t| t.code == code).unwrap_or(usize::MAX)
+    }
+
     /// Codes whose rules match, in taxonomy order.
     pub fn classify(&self, tokens: &[Token]) -> Vec<String> {
         self.explain(tokens).into_iter().map(|m| m.code).collect()

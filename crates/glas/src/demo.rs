@@ -157,10 +157,20 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 }
 
 pub(crate) fn display(p: &Path) -> String {
+    user_path(p).display().to_string()
+}
+
+/// A path as a user would type it: `..` resolved, relative to the current
+/// folder when inside it ("data/demo", not "crates/glas/../../pipelines/../data/demo").
+pub(crate) fn user_path(p: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();
     let p: PathBuf = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let p = normalize(&p);
-    p.strip_prefix(&cwd).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+    match p.strip_prefix(&cwd) {
+        Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(r) => r.to_path_buf(),
+        Err(_) => p,
+    }
 }
 
 /// Removes `..` components lexically so printed paths are short.

@@ -71,6 +71,58 @@ pub fn train_sentiment(datasets: &Path, out: &Path) -> anyhow::Result<(Vec<Evalu
     Ok((measure(&measured, &corpora), examples.len()))
 }
 
+/// Trains the complaint and topic model from the data sets and writes it to
+/// `out`; returns it with its figures on the public test data.
+pub fn train_enrichment(
+    datasets: &Path,
+    out: &Path,
+) -> anyhow::Result<(glas_nlp::learned::train::Trained, glas_nlp::public::PublicReport)> {
+    let codes: Vec<&str> = glas_core::config::builtin_topics().iter().map(|t| t.code.as_str()).collect();
+    let trained = glas_nlp::learned::train::train(datasets, &codes).context("cannot train the enrichment model")?;
+    let bytes = trained.model.to_bytes();
+    let tmp = out.with_extension("tmp");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write '{}'", out.display()))?;
+    // Measure what was written, quantization included.
+    let mut measured = Analyzer::builtin();
+    measured.set_learned_model(glas_nlp::linear::Ovr::from_bytes(&bytes)?);
+    let public = glas_nlp::public::evaluate(&measured, datasets)?;
+    Ok((trained, public))
+}
+
+/// The public figures, as BENCHMARKS.md quotes them.
+pub fn print_public(r: &glas_nlp::public::PublicReport) {
+    let flags = |name: &str, f: &glas_nlp::public::Flags| {
+        println!(
+            "{name}: {} texts, flagged complaint or negative {:.1} % (complaint {:.1} %, negative {:.1} %)",
+            f.texts,
+            100.0 * f.flagged,
+            100.0 * f.complaint,
+            100.0 * f.negative
+        );
+    };
+    println!("public data glas did not write:");
+    flags("appeals (Kursk, test split)", &r.appeals);
+    println!("  no topic: {:.1} %", 100.0 * r.no_topic);
+    println!(
+        "  topics, {}: macro recall {:.3}, lowest precision {:.3}",
+        glas_nlp::public::COMMUNAL.join(" "),
+        r.communal_macro_recall,
+        r.communal_min_precision
+    );
+    for s in &r.topics {
+        let row = r.confusion.get(&s.label).map_or(String::new(), |v| {
+            v.iter().take(4).map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
+        });
+        println!(
+            "  {:<15} P {:.3}  R {:.3}  F1 {:.3}  (n={:>3})  given: {row}",
+            s.label, s.precision, s.recall, s.f1, s.support
+        );
+    }
+    flags("calm news and opinion sentences (RuSentNE validation)", &r.news_calm);
+    flags("calm tweets (RuSentiTweet test)", &r.tweets_calm);
+}
+
 pub fn print(results: &[Evaluation]) {
     for r in results {
         println!(

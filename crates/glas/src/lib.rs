@@ -13,6 +13,7 @@ pub mod eval;
 pub mod fixture_server;
 pub mod ops;
 pub mod service;
+pub mod streams;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -245,8 +246,14 @@ pub enum EvalKind {
         #[arg(long)]
         json: bool,
     },
-    /// Sentiment, type, topics and places on a hand-labelled set.
+    /// Complaints and topics on public data glas did not write (appeals,
+    /// news and tweets), then sentiment, type, topics and places on a
+    /// hand-labelled set.
     Enrichment {
+        /// The folder holding `appeals_kursk/` and `sentiment/` (skipped,
+        /// with a note, when it is not there).
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
         /// TSV: sentiment, type, topics, places, genre, text.
         #[arg(long, default_value = "fixtures/labelled/municipal.tsv")]
         labelled: PathBuf,
@@ -262,6 +269,13 @@ pub enum EvalKind {
         /// Seeds: "1-20" or "1,5,9".
         #[arg(long, default_value = "1-20")]
         seeds: String,
+        /// Streams made of real residents' appeals (public data under
+        /// --datasets), enriched by glas, instead of the generated scenarios.
+        #[arg(long)]
+        appeals: bool,
+        /// The folder holding `appeals_kursk/` and `sentiment/` (for --appeals).
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -276,6 +290,15 @@ pub enum TrainKind {
         datasets: PathBuf,
         /// Where to write the model.
         #[arg(long, default_value = "crates/glas-nlp/data/sentiment/model.bin")]
+        out: PathBuf,
+    },
+    /// The complaint and topic model, from residents' appeals, news and tweets.
+    Enrichment {
+        /// The folder holding `appeals_kursk/` and `sentiment/`.
+        #[arg(long, default_value = "../shared/data")]
+        datasets: PathBuf,
+        /// Where to write the model.
+        #[arg(long, default_value = "crates/glas-nlp/data/enrichment/model.bin")]
         out: PathBuf,
     },
 }
@@ -631,10 +654,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { what: EvalKind::Signals { seeds, json } } => {
+        Command::Eval { what: EvalKind::Signals { seeds, appeals, datasets, json } } => {
             let ctx = load_ctx(&cli)?;
             let seeds = parse_seeds(seeds).ok_or_else(|| usage(format!("--seeds {seeds:?}: write 1-20 or 1,5,9")))?;
-            let ev = glas_analytics::evaluate::evaluate(&seeds, &ctx.pipeline.signals);
+            let ev = if *appeals {
+                streams::evaluate(&seeds, datasets, &ctx)?
+            } else {
+                glas_analytics::evaluate::evaluate(&seeds, &ctx.pipeline.signals)
+            };
             if *json {
                 println!("{}", eval::signals_json(&ev));
             } else {
@@ -652,13 +679,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { what: EvalKind::Enrichment { labelled, misses, json } } => {
+        Command::Eval { what: EvalKind::Enrichment { datasets, labelled, misses, json } } => {
             let ctx = load_ctx(&cli)?;
-            let items = glas_nlp::labelled::read(labelled)?;
-            let report = glas_nlp::labelled::evaluate(&ctx.analyzer(), &items);
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+            let analyzer = ctx.analyzer();
+            let public = if datasets.join("appeals_kursk").is_dir() {
+                Some(glas_nlp::public::evaluate(&analyzer, datasets).context("cannot measure on the public data")?)
             } else {
+                eprintln!("note: '{}' has no appeals_kursk/: public figures skipped", datasets.display());
+                None
+            };
+            let items = glas_nlp::labelled::read(labelled)?;
+            let report = glas_nlp::labelled::evaluate(&analyzer, &items);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"public": public, "labelled": report}))?);
+            } else {
+                if let Some(p) = &public {
+                    eval::print_public(p);
+                    println!("\nhand-labelled set ({}), written for glas:", labelled.display());
+                }
                 print_enrichment_report(&report, *misses);
             }
             Ok(ExitCode::SUCCESS)
@@ -673,6 +711,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)
             );
             eval::print(&results);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train { what: TrainKind::Enrichment { datasets, out } } => {
+            let started = std::time::Instant::now();
+            let (trained, public) = eval::train_enrichment(datasets, out)?;
+            println!(
+                "trained on {} texts in {:.1} s; wrote '{}' ({} bytes, {} features)",
+                trained.examples,
+                started.elapsed().as_secs_f64(),
+                out.display(),
+                std::fs::metadata(out).map(|m| m.len()).unwrap_or(0),
+                trained.model.len()
+            );
+            let t: Vec<String> = trained.thresholds.iter().map(|(c, t)| format!("{c} {t:.2}")).collect();
+            println!("thresholds (chosen on a held-out fifth of the training data): {}", t.join(", "));
+            eval::print_public(&public);
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { listen, clock_start, clock_speed } => {
@@ -795,6 +849,7 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
                 let (mut e, why) = analyzer.enrich_explained(&m, kind);
                 glas_nlp::assign_cluster(&mut neardup, &mut e, m.published_at.timestamp());
                 let mut v = serde_json::to_value(&e)?;
+                v["complaint_probability"] = serde_json::json!(round3(why.complaint));
                 if explain {
                     v["explain"] = serde_json::json!({
                         "genre": why.genre,
@@ -810,6 +865,9 @@ fn classify(cli: &Cli, explain: bool) -> anyhow::Result<ExitCode> {
                             .map(|t| serde_json::json!({"topic": t.code, "rule": t.rule, "matched": t.text}))
                             .collect::<Vec<_>>(),
                         "mention_type": why.mention_type,
+                        "complaint": why.complaint_words.iter()
+                            .map(|c| serde_json::json!({"word": c.term, "weight": round3(c.weight)}))
+                            .collect::<Vec<_>>(),
                     });
                 }
                 v

@@ -22,7 +22,8 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(pipeline: Pipeline, data_override: Option<&Path>) -> Ctx {
         let data_dir = data_override.map(Path::to_path_buf).unwrap_or_else(|| pipeline.storage.data_dir.clone());
-        Ctx { pipeline, data_dir }
+        // Every path printed from here on reads as the user would type it.
+        Ctx { pipeline, data_dir: crate::demo::user_path(&data_dir) }
     }
 
     pub fn open_store(&self) -> anyhow::Result<Store> {

@@ -68,6 +68,15 @@ impl Genre {
 
 /// Extracts the features of a text (its tokens and the raw text for signs).
 pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVec) {
+    base(text, tokens, out);
+    extend(tokens, lexicon, genre, out);
+}
+
+/// The features every model reads: words (marked inside a negation scope),
+/// word pairs, character n-grams and signs, scaled to unit length. The
+/// complaint and topic models ([`crate::learned`]) read these alone, so their
+/// decisions do not lean on the genre a source declares.
+pub fn base(text: &str, tokens: &[Token], out: &mut FeatureVec) {
     out.items.clear();
     let mut negated_until = 0usize;
     let mut chars: Vec<usize> = Vec::with_capacity(32);
@@ -110,6 +119,11 @@ pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, ou
     for f in &mut out.items {
         f.1 = norm;
     }
+}
+
+/// The sentiment model's own features on top of [`base`]: the lexicon's hits
+/// and every feature again under the genre's key.
+pub fn extend(tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVec) {
     for hit in lexicon.hits(tokens) {
         let key: &[u8] = if hit.weight < 0.0 { b"-" } else { b"+" };
         out.items.push((fnv(ns::LEX, &[key]), hit.weight.abs() * LEX_SCALE, hit.at as u32));

@@ -164,14 +164,26 @@ impl Classifier {
         f
     }
 
+    /// The sentiment features of a text whose [`features::base`] is already
+    /// computed (enrichment shares it with the complaint and topic model).
+    pub fn features_on(&self, base: &FeatureVec, tokens: &[Token], genre: Genre) -> FeatureVec {
+        let mut f = base.clone();
+        features::extend(tokens, &self.lexicon, genre, &mut f);
+        f
+    }
+
     pub fn predict(&self, text: &str, tokens: &[Token], genre: Genre) -> Prediction {
         predict_features(&self.model, &self.features(text, tokens, genre))
     }
 
     /// The prediction and the words that drove it, strongest first.
     pub fn explain(&self, text: &str, tokens: &[Token], genre: Genre) -> (Prediction, Vec<Contribution>) {
-        let f = self.features(text, tokens, genre);
-        let p = predict_features(&self.model, &f);
+        self.explain_features(&self.features(text, tokens, genre), tokens)
+    }
+
+    /// [`Classifier::explain`] of computed features.
+    pub fn explain_features(&self, f: &FeatureVec, tokens: &[Token]) -> (Prediction, Vec<Contribution>) {
+        let p = predict_features(&self.model, f);
         let mut per_word: HashMap<u32, f32> = HashMap::new();
         for &(key, v, word) in &f.items {
             if let Some(w) = self.model.weights.get(&key) {
