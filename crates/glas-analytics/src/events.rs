@@ -335,8 +335,8 @@ impl Events {
     pub fn from_records(records: &[Record], tz: chrono_tz::Tz) -> Events {
         let mut terms = ParallelTerms::extract(records.len(), |k| {
             let r = &records[k];
-            let named = r.enrichment.sentiment == Sentiment::Negative
-                || r.enrichment.mention_type == MentionType::Complaint;
+            let named =
+                r.enrichment.sentiment == Sentiment::Negative || r.enrichment.mention_type == MentionType::Complaint;
             r.enrichment.topics.is_empty().then_some((r.mention.text.as_str(), named))
         });
         let mut b = Builder::new(tz);

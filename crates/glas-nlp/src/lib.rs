@@ -49,9 +49,9 @@ pub use topics::TopicMatch;
 
 use entities::Watchlist;
 use learned::Learned;
-use sentiment::features::FeatureVec;
 use places::Gazetteer;
 use sentiment::Classifier;
+use sentiment::features::FeatureVec;
 use text::{Token, Tokenizer};
 use topics::Topics;
 
@@ -338,6 +338,9 @@ pub fn language(text: &str) -> String {
     }
 }
 
+/// The complaint probability a text that asks needs to count as a complaint.
+const ASKING_COMPLAINT: f32 = 0.8;
+
 /// The mention type and the rule that chose it. `complaint` is the complaint
 /// model's probability: a request to fix something is a complaint, however
 /// politely worded, and even when it asks a question.
@@ -355,11 +358,13 @@ fn mention_type(
     if has(GRATITUDE) && sentiment != Sentiment::Negative && complaint < 0.5 {
         return (MentionType::Gratitude, "thanks, not negative");
     }
-    if complaint >= 0.5 {
-        return (MentionType::Complaint, "complaint model");
-    }
     let asks = text.contains('?')
         || tokens.first().is_some_and(|t| QUESTION_OPENERS.contains(&t.word.as_str()) && tokens.len() > 2);
+    // A question is a complaint only when the model is sure: "когда починят
+    // трубу?" is, "когда будет автобус?" asks.
+    if complaint >= if asks { ASKING_COMPLAINT } else { 0.5 } {
+        return (MentionType::Complaint, "complaint model");
+    }
     if asks && !(sentiment == Sentiment::Negative && has(COMPLAINT_MARKERS)) {
         return (MentionType::Question, "asks");
     }

@@ -152,7 +152,8 @@ fn within_one_edit(a: &[char], b: &[char]) -> bool {
     }
     if a.len() == b.len() {
         // One change, or two neighbours swapped.
-        a[p + 1..] == b[p + 1..] || (p + 1 < a.len() && a[p] == b[p + 1] && a[p + 1] == b[p] && a[p + 2..] == b[p + 2..])
+        a[p + 1..] == b[p + 1..]
+            || (p + 1 < a.len() && a[p] == b[p + 1] && a[p + 1] == b[p] && a[p + 2..] == b[p + 2..])
     } else {
         a[p..] == b[p + 1..]
     }
@@ -326,8 +327,9 @@ impl Gazetteer {
                         || (capitalized
                             && before.is_some_and(|b| PREPOSITIONS.contains(&b.word.as_str()) && !tokens[start].brk))
                         || (capitalized && has_street);
-                    let ordinary_noun_after =
-                        || after.is_some_and(|a| !a.brk && !a.capitalized && LOWER_NOT_AFTER.contains(&a.stem.as_str()));
+                    let ordinary_noun_after = || {
+                        after.is_some_and(|a| !a.brk && !a.capitalized && LOWER_NOT_AFTER.contains(&a.stem.as_str()))
+                    };
                     let ok = if e.place.ambiguous {
                         context && how == How::Stem
                     } else {

@@ -83,8 +83,7 @@ fn mention(text: &str) -> Mention {
 /// Measures the analyzer on the public sets under `datasets` (a copy of
 /// `../shared/data`).
 pub fn evaluate(analyzer: &Analyzer, datasets: &Path) -> Result<PublicReport, DataError> {
-    let appeals: Vec<_> =
-        crate::learned::train::appeals(datasets)?.into_iter().filter(|a| a.test).collect();
+    let appeals: Vec<_> = crate::learned::train::appeals(datasets)?.into_iter().filter(|a| a.test).collect();
     let texts: Vec<&str> = appeals.iter().map(|a| a.text.as_str()).collect();
     let mut report = PublicReport { appeals: Flags::of(analyzer, &texts), ..Default::default() };
     let mut scores: BTreeMap<String, LabelScore> = BTreeMap::new();
@@ -104,10 +103,13 @@ pub fn evaluate(analyzer: &Analyzer, datasets: &Path) -> Result<PublicReport, Da
         }
     }
     report.no_topic = none as f64 / appeals.len().max(1) as f64;
-    report.topics = scores.into_values().map(|mut s| {
-        s.finish();
-        s
-    }).collect();
+    report.topics = scores
+        .into_values()
+        .map(|mut s| {
+            s.finish();
+            s
+        })
+        .collect();
     let communal: Vec<&LabelScore> = report.topics.iter().filter(|s| COMMUNAL.contains(&s.label.as_str())).collect();
     report.communal_macro_recall = communal.iter().map(|s| s.recall).sum::<f64>() / communal.len().max(1) as f64;
     report.communal_min_precision = communal.iter().map(|s| s.precision).fold(1.0, f64::min);

@@ -691,7 +691,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let items = glas_nlp::labelled::read(labelled)?;
             let report = glas_nlp::labelled::evaluate(&analyzer, &items);
             if *json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"public": public, "labelled": report}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({"public": public, "labelled": report}))?
+                );
             } else {
                 if let Some(p) = &public {
                     eval::print_public(p);

@@ -65,7 +65,8 @@ impl Pool {
             v.into_iter().filter(|l| l.label != Sentiment::Negative).map(|l| l.text)
         };
         let tw = glas_nlp::sentiment::train::tweets(&datasets.join("sentiment/rusentitweet/rusentitweet_test.csv"))?;
-        let ne = glas_nlp::sentiment::train::news(&datasets.join("sentiment/rusentne2023/validation_data_labeled.csv"))?;
+        let ne =
+            glas_nlp::sentiment::train::news(&datasets.join("sentiment/rusentne2023/validation_data_labeled.csv"))?;
         let calm: Vec<String> = calm_of(tw).chain(calm_of(ne)).collect();
         Ok(Pool { by_topic, appeals: appeals.into_iter().map(|a| a.text).collect(), calm })
     }
@@ -91,7 +92,12 @@ fn informal(rng: &mut Rng, text: &str) -> String {
             let at = rng.range(1, chars.len() - 3);
             chars.swap(at, at + 1);
             let typo: String = chars.into_iter().collect();
-            out = words.iter().enumerate().map(|(i, w)| if i == k { typo.as_str() } else { w }).collect::<Vec<_>>().join(" ");
+            out = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| if i == k { typo.as_str() } else { w })
+                .collect::<Vec<_>>()
+                .join(" ");
         }
     }
     out
@@ -118,7 +124,8 @@ fn locative(name: &str) -> String {
     let words: Vec<String> = name
         .split(' ')
         .map(|w| {
-            let swap = |cut: usize, end: &str| format!("{}{end}", w.chars().take(w.chars().count() - cut).collect::<String>());
+            let swap =
+                |cut: usize, end: &str| format!("{}{end}", w.chars().take(w.chars().count() - cut).collect::<String>());
             if w.ends_with("ое") || w.ends_with("ий") || w.ends_with("ый") {
                 swap(2, "ом")
             } else if w.ends_with("ая") {
@@ -203,7 +210,8 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
                 b.local(at, &text, place, author);
             } else {
                 let text = b.pool.calm[b.rng.below(b.pool.calm.len())].clone();
-                let place = (!places.is_empty() && b.rng.f() < 0.5).then(|| places[b.rng.below(places.len())].name.clone());
+                let place =
+                    (!places.is_empty() && b.rng.f() < 0.5).then(|| places[b.rng.below(places.len())].name.clone());
                 let text = informal(&mut b.rng, &text);
                 b.post(at, text, author, place);
             }
@@ -215,7 +223,8 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
     }
     // Three incidents, a week or more apart, after the first week.
     for k in 0..3 {
-        let onset = start + Duration::days(8 + 15 * k + b.rng.range(0, 8) as i64) + Duration::hours(b.rng.range(0, 23) as i64);
+        let onset =
+            start + Duration::days(8 + 15 * k + b.rng.range(0, 8) as i64) + Duration::hours(b.rng.range(0, 23) as i64);
         let (topic, texts) = &pool.by_topic[b.rng.below(pool.by_topic.len())];
         let place = b.rng.below(places.len());
         let sudden = b.rng.f() < 0.6;

@@ -27,9 +27,10 @@ const MODEL: &[u8] = include_bytes!("../../data/enrichment/model.bin");
 /// The model's first class; the others are topic codes.
 pub const COMPLAINT: &str = "complaint";
 
-/// The model's setting: below this probability of a topic (its threshold
-/// folded in), a built-in rule's topic is dropped. Chosen in training.
-pub const VETO: &str = "veto";
+/// The model's settings `veto.CODE`: below this probability of the topic
+/// (its threshold folded in), a built-in rule's topic CODE is dropped. Chosen
+/// in training, only for topics the training appeals cover broadly.
+pub const VETO: &str = "veto.";
 
 /// A class whose bias is this low was not learned (too few examples): the
 /// model neither gives it nor vetoes it (training sets such biases to −50).
@@ -38,7 +39,8 @@ const UNLEARNED_BIAS: f32 = -25.0;
 /// The complaint decision and the topic model, loaded once.
 pub struct Learned {
     model: Ovr,
-    veto: f32,
+    /// Per class, the veto floor (0: never vetoes).
+    veto: Vec<f32>,
 }
 
 /// What the model says of one text.
@@ -66,13 +68,13 @@ impl Learned {
     }
 
     pub fn new(model: Ovr) -> Learned {
-        let veto = model.setting(VETO).unwrap_or(0.0);
+        let veto = model.classes.iter().map(|c| model.setting(&format!("{VETO}{c}")).unwrap_or(0.0)).collect();
         Learned { model, veto }
     }
 
     /// Whether the model overrules a built-in rule's topic of this class.
     pub fn vetoes(&self, class: usize, d: &Decision) -> bool {
-        d.probabilities[class] < self.veto
+        d.probabilities[class] < self.veto[class]
     }
 
     pub fn model(&self) -> &Ovr {

@@ -264,3 +264,23 @@ fn train_sentiment_is_reproducible() {
     assert_eq!(r.status.code(), Some(1));
     assert!(stderr(&r).contains("/nonexistent"), "{}", stderr(&r));
 }
+
+/// The shipped complaint and topic model is what `glas train enrichment`
+/// makes from the public data, byte for byte (where the machine has the data:
+/// the development machine and CI do; the texts are never in the repository).
+#[test]
+fn train_enrichment_rebuilds_the_shipped_model() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let datasets = format!("{root}/../shared/data");
+    if !std::path::Path::new(&datasets).join("appeals_kursk").is_dir() {
+        eprintln!("skipped: no public data at {datasets}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("model.bin");
+    let run = glas(&["train", "enrichment", "--datasets", &datasets, "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("appeals (Kursk, test split): 951 texts"), "{}", stdout(&run));
+    let shipped = std::fs::read(format!("{root}/crates/glas-nlp/data/enrichment/model.bin")).unwrap();
+    assert!(std::fs::read(&out).unwrap() == shipped, "the shipped model is not what training makes");
+}
