@@ -657,11 +657,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval { what: EvalKind::Signals { seeds, appeals, datasets, json } } => {
             let ctx = load_ctx(&cli)?;
             let seeds = parse_seeds(seeds).ok_or_else(|| usage(format!("--seeds {seeds:?}: write 1-20 or 1,5,9")))?;
-            let ev = if *appeals {
-                streams::evaluate(&seeds, datasets, &ctx)?
+            let (ev, places) = if *appeals {
+                let (ev, places) = streams::evaluate(&seeds, datasets, &ctx)?;
+                (ev, Some(places))
             } else {
-                glas_analytics::evaluate::evaluate(&seeds, &ctx.pipeline.signals)
+                (glas_analytics::evaluate::evaluate(&seeds, &ctx.pipeline.signals), None)
             };
+            if let Some(p) = places.filter(|_| !*json) {
+                println!(
+                    "settlements in the streams' texts: {} posts name one, found {} (recall {:.3}); {} found that the text does not name (precision {:.3}); {} posts in all",
+                    p.named,
+                    p.found,
+                    p.recall(),
+                    p.wrong,
+                    p.precision(),
+                    p.posts
+                );
+            }
             if *json {
                 println!("{}", eval::signals_json(&ev));
             } else {

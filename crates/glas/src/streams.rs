@@ -103,14 +103,28 @@ fn informal(rng: &mut Rng, text: &str) -> String {
     out
 }
 
-/// A settlement named as residents write it.
-fn place_as_written(rng: &mut Rng, name: &str, aliases: &[String]) -> String {
-    let lower = name.to_lowercase();
+/// A settlement named as residents write it. A name that is also an
+/// ordinary word (`ambiguous`: Заря, Степной) gets the context people give it
+/// (a marker, or a capital after a preposition); glas does not read it
+/// without, by design.
+fn place_as_written(rng: &mut Rng, p: &glas_core::config::Place) -> String {
+    let (name, lower) = (p.name.as_str(), p.name.to_lowercase());
+    let marker = match p.kind.as_deref() {
+        Some("посёлок") | Some("поселок") => "пос.",
+        Some("хутор") => "х.",
+        _ => "с.",
+    };
+    if p.ambiguous {
+        return match rng.below(2) {
+            0 => format!("{marker} {name}"),
+            _ => format!("в {}", locative(name)),
+        };
+    }
     match rng.below(6) {
         0 => format!("в {}", locative(name)),
         1 => format!("в {}", locative(&lower)),
-        2 => format!("с. {name}"),
-        3 => match aliases.first() {
+        2 => format!("{marker} {name}"),
+        3 => match p.aliases.first() {
             Some(a) => format!("у нас в {}", locative(&a.to_lowercase())),
             None => format!("у нас в {}", locative(&lower)),
         },
@@ -128,6 +142,10 @@ fn locative(name: &str) -> String {
                 |cut: usize, end: &str| format!("{}{end}", w.chars().take(w.chars().count() - cut).collect::<String>());
             if w.ends_with("ое") || w.ends_with("ий") || w.ends_with("ый") {
                 swap(2, "ом")
+            } else if w.ends_with("ой") {
+                swap(2, "ом")
+            } else if w.ends_with("ей") {
+                swap(1, "е")
             } else if w.ends_with("ая") {
                 swap(2, "ой")
             } else if w.ends_with('а') || w.ends_with('я') {
@@ -147,11 +165,46 @@ struct Builder<'a> {
     pool: &'a Pool,
     places: &'a [glas_core::config::Place],
     items: Vec<(Mention, Option<String>)>,
+    /// Per post: the settlement its text names (None: names none).
+    named: Vec<Option<String>>,
     next: usize,
+}
+
+/// How well enrichment found settlements in the streams' texts (before a
+/// community's own settlement fills in for a post that names none).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PlaceScore {
+    /// Posts whose text names a settlement, and those where it was found.
+    pub named: usize,
+    pub found: usize,
+    /// Settlements found that the text does not name (in any post).
+    pub wrong: usize,
+    pub posts: usize,
+}
+
+impl PlaceScore {
+    pub fn recall(&self) -> f64 {
+        self.found as f64 / self.named.max(1) as f64
+    }
+    pub fn precision(&self) -> f64 {
+        self.found as f64 / (self.found + self.wrong).max(1) as f64
+    }
 }
 
 impl Builder<'_> {
     fn post(&mut self, at: DateTime<FixedOffset>, text: String, author: String, place: Option<String>) -> String {
+        self.post_naming(at, text, author, place, None)
+    }
+
+    fn post_naming(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        text: String,
+        author: String,
+        place: Option<String>,
+        named: Option<String>,
+    ) -> String {
+        self.named.push(named);
         self.next += 1;
         let id = format!("appeals:{}", self.next);
         let source = match &place {
@@ -178,22 +231,26 @@ impl Builder<'_> {
     fn local(&mut self, at: DateTime<FixedOffset>, text: &str, place: usize, author: String) -> String {
         let p = &self.places[place];
         let mut text = informal(&mut self.rng, text);
+        let mut named = None;
         if self.rng.f() < 0.5 {
-            let named = place_as_written(&mut self.rng, &p.name, &p.aliases);
-            text = if self.rng.f() < 0.5 { format!("{named} {text}") } else { format!("{text} {named}") };
+            let written = place_as_written(&mut self.rng, p);
+            text = if self.rng.f() < 0.5 { format!("{written} {text}") } else { format!("{text} {written}") };
+            named = Some(p.name.clone());
         }
-        self.post(at, text, author, Some(p.name.clone()))
+        self.post_naming(at, text, author, Some(p.name.clone()), named)
     }
 }
 
-/// One seed's stream, enriched by `ctx`'s analyzer as the service would.
-pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
+/// One seed's stream, enriched by `ctx`'s analyzer as the service would,
+/// and how well the settlements its texts name were found.
+pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> (Scenario, PlaceScore) {
     let tz = ctx.tz();
     let places = &ctx.pipeline.places;
     let start = tz.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).single().expect("a valid start").fixed_offset()
         + Duration::days(7 * (seed as i64 % 40));
     let end = start + Duration::days(DAYS);
-    let mut b = Builder { rng: Rng::new(seed ^ 0xa99e_a15), pool, places, items: Vec::new(), next: 0 };
+    let mut b =
+        Builder { rng: Rng::new(seed ^ 0xa99e_a15), pool, places, items: Vec::new(), named: Vec::new(), next: 0 };
     let mut injected = Vec::new();
     // Background: about 30 posts a day by day, fewer at night; a third are
     // grumbling about anything anywhere, the rest calm.
@@ -219,7 +276,7 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
         t += Duration::hours(1);
     }
     if places.is_empty() || pool.by_topic.is_empty() {
-        return finish(seed, start, end, injected, b.items, ctx);
+        return finish(seed, start, end, injected, b, ctx);
     }
     // Three incidents, a week or more apart, after the first week.
     for k in 0..3 {
@@ -261,8 +318,9 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
     for j in 0..12 {
         let text = b.pool.calm[b.rng.below(b.pool.calm.len())].clone();
         let at = onset + Duration::minutes(15 * j);
-        let named = format!("{} {}", place_as_written(&mut b.rng, &places[place].name, &places[place].aliases), text);
-        ids.push(b.post(at, named, format!("f{j}"), Some(places[place].name.clone())));
+        let written = format!("{} {}", place_as_written(&mut b.rng, &places[place]), text);
+        let name = Some(places[place].name.clone());
+        ids.push(b.post_naming(at, written, format!("f{j}"), name.clone(), name));
     }
     injected.push(Injected {
         shape: "festival".into(),
@@ -275,7 +333,7 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> Scenario {
         qualifies: false,
         ids,
     });
-    finish(seed, start, end, injected, b.items, ctx)
+    finish(seed, start, end, injected, b, ctx)
 }
 
 fn finish(
@@ -283,17 +341,30 @@ fn finish(
     start: DateTime<FixedOffset>,
     end: DateTime<FixedOffset>,
     injected: Vec<Injected>,
-    mut items: Vec<(Mention, Option<String>)>,
+    b: Builder,
     ctx: &Ctx,
-) -> Scenario {
+) -> (Scenario, PlaceScore) {
+    let analyzer = ctx.analyzer();
+    let mut places = PlaceScore { posts: b.items.len(), ..Default::default() };
+    for ((m, _), named) in b.items.iter().zip(&b.named) {
+        let found = analyzer.enrich(m, "telegram").places;
+        places.named += usize::from(named.is_some());
+        places.found += usize::from(named.as_ref().is_some_and(|n| found.contains(n)));
+        places.wrong += found.iter().filter(|f| named.as_ref() != Some(*f)).count();
+    }
+    let mut items = b.items;
     items.sort_by(|a, b| a.0.published_at.cmp(&b.0.published_at).then_with(|| a.0.id.cmp(&b.0.id)));
     let mut enricher = Enricher::fresh(ctx);
     let records = enricher.enrich_parallel(items.iter().map(|(m, p)| (m.clone(), "telegram", p.as_deref())).collect());
-    Scenario { seed, start, end, injected, records }
+    (Scenario { seed, start, end, injected, records }, places)
 }
 
 /// The detector and the reference on the appeals' streams of these seeds.
-pub fn evaluate(seeds: &[u64], datasets: &Path, ctx: &Ctx) -> anyhow::Result<glas_analytics::evaluate::Evaluation> {
+pub fn evaluate(
+    seeds: &[u64],
+    datasets: &Path,
+    ctx: &Ctx,
+) -> anyhow::Result<(glas_analytics::evaluate::Evaluation, PlaceScore)> {
     use glas_analytics::evaluate::{Evaluation, Score, reference_detect, score};
     let pool = Pool::load(datasets)?;
     let tz = ctx.tz();
@@ -304,8 +375,13 @@ pub fn evaluate(seeds: &[u64], datasets: &Path, ctx: &Ctx) -> anyhow::Result<gla
         mentions: 0,
         detect_time: Default::default(),
     };
+    let mut places = PlaceScore::default();
     for &seed in seeds {
-        let sc = generate(seed, &pool, ctx);
+        let (sc, p) = generate(seed, &pool, ctx);
+        places.named += p.named;
+        places.found += p.found;
+        places.wrong += p.wrong;
+        places.posts += p.posts;
         ev.mentions += sc.records.len();
         let events = glas_analytics::events::Events::from_records(&sc.records, tz);
         let (from, to) = (sc.start.with_timezone(&Utc), sc.end.with_timezone(&Utc));
@@ -316,7 +392,7 @@ pub fn evaluate(seeds: &[u64], datasets: &Path, ctx: &Ctx) -> anyhow::Result<gla
         ev.glas.add(&score(&sc, &signals));
         ev.reference.add(&score(&sc, &reference_detect(&events, rules, from, to)));
     }
-    Ok(ev)
+    Ok((ev, places))
 }
 
 #[cfg(test)]
@@ -330,6 +406,8 @@ mod tests {
         assert_eq!(locative("Кумская Долина"), "Кумской Долине");
         assert_eq!(locative("Владимировка"), "Владимировке");
         assert_eq!(locative("Турксад"), "Турксаде");
+        assert_eq!(locative("Кочубей"), "Кочубее");
+        assert_eq!(locative("Степной"), "Степном");
     }
 
     #[test]
