@@ -276,16 +276,25 @@ pub struct Evaluation {
 }
 
 pub fn evaluate(seeds: &[u64], rules: &SignalRules) -> Evaluation {
-    let tz = chrono_tz::Europe::Moscow;
+    evaluate_scenarios(seeds.iter().map(|&seed| scenario::generate(seed)), rules, chrono_tz::Europe::Moscow)
+}
+
+/// glas's and the reference detector's scores over any labelled streams
+/// (the generated scenarios, or streams made of real texts).
+pub fn evaluate_scenarios(
+    scenarios: impl IntoIterator<Item = Scenario>,
+    rules: &SignalRules,
+    tz: chrono_tz::Tz,
+) -> Evaluation {
     let mut ev = Evaluation {
-        seeds: seeds.to_vec(),
+        seeds: Vec::new(),
         glas: Score::default(),
         reference: Score::default(),
         mentions: 0,
         detect_time: Default::default(),
     };
-    for &seed in seeds {
-        let sc = scenario::generate(seed);
+    for sc in scenarios {
+        ev.seeds.push(sc.seed);
         ev.mentions += sc.records.len();
         let events = Events::from_records(&sc.records, tz);
         let (from, to) = (sc.start.with_timezone(&Utc), sc.end.with_timezone(&Utc));

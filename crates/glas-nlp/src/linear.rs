@@ -222,42 +222,14 @@ impl Default for Params {
 pub fn fit(classes: &[&str], examples: &[Example], p: &Params) -> Ovr {
     let k = classes.len();
     assert!(k <= MAX_CLASSES, "at most {MAX_CLASSES} classes");
-    let mut df: HashMap<u64, u32> = HashMap::new();
-    for e in examples {
-        let mut seen: Vec<u64> = e.features.items.iter().map(|f| f.0).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for key in seen {
-            *df.entry(key).or_default() += 1;
-        }
-    }
-    let mut keys: Vec<u64> = df.into_iter().filter(|&(_, n)| n >= p.min_count).map(|(key, _)| key).collect();
-    keys.sort_unstable();
-    let position: HashMap<u64, u32> = keys.iter().enumerate().map(|(i, &key)| (key, i as u32)).collect();
-    let rows: Vec<Vec<(u32, f32)>> = examples
-        .iter()
-        .map(|e| {
-            let mut row: BTreeMap<u32, f32> = BTreeMap::new();
-            for &(key, v, _) in &e.features.items {
-                if let Some(&i) = position.get(&key) {
-                    *row.entry(i).or_default() += v;
-                }
-            }
-            row.into_iter().collect()
-        })
-        .collect();
+    let (keys, rows) = sparse_rows(examples.iter().map(|e| &e.features), p.min_count);
     let mut w = vec![0f32; keys.len() * k];
     let mut g = vec![1e-6f32; keys.len() * k];
     let (mut bias, mut gb) = (vec![0f32; k], vec![1e-6f32; k]);
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut rng = p.seed | 1;
     for _ in 0..p.epochs {
-        for i in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(i, (rng % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut order, &mut rng);
         for &n in &order {
             let (row, e) = (&rows[n], &examples[n]);
             for (c, target) in e.targets.iter().enumerate() {
@@ -292,6 +264,49 @@ pub fn fit(classes: &[&str], examples: &[Example], p: &Params) -> Ovr {
         }
     }
     Ovr { classes: classes.iter().map(|c| c.to_string()).collect(), bias, settings: Vec::new(), scale, rows }
+}
+
+/// The vocabulary of a training set, features seen in at least `min_count`
+/// texts in key order, and every text as (feature index, value) sorted by
+/// index: the deterministic input of both trainers.
+pub(crate) fn sparse_rows<'a>(
+    texts: impl Iterator<Item = &'a FeatureVec> + Clone,
+    min_count: u32,
+) -> (Vec<u64>, Vec<Vec<(u32, f32)>>) {
+    let mut df: HashMap<u64, u32> = HashMap::new();
+    for f in texts.clone() {
+        let mut seen: Vec<u64> = f.items.iter().map(|x| x.0).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for key in seen {
+            *df.entry(key).or_default() += 1;
+        }
+    }
+    let mut keys: Vec<u64> = df.into_iter().filter(|&(_, n)| n >= min_count).map(|(key, _)| key).collect();
+    keys.sort_unstable();
+    let position: HashMap<u64, u32> = keys.iter().enumerate().map(|(i, &key)| (key, i as u32)).collect();
+    let rows = texts
+        .map(|f| {
+            let mut row: BTreeMap<u32, f32> = BTreeMap::new();
+            for &(key, v, _) in &f.items {
+                if let Some(&i) = position.get(&key) {
+                    *row.entry(i).or_default() += v;
+                }
+            }
+            row.into_iter().collect()
+        })
+        .collect();
+    (keys, rows)
+}
+
+/// One epoch's order: a Fisher-Yates shuffle by xorshift, the same on every machine.
+pub(crate) fn shuffle(order: &mut [usize], rng: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        order.swap(i, (*rng % (i as u64 + 1)) as usize);
+    }
 }
 
 #[cfg(test)]

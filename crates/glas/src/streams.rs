@@ -22,7 +22,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 use glas_analytics::scenario::{Injected, Rng, Scenario};
 use glas_core::{Mention, Sentiment};
 
@@ -365,33 +365,17 @@ pub fn evaluate(
     datasets: &Path,
     ctx: &Ctx,
 ) -> anyhow::Result<(glas_analytics::evaluate::Evaluation, PlaceScore)> {
-    use glas_analytics::evaluate::{Evaluation, Score, reference_detect, score};
     let pool = Pool::load(datasets)?;
-    let tz = ctx.tz();
-    let mut ev = Evaluation {
-        seeds: seeds.to_vec(),
-        glas: Score::default(),
-        reference: Score::default(),
-        mentions: 0,
-        detect_time: Default::default(),
-    };
     let mut places = PlaceScore::default();
-    for &seed in seeds {
+    let scenarios = seeds.iter().map(|&seed| {
         let (sc, p) = generate(seed, &pool, ctx);
         places.named += p.named;
         places.found += p.found;
         places.wrong += p.wrong;
         places.posts += p.posts;
-        ev.mentions += sc.records.len();
-        let events = glas_analytics::events::Events::from_records(&sc.records, tz);
-        let (from, to) = (sc.start.with_timezone(&Utc), sc.end.with_timezone(&Utc));
-        let rules = &ctx.pipeline.signals;
-        let started = std::time::Instant::now();
-        let signals = glas_analytics::signals::detect(&events, rules, from, to, tz);
-        ev.detect_time += started.elapsed();
-        ev.glas.add(&score(&sc, &signals));
-        ev.reference.add(&score(&sc, &reference_detect(&events, rules, from, to)));
-    }
+        sc
+    });
+    let ev = glas_analytics::evaluate::evaluate_scenarios(scenarios, &ctx.pipeline.signals, ctx.tz());
     Ok((ev, places))
 }
 

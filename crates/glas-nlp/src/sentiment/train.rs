@@ -222,30 +222,7 @@ pub fn examples(classifier: &Classifier, tok: &Tokenizer, corpora: &[(&[Labeled]
 /// Multinomial logistic regression by AdaGrad.
 pub fn fit(examples: &[Example], p: &Params) -> Model {
     // Vocabulary: features in at least `min_count` examples, indexed in key order.
-    let mut df: HashMap<u64, u32> = HashMap::new();
-    for e in examples {
-        let mut seen: Vec<u64> = e.features.items.iter().map(|f| f.0).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for k in seen {
-            *df.entry(k).or_default() += 1;
-        }
-    }
-    let mut keys: Vec<u64> = df.into_iter().filter(|&(_, n)| n >= p.min_count).map(|(k, _)| k).collect();
-    keys.sort_unstable();
-    let index: HashMap<u64, u32> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-    let rows: Vec<Vec<(u32, f32)>> = examples
-        .iter()
-        .map(|e| {
-            let mut row: BTreeMap<u32, f32> = BTreeMap::new();
-            for &(k, v, _) in &e.features.items {
-                if let Some(&i) = index.get(&k) {
-                    *row.entry(i).or_default() += v;
-                }
-            }
-            row.into_iter().collect()
-        })
-        .collect();
+    let (keys, rows) = crate::linear::sparse_rows(examples.iter().map(|e| &e.features), p.min_count);
     let mut w = vec![[0f32; 3]; keys.len()];
     let mut g = vec![[1e-6f32; 3]; keys.len()];
     let mut bias = [0f32; 3];
@@ -253,12 +230,7 @@ pub fn fit(examples: &[Example], p: &Params) -> Model {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut rng = p.seed | 1;
     for _ in 0..p.epochs {
-        for i in (1..order.len()).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(i, (rng % (i as u64 + 1)) as usize);
-        }
+        crate::linear::shuffle(&mut order, &mut rng);
         for &n in &order {
             let (row, e) = (&rows[n], &examples[n]);
             let mut z = bias;
