@@ -10,7 +10,7 @@
 //! - complaint: a trained decision whether a resident complains or asks for
 //!   something to be fixed, however calmly worded ([`learned`]);
 //! - topics: the pipeline's taxonomy rules ([`topics`]) plus, for residents'
-//!   posts, a trained multi-label model over the built-in codes ([`learned`]);
+//!   complaints, a trained multi-label model over the built-in codes ([`learned`]);
 //! - places: the gazetteer with context rules for ambiguous names ([`places`]);
 //! - entities: the pipeline's watchlist of officials and organizations;
 //! - mention type: the complaint decision, then rules over question,
@@ -211,10 +211,11 @@ impl Analyzer {
         };
         let tokens = self.tok.tokens(&full);
         let genre = genre(source_kind, m.title.is_some());
-        // One set of base features serves the sentiment, complaint and topic models.
+        let mut features = FeatureVec::default();
+        sentiment::features::extract(&full, &tokens, &self.sentiment.lexicon, genre, &mut features);
+        // The complaint and topic model reads the word-level features alone.
         let mut base = FeatureVec::default();
-        sentiment::features::base(&full, &tokens, &mut base);
-        let features = self.sentiment.features_on(&base, &tokens, genre);
+        sentiment::features::words(&full, &tokens, &mut base);
         let (prediction, contributions) = if explain {
             self.sentiment.explain_features(&features, &tokens)
         } else {
@@ -223,9 +224,10 @@ impl Analyzer {
         let decision = self.learned.decide(&base);
         let (sentiment, score) = (prediction.label, prediction.score);
         let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre, decision.complaint);
-        let topics = if genre == Genre::Media {
-            // The topic model learned residents' appeals: media texts keep
-            // the rules' topics ("ремонт водовода" in a press release is not roads).
+        let topics = if genre == Genre::Media || decision.complaint < 0.5 {
+            // The topic model learned residents' complaints: media texts and
+            // other posts keep the rules' topics ("ремонт водовода" in a
+            // press release is not roads).
             self.topics.explain(&tokens)
         } else {
             self.topics_of(&tokens, &base, &decision, explain)
@@ -263,10 +265,10 @@ impl Analyzer {
     }
 
     /// The rules' topics plus the model's, in taxonomy order, for residents'
-    /// posts; the model adds only codes the pipeline's taxonomy has. A built-in rule's topic that
-    /// the model finds very unlikely is dropped ("при сильном ветре" is not an
-    /// emergency, "уборка" of a street is not agriculture); a district's own
-    /// rules (`[[topics]]` in the pipeline) always count.
+    /// complaints; the model adds only codes the pipeline's taxonomy has. A
+    /// built-in rule's topic that the model finds very unlikely is dropped
+    /// ("аварийное дерево" is not housing); a district's own rules
+    /// (`[[topics]]` in the pipeline) always count.
     fn topics_of(
         &self,
         tokens: &[Token],
@@ -360,8 +362,8 @@ fn mention_type(
     }
     let asks = text.contains('?')
         || tokens.first().is_some_and(|t| QUESTION_OPENERS.contains(&t.word.as_str()) && tokens.len() > 2);
-    // A question is a complaint only when the model is sure: "когда починят
-    // трубу?" is, "когда будет автобус?" asks.
+    // A text that asks is a complaint only when the model is sure of it
+    // ("Подскажите, когда будет автобус?" asks).
     if complaint >= if asks { ASKING_COMPLAINT } else { 0.5 } {
         return (MentionType::Complaint, "complaint model");
     }

@@ -65,7 +65,9 @@ impl Ovr {
         let mut acc = [0f32; MAX_CLASSES];
         for &(key, v, _) in &f.items {
             if let Some(w) = self.rows.get(&key) {
-                for (a, &wk) in acc[..k].iter_mut().zip(&w[..k]) {
+                // All lanes, used or not (unused weights are zero): a loop of
+                // fixed length the compiler turns into vector instructions.
+                for (a, &wk) in acc.iter_mut().zip(w) {
                     *a += v * f32::from(wk);
                 }
             }

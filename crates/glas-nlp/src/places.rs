@@ -22,7 +22,7 @@
 
 use glas_core::config::Place;
 
-use crate::text::{Token, Tokenizer, name_occurrences as occurrences};
+use crate::text::{Token, Tokenizer, name_occurrences};
 
 /// Marker words (folded) and the settlement kind they announce.
 const MARKERS: &[(&str, &str)] = &[
@@ -301,13 +301,14 @@ impl Gazetteer {
             tokens
         };
         let has_street = tokens.iter().any(|t| STREET.contains(&t.stem.as_str()));
+        let firsts: Vec<char> = tokens.iter().map(|t| t.word.chars().next().unwrap_or(' ')).collect();
         let mut found: Vec<Candidate> = Vec::new();
         for (k, e) in self.entries.iter().enumerate() {
             if has_street && self.street_names(e, tokens) {
                 found.push(Candidate { entry: k, start: usize::MAX, len: 0, marker: None });
             }
             for (stems, words) in &e.forms {
-                for (start, how) in matches(tokens, stems, words, !e.place.ambiguous) {
+                for (start, how) in matches(tokens, &firsts, stems, words, !e.place.ambiguous) {
                     let len = stems.len();
                     let before = start.checked_sub(1).map(|i| &tokens[i]);
                     let after = tokens.get(start + len);
@@ -381,20 +382,27 @@ impl Gazetteer {
 
 /// Where a name's words occur, and how they matched. `forms`: also by
 /// lower-case case forms, one typo in a long word, or Latin letters.
+/// `firsts` holds each token's first letter: every kind of match keeps it,
+/// so most positions are passed over at the cost of one comparison.
 fn matches<'a>(
     tokens: &'a [Token],
+    firsts: &'a [char],
     stems: &'a [String],
     name: &'a [NameWord],
     forms: bool,
 ) -> impl Iterator<Item = (usize, How)> + 'a {
-    let by_stem: Vec<usize> = occurrences(tokens, stems).collect();
     let n = name.len();
+    let first = stems.first().and_then(|s| s.chars().next());
     (0..(tokens.len() + 1).saturating_sub(n)).filter_map(move |i| {
+        if n == 0 || Some(firsts[i]) != first {
+            return None;
+        }
+        let window = &tokens[i..i + n];
         let fits = |t: &Token, w: &NameWord| w.declined(&t.word) || w.typo(&t.word);
-        if forms && n > 0 && tokens[i..i + n].iter().zip(name).all(|(t, w)| fits(t, w)) {
+        if forms && window.iter().zip(name).all(|(t, w)| fits(t, w)) {
             Some((i, How::Form))
         } else {
-            by_stem.contains(&i).then_some((i, How::Stem))
+            name_occurrences(window, stems).next().map(|_| (i, How::Stem))
         }
     })
 }

@@ -1,7 +1,7 @@
 //! The learned part of enrichment: whether a mention is a resident's
 //! complaint (or a request to fix something, however politely worded), and
 //! its municipal topics, by one one-vs-rest model ([`crate::linear`]) over the
-//! base features ([`crate::sentiment::features::base`]).
+//! word-level features ([`crate::sentiment::features::words`]).
 //!
 //! Why a model beside the rules: calm, factual complaints ("На столбе не горит
 //! светильник") are most of what residents write, and carry no negative word
@@ -138,7 +138,7 @@ mod tests {
     fn decide(text: &str) -> Decision {
         let tok = Tokenizer::default();
         let mut f = FeatureVec::default();
-        crate::sentiment::features::base(text, &tok.tokens(text), &mut f);
+        crate::sentiment::features::words(text, &tok.tokens(text), &mut f);
         Learned::builtin().decide(&f)
     }
 

@@ -160,7 +160,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
         .iter()
         .map(|i| {
             let mut f = FeatureVec::default();
-            features::base(i.text, &tok.tokens(i.text), &mut f);
+            features::words(i.text, &tok.tokens(i.text), &mut f);
             f
         })
         .collect();
@@ -186,7 +186,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     for (c, name) in classes.iter().enumerate() {
         let threshold = if c == 0 {
             complaint_threshold(&dev)
-        } else if positives[c] < 20 {
+        } else if positives[c] < LEARN_MIN {
             1.0
         } else {
             topic_threshold(&dev, c, name)
@@ -272,6 +272,10 @@ fn veto_floor(
     };
     FLOORS.iter().copied().max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.total_cmp(&a))).unwrap_or(0.0)
 }
+
+/// Training appeals a topic needs to be learned at all (fewer: left to the
+/// rules; its threshold would be chosen on a handful of held-out texts).
+const LEARN_MIN: usize = 30;
 
 /// Training appeals a topic needs before the model may overrule its rules.
 const VETO_MIN: usize = 50;

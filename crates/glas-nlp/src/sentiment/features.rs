@@ -72,11 +72,22 @@ pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, ou
     extend(tokens, lexicon, genre, out);
 }
 
-/// The features every model reads: words (marked inside a negation scope),
-/// word pairs, character n-grams and signs, scaled to unit length. The
-/// complaint and topic models ([`crate::learned`]) read these alone, so their
-/// decisions do not lean on the genre a source declares.
+/// The features every sentiment prediction starts from: words (marked inside
+/// a negation scope), word pairs, character n-grams and signs, scaled to unit
+/// length.
 pub fn base(text: &str, tokens: &[Token], out: &mut FeatureVec) {
+    collect(text, tokens, true, out);
+}
+
+/// [`base`] without the character n-grams: what the complaint and topic model
+/// ([`crate::learned`]) reads. A third of the features, so a third of the
+/// table lookups; and no genre, so its decisions do not lean on the genre a
+/// source declares.
+pub fn words(text: &str, tokens: &[Token], out: &mut FeatureVec) {
+    collect(text, tokens, false, out);
+}
+
+fn collect(text: &str, tokens: &[Token], char_grams: bool, out: &mut FeatureVec) {
     out.items.clear();
     let mut negated_until = 0usize;
     let mut chars: Vec<usize> = Vec::with_capacity(32);
@@ -92,7 +103,7 @@ pub fn base(text: &str, tokens: &[Token], out: &mut FeatureVec) {
             let p: &str = if prev.word.bytes().all(|b| b.is_ascii_digit()) { "#" } else { &prev.stem };
             out.items.push((fnv(ns::PAIR, &[p.as_bytes(), stem.as_bytes()]), 1.0, wi));
         }
-        if !numeric && t.word.len() > 2 {
+        if char_grams && !numeric && t.word.len() > 2 {
             buf.clear();
             buf.push('^');
             buf.push_str(&t.word);
@@ -123,7 +134,7 @@ pub fn base(text: &str, tokens: &[Token], out: &mut FeatureVec) {
 
 /// The sentiment model's own features on top of [`base`]: the lexicon's hits
 /// and every feature again under the genre's key.
-pub fn extend(tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVec) {
+fn extend(tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVec) {
     for hit in lexicon.hits(tokens) {
         let key: &[u8] = if hit.weight < 0.0 { b"-" } else { b"+" };
         out.items.push((fnv(ns::LEX, &[key]), hit.weight.abs() * LEX_SCALE, hit.at as u32));

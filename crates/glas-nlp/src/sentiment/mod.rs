@@ -164,14 +164,6 @@ impl Classifier {
         f
     }
 
-    /// The sentiment features of a text whose [`features::base`] is already
-    /// computed (enrichment shares it with the complaint and topic model).
-    pub fn features_on(&self, base: &FeatureVec, tokens: &[Token], genre: Genre) -> FeatureVec {
-        let mut f = base.clone();
-        features::extend(tokens, &self.lexicon, genre, &mut f);
-        f
-    }
-
     pub fn predict(&self, text: &str, tokens: &[Token], genre: Genre) -> Prediction {
         predict_features(&self.model, &self.features(text, tokens, genre))
     }
