@@ -214,14 +214,14 @@ impl Analyzer {
         let mut features = FeatureVec::default();
         sentiment::features::extract(&full, &tokens, &self.sentiment.lexicon, genre, &mut features);
         // The complaint and topic model reads the word-level features alone.
-        let mut base = FeatureVec::default();
-        sentiment::features::words(&full, &tokens, &mut base);
+        let mut words = FeatureVec::default();
+        sentiment::features::words(&full, &tokens, &mut words);
         let (prediction, contributions) = if explain {
             self.sentiment.explain_features(&features, &tokens)
         } else {
             (sentiment::predict_features(&self.sentiment.model, &features), Vec::new())
         };
-        let decision = self.learned.decide(&base);
+        let decision = self.learned.decide(&words);
         let (sentiment, score) = (prediction.label, prediction.score);
         let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre, decision.complaint);
         let topics = if genre == Genre::Media || decision.complaint < 0.5 {
@@ -230,7 +230,7 @@ impl Analyzer {
             // press release is not roads).
             self.topics.explain(&tokens)
         } else {
-            self.topics_of(&tokens, &base, &decision, explain)
+            self.topics_of(&tokens, &words, &decision, explain)
         };
         let (cluster, simhash) = self.reprint_keys(m, &tokens);
         let e = Enrichment {
@@ -256,7 +256,7 @@ impl Analyzer {
             mention_type: type_rule,
             complaint: (decision.complaint * 1000.0).round() / 1000.0,
             complaint_words: if explain {
-                self.learned.reasons(learned::COMPLAINT, &base, &tokens, 6)
+                self.learned.reasons(learned::COMPLAINT, &words, &tokens, 6)
             } else {
                 Vec::new()
             },
@@ -272,7 +272,7 @@ impl Analyzer {
     fn topics_of(
         &self,
         tokens: &[Token],
-        base: &FeatureVec,
+        words: &FeatureVec,
         decision: &learned::Decision,
         explain: bool,
     ) -> Vec<TopicMatch> {
@@ -283,11 +283,11 @@ impl Analyzer {
         });
         for (code, p) in &decision.topics {
             if self.topics.has(code) && !by_rule.iter().any(|t| &t.code == code) {
-                let words = if explain { self.learned.reasons(code, base, tokens, 3) } else { Vec::new() };
+                let why = if explain { self.learned.reasons(code, words, tokens, 3) } else { Vec::new() };
                 by_rule.push(TopicMatch {
                     code: code.clone(),
                     rule: format!("model p={:.2}", p),
-                    text: words.iter().map(|r| r.term.as_str()).collect::<Vec<_>>().join(", "),
+                    text: why.iter().map(|r| r.term.as_str()).collect::<Vec<_>>().join(", "),
                 });
             }
         }

@@ -140,9 +140,7 @@ fn locative(name: &str) -> String {
         .map(|w| {
             let swap =
                 |cut: usize, end: &str| format!("{}{end}", w.chars().take(w.chars().count() - cut).collect::<String>());
-            if w.ends_with("ое") || w.ends_with("ий") || w.ends_with("ый") {
-                swap(2, "ом")
-            } else if w.ends_with("ой") {
+            if w.ends_with("ое") || w.ends_with("ий") || w.ends_with("ый") || w.ends_with("ой") {
                 swap(2, "ом")
             } else if w.ends_with("ей") {
                 swap(1, "е")
@@ -250,7 +248,7 @@ pub fn generate(seed: u64, pool: &Pool, ctx: &Ctx) -> (Scenario, PlaceScore) {
         + Duration::days(7 * (seed as i64 % 40));
     let end = start + Duration::days(DAYS);
     let mut b =
-        Builder { rng: Rng::new(seed ^ 0xa99e_a15), pool, places, items: Vec::new(), named: Vec::new(), next: 0 };
+        Builder { rng: Rng::new(seed ^ 0x0a99_ea15), pool, places, items: Vec::new(), named: Vec::new(), next: 0 };
     let mut injected = Vec::new();
     // Background: about 30 posts a day by day, fewer at night; a third are
     // grumbling about anything anywhere, the rest calm.

@@ -87,10 +87,10 @@ impl Learned {
         (self.model.bias[c] > UNLEARNED_BIAS).then_some(c)
     }
 
-    /// The decision on a text's base features.
-    pub fn decide(&self, base: &FeatureVec) -> Decision {
+    /// The decision on a text's word-level features ([`crate::sentiment::features::words`]).
+    pub fn decide(&self, words: &FeatureVec) -> Decision {
         let mut z = Vec::with_capacity(self.model.classes());
-        self.model.scores(base, &mut z);
+        self.model.scores(words, &mut z);
         let probabilities: Vec<f32> = z.iter().map(|&x| sigmoid(x)).collect();
         let mut d = Decision { complaint: probabilities[0], topics: Vec::new(), probabilities: Vec::new() };
         for (name, (&zc, &p)) in self.model.classes.iter().zip(z.iter().zip(&probabilities)).skip(1) {
@@ -103,10 +103,10 @@ impl Learned {
     }
 
     /// The words behind one class's score, strongest first (at most `n`).
-    pub fn reasons(&self, class: &str, base: &FeatureVec, tokens: &[Token], n: usize) -> Vec<Reason> {
+    pub fn reasons(&self, class: &str, words: &FeatureVec, tokens: &[Token], n: usize) -> Vec<Reason> {
         let Some(c) = self.model.classes.iter().position(|x| x == class) else { return Vec::new() };
         let mut per_word: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
-        for &(key, v, word) in &base.items {
+        for &(key, v, word) in &words.items {
             let w = self.model.weight(key, c);
             if w != 0.0 {
                 *per_word.entry(word).or_default() += v * w;

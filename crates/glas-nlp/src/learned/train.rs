@@ -69,7 +69,7 @@ pub fn appeals(datasets: &Path) -> Result<Vec<Appeal>, DataError> {
 
 /// Which texts the first fit holds out to choose thresholds on.
 fn held_out(text: &str) -> bool {
-    glas_core::fnv1a(text.bytes()) % 5 == 0
+    glas_core::fnv1a(text.bytes()).is_multiple_of(5)
 }
 
 struct Item<'a> {
