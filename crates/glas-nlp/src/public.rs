@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use glas_core::{Mention, MentionType, Sentiment};
+use glas_core::{Enrichment, Mention, MentionType, Sentiment};
 
 use crate::Analyzer;
 use crate::labelled::{LabelScore, multi};
@@ -31,18 +31,17 @@ pub struct Flags {
 }
 
 impl Flags {
-    fn of(analyzer: &Analyzer, texts: &[&str]) -> Flags {
+    fn of(enriched: &[Enrichment]) -> Flags {
         let (mut flagged, mut complaint, mut negative) = (0usize, 0usize, 0usize);
-        for t in texts {
-            let e = analyzer.enrich(&mention(t), "import");
+        for e in enriched {
             let c = e.mention_type == MentionType::Complaint;
             let n = e.sentiment == Sentiment::Negative;
             flagged += usize::from(c || n);
             complaint += usize::from(c);
             negative += usize::from(n);
         }
-        let share = |k: usize| k as f64 / texts.len().max(1) as f64;
-        Flags { texts: texts.len(), flagged: share(flagged), complaint: share(complaint), negative: share(negative) }
+        let share = |k: usize| k as f64 / enriched.len().max(1) as f64;
+        Flags { texts: enriched.len(), flagged: share(flagged), complaint: share(complaint), negative: share(negative) }
     }
 }
 
@@ -66,6 +65,11 @@ pub struct PublicReport {
     pub tweets_calm: Flags,
 }
 
+/// Texts enriched as source-less lines.
+fn enrich<'a>(analyzer: &Analyzer, texts: impl Iterator<Item = &'a str>) -> Vec<Enrichment> {
+    texts.map(|t| analyzer.enrich(&mention(t), "import")).collect()
+}
+
 fn mention(text: &str) -> Mention {
     Mention {
         id: "public".into(),
@@ -84,13 +88,12 @@ fn mention(text: &str) -> Mention {
 /// `../shared/data`).
 pub fn evaluate(analyzer: &Analyzer, datasets: &Path) -> Result<PublicReport, DataError> {
     let appeals: Vec<_> = crate::learned::train::appeals(datasets)?.into_iter().filter(|a| a.test).collect();
-    let texts: Vec<&str> = appeals.iter().map(|a| a.text.as_str()).collect();
-    let mut report = PublicReport { appeals: Flags::of(analyzer, &texts), ..Default::default() };
+    let enriched = enrich(analyzer, appeals.iter().map(|a| a.text.as_str()));
+    let mut report = PublicReport { appeals: Flags::of(&enriched), ..Default::default() };
     let mut scores: BTreeMap<String, LabelScore> = BTreeMap::new();
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let mut none = 0usize;
-    for a in &appeals {
-        let e = analyzer.enrich(&mention(&a.text), "import");
+    for (a, e) in appeals.iter().zip(&enriched) {
         none += usize::from(e.topics.is_empty());
         let gold: Vec<String> = if a.topic.is_empty() { Vec::new() } else { vec![a.topic.clone()] };
         multi(&mut scores, &gold, &e.topics);
@@ -125,8 +128,8 @@ pub fn evaluate(analyzer: &Analyzer, datasets: &Path) -> Result<PublicReport, Da
         v.into_iter().filter(|l| l.label != Sentiment::Negative).map(|l| l.text).collect()
     };
     let ne = calm(news(&datasets.join("sentiment/rusentne2023/validation_data_labeled.csv"))?);
-    report.news_calm = Flags::of(analyzer, &ne.iter().map(String::as_str).collect::<Vec<_>>());
+    report.news_calm = Flags::of(&enrich(analyzer, ne.iter().map(String::as_str)));
     let tw = calm(tweets(&datasets.join("sentiment/rusentitweet/rusentitweet_test.csv"))?);
-    report.tweets_calm = Flags::of(analyzer, &tw.iter().map(String::as_str).collect::<Vec<_>>());
+    report.tweets_calm = Flags::of(&enrich(analyzer, tw.iter().map(String::as_str)));
     Ok(report)
 }

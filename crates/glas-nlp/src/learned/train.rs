@@ -113,7 +113,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
         topic: Some((a.topic.as_str(), 1.0)),
         weight: w,
     }));
-    let not_topical = |l: &Labeled| l.label != Sentiment::Negative;
+    let calm = |l: &Labeled| l.label != Sentiment::Negative;
     let w = share(corpora.news_train.len(), 0.5);
     items.extend(corpora.news_train.iter().map(|l| Item {
         text: &l.text,
@@ -121,12 +121,11 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
         topic: Some(("", 0.3)),
         weight: w,
     }));
-    let calm: Vec<&Labeled> = corpora.tweets_train.iter().filter(|l| not_topical(l)).collect();
-    let w = share(calm.len(), 0.5);
+    let w = share(corpora.tweets_train.iter().filter(|l| calm(l)).count(), 0.5);
     for l in &corpora.tweets_train {
         // A negative tweet is not a complaint to an authority, nor clearly
         // not one: it teaches topics only.
-        let complaint = not_topical(l).then_some(false);
+        let complaint = calm(l).then_some(false);
         items.push(Item { text: &l.text, complaint, topic: Some(("", 0.3)), weight: w });
     }
     let complaints = social.iter().filter(|l| l.label == Sentiment::Negative).count();
