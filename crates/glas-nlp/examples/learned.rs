@@ -5,6 +5,13 @@
 //!
 //! `cargo run --release -p glas-nlp --example learned -- ../shared/data /tmp/model.bin`
 //! (`glas train enrichment` is the command that writes the shipped model.)
+//!
+//! Also, from the repository's root (it reads `fixtures/labelled/`):
+//! - `GLAS_BASELINE=1`: measure the shipped analyzer as it is, no training;
+//! - `GLAS_MISSES=roads:healthcare`: list the test appeals of one code that
+//!   were given another, with the rule or model behind every topic;
+//! - `GLAS_GENRES=1`: how many calm news sentences the sentiment model calls
+//!   negative when read as posts and as media.
 
 use std::path::PathBuf;
 
