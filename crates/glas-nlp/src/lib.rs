@@ -88,7 +88,7 @@ pub struct Explanation {
     pub mention_type: &'static str,
     /// The complaint model's probability and the words behind it.
     pub complaint: f32,
-    pub complaint_words: Vec<learned::Reason>,
+    pub complaint_words: Vec<Contribution>,
 }
 
 const GRATITUDE: &[&str] = &[

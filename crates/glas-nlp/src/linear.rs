@@ -3,10 +3,10 @@
 //! (complaint). Used by [`crate::learned`]; the sentiment model keeps its
 //! own softmax ([`crate::sentiment`]).
 //!
-//! Weights live in one flat vector, `classes` floats per feature, found
-//! through one hash lookup per feature: scoring all classes of a text costs
-//! about as much as scoring one. Serialized with 16-bit weights, so the files
-//! in the repository stay small.
+//! A feature's weights for every class sit inline in one hash table, as
+//! 16-bit integers: scoring all classes of a text costs one lookup per
+//! feature, about as much as scoring one, and the file in the repository
+//! holds exactly what is in memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
@@ -197,7 +197,8 @@ pub struct Example {
     pub targets: Vec<Option<(bool, f32)>>,
 }
 
-/// Hyper-parameters of [`fit`].
+/// Hyper-parameters of [`fit`] and of the sentiment model's trainer
+/// ([`crate::sentiment::train::fit`]); the default is [`fit`]'s.
 #[derive(Debug, Clone, Copy)]
 pub struct Params {
     pub epochs: usize,

@@ -60,15 +60,20 @@ pub fn train_sentiment(datasets: &Path, out: &Path) -> anyhow::Result<(Vec<Evalu
             (&media, Genre::Media, 1.0),
         ],
     );
-    let model = train::fit(&examples, &train::Params::default());
+    let model = train::fit(&examples, &train::PARAMS);
     let bytes = model.to_bytes();
-    let tmp = out.with_extension("tmp");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot write '{}'", out.display()))?;
+    write_model(out, &bytes)?;
     // Measure what was written, quantization included.
     let mut measured = Analyzer::builtin();
     measured.set_sentiment_model(glas_nlp::sentiment::Model::from_bytes(&bytes)?);
     Ok((measure(&measured, &corpora), examples.len()))
+}
+
+/// Writes a trained model in place of the old one (a temporary file renamed).
+fn write_model(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = out.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write '{}'", out.display()))
 }
 
 /// Trains the complaint and topic model from the data sets and writes it to
@@ -80,9 +85,7 @@ pub fn train_enrichment(
     let codes: Vec<&str> = glas_core::config::builtin_topics().iter().map(|t| t.code.as_str()).collect();
     let trained = glas_nlp::learned::train::train(datasets, &codes).context("cannot train the enrichment model")?;
     let bytes = trained.model.to_bytes();
-    let tmp = out.with_extension("tmp");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot write '{}'", out.display()))?;
+    write_model(out, &bytes)?;
     // Measure what was written, quantization included.
     let mut measured = Analyzer::builtin();
     measured.set_learned_model(glas_nlp::linear::Ovr::from_bytes(&bytes)?);

@@ -19,7 +19,8 @@
 pub mod train;
 
 use crate::linear::{Ovr, sigmoid};
-use crate::sentiment::features::{FeatureVec, NO_WORD};
+use crate::sentiment::Contribution;
+use crate::sentiment::features::FeatureVec;
 use crate::text::Token;
 
 const MODEL: &[u8] = include_bytes!("../../data/enrichment/model.bin");
@@ -53,13 +54,6 @@ pub struct Decision {
     /// Every class's probability, in model order (thresholds folded in: a
     /// class is decided above one half).
     pub probabilities: Vec<f32>,
-}
-
-/// Words that pushed one class, strongest first (+ towards the class).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reason {
-    pub term: String,
-    pub weight: f32,
 }
 
 impl Learned {
@@ -102,8 +96,9 @@ impl Learned {
         d
     }
 
-    /// The words behind one class's score, strongest first (at most `n`).
-    pub fn reasons(&self, class: &str, words: &FeatureVec, tokens: &[Token], n: usize) -> Vec<Reason> {
+    /// The words behind one class's score, strongest first (at most `n`;
+    /// + towards the class).
+    pub fn reasons(&self, class: &str, words: &FeatureVec, tokens: &[Token], n: usize) -> Vec<Contribution> {
         let Some(c) = self.model.classes.iter().position(|x| x == class) else { return Vec::new() };
         let mut per_word: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
         for &(key, v, word) in &words.items {
@@ -112,18 +107,7 @@ impl Learned {
                 *per_word.entry(word).or_default() += v * w;
             }
         }
-        let mut out: Vec<Reason> = per_word
-            .into_iter()
-            .filter(|(_, w)| w.abs() >= 0.05)
-            .map(|(i, weight)| Reason {
-                term: if i == NO_WORD {
-                    "(знаки, эмодзи)".to_string()
-                } else {
-                    tokens.get(i as usize).map_or_else(String::new, |t| t.word.clone())
-                },
-                weight: (weight * 100.0).round() / 100.0,
-            })
-            .collect();
+        let mut out = crate::sentiment::word_contributions(per_word, tokens);
         out.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.term.cmp(&b.term)));
         out.truncate(n);
         out

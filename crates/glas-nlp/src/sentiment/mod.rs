@@ -182,22 +182,29 @@ impl Classifier {
                 *per_word.entry(word).or_default() += v * (w[2] - w[0]);
             }
         }
-        let mut out: Vec<Contribution> = per_word
-            .into_iter()
-            .filter(|(_, w)| w.abs() >= 0.05)
-            .map(|(i, weight)| {
-                let term = if i == NO_WORD {
-                    "(знаки, эмодзи)".to_string()
-                } else {
-                    tokens.get(i as usize).map_or_else(String::new, |t| t.word.clone())
-                };
-                Contribution { term, weight: (weight * 100.0).round() / 100.0 }
-            })
-            .collect();
+        let mut out = word_contributions(per_word, tokens);
         out.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()).then_with(|| a.term.cmp(&b.term)));
         out.truncate(10);
         (p, out)
     }
+}
+
+/// A model's per-word pushes (summed over each word's features) as the words
+/// an explanation shows: those that moved the score by at least 0.05,
+/// rounded; signs and emoji under one name. Unsorted.
+pub(crate) fn word_contributions(per_word: HashMap<u32, f32>, tokens: &[Token]) -> Vec<Contribution> {
+    per_word
+        .into_iter()
+        .filter(|(_, w)| w.abs() >= 0.05)
+        .map(|(i, weight)| {
+            let term = if i == NO_WORD {
+                "(знаки, эмодзи)".to_string()
+            } else {
+                tokens.get(i as usize).map_or_else(String::new, |t| t.word.clone())
+            };
+            Contribution { term, weight: (weight * 100.0).round() / 100.0 }
+        })
+        .collect()
 }
 
 pub fn predict_features(model: &Model, f: &FeatureVec) -> Prediction {

@@ -165,24 +165,10 @@ impl Corpora {
     }
 }
 
-/// Hyper-parameters of [`fit`].
-#[derive(Debug, Clone, Copy)]
-pub struct Params {
-    pub epochs: usize,
-    /// AdaGrad step.
-    pub rate: f32,
-    /// L2 penalty per update.
-    pub l2: f32,
-    /// Features seen in fewer training texts are dropped.
-    pub min_count: u32,
-    pub seed: u64,
-}
+pub use crate::linear::Params;
 
-impl Default for Params {
-    fn default() -> Self {
-        Params { epochs: 20, rate: 0.05, l2: 1e-5, min_count: 3, seed: 0x61a5 }
-    }
-}
+/// The sentiment model's hyper-parameters (weights below `prune` dropped).
+pub const PARAMS: Params = Params { epochs: 20, rate: 0.05, l2: 1e-5, min_count: 3, prune: 1e-3, seed: 0x61a5 };
 
 /// One training example.
 pub struct Example {
@@ -254,7 +240,7 @@ pub fn fit(examples: &[Example], p: &Params) -> Model {
         }
     }
     let weights =
-        keys.into_iter().zip(w).filter(|(_, w)| w.iter().any(|x| x.abs() >= 1e-3)).collect::<HashMap<_, _, _>>();
+        keys.into_iter().zip(w).filter(|(_, w)| w.iter().any(|x| x.abs() >= p.prune)).collect::<HashMap<_, _, _>>();
     Model { bias, weights }
 }
 
