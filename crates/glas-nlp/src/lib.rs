@@ -6,7 +6,8 @@
 //! - language: whatlang, with short Cyrillic texts taken as Russian;
 //! - sentiment: a trained linear model over words, word pairs, character
 //!   n-grams and the PolSentiLex lexicon ([`sentiment`]), told the genre
-//!   (media or social) by the source;
+//!   (media or social) by the source, or, where the source does not say (an
+//!   import), by the register model of [`learned`];
 //! - complaint: a trained decision whether a resident complains or asks for
 //!   something to be fixed, however calmly worded ([`learned`]);
 //! - topics: the pipeline's taxonomy rules ([`topics`]) plus, for residents'
@@ -138,6 +139,12 @@ pub fn genre(source_kind: &str, has_title: bool) -> Genre {
     if has_title || matches!(source_kind, "rss" | "html") { Genre::Media } else { Genre::Social }
 }
 
+/// Whether a source kind says who writes there: news sites and feeds are
+/// media, channels and walls are posts; an import or a JSONL feed does not say.
+pub fn declares_genre(source_kind: &str) -> bool {
+    !matches!(source_kind, "import" | "jsonl")
+}
+
 impl Analyzer {
     pub fn new(places: &[Place], topics: &[TopicRule], watchlist: &[Watch]) -> Analyzer {
         let tok = Tokenizer::default();
@@ -210,20 +217,33 @@ impl Analyzer {
             _ => m.text.clone(),
         };
         let tokens = self.tok.tokens(&full);
-        let genre = genre(source_kind, m.title.is_some());
-        let mut features = FeatureVec::default();
-        sentiment::features::extract(&full, &tokens, &self.sentiment.lexicon, genre, &mut features);
         // The complaint and topic model reads the word-level features alone.
         let mut words = FeatureVec::default();
         sentiment::features::words(&full, &tokens, &mut words);
+        let decision = self.learned.decide(&words);
+        let declared = genre(source_kind, m.title.is_some());
+        // A text whose source does not say who writes there (an import, a
+        // JSONL feed), written as news and complaining of nothing, is read as
+        // news: calm news speaks of courts, accidents and conflicts, which a
+        // resident's post would mean as a complaint.
+        let as_news = declared == Genre::Social
+            && !declares_genre(source_kind)
+            && decision.news >= AS_NEWS
+            && decision.complaint < 0.5;
+        let genre = if as_news { Genre::Media } else { declared };
+        let mut features = FeatureVec::default();
+        sentiment::features::extract(&full, &tokens, &self.sentiment.lexicon, genre, &mut features);
         let (prediction, contributions) = if explain {
             self.sentiment.explain_features(&features, &tokens)
         } else {
             (sentiment::predict_features(&self.sentiment.model, &features), Vec::new())
         };
-        let decision = self.learned.decide(&words);
         let (sentiment, score) = (prediction.label, prediction.score);
-        let (mention_type, type_rule) = mention_type(&full, &tokens, sentiment, genre, decision.complaint);
+        let (mention_type, type_rule) = if as_news {
+            (MentionType::News, "written as news")
+        } else {
+            mention_type(&full, &tokens, sentiment, genre, decision.complaint)
+        };
         let topics = if genre == Genre::Media || decision.complaint < 0.5 {
             // The topic model learned residents' complaints: media texts and
             // other posts keep the rules' topics ("ремонт водовода" in a
@@ -248,9 +268,10 @@ impl Analyzer {
         let why = Explanation {
             sentiment: contributions,
             probabilities: prediction.probabilities,
-            genre: match genre {
-                Genre::Media => "media",
-                Genre::Social => "social",
+            genre: match (genre, as_news) {
+                (Genre::Media, false) => "media",
+                (Genre::Media, true) => "media (written as news)",
+                (Genre::Social, _) => "social",
             },
             topics,
             mention_type: type_rule,
@@ -340,6 +361,11 @@ pub fn language(text: &str) -> String {
     }
 }
 
+/// The register model's probability (its threshold folded in at one half) a
+/// post needs to be read as news: only when the model is sure, since a
+/// resident's short, plainly worded post reads much like a news line.
+const AS_NEWS: f32 = 0.8;
+
 /// The complaint probability a text that asks needs to count as a complaint.
 const ASKING_COMPLAINT: f32 = 0.8;
 
@@ -414,6 +440,20 @@ mod tests {
             MentionType::Gratitude
         );
         assert_eq!(a.enrich(&m("В округе прошло заседание комиссии"), "rss").mention_type, MentionType::News);
+    }
+
+    #[test]
+    fn lines_without_a_source_written_as_news_read_as_news() {
+        let a = Analyzer::builtin();
+        let line = "Суд приговорил бывшего главу района к трём годам условно за превышение полномочий, \
+                    сообщает пресс-служба краевого суда.";
+        let (e, why) = a.enrich_explained(&m(line), "import");
+        assert_eq!((e.mention_type, why.genre), (MentionType::News, "media (written as news)"), "{why:?}");
+        // A channel says who writes there: the source decides.
+        assert_eq!(a.enrich_explained(&m(line), "telegram").1.genre, "social");
+        // A resident's complaint imported the same way stays a complaint.
+        let complaint = a.enrich(&m("Третий день нет воды в Величаевском, сколько можно терпеть!"), "import");
+        assert_eq!(complaint.mention_type, MentionType::Complaint);
     }
 
     #[test]

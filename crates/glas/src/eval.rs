@@ -44,29 +44,16 @@ pub fn sentiment(datasets: &Path, analyzer: &Analyzer) -> anyhow::Result<Vec<Eva
 
 /// Trains the sentiment model from the data sets and writes it to `out`;
 /// returns its figures on the test splits.
-pub fn train_sentiment(datasets: &Path, out: &Path) -> anyhow::Result<(Vec<Evaluation>, usize)> {
+pub fn train_sentiment(datasets: &Path, out: &Path) -> anyhow::Result<(Vec<Evaluation>, train::Trained)> {
     let corpora = Corpora::load(datasets).context("cannot load the sentiment data sets")?;
     let analyzer = Analyzer::builtin();
-    let (social, media) = train::municipal_train();
-    let examples = train::examples(
-        analyzer.sentiment(),
-        analyzer.tokenizer(),
-        &[
-            (&corpora.tweets_train, Genre::Social, 1.0),
-            (&corpora.news_train, Genre::Media, 1.0),
-            // The hand-written municipal posts weigh as much as a whole corpus:
-            // they are the genre glas reads most.
-            (&social, Genre::Social, 1.0),
-            (&media, Genre::Media, 1.0),
-        ],
-    );
-    let model = train::fit(&examples, &train::PARAMS);
-    let bytes = model.to_bytes();
+    let trained = train::train(analyzer.sentiment(), analyzer.tokenizer(), &corpora);
+    let bytes = trained.model.to_bytes();
     write_model(out, &bytes)?;
     // Measure what was written, quantization included.
     let mut measured = Analyzer::builtin();
     measured.set_sentiment_model(glas_nlp::sentiment::Model::from_bytes(&bytes)?);
-    Ok((measure(&measured, &corpora), examples.len()))
+    Ok((measure(&measured, &corpora), trained))
 }
 
 /// Writes a trained model in place of the old one (a temporary file renamed).

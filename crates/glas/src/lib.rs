@@ -718,12 +718,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Train { what: TrainKind::Sentiment { datasets, out } } => {
             let started = std::time::Instant::now();
-            let (results, n) = eval::train_sentiment(datasets, out)?;
+            let (results, trained) = eval::train_sentiment(datasets, out)?;
             println!(
-                "trained on {n} texts in {:.1} s; wrote '{}' ({} bytes)",
+                "trained on {} texts in {:.1} s; wrote '{}' ({} bytes); media negative score lowered by {}",
+                trained.examples,
                 started.elapsed().as_secs_f64(),
                 out.display(),
-                std::fs::metadata(out).map(|m| m.len()).unwrap_or(0)
+                std::fs::metadata(out).map(|m| m.len()).unwrap_or(0),
+                trained.media_shift
             );
             eval::print(&results);
             Ok(ExitCode::SUCCESS)

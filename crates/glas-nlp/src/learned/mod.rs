@@ -1,6 +1,7 @@
 //! The learned part of enrichment: whether a mention is a resident's
-//! complaint (or a request to fix something, however politely worded), and
-//! its municipal topics, by one one-vs-rest model ([`crate::linear`]) over the
+//! complaint (or a request to fix something, however politely worded),
+//! whether it is written as news, and its municipal topics, by one
+//! one-vs-rest model ([`crate::linear`]) over the
 //! word-level features ([`crate::sentiment::features::words`]).
 //!
 //! Why a model beside the rules: calm, factual complaints ("На столбе не горит
@@ -25,8 +26,15 @@ use crate::text::Token;
 
 const MODEL: &[u8] = include_bytes!("../../data/enrichment/model.bin");
 
-/// The model's first class; the others are topic codes.
+/// The model's first class.
 pub const COMPLAINT: &str = "complaint";
+
+/// The model's second class: the text is written as news (journalism, a
+/// press release), not by a resident.
+pub const NEWS: &str = "news";
+
+/// The classes from this one on are topic codes.
+pub const FIRST_TOPIC: usize = 2;
 
 /// The model's settings `veto.CODE`: below this probability of the topic
 /// (its threshold folded in), a built-in rule's topic CODE is dropped. Chosen
@@ -49,6 +57,8 @@ pub struct Learned {
 pub struct Decision {
     /// Probability that the text is a complaint or a request to fix something.
     pub complaint: f32,
+    /// Probability that the text is written as news.
+    pub news: f32,
     /// Topic codes the model assigns, with their probabilities, in model order.
     pub topics: Vec<(String, f32)>,
     /// Every class's probability, in model order (thresholds folded in: a
@@ -86,8 +96,13 @@ impl Learned {
         let mut z = Vec::with_capacity(self.model.classes());
         self.model.scores(words, &mut z);
         let probabilities: Vec<f32> = z.iter().map(|&x| sigmoid(x)).collect();
-        let mut d = Decision { complaint: probabilities[0], topics: Vec::new(), probabilities: Vec::new() };
-        for (name, (&zc, &p)) in self.model.classes.iter().zip(z.iter().zip(&probabilities)).skip(1) {
+        let mut d = Decision {
+            complaint: probabilities[0],
+            news: probabilities[1],
+            topics: Vec::new(),
+            probabilities: Vec::new(),
+        };
+        for (name, (&zc, &p)) in self.model.classes.iter().zip(z.iter().zip(&probabilities)).skip(FIRST_TOPIC) {
             if zc > 0.0 {
                 d.topics.push((name.clone(), p));
             }
@@ -129,10 +144,12 @@ mod tests {
     #[test]
     fn the_shipped_model_reads_calm_complaints_and_news() {
         let m = Learned::builtin();
-        assert_eq!(m.model().classes[0], COMPLAINT);
+        assert_eq!(m.model().classes[..FIRST_TOPIC], [COMPLAINT, NEWS]);
         assert!(m.model().classes.iter().any(|c| c == "housing"));
         assert!(decide("На столбе не горит светильник, просим заменить").complaint > 0.5);
         assert!(decide("Прошу отремонтировать крышу нашего дома, течёт в подъезде").complaint > 0.5);
-        assert!(decide("Губернатор вручил награды лучшим педагогам края").complaint < 0.5);
+        let news = decide("Губернатор вручил награды лучшим педагогам края");
+        assert!(news.complaint < 0.5 && news.news > 0.5, "{news:?}");
+        assert!(decide("у нас в подъезде опять лампочки не горят, сколько можно").news < 0.5);
     }
 }

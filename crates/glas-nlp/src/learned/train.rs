@@ -19,8 +19,8 @@ use std::path::Path;
 
 use glas_core::Sentiment;
 
-use super::COMPLAINT;
-use crate::linear::{self, Example, Ovr, Params, sigmoid};
+use super::{COMPLAINT, FIRST_TOPIC, NEWS};
+use crate::linear::{self, Example, Ovr, Params, held_out, sigmoid};
 use crate::sentiment::features::{self, FeatureVec};
 use crate::sentiment::train::{Corpora, DataError, Labeled, municipal_train};
 use crate::text::Tokenizer;
@@ -67,15 +67,13 @@ pub fn appeals(datasets: &Path) -> Result<Vec<Appeal>, DataError> {
     Ok(out)
 }
 
-/// Which texts the first fit holds out to choose thresholds on.
-fn held_out(text: &str) -> bool {
-    glas_core::fnv1a(text.bytes()).is_multiple_of(5)
-}
-
 struct Item<'a> {
     text: &'a str,
     /// Complaint target, if this corpus teaches it.
     complaint: Option<bool>,
+    /// Whether the text is written as news (journalism, press releases) or by
+    /// a resident (posts, tweets, appeals).
+    news: bool,
     /// Topic code (empty: none) if this corpus teaches topics, and its weight.
     topic: Option<(&'a str, f32)>,
     /// Weight of the complaint target.
@@ -110,6 +108,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     items.extend(appeals.iter().map(|a| Item {
         text: &a.text,
         complaint: Some(true),
+        news: false,
         topic: Some((a.topic.as_str(), 1.0)),
         weight: w,
     }));
@@ -118,6 +117,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     items.extend(corpora.news_train.iter().map(|l| Item {
         text: &l.text,
         complaint: Some(false),
+        news: true,
         topic: Some(("", 0.3)),
         weight: w,
     }));
@@ -126,17 +126,22 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
         // A negative tweet is not a complaint to an authority, nor clearly
         // not one: it teaches topics only.
         let complaint = calm(l).then_some(false);
-        items.push(Item { text: &l.text, complaint, topic: Some(("", 0.3)), weight: w });
+        items.push(Item { text: &l.text, complaint, news: false, topic: Some(("", 0.3)), weight: w });
     }
     let complaints = social.iter().filter(|l| l.label == Sentiment::Negative).count();
     let (wc, wn) = (share(complaints, 0.3), share(social.len() + media.len() - complaints, 0.3));
     // A negative press release is news, not a complaint.
-    let posts = social.iter().map(|l| (l, l.label == Sentiment::Negative));
-    for (l, yes) in posts.chain(media.iter().map(|l| (l, false))) {
-        items.push(Item { text: &l.text, complaint: Some(yes), topic: None, weight: if yes { wc } else { wn } });
+    let posts = social.iter().map(|l| (l, l.label == Sentiment::Negative, false));
+    for (l, yes, news) in posts.chain(media.iter().map(|l| (l, false, true))) {
+        let weight = if yes { wc } else { wn };
+        items.push(Item { text: &l.text, complaint: Some(yes), news, topic: None, weight });
     }
+    // The register: news and press releases against residents' writing,
+    // each side weighing alike.
+    let news_texts = items.iter().filter(|i| i.news).count();
+    let (news_weight, post_weight) = (share(news_texts, 1.0), share(items.len() - news_texts, 1.0));
 
-    let mut classes: Vec<&str> = vec![COMPLAINT];
+    let mut classes: Vec<&str> = vec![COMPLAINT, NEWS];
     classes.extend_from_slice(codes);
     let positives: Vec<usize> =
         classes.iter().map(|c| items.iter().filter(|i| i.topic.is_some_and(|(t, _)| t == *c)).count()).collect();
@@ -144,7 +149,8 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     let example = |i: &Item, f: FeatureVec| {
         let mut targets = Vec::with_capacity(classes.len());
         targets.push(i.complaint.map(|y| (y, i.weight)));
-        for (c, code) in classes.iter().enumerate().skip(1) {
+        targets.push(Some((i.news, if i.news { news_weight } else { post_weight })));
+        for (c, code) in classes.iter().enumerate().skip(FIRST_TOPIC) {
             targets.push(i.topic.map(|(t, tw)| {
                 let yes = t == *code;
                 // Positives of a rare topic weigh more, by the square root of
@@ -184,7 +190,9 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     let mut thresholds = Vec::with_capacity(classes.len());
     for (c, name) in classes.iter().enumerate() {
         let threshold = if c == 0 {
-            complaint_threshold(&dev)
+            balanced_threshold(&dev, c, |i| i.complaint)
+        } else if c == 1 {
+            balanced_threshold(&dev, c, |i| Some(i.news))
         } else if positives[c] < LEARN_MIN {
             1.0
         } else {
@@ -199,7 +207,7 @@ pub fn train(datasets: &Path, codes: &[&str]) -> Result<Trained, DataError> {
     let vetoing: Vec<String> = classes
         .iter()
         .enumerate()
-        .skip(1)
+        .skip(FIRST_TOPIC)
         .filter(|&(c, _)| positives[c] >= VETO_MIN)
         .map(|(_, name)| name.to_string())
         .collect();
@@ -247,7 +255,7 @@ fn veto_floor(
     let score = |floor: f32| {
         let mut f1 = 0.0;
         let mut n = 0;
-        for (c, code) in classes.iter().enumerate().skip(1) {
+        for (c, code) in classes.iter().enumerate().skip(FIRST_TOPIC) {
             if thresholds[c].1 >= 1.0 {
                 continue;
             }
@@ -282,30 +290,28 @@ const VETO_MIN: usize = 50;
 const GRID: [f32; 19] =
     [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
-/// The complaint threshold with the best balanced accuracy on the held-out
-/// texts (recall on complaints and on the rest weigh alike).
-fn complaint_threshold(dev: &[(&Item, Vec<f32>, Vec<f32>)]) -> f32 {
-    let best = GRID.iter().copied().max_by(|&a, &b| {
-        let score = |t: f32| {
-            let (mut tp, mut p, mut tn, mut n) = (0f32, 0f32, 0f32, 0f32);
-            for (i, probs, _) in dev {
-                match i.complaint {
-                    Some(true) => {
-                        p += 1.0;
-                        tp += f32::from(probs[0] >= t);
-                    }
-                    Some(false) => {
-                        n += 1.0;
-                        tn += f32::from(probs[0] < t);
-                    }
-                    None => {}
+/// The threshold of a yes/no class (`target`: what an item teaches, if
+/// anything) with the best balanced accuracy on the held-out texts: recall on
+/// both sides weighs alike.
+fn balanced_threshold(dev: &[(&Item, Vec<f32>, Vec<f32>)], c: usize, target: impl Fn(&Item) -> Option<bool>) -> f32 {
+    let score = |t: f32| {
+        let (mut tp, mut p, mut tn, mut n) = (0f32, 0f32, 0f32, 0f32);
+        for (i, probs, _) in dev {
+            match target(i) {
+                Some(true) => {
+                    p += 1.0;
+                    tp += f32::from(probs[c] >= t);
                 }
+                Some(false) => {
+                    n += 1.0;
+                    tn += f32::from(probs[c] < t);
+                }
+                None => {}
             }
-            tp / p.max(1.0) + tn / n.max(1.0)
-        };
-        score(a).total_cmp(&score(b)).then(b.total_cmp(&a))
-    });
-    best.unwrap_or(0.5)
+        }
+        tp / p.max(1.0) + tn / n.max(1.0)
+    };
+    GRID.iter().copied().max_by(|&a, &b| score(a).total_cmp(&score(b)).then(b.total_cmp(&a))).unwrap_or(0.5)
 }
 
 /// The threshold of one topic with the best F1 on the held-out texts.

@@ -66,6 +66,12 @@ impl Genre {
     }
 }
 
+/// The feature every text of a genre carries once with value 1: its weights
+/// are the genre's own class biases.
+pub fn genre_bias(genre: Genre) -> u64 {
+    fnv(ns::SIGN, &[b"genre"]) ^ genre.salt()
+}
+
 /// Extracts the features of a text (its tokens and the raw text for signs).
 pub fn extract(text: &str, tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVec) {
     base(text, tokens, out);
@@ -141,6 +147,7 @@ fn extend(tokens: &[Token], lexicon: &Lexicon, genre: Genre, out: &mut FeatureVe
     }
     out.items.push((fnv(ns::SIGN, &[b"genre"]), 1.0, NO_WORD));
     let salt = genre.salt();
+    // The copy of the "genre" sign is `genre_bias(genre)`.
     for k in 0..out.items.len() {
         let (h, v, w) = out.items[k];
         out.items.push((h ^ salt, v, w));
