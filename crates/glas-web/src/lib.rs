@@ -1,13 +1,27 @@
-//! glas-web: the HTTP API over the store (`glas serve`).
+//! glas-web: the analysts' workspace and the HTTP API over the store
+//! (`glas serve`).
 //!
-//! | method and path | does |
-//! |---|---|
-//! | `GET /api/search` | a page of hits: `q`, `since`, `from`, `to`, `sort`, `page`, `size`, `collapse`, `facets` |
-//! | `GET /api/facets` | hits per source, topic, place, sentiment, type, day for the same parameters |
-//! | `GET /api/mentions/{id}` | one mention with its enrichment |
-//! | `GET /api/export` | every matching mention as `format=csv` or `jsonl`, streamed |
-//! | `GET /api/searches`, `POST /api/searches`, `DELETE /api/searches/{name}` | saved searches |
-//! | `GET /api/openapi.json` | this API as OpenAPI 3.0 |
+//! Every page and API call needs a session (log in at `/login`) or an API
+//! token (`Authorization: Bearer`); roles decide what each may do
+//! ([`auth`], [`accounts`]). Logins, searches, exports and changes are
+//! written to the audit log.
+//!
+//! | method and path | does | least role |
+//! |---|---|---|
+//! | `GET /login`, `POST /login`, `POST /logout` | the session | — |
+//! | `GET /` | the home page | viewer |
+//! | `GET /search`, `GET /search/refine` | search as a page: filters, facets, volume chart, exports | analyst |
+//! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
+//! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
+//! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
+//! | `GET /admin/users`, `POST /admin/users`, `POST /admin/users/{name}/disable`, `GET /admin/audit` | accounts and the audit log | admin |
+//! | `GET /api` | what this server is | viewer |
+//! | `GET /api/search` | a page of hits: `q`, `since`, `from`, `to`, `sort`, `page`, `size`, `collapse`, `facets` | analyst |
+//! | `GET /api/facets` | hits per source, topic, place, sentiment, type, day for the same parameters | analyst |
+//! | `GET /api/mentions/{id}` | one mention with its enrichment | viewer |
+//! | `GET /api/export` | every matching mention as `format=csv` or `jsonl`, streamed | analyst |
+//! | `GET /api/searches`, `POST /api/searches`, `DELETE /api/searches/{name}` | saved searches | analyst |
+//! | `GET /api/openapi.json` | this API as OpenAPI 3.0 | viewer |
 //!
 //! Every error is JSON: `{"error": code, "reason": English, "reason_ru":
 //! Russian, "position": n}` (position only for query syntax errors). Limits:
@@ -18,26 +32,35 @@
 //! [`router`] builds the whole service from an [`AppState`]; tests call it
 //! without a socket.
 
+pub mod accounts;
+pub mod auth;
+mod mention_page;
 mod openapi;
 mod page;
+mod search_page;
+mod status_pages;
+
+pub use status_pages::Stages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Extension, Json};
 use chrono::{NaiveDate, Utc};
 use glas_core::config::SavedSearch;
 use glas_core::query::{MAX_QUERY_CHARS, QueryError};
 use glas_store::saved::{SavedError, SavedSearches};
 use glas_store::search::MAX_PAGE;
 use glas_store::{ExportFormat, SearchRequest, Sort, Store, StoreError};
+
+use accounts::{AccountError, Accounts, Principal};
 use serde::Deserialize;
 
 /// Deepest result accepted (`(page - 1) * size`): paging further is a sign
@@ -66,6 +89,14 @@ pub struct AppState {
     pub pipeline_searches: Vec<SavedSearch>,
     pub tz: chrono_tz::Tz,
     pub limits: Limits,
+    /// Accounts, sessions, tokens and the audit log (`DATA/workspace.sqlite`,
+    /// `DATA/audit.jsonl`).
+    pub accounts: Arc<Accounts>,
+    /// The pipeline's analyzer, for the reasons on a mention's page (none:
+    /// the page shows the stored fields alone).
+    pub analyzer: Option<Arc<glas_nlp::Analyzer>>,
+    /// Source health and reports on demand (none: those pages say so).
+    pub stages: Option<Arc<dyn Stages>>,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
 }
@@ -76,16 +107,40 @@ impl AppState {
         data_dir: PathBuf,
         pipeline_searches: Vec<SavedSearch>,
         tz: chrono_tz::Tz,
-    ) -> AppState {
-        AppState { store, data_dir, pipeline_searches, tz, limits: Limits::default(), saved_lock: Default::default() }
+    ) -> Result<AppState, AccountError> {
+        let accounts = Arc::new(Accounts::open(&data_dir)?);
+        Ok(AppState {
+            store,
+            data_dir,
+            pipeline_searches,
+            tz,
+            limits: Limits::default(),
+            accounts,
+            analyzer: None,
+            stages: None,
+            saved_lock: Default::default(),
+        })
     }
 }
 
-/// The API's routes over `state`.
+/// The workspace's and the API's routes over `state`, behind [`auth::gate`].
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
+/// the audit log records the client's address.
 pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
-        .route("/", get(index))
-        .route("/search", get(page::search_page))
+        .route("/login", get(auth::login_get).post(auth::login_post))
+        .route("/logout", post(auth::logout))
+        .route("/", get(page::home))
+        .route("/admin/users", get(page::users_page).post(page::add_user))
+        .route("/admin/users/{name}/disable", post(page::disable_user))
+        .route("/admin/audit", get(page::audit_page))
+        .route("/api", get(index))
+        .route("/search", get(search_page::search_page))
+        .route("/search/refine", get(search_page::refine))
+        .route("/mentions/{id}", get(mention_page::mention_page))
+        .route("/sources", get(status_pages::sources_page))
+        .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))
+        .route("/reports/{name}", get(status_pages::report_file_get))
         .route("/api/search", get(search))
         .route("/api/facets", get(facets))
         .route("/api/mentions/{id}", get(mention))
@@ -94,6 +149,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/searches/{name}", axum::routing::delete(delete_search))
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -246,6 +302,7 @@ async fn index() -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "openapi": "/api/openapi.json",
         "search_page": "/search?q=",
+        "login": "/login",
     }))
 }
 
@@ -259,10 +316,17 @@ async fn openapi() -> Json<serde_json::Value> {
 
 async fn search(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<glas_store::SearchResults>> {
     let Query(p) = params.map_err(query_rejection)?;
     let req = p.request(&st)?;
+    st.accounts.record(
+        &who.name,
+        "search",
+        serde_json::json!({"q": p.q, "since": p.since, "page": p.page}),
+        who.ip.clone(),
+    );
     let store = st.store.clone();
     blocking(st.limits.timeout, move || Ok(Json(store.search(&req)?))).await
 }
@@ -327,6 +391,7 @@ impl std::io::Write for ChannelWriter {
 
 async fn export(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(p) = params.map_err(query_rejection)?;
@@ -338,6 +403,13 @@ async fn export(
     let req = p.request(&st)?;
     // Report a bad query as an error, before the response starts streaming.
     glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    // Residents' posts are personal data: who exported what is kept.
+    st.accounts.record(
+        &who.name,
+        "export",
+        serde_json::json!({"q": p.q, "since": p.since, "from": p.from, "to": p.to, "format": format.extension()}),
+        who.ip.clone(),
+    );
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
     let store = st.store.clone();
     let deadline = std::time::Instant::now() + st.limits.export_timeout;
@@ -393,6 +465,7 @@ async fn list_searches(State(st): State<Arc<AppState>>) -> ApiResult<Json<serde_
 
 async fn create_search(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     body: Result<Json<SavedSearch>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let Json(search) = body.map_err(|e| {
@@ -404,13 +477,26 @@ async fn create_search(
     let _guard = st.saved_lock.lock().await;
     let seq = st.store.indexed_seq()?;
     let created = SavedSearches::new(&st.data_dir).create(&st.pipeline_searches, search, seq).map_err(saved_error)?;
+    st.accounts.record(
+        &who.name,
+        "saved_search_created",
+        serde_json::json!({"name": created.search.name, "query": created.search.query, "recipients": created.search.to}),
+        who.ip.clone(),
+    );
     Ok((StatusCode::CREATED, Json(serde_json::to_value(created).expect("serializes"))))
 }
 
-async fn delete_search(State(st): State<Arc<AppState>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_search(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     let _guard = st.saved_lock.lock().await;
     match SavedSearches::new(&st.data_dir).delete(&st.pipeline_searches, &name).map_err(saved_error)? {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => {
+            st.accounts.record(&who.name, "saved_search_deleted", serde_json::json!({"name": name}), who.ip.clone());
+            Ok(StatusCode::NO_CONTENT)
+        }
         false => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

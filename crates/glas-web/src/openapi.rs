@@ -56,8 +56,9 @@ pub fn document() -> Value {
         "info": {
             "title": "glas API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Search of mentions gathered and enriched by glas, saved searches and exports. Errors are JSON with an English and a Russian reason.",
+            "description": "Search of mentions gathered and enriched by glas, saved searches and exports. Errors are JSON with an English and a Russian reason. Every call needs an API token (`glas token create NAME --role analyst`) as `Authorization: Bearer TOKEN`, or a workspace session; without one it answers 401, outside the token's role 403. Search, facets, export and saved searches need the role analyst; mentions and this document, viewer.",
         },
+        "security": [{"bearer": []}],
         "paths": {
             "/api/search": {"get": {
                 "summary": "A page of hits",
@@ -114,9 +115,11 @@ pub fn document() -> Value {
                 },
             }},
         },
-        "components": {"schemas": {
+        "components": {
+          "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API token from `glas token create`"}},
+          "schemas": {
             "Error": {"type": "object", "required": ["error", "reason", "reason_ru"], "properties": {
-                "error": {"type": "string", "enum": ["bad_request", "query_syntax", "query_too_long", "not_found", "exists", "in_pipeline", "timeout", "internal"]},
+                "error": {"type": "string", "enum": ["bad_request", "query_syntax", "query_too_long", "not_found", "exists", "in_pipeline", "timeout", "internal", "unauthorized", "forbidden"]},
                 "reason": {"type": "string"},
                 "reason_ru": {"type": "string"},
                 "position": {"type": "integer", "description": "1-based character position of a query syntax error"},

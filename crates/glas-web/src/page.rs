@@ -1,150 +1,410 @@
-//! `/search`: the search as a page an official can read, in Russian — where
-//! alert emails link to. Same parameters as `/api/search`; the query
-//! language is the CLI's. Errors are shown on the page, not as JSON.
+//! The workspace's pages, server-rendered in Russian: the frame every page
+//! shares ([`layout`]: the menu by role, who is logged in, logout), the home
+//! page, and the administrators' accounts and audit log. The search and a
+//! mention's page have modules of their own.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::Extension;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use glas_core::ru;
 use glas_core::ru::escape_html as esc;
-use glas_store::SearchResults;
+use serde::Deserialize;
 
-use crate::{AppState, SearchParams, blocking};
+use crate::accounts::{AccountError, Principal, Role};
+use crate::{AppState, blocking};
 
-pub(crate) async fn search_page(
-    State(st): State<Arc<AppState>>,
-    params: Result<Query<SearchParams>, QueryRejection>,
-) -> Html<String> {
-    let Ok(Query(p)) = params else {
-        return Html(page("", None, None, Err("неверные параметры запроса".into())));
-    };
-    let (q, since) = (p.q.clone(), p.since.clone());
-    let result = match p.request(&st) {
-        Err(e) => Err(e.reason_ru),
-        Ok(req) => {
-            let store = st.store.clone();
-            blocking(st.limits.timeout, move || Ok(store.search(&req)?)).await.map_err(|e| e.reason_ru)
-        }
-    };
-    Html(page(&q, since.as_deref(), p.page, result))
-}
+/// The menu: (path, label, least role).
+const MENU: [(&str, &str, Role); 5] = [
+    ("/", "Главная", Role::Viewer),
+    ("/search", "Поиск", Role::Analyst),
+    ("/sources", "Источники", Role::Analyst),
+    ("/reports", "Отчёты", Role::Viewer),
+    ("/admin/users", "Пользователи и журнал", Role::Admin),
+];
 
-/// `text` with the byte ranges `marks` wrapped in `<mark>`, all escaped.
-fn marked(text: &str, marks: &[(usize, usize)]) -> String {
-    let mut out = String::with_capacity(text.len() + 16 * marks.len());
-    let mut at = 0;
-    for &(s, e) in marks {
-        if s < at || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
-            continue;
-        }
-        out.push_str(&esc(&text[at..s]));
-        let _ = write!(out, "<mark>{}</mark>", esc(&text[s..e]));
-        at = e;
-    }
-    out.push_str(&esc(&text[at..]));
-    out
-}
-
-fn link(q: &str, since: Option<&str>, page: usize) -> String {
-    let mut u = url::form_urlencoded::Serializer::new(String::new());
-    u.append_pair("q", q);
-    if let Some(s) = since {
-        u.append_pair("since", s);
-    }
-    u.append_pair("page", &page.to_string());
-    format!("/search?{}", u.finish())
-}
-
-fn page(q: &str, since: Option<&str>, page_no: Option<usize>, result: Result<SearchResults, String>) -> String {
-    let mut h = String::with_capacity(32 * 1024);
+/// A whole page: head, the menu for the principal's role (none on the login
+/// page), the body.
+pub(crate) fn layout(title: &str, who: Option<&Principal>, body: &str) -> String {
+    let mut h = String::with_capacity(body.len() + 4096);
     let _ = write!(
         h,
-        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-<title>Поиск публикаций: {}</title><style>{CSS}</style></head><body>\
-<form action=\"/search\"><input name=\"q\" value=\"{}\" placeholder=\"например: вода Величаевское\" autofocus>",
-        esc(q),
-        esc(q)
+        "<!DOCTYPE html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{} · glas</title><style>{CSS}</style></head><body>",
+        esc(title)
     );
-    if let Some(s) = since {
-        let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
-    }
-    h.push_str("<button>Найти</button></form>");
-    if let Some(s) = since {
-        let _ = write!(h, "<p class=\"meta\">За последние {}.</p>", esc(&ru::window(s)));
-    }
-    match result {
-        Err(reason) => {
-            let _ = write!(h, "<p class=\"error\">Запрос не выполнен: {}</p>", esc(&reason));
+    if let Some(p) = who {
+        h.push_str("<header><nav>");
+        for (path, label, role) in MENU {
+            if p.role >= role {
+                let _ = write!(h, "<a href=\"{path}\">{label}</a>");
+            }
         }
-        Ok(res) => {
-            let first = if res.hits.is_empty() { 0 } else { res.offset + 1 };
+        let _ = write!(h, "</nav><div class=\"user\">{} · {}", esc(&p.name), p.role.label_ru());
+        if let Some(csrf) = &p.csrf {
             let _ = write!(
                 h,
-                "<p><b>Найдено: {}</b> · показаны {}–{}</p><ol class=\"hits\" start=\"{}\">",
-                ru::mentions(res.total as u64),
-                first,
-                res.offset + res.hits.len(),
-                first.max(1)
+                "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<button class=\"link\">Выйти</button></form>",
+                esc(csrf)
             );
-            for hit in &res.hits {
-                let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
-                let mut tags = vec![
-                    ru::sentiment_label(&hit.sentiment).to_string(),
-                    ru::type_label(&hit.mention_type).to_string(),
-                ];
-                tags.extend(hit.topics.iter().map(|t| glas_core::config::topic_name(t).to_string()));
-                tags.extend(hit.places.iter().cloned());
-                let _ = write!(
-                    h,
-                    "<li class=\"{}\"><div class=\"meta\">{} · {} · {}</div>",
-                    esc(&hit.sentiment),
-                    esc(&when),
-                    esc(&hit.source),
-                    esc(&tags.join(" · "))
-                );
-                if let Some(t) = &hit.title {
-                    let _ = write!(h, "<div class=\"title\">{}</div>", marked(t, &hit.title_highlights));
-                }
-                let _ = write!(h, "<div>{}</div>", marked(&hit.snippet, &hit.highlights));
-                let mut more = Vec::new();
-                if let Some(u) = &hit.url {
-                    more.push(format!("<a href=\"{}\">открыть</a>", esc(u)));
-                }
-                if hit.more_in_cluster > 0 {
-                    more.push(esc(&ru::and_more(hit.more_in_cluster)));
-                }
-                if !more.is_empty() {
-                    let _ = write!(h, "<div class=\"meta\">{}</div>", more.join(" · "));
-                }
-                h.push_str("</li>");
-            }
-            h.push_str("</ol>");
-            let page_no = page_no.unwrap_or(1);
-            if res.offset + res.hits.len() < res.total {
-                let _ = write!(h, "<p><a href=\"{}\">Следующие →</a></p>", esc(&link(q, since, page_no + 1)));
-            }
         }
+        h.push_str("</div></header>");
     }
-    h.push_str("<p class=\"meta\">glas · тональность, темы и населённые пункты определены автоматически · перепечатки свёрнуты</p></body></html>");
+    let _ = write!(h, "<main>{body}</main></body></html>");
     h
 }
 
-const CSS: &str = "body{font-family:Arial,Helvetica,sans-serif;max-width:820px;margin:20px auto;padding:0 12px;color:#222;line-height:1.4}\
-form{display:flex;gap:8px}input[name=q]{flex:1;font-size:16px;padding:6px}button{font-size:16px;padding:6px 14px}\
-.meta{color:#666;font-size:13px}.title{font-weight:bold}.error{color:#b71c1c}mark{background:#fff59d}\
-.hits li{margin:12px 0;padding-left:6px;border-left:3px solid #ddd}.hits li.negative{border-left-color:#c62828}\
-.hits li.positive{border-left-color:#2e7d32}";
+/// The hidden field every form of a session carries.
+fn csrf_field(p: &Principal) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(p.csrf.as_deref().unwrap_or("")))
+}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `/`: what the store holds and where to go from here.
+pub(crate) async fn home(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Html<String> {
+    let store = st.store.clone();
+    let tz = st.tz;
+    let latest = blocking(st.limits.timeout, move || {
+        let req = glas_store::SearchRequest {
+            query: String::new(),
+            since: None,
+            until: None,
+            tz,
+            sort: glas_store::Sort::Date,
+            offset: 0,
+            limit: 1,
+            collapse: false,
+            facets: false,
+            after_seq: None,
+        };
+        Ok(store.search(&req)?)
+    })
+    .await;
+    let mut body = String::from("<h1>Рабочее место glas</h1>");
+    match latest {
+        Ok(r) => {
+            let _ = write!(body, "<p>В базе <b>{}</b>", ru::mentions(r.total as u64));
+            if let Some(h) = r.hits.first() {
+                let when = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
+                let _ = write!(body, "; самая свежая — {} ({}).", esc(&when), esc(&h.source));
+            }
+            body.push_str("</p>");
+        }
+        Err(e) => {
+            let _ = write!(body, "<p class=\"error\">База публикаций недоступна: {}</p>", esc(&e.reason_ru));
+        }
+    }
+    body.push_str(
+        "<ul class=\"tiles\"><li><a href=\"/reports\">Отчёты</a><span>еженедельный отчёт о напряжённости: \
+HTML, PDF, XLSX</span></li>",
+    );
+    if p.role >= Role::Analyst {
+        body.push_str(
+            "<li><a href=\"/search\">Поиск публикаций</a><span>запросы, фильтры, выгрузка в CSV и JSONL</span></li>\
+<li><a href=\"/sources\">Источники</a><span>какие молчат или с ошибками</span></li>",
+        );
+    }
+    if p.role >= Role::Admin {
+        body.push_str(
+            "<li><a href=\"/admin/users\">Пользователи</a><span>учётные записи, роли, токены API</span></li>\
+<li><a href=\"/admin/audit\">Журнал действий</a><span>входы, поиски, выгрузки, изменения</span></li>",
+        );
+    }
+    body.push_str("</ul>");
+    Html(layout("Главная", Some(&p), &body))
+}
 
-    #[test]
-    fn marks_are_escaped_and_bounded() {
-        assert_eq!(marked("нет <воды>", &[(7, 17)]), "нет <mark>&lt;воды&gt;</mark>");
-        assert_eq!(marked("abc", &[(1, 99)]), "abc", "a range past the end is ignored");
+/// `/admin/users`: accounts, tokens, and a form to add an account.
+pub(crate) async fn users_page(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Response {
+    users_view(&st, &p, None, StatusCode::OK)
+}
+
+fn users_view(st: &AppState, p: &Principal, message: Option<Result<String, String>>, status: StatusCode) -> Response {
+    let mut body = String::from("<h1>Пользователи</h1><p><a href=\"/admin/audit\">Журнал действий →</a></p>");
+    match message {
+        Some(Ok(m)) => {
+            let _ = write!(body, "<p class=\"ok\" role=\"status\">{}</p>", esc(&m));
+        }
+        Some(Err(m)) => {
+            let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", esc(&m));
+        }
+        None => {}
+    }
+    match st.accounts.users() {
+        Err(e) => {
+            let _ = write!(body, "<p class=\"error\">{}</p>", esc(&e.to_string()));
+        }
+        Ok(users) => {
+            body.push_str(
+                "<table><thead><tr><th>Имя</th><th>Роль</th><th>Состояние</th><th>Последний вход</th><th></th></tr></thead><tbody>",
+            );
+            for u in &users {
+                let role = Role::parse(&u.role).map_or(u.role.as_str(), |r| r.label_ru());
+                let last = u.last_login.as_deref().map_or("—".to_string(), |t| local_time(st, t));
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+                    esc(&u.name),
+                    role,
+                    if u.disabled { "отключена" } else { "действует" },
+                    esc(&last)
+                );
+                if !u.disabled && u.name != p.name {
+                    let _ = write!(
+                        body,
+                        "<form method=\"post\" action=\"/admin/users/{}/disable\">{}<button>Отключить</button></form>",
+                        esc(&url_path(&u.name)),
+                        csrf_field(p)
+                    );
+                }
+                body.push_str("</td></tr>");
+            }
+            body.push_str("</tbody></table>");
+        }
+    }
+    let _ = write!(
+        body,
+        "<h2>Новая учётная запись</h2><form method=\"post\" action=\"/admin/users\" class=\"stack\">{}\
+<label for=\"new-name\">Имя</label><input id=\"new-name\" name=\"name\" required maxlength=\"64\">\
+<label for=\"new-role\">Роль</label><select id=\"new-role\" name=\"role\"><option value=\"viewer\">просмотр (глава: обзор, сигналы, отчёты)</option>\
+<option value=\"analyst\" selected>аналитик (плюс поиск, выгрузка, сохранённые поиски)</option>\
+<option value=\"admin\">администратор (плюс пользователи и журнал)</option></select>\
+<label for=\"new-password\">Пароль (не короче {} символов)</label>\
+<input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
+<button>Создать</button></form>",
+        csrf_field(p),
+        crate::accounts::MIN_PASSWORD_CHARS
+    );
+    if let Ok(tokens) = st.accounts.tokens() {
+        body.push_str("<h2>Токены API</h2>");
+        if tokens.is_empty() {
+            body.push_str(
+                "<p class=\"meta\">Нет. Создаются на сервере: <code>glas token create ИМЯ --role analyst</code>.</p>",
+            );
+        } else {
+            body.push_str(
+                "<table><thead><tr><th>Имя</th><th>Роль</th><th>Создан</th><th>Состояние</th></tr></thead><tbody>",
+            );
+            for t in &tokens {
+                let role = Role::parse(&t.role).map_or(t.role.as_str(), |r| r.label_ru());
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&t.name),
+                    role,
+                    esc(&local_time(st, &t.created)),
+                    if t.revoked { "отозван" } else { "действует" }
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+    }
+    (status, Html(layout("Пользователи", Some(p), &body))).into_response()
+}
+
+fn url_path(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// An RFC 3339 stamp in the district's time, "2026-12-07 09:30".
+fn local_time(st: &AppState, t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|t| t.with_timezone(&st.tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewUser {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn add_user(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    form: Result<Form<NewUser>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(u)) = form else {
+        return users_view(&st, &p, Some(Err("Форма заполнена неверно.".into())), StatusCode::BAD_REQUEST);
+    };
+    let name = u.name.trim().to_string();
+    let Some(role) = Role::parse(&u.role) else {
+        return users_view(&st, &p, Some(Err("Выберите роль.".into())), StatusCode::BAD_REQUEST);
+    };
+    let accounts = st.accounts.clone();
+    let n = name.clone();
+    let r = tokio::task::spawn_blocking(move || accounts.add_user(&n, role, &u.password)).await;
+    match r {
+        Ok(Ok(())) => {
+            st.accounts.record(
+                &p.name,
+                "user_added",
+                serde_json::json!({"name": name, "role": role.as_str()}),
+                p.ip.clone(),
+            );
+            users_view(&st, &p, Some(Ok(format!("Учётная запись «{name}» создана."))), StatusCode::CREATED)
+        }
+        Ok(Err(e)) => users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::BAD_REQUEST),
+        Err(e) => users_view(&st, &p, Some(Err(e.to_string())), StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
+
+pub(crate) async fn disable_user(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Response {
+    if name == p.name {
+        return users_view(&st, &p, Some(Err("Свою учётную запись отключить нельзя.".into())), StatusCode::BAD_REQUEST);
+    }
+    match st.accounts.disable(&name) {
+        Ok(()) => {
+            st.accounts.record(&p.name, "user_disabled", serde_json::json!({"name": name}), p.ip.clone());
+            Redirect::to("/admin/users").into_response()
+        }
+        Err(e) => users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::NOT_FOUND),
+    }
+}
+
+fn account_error_ru(e: &AccountError) -> String {
+    match e {
+        AccountError::Exists(n) => format!("Учётная запись «{n}» уже есть."),
+        AccountError::NoSuchUser(n) => format!("Учётной записи «{n}» нет."),
+        AccountError::Invalid(_) => format!(
+            "Имя — от 1 до 64 букв, цифр, «.», «_» или «-»; пароль — не короче {} символов.",
+            crate::accounts::MIN_PASSWORD_CHARS
+        ),
+        other => format!("Не удалось: {other}"),
+    }
+}
+
+/// `/admin/audit`: the newest entries of the audit log.
+pub(crate) async fn audit_page(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Html<String> {
+    const SHOWN: usize = 500;
+    let mut body = format!(
+        "<h1>Журнал действий</h1><p class=\"meta\">Последние {SHOWN} записей, новые сверху. Весь журнал — файл \
+<code>{}</code> на сервере.</p>",
+        esc(&st.accounts.audit_path().display().to_string())
+    );
+    match st.accounts.audit_tail(SHOWN) {
+        Err(e) => {
+            let _ = write!(body, "<p class=\"error\">{}</p>", esc(&e.to_string()));
+        }
+        Ok(entries) => {
+            body.push_str(
+                "<table><thead><tr><th>Когда</th><th>Кто</th><th>Что</th><th>Подробности</th><th>Адрес</th></tr></thead><tbody>",
+            );
+            for e in &entries {
+                let detail = detail_ru(&e.detail);
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&local_time(&st, &e.at)),
+                    esc(&e.who),
+                    esc(event_ru(&e.event)),
+                    esc(&detail),
+                    esc(e.ip.as_deref().unwrap_or(""))
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+    }
+    Html(layout("Журнал действий", Some(&p), &body))
+}
+
+/// An audit entry's details as "запрос: вода · формат: csv", nulls left out.
+fn detail_ru(detail: &serde_json::Value) -> String {
+    let Some(map) = detail.as_object() else {
+        return if detail.is_null() { String::new() } else { detail.to_string() };
+    };
+    let mut parts = Vec::new();
+    for (key, value) in map {
+        let text = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) if key == "role" => Role::parse(s).map_or(s.clone(), |r| r.label_ru().into()),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(v) if v.is_empty() => continue,
+            other => other.to_string(),
+        };
+        let label = match key.as_str() {
+            "q" | "query" => "запрос",
+            "since" => "за",
+            "from" => "с",
+            "to" => "по",
+            "page" => "страница",
+            "format" => "формат",
+            "name" => "имя",
+            "role" => "роль",
+            "path" => "адрес",
+            "method" => "метод",
+            "until" => "до",
+            "recipients" => "получатели",
+            other => other,
+        };
+        parts.push(format!("{label}: {text}"));
+    }
+    parts.join(" · ")
+}
+
+fn event_ru(event: &str) -> &str {
+    match event {
+        "login" => "вход",
+        "login_failed" => "неудачный вход",
+        "login_locked" => "вход заблокирован",
+        "logout" => "выход",
+        "forbidden" => "отказано в доступе",
+        "csrf_refused" => "отклонена чужая форма",
+        "search" => "поиск",
+        "export" => "выгрузка",
+        "saved_search_created" => "сохранён поиск",
+        "saved_search_deleted" => "удалён сохранённый поиск",
+        "user_added" => "создана учётная запись",
+        "user_disabled" => "отключена учётная запись",
+        "password_changed" => "сменён пароль",
+        "token_created" => "создан токен API",
+        "token_revoked" => "отозван токен API",
+        "report_made" => "сделан отчёт",
+        other => other,
+    }
+}
+
+const CSS: &str = "*{box-sizing:border-box}body{font-family:Arial,Helvetica,sans-serif;margin:0;color:#222;line-height:1.4}\
+main{max-width:980px;margin:16px auto;padding:0 12px}\
+header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:8px;padding:8px 12px;background:#1f3a5f;color:#fff}\
+header nav{display:flex;flex-wrap:wrap;gap:14px}header a{color:#fff;text-decoration:none;font-weight:bold}\
+header .user{display:flex;gap:10px;align-items:center;font-size:14px}header form{margin:0}\
+button.link{background:none;border:1px solid #fff;color:#fff;padding:3px 10px;cursor:pointer;font-size:14px}\
+form.query{display:flex;gap:8px}input[name=q]{flex:1;min-width:0;font-size:16px;padding:6px}button{font-size:16px;padding:6px 14px}\
+.meta{color:#666;font-size:13px}.title{font-weight:bold}.error{color:#b71c1c}.ok{color:#1b5e20}mark{background:#fff59d}\
+.hits{padding-left:24px}.hits li{margin:12px 0;padding-left:6px;border-left:3px solid #ddd;overflow-wrap:anywhere}\
+.hits li.negative{border-left-color:#c62828}.hits li.positive{border-left-color:#2e7d32}\
+table{border-collapse:collapse;width:100%;margin:8px 0;font-size:14px;display:block;overflow-x:auto}\
+th,td{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}td code{font-size:12px;overflow-wrap:anywhere}\
+td form{margin:0}td button{font-size:13px;padding:3px 8px}\
+.stack{display:flex;flex-direction:column;gap:6px;max-width:420px}.stack button{align-self:flex-start;margin-top:6px}.login label{display:flex;flex-direction:column;gap:4px}\
+.stack input,.stack select,.login input{font-size:16px;padding:6px}\
+.login{max-width:360px;margin:60px auto}.login form{display:flex;flex-direction:column;gap:12px}\
+.tiles{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}\
+.tiles li{border:1px solid #ddd;border-radius:6px;padding:12px}.tiles a{font-size:18px;font-weight:bold;display:block}\
+.tiles span{color:#666;font-size:14px}\
+details.filters{margin:8px 0}details.filters form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin-top:6px}\
+details.filters label{display:flex;flex-direction:column;font-size:13px;gap:2px}details.filters select{font-size:14px;padding:4px;max-width:100%}\
+.results{display:grid;grid-template-columns:minmax(0,1fr) 220px;gap:20px}\
+.facets h3{font-size:14px;margin:12px 0 4px}.facets ul{list-style:none;padding:0;margin:0;font-size:14px}.facets li{margin:2px 0}\
+.chart{margin:8px 0}.chart svg{width:100%;height:160px;display:block}.chart .axis{font-size:11px;fill:#666}\
+.chart figcaption{font-size:12px;color:#666}.sw{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px}\
+.sw.neg{background:#c62828}.sw.neu{background:#9e9e9e}.sw.pos{background:#2e7d32}.pager a{margin-right:16px}\
+blockquote{margin:12px 0;padding:8px 12px;border-left:4px solid #ddd;background:#fafafa;white-space:pre-wrap;overflow-wrap:anywhere}\
+blockquote.negative{border-left-color:#c62828}blockquote.positive{border-left-color:#2e7d32}\
+table.fields{display:table;width:auto}table.fields th{width:180px;color:#555;font-weight:normal}ul.plain{padding-left:18px}\
+tr.bad td:first-child{border-left:4px solid #c62828}tr.warn td:first-child{border-left:4px solid #ef6c00}\
+tr.good td:first-child{border-left:4px solid #2e7d32}\
+@media (max-width:700px){.results{grid-template-columns:1fr}}";

@@ -17,8 +17,20 @@ use crate::fixture_server::FixtureServer;
 use crate::ops::{self, Ctx};
 
 /// What the demo leaves behind, removed before each run.
-const DEMO_OUTPUTS: &[&str] =
-    &["log", "index", "checkpoints.json", "analytics", "reports", "outbox", "alerts", "searches"];
+const DEMO_OUTPUTS: &[&str] = &[
+    "log",
+    "index",
+    "checkpoints.json",
+    "analytics",
+    "reports",
+    "outbox",
+    "alerts",
+    "searches",
+    "workspace.sqlite",
+    "workspace.sqlite-wal",
+    "workspace.sqlite-shm",
+    "audit.jsonl",
+];
 
 pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result<ExitCode> {
     let fixtures = match fixtures {
@@ -151,7 +163,13 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     println!("  signals   {}", display(&analysis.signals_path));
     println!("  analytics {}", display(&ctx.data_dir.join("analytics")));
     println!("  store     {data}/log (Parquet by day), {data}/index (tantivy)");
+    // The workspace's demo login: an administrator, so every screen opens.
+    let accounts = glas_web::accounts::Accounts::open(&ctx.data_dir)?;
+    accounts.add_user(DEMO_LOGIN, glas_web::accounts::Role::Admin, DEMO_PASSWORD)?;
     println!("\ntry: cargo run --release -- search 'вода Величаевском' --data {data}");
+    println!(
+        "workspace: cargo run --release -- serve --data {data}\n  then open http://127.0.0.1:8080 and log in as {DEMO_LOGIN} / {DEMO_PASSWORD}"
+    );
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
@@ -187,6 +205,10 @@ fn normalize(p: &Path) -> PathBuf {
     }
     out
 }
+
+/// The demo workspace's login (an administrator of the demo data only).
+pub const DEMO_LOGIN: &str = "demo";
+pub const DEMO_PASSWORD: &str = "demo-glas";
 
 fn reset(dir: &Path) -> anyhow::Result<()> {
     for name in DEMO_OUTPUTS {

@@ -14,6 +14,7 @@ pub mod fixture_server;
 pub mod ops;
 pub mod service;
 pub mod streams;
+pub mod users;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -119,7 +120,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         export: Option<PathBuf>,
     },
-    /// The HTTP API (search, facets, mentions, export, saved searches; OpenAPI at /api/openapi.json).
+    /// The workspace (web pages in Russian, behind a login) and the HTTP API
+    /// (search, facets, mentions, export, saved searches; OpenAPI at
+    /// /api/openapi.json). Accounts: `glas user add`; scripts: `glas token create`.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -202,6 +205,16 @@ pub enum Command {
     Eval {
         #[command(subcommand)]
         what: EvalKind,
+    },
+    /// Workspace accounts: add, list, disable, change a password.
+    User {
+        #[command(subcommand)]
+        what: users::UserCmd,
+    },
+    /// API tokens for scripts (`Authorization: Bearer TOKEN`): create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        what: users::TokenCmd,
     },
     /// Train a model of the project from public data (development data, not shipped).
     Train {
@@ -327,7 +340,7 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
@@ -489,12 +502,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = load_ctx(&cli)?;
             let store = std::sync::Arc::new(ctx.open_store_reader()?);
             let mut state =
-                glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz());
+                glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz())
+                    .context("cannot open the workspace's accounts")?;
             state.limits.timeout = std::time::Duration::from_secs((*timeout).max(1));
+            state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
+            if !state.accounts.has_users()? {
+                eprintln!(
+                    "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",
+                    demo::user_path(&ctx.data_dir).display()
+                );
+            }
+            state.stages = Some(std::sync::Arc::new(ops::WorkspaceStages { ctx, store: state.store.clone() }));
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-            println!("glas API on http://{} (OpenAPI: /api/openapi.json); Ctrl-C stops", listener.local_addr()?);
-            axum::serve(listener, glas_web::router(std::sync::Arc::new(state)))
+            println!(
+                "glas workspace on http://{} (log in at /login; API: /api/openapi.json); Ctrl-C stops",
+                listener.local_addr()?
+            );
+            let app = glas_web::router(std::sync::Arc::new(state));
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
@@ -716,6 +742,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::User { what } => users::user(&load_ctx(&cli)?.data_dir, what),
+        Command::Token { what } => users::token(&load_ctx(&cli)?.data_dir, what),
         Command::Train { what: TrainKind::Sentiment { datasets, out } } => {
             let started = std::time::Instant::now();
             let (results, trained) = eval::train_sentiment(datasets, out)?;

@@ -671,6 +671,27 @@ pub fn source_statuses(ctx: &Ctx, store: &Store, at: DateTime<Utc>) -> anyhow::R
 
 /// Writes the weekly report for `week` as HTML, PDF and XLSX to `reports/`
 /// in the data dir.
+/// The stages the workspace (`glas serve`) shows: the source-health ledger
+/// and weekly reports made on demand, over the server's read-only store.
+pub struct WorkspaceStages {
+    pub ctx: Ctx,
+    pub store: std::sync::Arc<Store>,
+}
+
+impl glas_web::Stages for WorkspaceStages {
+    fn source_health(&self) -> Result<Vec<glas_analytics::health::SourceHealth>, String> {
+        source_health(&self.ctx, &self.store, Utc::now()).map_err(|e| format!("{e:#}"))
+    }
+
+    fn weekly_report(&self, week: &str) -> Result<(), String> {
+        let week = glas_report::IsoWeek::parse(week).ok_or_else(|| format!("{week:?} is not an ISO week"))?;
+        let records = self.store.records().map_err(|e| e.to_string())?;
+        weekly_report(&self.ctx, &self.store, &records, week, &glas_report::Dashboard::default_weekly())
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
 pub fn weekly_report(
     ctx: &Ctx,
     store: &Store,

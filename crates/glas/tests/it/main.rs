@@ -4,6 +4,7 @@
 
 mod support;
 
+mod browser;
 mod cli;
 mod crawl;
 mod demo;
@@ -13,3 +14,4 @@ mod search;
 mod service;
 mod signals;
 mod smtp;
+mod workspace;

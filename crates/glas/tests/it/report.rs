@@ -20,21 +20,6 @@ fn poppler(tool: &str, args: &[&str]) -> std::process::Output {
     o
 }
 
-/// Share of a page's pixels that are not white, and of those that are the
-/// charts' red, from an RGB(A) PNG.
-fn ink(png_path: &std::path::Path) -> (f64, usize) {
-    let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
-    let inked = px.iter().filter(|p| p[..3].iter().any(|&c| c < 200)).count();
-    let red = px.iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count();
-    (inked as f64 / px.len() as f64, red)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
     let server = FixtureServer::start(&fixtures()).await.unwrap();
@@ -81,10 +66,10 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
         pages.sort();
         assert!((3..=8).contains(&pages.len()), "{} pages", pages.len());
         for p in &pages {
-            let (share, _) = ink(p);
+            let (share, _, _) = ink(p);
             assert!(share > 0.01, "{} is nearly blank ({share:.3})", p.display());
         }
-        let (_, red) = ink(&pages[0]);
+        let (_, red, _) = ink(&pages[0]);
         assert!(red > 200, "no chart on page 1 ({red} red pixels)");
         let text = String::from_utf8(poppler("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]).stdout).unwrap();
         for want in ["Главное", "80 публикаций", "Величаевское", "Сигналы недели", "стр. 1 из"]

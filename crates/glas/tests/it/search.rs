@@ -96,10 +96,26 @@ fn search_json(data: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
-fn api_state(data: &Path) -> Arc<glas_web::AppState> {
+pub(crate) fn api_state(data: &Path) -> Arc<glas_web::AppState> {
     let store = glas_store::Store::open(data).unwrap();
     let searches = vec![SavedSearch { name: "Вода".into(), query: "topic:water".into(), to: vec![] }];
-    Arc::new(glas_web::AppState::new(Arc::new(store), data.to_path_buf(), searches, chrono_tz::Europe::Moscow))
+    let mut state =
+        glas_web::AppState::new(Arc::new(store), data.to_path_buf(), searches, chrono_tz::Europe::Moscow).unwrap();
+    state.analyzer = Some(Arc::new(glas_nlp::Analyzer::builtin()));
+    Arc::new(state)
+}
+
+/// The workspace's routes and an analyst's API token for them.
+pub(crate) struct App {
+    pub router: axum::Router,
+    pub token: String,
+    pub state: Arc<glas_web::AppState>,
+}
+
+pub(crate) fn app(data: &Path) -> App {
+    let state = api_state(data);
+    let token = state.accounts.create_token("tests", glas_web::accounts::Role::Analyst).unwrap();
+    App { router: glas_web::router(state.clone()), token, state }
 }
 
 fn encode(q: &str) -> String {
@@ -111,13 +127,13 @@ fn encode(q: &str) -> String {
         .collect()
 }
 
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String, String) {
-    let mut req = Request::builder().method(method).uri(uri);
+async fn call(app: &App, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String, String) {
+    let mut req = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {}", app.token));
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }
     let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let ctype = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
@@ -141,7 +157,7 @@ fn every_piece_of_the_query_language_finds_exactly_its_hits_from_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_piece_of_the_query_language_finds_exactly_its_hits_from_the_api() {
     let tmp = imported();
-    let app = glas_web::router(api_state(&tmp.path().join("data")));
+    let app = app(&tmp.path().join("data"));
     let mut wrong = Vec::new();
     for (q, want) in CASES {
         let (status, _, body) =
@@ -282,7 +298,7 @@ fn syntax_errors_name_the_position_and_the_fix_in_both_languages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors() {
     let tmp = imported();
-    let app = glas_web::router(api_state(&tmp.path().join("data")));
+    let app = app(&tmp.path().join("data"));
 
     let (status, _, body) = call(&app, "GET", "/api/facets?q=topic%3Awater", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -381,6 +397,9 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
 fn glas_serve_answers_over_a_real_socket() {
     let tmp = imported();
     let data = tmp.path().join("data");
+    let created = glas(&["token", "create", "script", "--data", data.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = stdout(&created).trim().to_string();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_glas"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data", data.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
@@ -392,7 +411,12 @@ fn glas_serve_answers_over_a_real_socket() {
         first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("{first}"));
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
     let q = encode("\"нет воды\"");
-    write!(conn, "GET /api/search?q={q}&collapse=false HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        conn,
+        "GET /api/search?q={q}&collapse=false HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut resp = String::new();
     conn.read_to_string(&mut resp).unwrap();
     let _ = child.kill();
@@ -519,7 +543,7 @@ fn searches_and_reports_read_the_store_while_another_process_writes_it() {
 #[tokio::test]
 async fn the_search_page_is_russian_html_with_marked_words_and_errors_on_the_page() {
     let tmp = imported();
-    let app = glas_web::router(api_state(&tmp.path().join("data")));
+    let app = app(&tmp.path().join("data"));
     let (status, ctype, body) = call(&app, "GET", &format!("/search?q={}", encode("topic:water трубы")), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(ctype.starts_with("text/html"), "{ctype}");

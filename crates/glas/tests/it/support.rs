@@ -194,3 +194,18 @@ pub fn subject(raw: &str) -> String {
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Share of an RGB(A) PNG's pixels that are not white, how many are the
+/// charts' red, and the image's width.
+pub fn ink(png_path: &std::path::Path) -> (f64, usize, u32) {
+    let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let inked = px.iter().filter(|p| p[..3].iter().any(|&c| c < 200)).count();
+    let red = px.iter().filter(|p| p[0] > 170 && p[1] < 80 && p[2] < 80).count();
+    (inked as f64 / px.len() as f64, red, info.width)
+}

@@ -1,0 +1,411 @@
+//! `/search`: the search as a page an official can read, in Russian — where
+//! alert emails link to. Same parameters as `/api/search`; the query
+//! language is the CLI's, and the query stays the single truth: the filter
+//! controls and the facets write themselves into it (`/search/refine`
+//! merges them and sends the browser to the new link), so every view is a
+//! link that can be shared. Errors are shown on the page, not as JSON.
+//!
+//! Beside the hits: the volume per day split by tone (an SVG drawn here),
+//! the facets (tone, type, topics, settlements, sources), and exports of
+//! every hit as CSV and JSON Lines.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{Html, Redirect};
+use glas_core::ru;
+use glas_core::ru::escape_html as esc;
+use glas_store::{FacetCount, Facets, SearchResults};
+use serde::Deserialize;
+
+use crate::accounts::Principal;
+use crate::page::layout;
+use crate::{AppState, SearchParams, blocking};
+
+/// What one search page shows: the hits and facets, and per day the
+/// negative and positive counts (the rest of the day's count is neutral).
+struct Found {
+    results: SearchResults,
+    negative: HashMap<String, u64>,
+    positive: HashMap<String, u64>,
+}
+
+/// `q` narrowed by one more condition.
+fn and(q: &str, term: &str) -> String {
+    let q = q.trim();
+    if q.is_empty() { term.to_string() } else { format!("({q}) {term}") }
+}
+
+/// `key:value`, quoted when the value is more than one plain word.
+fn filter_term(key: &str, value: &str) -> String {
+    if !value.is_empty() && value.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        format!("{key}:{value}")
+    } else {
+        format!("{key}:\"{}\"", value.replace('"', ""))
+    }
+}
+
+pub(crate) async fn search_page(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Html<String> {
+    let Ok(Query(p)) = params else {
+        let body = page("", None, None, Err("неверные параметры запроса".into()));
+        return Html(layout("Поиск", Some(&who), &body));
+    };
+    let (q, since) = (p.q.clone(), p.since.clone());
+    st.accounts.record(
+        &who.name,
+        "search",
+        serde_json::json!({"q": q, "since": since, "page": p.page}),
+        who.ip.clone(),
+    );
+    let found = match p.request(&st) {
+        Err(e) => Err(e.reason_ru),
+        Ok(mut req) => {
+            req.facets = true;
+            let store = st.store.clone();
+            blocking(st.limits.timeout, move || {
+                let results = store.search(&req)?;
+                let per_day = |tone: &str| -> Result<HashMap<String, u64>, crate::ApiError> {
+                    let mut r = req.clone();
+                    r.query = and(&req.query, &format!("sentiment:{tone}"));
+                    (r.limit, r.offset, r.collapse) = (1, 0, false);
+                    let days = store.search(&r)?.facets.map(|f| f.day).unwrap_or_default();
+                    Ok(days.into_iter().map(|d| (d.value, d.count)).collect())
+                };
+                let (negative, positive) = (per_day("negative")?, per_day("positive")?);
+                Ok(Found { results, negative, positive })
+            })
+            .await
+            .map_err(|e| e.reason_ru)
+        }
+    };
+    let title = if q.is_empty() { "Поиск".to_string() } else { format!("Поиск: {q}") };
+    Html(layout(&title, Some(&who), &page(&q, since.as_deref(), p.page, found)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Refine {
+    #[serde(default)]
+    q: String,
+    since: Option<String>,
+    sentiment: Option<String>,
+    #[serde(rename = "type")]
+    mention_type: Option<String>,
+    topic: Option<String>,
+    place: Option<String>,
+    source: Option<String>,
+}
+
+/// `/search/refine`: the filter controls written into the query, then the
+/// search of the new query.
+pub(crate) async fn refine(Query(r): Query<Refine>) -> Redirect {
+    let mut q = r.q.trim().to_string();
+    let filters = [
+        ("sentiment", &r.sentiment),
+        ("type", &r.mention_type),
+        ("topic", &r.topic),
+        ("place", &r.place),
+        ("source", &r.source),
+    ];
+    for (key, value) in filters {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            q = and(&q, &filter_term(key, v));
+        }
+    }
+    Redirect::to(&link(&q, r.since.as_deref().filter(|s| !s.is_empty()), 1))
+}
+
+/// `text` with the byte ranges `marks` wrapped in `<mark>`, all escaped.
+fn marked(text: &str, marks: &[(usize, usize)]) -> String {
+    let mut out = String::with_capacity(text.len() + 16 * marks.len());
+    let mut at = 0;
+    for &(s, e) in marks {
+        if s < at || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        out.push_str(&esc(&text[at..s]));
+        let _ = write!(out, "<mark>{}</mark>", esc(&text[s..e]));
+        at = e;
+    }
+    out.push_str(&esc(&text[at..]));
+    out
+}
+
+pub(crate) fn link(q: &str, since: Option<&str>, page: usize) -> String {
+    let mut u = url::form_urlencoded::Serializer::new(String::new());
+    u.append_pair("q", q);
+    if let Some(s) = since {
+        u.append_pair("since", s);
+    }
+    if page > 1 {
+        u.append_pair("page", &page.to_string());
+    }
+    format!("/search?{}", u.finish())
+}
+
+/// The export of every hit of a search (not just the page).
+fn export_link(q: &str, since: Option<&str>, format: &str) -> String {
+    let mut u = url::form_urlencoded::Serializer::new(String::new());
+    u.append_pair("q", q);
+    if let Some(s) = since {
+        u.append_pair("since", s);
+    }
+    u.append_pair("format", format);
+    format!("/api/export?{}", u.finish())
+}
+
+/// The path of a mention's page.
+pub(crate) fn mention_link(id: &str) -> String {
+    format!("/mentions/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20"))
+}
+
+const PERIODS: [(&str, &str); 4] =
+    [("", "за всё время"), ("24h", "за сутки"), ("7d", "за неделю"), ("30d", "за 30 дней")];
+const TONES: [&str; 3] = ["negative", "neutral", "positive"];
+const TYPES: [&str; 5] = ["complaint", "question", "gratitude", "news", "other"];
+
+/// One `<select>` of the filter form; `options` are (value, label).
+fn select(h: &mut String, name: &str, label: &str, options: &[(String, String)]) {
+    let _ = write!(h, "<label>{label}<select name=\"{name}\"><option value=\"\">любой</option>");
+    for (value, text) in options {
+        let _ = write!(h, "<option value=\"{}\">{}</option>", esc(value), esc(text));
+    }
+    h.push_str("</select></label>");
+}
+
+fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Facets>) {
+    let _ = write!(
+        h,
+        "<details class=\"filters\"><summary>Фильтры</summary><form action=\"/search/refine\">\
+<input type=\"hidden\" name=\"q\" value=\"{}\"><label>Период<select name=\"since\">",
+        esc(q)
+    );
+    for (value, text) in PERIODS {
+        let sel = if since.unwrap_or("") == value { " selected" } else { "" };
+        let _ = write!(h, "<option value=\"{value}\"{sel}>{text}</option>");
+    }
+    h.push_str("</select></label>");
+    let labelled = |codes: &[&str], f: fn(&str) -> &str| -> Vec<(String, String)> {
+        codes.iter().map(|c| (c.to_string(), f(c).to_string())).collect()
+    };
+    select(h, "sentiment", "Тональность", &labelled(&TONES, ru::sentiment_label));
+    select(h, "type", "Тип", &labelled(&TYPES, ru::type_label));
+    let topics: Vec<(String, String)> =
+        glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect();
+    select(h, "topic", "Тема", &topics);
+    let values = |list: &[FacetCount]| -> Vec<(String, String)> {
+        list.iter().take(40).map(|f| (f.value.clone(), f.value.clone())).collect()
+    };
+    if let Some(f) = facets {
+        select(h, "place", "Населённый пункт", &values(&f.place));
+        select(h, "source", "Источник", &values(&f.source));
+    }
+    h.push_str("<button>Применить</button></form></details>");
+}
+
+/// Per-day bars of the result's volume, stacked by tone: negative (red) at
+/// the bottom, then neutral (grey), then positive (green).
+fn chart(found: &Found) -> String {
+    let Some(days) = found.results.facets.as_ref().map(|f| &f.day).filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    let max = days.iter().map(|d| d.count).max().unwrap_or(1).max(1);
+    let (w, h, left, bottom) = (720.0f64, 160.0f64, 34.0f64, 22.0f64);
+    let slot = (w - left) / days.len() as f64;
+    let bar = (slot * 0.8).max(1.0);
+    let y = |v: u64| (h - bottom) * v as f64 / max as f64;
+    let mut s = format!(
+        "<figure class=\"chart\"><svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Публикации по дням\" \
+preserveAspectRatio=\"none\"><text x=\"0\" y=\"12\" class=\"axis\">{max}</text>\
+<line x1=\"{left}\" y1=\"{}\" x2=\"{w}\" y2=\"{}\" stroke=\"#999\"/>",
+        h - bottom,
+        h - bottom
+    );
+    for (i, d) in days.iter().enumerate() {
+        let neg = found.negative.get(&d.value).copied().unwrap_or(0).min(d.count);
+        let pos = found.positive.get(&d.value).copied().unwrap_or(0).min(d.count - neg);
+        let neutral = d.count - neg - pos;
+        let x = left + i as f64 * slot;
+        let mut base = h - bottom;
+        for (v, color) in [(neg, "#c62828"), (neutral, "#9e9e9e"), (pos, "#2e7d32")] {
+            if v == 0 {
+                continue;
+            }
+            let height = y(v);
+            base -= height;
+            let _ = write!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{base:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" fill=\"{color}\">\
+<title>{}: {}</title></rect>",
+                esc(&d.value),
+                ru::mentions(v)
+            );
+        }
+    }
+    let (first, last) = (&days[0].value, &days[days.len() - 1].value);
+    let _ = write!(
+        s,
+        "<text x=\"{left}\" y=\"{h}\" class=\"axis\">{}</text><text x=\"{w}\" y=\"{h}\" class=\"axis\" \
+text-anchor=\"end\">{}</text></svg><figcaption>По дням: <span class=\"sw neg\"></span>негатив \
+<span class=\"sw neu\"></span>нейтрально <span class=\"sw pos\"></span>позитив</figcaption></figure>",
+        esc(first),
+        esc(last)
+    );
+    s
+}
+
+/// The facets as links that add their condition to the query.
+fn facet_lists(h: &mut String, q: &str, since: Option<&str>, f: &Facets) {
+    h.push_str("<aside class=\"facets\">");
+    let mut list = |title: &str, key: &str, items: &[FacetCount], label: &dyn Fn(&str) -> String| {
+        if items.is_empty() {
+            return;
+        }
+        let _ = write!(h, "<h3>{title}</h3><ul>");
+        for item in items.iter().take(8) {
+            let target = link(&and(q, &filter_term(key, &item.value)), since, 1);
+            let _ = write!(
+                h,
+                "<li><a href=\"{}\">{}</a> <span class=\"meta\">{}</span></li>",
+                esc(&target),
+                esc(&label(&item.value)),
+                item.count
+            );
+        }
+        h.push_str("</ul>");
+    };
+    list("Тональность", "sentiment", &f.sentiment, &|v| ru::sentiment_label(v).to_string());
+    list("Тип", "type", &f.mention_type, &|v| ru::type_label(v).to_string());
+    list("Темы", "topic", &f.topic, &|v| glas_core::config::topic_name(v).to_string());
+    list("Населённые пункты", "place", &f.place, &|v| v.to_string());
+    list("Источники", "source", &f.source, &|v| v.to_string());
+    h.push_str("</aside>");
+}
+
+fn page(q: &str, since: Option<&str>, page_no: Option<usize>, found: Result<Found, String>) -> String {
+    let mut h = String::with_capacity(32 * 1024);
+    let _ = write!(
+        h,
+        "<form action=\"/search\" class=\"query\"><input name=\"q\" value=\"{}\" \
+placeholder=\"например: вода Величаевское\" aria-label=\"Запрос\" autofocus>",
+        esc(q)
+    );
+    if let Some(s) = since {
+        let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
+    }
+    h.push_str("<button>Найти</button></form>");
+    let facets = found.as_ref().ok().and_then(|f| f.results.facets.as_ref());
+    filter_form(&mut h, q, since, facets);
+    if let Some(s) = since {
+        let _ = write!(
+            h,
+            "<p class=\"meta\">За последние {}. <a href=\"{}\">За всё время</a></p>",
+            esc(&ru::window(s)),
+            esc(&link(q, None, 1))
+        );
+    }
+    let found = match found {
+        Err(reason) => {
+            let _ = write!(h, "<p class=\"error\">Запрос не выполнен: {}</p>", esc(&reason));
+            return h;
+        }
+        Ok(f) => f,
+    };
+    let res = &found.results;
+    let first = if res.hits.is_empty() { 0 } else { res.offset + 1 };
+    let _ = write!(
+        h,
+        "<p><b>Найдено: {}</b> · показаны {}–{}</p>",
+        ru::mentions(res.total as u64),
+        first,
+        res.offset + res.hits.len(),
+    );
+    if res.total > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"meta\">Выгрузить все найденные: <a href=\"{}\" download>CSV</a> (Excel) · \
+<a href=\"{}\" download>JSONL</a></p>",
+            esc(&export_link(q, since, "csv")),
+            esc(&export_link(q, since, "jsonl"))
+        );
+    }
+    h.push_str(&chart(&found));
+    h.push_str("<div class=\"results\"><div>");
+    let _ = write!(h, "<ol class=\"hits\" start=\"{}\">", first.max(1));
+    for hit in &res.hits {
+        let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
+        let mut tags =
+            vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
+        tags.extend(hit.topics.iter().map(|t| glas_core::config::topic_name(t).to_string()));
+        tags.extend(hit.places.iter().cloned());
+        let _ = write!(
+            h,
+            "<li class=\"{}\"><div class=\"meta\">{} · {} · {}</div>",
+            esc(&hit.sentiment),
+            esc(&when),
+            esc(&hit.source),
+            esc(&tags.join(" · "))
+        );
+        if let Some(t) = &hit.title {
+            let _ = write!(h, "<div class=\"title\">{}</div>", marked(t, &hit.title_highlights));
+        }
+        let _ = write!(h, "<div>{}</div>", marked(&hit.snippet, &hit.highlights));
+        let mut more = vec![format!("<a href=\"{}\">подробнее</a>", esc(&mention_link(&hit.id)))];
+        if let Some(u) = &hit.url {
+            more.push(format!("<a href=\"{}\" rel=\"noopener noreferrer\">источник</a>", esc(u)));
+        }
+        if hit.more_in_cluster > 0 {
+            more.push(esc(&ru::and_more(hit.more_in_cluster)));
+        }
+        let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
+    }
+    h.push_str("</ol>");
+    let page_no = page_no.unwrap_or(1);
+    let mut nav = Vec::new();
+    if page_no > 1 {
+        nav.push(format!("<a href=\"{}\">← Предыдущие</a>", esc(&link(q, since, page_no - 1))));
+    }
+    if res.offset + res.hits.len() < res.total {
+        nav.push(format!("<a href=\"{}\">Следующие →</a>", esc(&link(q, since, page_no + 1))));
+    }
+    if !nav.is_empty() {
+        let _ = write!(h, "<p class=\"pager\">{}</p>", nav.join(" "));
+    }
+    h.push_str("</div>");
+    if let Some(f) = &res.facets {
+        facet_lists(&mut h, q, since, f);
+    }
+    h.push_str(
+        "</div><p class=\"meta\">glas · тональность, темы и населённые пункты определены автоматически · \
+перепечатки свёрнуты</p>",
+    );
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_escaped_and_bounded() {
+        assert_eq!(marked("нет <воды>", &[(7, 17)]), "нет <mark>&lt;воды&gt;</mark>");
+        assert_eq!(marked("abc", &[(1, 99)]), "abc", "a range past the end is ignored");
+    }
+
+    #[test]
+    fn filters_write_themselves_into_the_query() {
+        assert_eq!(and("", "topic:water"), "topic:water");
+        assert_eq!(and("вода OR газ", "topic:water"), "(вода OR газ) topic:water");
+        assert_eq!(filter_term("place", "Величаевское"), "place:Величаевское");
+        assert_eq!(filter_term("place", "Новая Николаевка"), "place:\"Новая Николаевка\"");
+        assert_eq!(filter_term("source", "tg-velichaevka"), "source:tg-velichaevka");
+        assert_eq!(filter_term("source", "a\"b c"), "source:\"ab c\"");
+    }
+}

@@ -1,0 +1,204 @@
+//! `glas user` and `glas token`: the workspace's accounts and API tokens,
+//! managed on the server (the first administrator has no other way in).
+//! Every change is written to the audit log as done by `cli:USER`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use glas_web::accounts::{AccountError, Accounts, Role};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create an account. The password is asked for twice, or read from
+    /// standard input with --password-stdin (one line).
+    Add {
+        name: String,
+        /// viewer (the head: overview, episodes, reports), analyst (plus
+        /// search, export, saved searches), admin (plus accounts, audit log).
+        #[arg(long, value_parser = ["viewer", "analyst", "admin"])]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account and end its sessions (it stays in the audit log).
+    Disable { name: String },
+    /// Set a new password and end the account's sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token; it is printed once and cannot be shown again.
+    Create {
+        name: String,
+        #[arg(long, default_value = "analyst", value_parser = ["viewer", "analyst", "admin"])]
+        role: String,
+    },
+    /// List the tokens (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: calls that send it are refused from now on.
+    Revoke { name: String },
+}
+
+fn operator() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()))
+}
+
+fn open(data_dir: &Path) -> anyhow::Result<Accounts> {
+    Accounts::open(data_dir).with_context(|| format!("cannot open the accounts of '{}'", data_dir.display()))
+}
+
+/// Reads a password without showing it, or one line of standard input.
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("no terminal to ask for the password: pass it on standard input with --password-stdin");
+    }
+    let first = prompt_hidden("Пароль: ")?;
+    if confirm {
+        let again = prompt_hidden("Пароль ещё раз: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ; nothing was changed");
+        }
+    }
+    Ok(first)
+}
+
+/// Asks on the terminal with echo off (restored also on error).
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: termios is plain data; tcgetattr fills it for a terminal fd.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is standard input, checked to be a terminal by the caller.
+    let have_tty = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+    if have_tty {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: the same fd and a termios derived from its own settings.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if have_tty {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    }
+    eprintln!();
+    read.context("cannot read the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn role(s: &str) -> Role {
+    Role::parse(s).expect("clap checked the role")
+}
+
+fn refused(e: AccountError) -> anyhow::Error {
+    match e {
+        AccountError::Invalid(_)
+        | AccountError::Exists(_)
+        | AccountError::NoSuchUser(_)
+        | AccountError::TokenExists(_) => crate::usage(e.to_string()),
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn user(data_dir: &Path, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
+    let accounts = open(data_dir)?;
+    match cmd {
+        UserCmd::Add { name, role: r, password_stdin } => {
+            glas_web::accounts::check_name(name).map_err(refused)?;
+            let password = read_password(*password_stdin, true)?;
+            accounts.add_user(name, role(r), &password).map_err(refused)?;
+            accounts.record(&operator(), "user_added", serde_json::json!({"name": name, "role": r}), None);
+            println!("Учётная запись «{name}» ({}) создана.", role(r).label_ru());
+        }
+        UserCmd::List { json } => {
+            let users = accounts.users()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else if users.is_empty() {
+                println!("Учётных записей нет. Первая: glas user add ИМЯ --role admin");
+            } else {
+                for u in users {
+                    let r = Role::parse(&u.role).map_or(u.role.as_str(), |r| r.label_ru());
+                    let state = if u.disabled { "отключена" } else { "действует" };
+                    let last = u.last_login.as_deref().unwrap_or("не входил(а)");
+                    println!("{:<24} {:<14} {:<10} последний вход: {last}", u.name, r, state);
+                }
+            }
+        }
+        UserCmd::Disable { name } => {
+            accounts.disable(name).map_err(refused)?;
+            accounts.record(&operator(), "user_disabled", serde_json::json!({"name": name}), None);
+            println!("Учётная запись «{name}» отключена, её сеансы завершены.");
+        }
+        UserCmd::Passwd { name, password_stdin } => {
+            if !accounts.users()?.iter().any(|u| &u.name == name) {
+                return Err(refused(AccountError::NoSuchUser(name.clone())));
+            }
+            let password = read_password(*password_stdin, true)?;
+            accounts.set_password(name, &password).map_err(refused)?;
+            accounts.record(&operator(), "password_changed", serde_json::json!({"name": name}), None);
+            println!("Пароль «{name}» сменён, её сеансы завершены.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn token(data_dir: &Path, cmd: &TokenCmd) -> anyhow::Result<ExitCode> {
+    let accounts = open(data_dir)?;
+    match cmd {
+        TokenCmd::Create { name, role: r } => {
+            let secret = accounts.create_token(name, role(r)).map_err(refused)?;
+            accounts.record(&operator(), "token_created", serde_json::json!({"name": name, "role": r}), None);
+            eprintln!("Токен «{name}» ({}) создан. Он показан один раз: сохраните его.", role(r).label_ru());
+            println!("{secret}");
+        }
+        TokenCmd::List { json } => {
+            let tokens = accounts.tokens()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                for t in tokens {
+                    let r = Role::parse(&t.role).map_or(t.role.as_str(), |r| r.label_ru());
+                    println!(
+                        "{:<24} {:<14} {} {}",
+                        t.name,
+                        r,
+                        t.created,
+                        if t.revoked { "отозван" } else { "действует" }
+                    );
+                }
+            }
+        }
+        TokenCmd::Revoke { name } => {
+            if !accounts.revoke_token(name)? {
+                return Err(crate::usage(format!("no token named {name:?}")));
+            }
+            accounts.record(&operator(), "token_revoked", serde_json::json!({"name": name}), None);
+            println!("Токен «{name}» отозван.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,144 @@
+//! The workspace end to end in a real headless Chromium: `glas serve` on a
+//! port the OS picked, over a store of 400 generated mentions, driven by
+//! `tests/browser/workspace.mjs` (playwright-core) as a person would use it.
+//! `scripts/test` installs Debian's `chromium` and runs `npm ci` in
+//! `tests/browser`; without them this test fails and says so.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use glas_web::accounts::{Accounts, Role};
+
+use crate::support::*;
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("GLAS_CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    for name in ["chromium", "chromium-browser"] {
+        if let Ok(o) = Command::new("sh").args(["-c", &format!("command -v {name}")]).output()
+            && o.status.success()
+        {
+            return PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        }
+    }
+    panic!("no Chromium: run scripts/test (it installs Debian's chromium), or set GLAS_CHROMIUM to a Chromium binary")
+}
+
+fn browser_scripts() -> PathBuf {
+    let dir = repo().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run scripts/test (it runs `npm ci` in tests/browser)"
+    );
+    dir
+}
+
+/// Stops the server however the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data", data.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    (Server(child), url)
+}
+
+#[test]
+fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
+    let (chromium, scripts) = (chromium(), browser_scripts());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let corpus = tmp.path().join("corpus.jsonl");
+    let missing = tmp.path().join("no-datasets");
+    let made = glas(&[
+        "gen-corpus",
+        "--out",
+        corpus.to_str().unwrap(),
+        "--count",
+        "400",
+        "--days",
+        "30",
+        "--datasets",
+        missing.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let imported = glas(&["import", "--data", data.to_str().unwrap(), corpus.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let accounts = Accounts::open(&data).unwrap();
+    for (name, role, password) in [
+        ("анна", Role::Analyst, "пароль аналитика"),
+        ("глава", Role::Viewer, "пароль главы"),
+        ("админ", Role::Admin, "пароль админа"),
+    ] {
+        accounts.add_user(name, role, password).unwrap();
+    }
+    drop(accounts);
+
+    let (_server, url) = serve(&data);
+    // GLAS_SHOTS keeps the screenshots for a person to look at.
+    let shots = std::env::var_os("GLAS_SHOTS").map_or_else(|| tmp.path().join("shots"), PathBuf::from);
+    let downloads = tmp.path().join("downloads");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::create_dir_all(&downloads).unwrap();
+    let run = Command::new("node")
+        .arg(scripts.join("workspace.mjs"))
+        .current_dir(&scripts)
+        .env("GLAS_URL", &url)
+        .env("CHROMIUM", &chromium)
+        .env("SHOTS", &shots)
+        .env("DOWNLOADS", &downloads)
+        .env("ANALYST", "анна:пароль аналитика")
+        .env("VIEWER", "глава:пароль главы")
+        .env("ADMIN", "админ:пароль админа")
+        .output()
+        .expect("cannot run node: install Node.js 20 or newer");
+    assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
+    let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 15, "every step ran: {steps:?}");
+
+    // Every screen at both widths, with something on it: not a blank page
+    // (the script checked each one's own text was visible and that the page
+    // was no wider than the window; the login page inks about 0.6 %).
+    let files: Vec<PathBuf> =
+        report["screenshots"].as_array().unwrap().iter().map(|f| PathBuf::from(f.as_str().unwrap())).collect();
+    assert_eq!(files.len(), 18, "9 screens × 2 widths: {files:?}");
+    for f in &files {
+        let (share, _, width) = ink(f);
+        let want = if f.to_str().unwrap().ends_with("-390.png") { 390 } else { 1280 };
+        assert_eq!(width, want, "{}", f.display());
+        assert!(share > 0.003, "{} is almost blank ({:.3} inked)", f.display(), share);
+    }
+
+    // The export the analyst downloaded holds the search's hits, and the
+    // audit log says who exported what.
+    let lines = report["export"]["lines"].as_u64().unwrap();
+    assert!(lines > 20, "{lines} lines exported");
+    let log = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let export = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "export")
+        .expect("the export is in the audit log");
+    assert_eq!(export["who"], "анна");
+    assert_eq!(export["detail"]["q"], "topic:water OR topic:roads");
+    assert!(export["ip"].as_str().is_some_and(|ip| ip == "127.0.0.1"), "{export}");
+}

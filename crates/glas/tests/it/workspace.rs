@@ -1,0 +1,345 @@
+//! The workspace's accounts, roles, sessions, CSRF and audit log, through
+//! its routes (no browser), and `glas user` / `glas token` from the CLI.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use glas_web::accounts::Role;
+use tower::ServiceExt as _;
+
+use crate::search::{App, app};
+use crate::support::*;
+
+/// A response's status, headers and body.
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Resp {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The value a response sets for a cookie ("" when it clears it).
+    fn cookie(&self, name: &str) -> Option<(String, String)> {
+        self.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find_map(|c| {
+            let (kv, attrs) = c.split_once(';').unwrap_or((&c, ""));
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| (v.to_string(), attrs.to_string()))
+        })
+    }
+
+    /// The hidden `csrf` field of the first form on the page.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field: {}", self.body));
+        let rest = &self.body[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+/// One request; `cookies` as a Cookie header, `form` as a urlencoded body.
+async fn send(app: &App, method: &str, uri: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Resp {
+    let mut req = Request::builder().method(method).uri(uri);
+    if !cookies.is_empty() {
+        req = req.header(header::COOKIE, cookies);
+    }
+    let body = match form {
+        Some(fields) => {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            let mut s = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                s.append_pair(k, v);
+            }
+            Body::from(s.finish())
+        }
+        None => Body::empty(),
+    };
+    let resp = app.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();
+    Resp { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+async fn with_token(app: &App, token: &str, uri: &str) -> Resp {
+    let req = Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.unwrap();
+    Resp { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+/// Logs in through the form as a browser would; returns the session cookie
+/// ("glas_session=...") and the login's answer.
+async fn log_in(app: &App, name: &str, password: &str, next: &str) -> (String, Resp) {
+    let page = send(app, "GET", &format!("/login?next={}", enc(next)), "", None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (login_cookie, attrs) = page.cookie("glas_login").expect("the login form sets its CSRF cookie");
+    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"), "{attrs}");
+    let csrf = page.csrf();
+    let fields = [("username", name), ("password", password), ("csrf", csrf.as_str()), ("next", next)];
+    let r = send(app, "POST", "/login", &format!("glas_login={login_cookie}"), Some(&fields)).await;
+    let session = r.cookie("glas_session").map(|(v, _)| format!("glas_session={v}")).unwrap_or_default();
+    (session, r)
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn audit(data: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn workspace() -> (tempfile::TempDir, App) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let app = app(&data);
+    let a = &app.state.accounts;
+    a.add_user("глава", Role::Viewer, "пароль главы").unwrap();
+    a.add_user("анна", Role::Analyst, "пароль анны").unwrap();
+    a.add_user("админ", Role::Admin, "пароль админа").unwrap();
+    (tmp, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_pages_go_to_the_login_and_back_and_the_api_answers_401() {
+    let (tmp, app) = workspace();
+    let r = send(&app, "GET", "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0", "", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["error"], "unauthorized");
+    for path in ["/api/openapi.json", "/api/mentions/x", "/api/nope", "/api"] {
+        assert_eq!(send(&app, "GET", path, "", None).await.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // A link from an alert email: to the login, and back after it.
+    let link = "/search?q=topic%3Awater&since=7d";
+    let r = send(&app, "GET", link, "", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), format!("/login?next={}", enc(link)));
+    let (session, r) = log_in(&app, "анна", "пароль анны", link).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, link));
+    let (_, attrs) = r.cookie("glas_session").unwrap();
+    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Lax") && attrs.contains("Max-Age="), "{attrs}");
+    assert!(!attrs.contains("Secure"), "plain HTTP on loopback: {attrs}");
+    let page = send(&app, "GET", link, &session, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Найдено:") && page.body.contains("анна") && page.body.contains("Выйти"),
+        "{}",
+        page.body
+    );
+    // A session of the API too (reads need no CSRF token).
+    assert_eq!(
+        send(&app, "GET", "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0", &session, None).await.status,
+        StatusCode::OK
+    );
+    // Never back to another site.
+    let (_, r) = log_in(&app, "анна", "пароль анны", "//evil.example/x").await;
+    assert_eq!(r.location(), "/");
+
+    // Logout needs the form's CSRF token, then ends the session.
+    let r = send(&app, "POST", "/logout", &session, Some(&[])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(&app, "POST", "/logout", &session, Some(&[("csrf", page.csrf().as_str())])).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login"));
+    assert_eq!(send(&app, "GET", "/", &session, None).await.status, StatusCode::SEE_OTHER);
+
+    let log = audit(&tmp.path().join("data"));
+    let events: Vec<(&str, &str)> =
+        log.iter().map(|e| (e["who"].as_str().unwrap(), e["event"].as_str().unwrap())).collect();
+    for want in [("анна", "login"), ("анна", "search"), ("анна", "csrf_refused"), ("анна", "logout")] {
+        assert!(events.contains(&want), "{want:?} in {events:?}");
+    }
+    assert!(
+        !std::fs::read_to_string(tmp.path().join("data/audit.jsonl")).unwrap().contains("пароль"),
+        "no password logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_are_refused_slowly_then_locked_and_logged() {
+    let (tmp, app) = workspace();
+    let started = std::time::Instant::now();
+    let (session, r) = log_in(&app, "анна", "не тот пароль", "/").await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "a failure waits before answering");
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(session.is_empty());
+    assert!(r.body.contains("Неверное имя пользователя или пароль"), "{}", r.body);
+    // A form posted without the login page's cookie is refused.
+    let r = send(&app, "POST", "/login", "", Some(&[("username", "анна"), ("password", "пароль анны"), ("csrf", "x")]))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for _ in 0..4 {
+        log_in(&app, "анна", "не тот пароль", "/").await;
+    }
+    // Locked now, even with the right password.
+    let (session, r) = log_in(&app, "анна", "пароль анны", "/").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(session.is_empty());
+    assert!(r.body.contains("Слишком много неудачных попыток"), "{}", r.body);
+    // Other accounts are not locked.
+    assert_eq!(log_in(&app, "админ", "пароль админа", "/").await.1.status, StatusCode::SEE_OTHER);
+    let log = audit(&tmp.path().join("data"));
+    let failed = log.iter().filter(|e| e["event"] == "login_failed" && e["who"] == "анна").count();
+    // The fifth failure locks: it and the attempt after it are logged as such.
+    assert_eq!(failed, 4);
+    assert_eq!(log.iter().filter(|e| e["event"] == "login_locked" && e["who"] == "анна").count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_sees_its_own_and_is_refused_the_rest() {
+    let (tmp, app) = workspace();
+    // The head: the home page, not search, export or accounts.
+    let (viewer, _) = log_in(&app, "глава", "пароль главы", "/").await;
+    let home = send(&app, "GET", "/", &viewer, None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Рабочее место glas") && !home.body.contains("href=\"/search\""), "{}", home.body);
+    for path in ["/search?q=%D0%B2%D0%BE%D0%B4%D0%B0", "/admin/users", "/admin/audit"] {
+        let r = send(&app, "GET", path, &viewer, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(r.body.contains("Нет доступа"), "{}", r.body);
+    }
+    let r = send(&app, "GET", "/api/export?q=%D0%B2%D0%BE%D0%B4%D0%B0&format=csv", &viewer, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["error"], "forbidden");
+
+    // An analyst: search and export, not accounts.
+    let (analyst, _) = log_in(&app, "анна", "пароль анны", "/").await;
+    let home = send(&app, "GET", "/", &analyst, None).await;
+    assert!(home.body.contains("href=\"/search\"") && !home.body.contains("href=\"/admin/users\""));
+    let r = send(&app, "GET", "/api/export?q=%D0%B2%D0%BE%D0%B4%D0%B0&format=csv", &analyst, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(send(&app, "GET", "/admin/users", &analyst, None).await.status, StatusCode::FORBIDDEN);
+
+    // An administrator: accounts and the audit log; adds an account by the form.
+    let (admin, _) = log_in(&app, "админ", "пароль админа", "/").await;
+    let users = send(&app, "GET", "/admin/users", &admin, None).await;
+    assert_eq!(users.status, StatusCode::OK);
+    assert!(users.body.contains("глава") && users.body.contains("просмотр"), "{}", users.body);
+    let csrf = users.csrf();
+    let form = [("csrf", csrf.as_str()), ("name", "пётр"), ("role", "analyst"), ("password", "пароль петра")];
+    let r = send(&app, "POST", "/admin/users", &admin, Some(&form)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.contains("Учётная запись «пётр» создана"), "{}", r.body);
+    let r = send(&app, "POST", "/admin/users", &admin, Some(&form)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("уже есть"), "{}", r.body);
+    let short = [("csrf", csrf.as_str()), ("name", "ольга"), ("role", "viewer"), ("password", "123")];
+    assert_eq!(send(&app, "POST", "/admin/users", &admin, Some(&short)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(log_in(&app, "пётр", "пароль петра", "/").await.1.status, StatusCode::SEE_OTHER);
+    // Without the CSRF token the same form is refused and nothing changes.
+    let forged = [("name", "взломщик"), ("role", "admin"), ("password", "пароль взломщика")];
+    assert_eq!(send(&app, "POST", "/admin/users", &admin, Some(&forged)).await.status, StatusCode::FORBIDDEN);
+    assert!(!app.state.accounts.users().unwrap().iter().any(|u| u.name == "взломщик"));
+    // Disabling ends the account's sessions.
+    let (peter, _) = log_in(&app, "пётр", "пароль петра", "/").await;
+    let r =
+        send(&app, "POST", &format!("/admin/users/{}/disable", enc("пётр")), &admin, Some(&[("csrf", &csrf)])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(send(&app, "GET", "/", &peter, None).await.status, StatusCode::SEE_OTHER);
+
+    let audit_page = send(&app, "GET", "/admin/audit", &admin, None).await;
+    assert_eq!(audit_page.status, StatusCode::OK);
+    for word in ["отказано в доступе", "выгрузка", "создана учётная запись", "отключена учётная запись"]
+    {
+        assert!(audit_page.body.contains(word), "{word}: {}", audit_page.body);
+    }
+    let log = audit(&tmp.path().join("data"));
+    let export = log.iter().find(|e| e["event"] == "export").unwrap();
+    assert_eq!((export["who"].as_str(), export["detail"]["q"].as_str()), (Some("анна"), Some("вода")));
+    assert!(log.iter().any(|e| e["event"] == "forbidden" && e["who"] == "глава" && e["detail"]["path"] == "/search"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_carry_a_role_and_stop_working_when_revoked() {
+    let (_tmp, app) = workspace();
+    let viewer = app.state.accounts.create_token("табло", Role::Viewer).unwrap();
+    assert_eq!(with_token(&app, &viewer, "/api/openapi.json").await.status, StatusCode::OK);
+    assert_eq!(with_token(&app, &viewer, "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(with_token(&app, &app.token, "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0").await.status, StatusCode::OK);
+    assert_eq!(
+        with_token(&app, "glas_forged", "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A change by token needs no CSRF token: browsers do not send tokens.
+    let req = Request::post("/api/searches")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name": "Газ", "query": "topic:gas", "to": []}"#))
+        .unwrap();
+    assert_eq!(app.router.clone().oneshot(req).await.unwrap().status(), StatusCode::CREATED);
+    assert!(app.state.accounts.revoke_token("tests").unwrap());
+    assert_eq!(
+        with_token(&app, &app.token, "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[test]
+fn user_and_token_commands_manage_accounts_with_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_glas"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let r =
+        with_stdin(&["user", "add", "admin", "--role", "admin", "--password-stdin", "--data", d], "длинный пароль\n");
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r =
+        with_stdin(&["user", "add", "admin", "--role", "admin", "--password-stdin", "--data", d], "другой пароль\n");
+    assert_eq!(r.status.code(), Some(2), "an existing name");
+    assert!(stderr(&r).contains("already exists"), "{}", stderr(&r));
+    let r = with_stdin(&["user", "add", "olga", "--role", "viewer", "--password-stdin", "--data", d], "short\n");
+    assert_eq!(r.status.code(), Some(2));
+    assert!(stderr(&r).contains("at least 8"), "{}", stderr(&r));
+    let r = with_stdin(&["user", "add", "olga", "--role", "boss", "--password-stdin", "--data", d], "long enough\n");
+    assert_eq!(r.status.code(), Some(2), "an unknown role");
+    // Without a terminal and without --password-stdin: a clear error.
+    let r = with_stdin(&["user", "add", "olga", "--role", "viewer", "--data", d], "");
+    assert!(!r.status.success());
+    assert!(stderr(&r).contains("--password-stdin"), "{}", stderr(&r));
+
+    let list = glas(&["user", "list", "--json", "--data", d]);
+    let users: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!((users[0]["name"].as_str(), users[0]["role"].as_str()), (Some("admin"), Some("admin")));
+
+    let r = with_stdin(&["user", "passwd", "admin", "--password-stdin", "--data", d], "новый длинный пароль\n");
+    assert!(r.status.success(), "{}", stderr(&r));
+    let accounts = glas_web::accounts::Accounts::open(&data).unwrap();
+    assert!(accounts.login("admin", "новый длинный пароль", chrono::Utc::now()).is_ok());
+    assert!(accounts.login("admin", "длинный пароль", chrono::Utc::now()).is_err());
+    drop(accounts);
+    assert!(glas(&["user", "disable", "admin", "--data", d]).status.success());
+    assert_eq!(glas(&["user", "disable", "nobody", "--data", d]).status.code(), Some(2));
+
+    let r = glas(&["token", "create", "bot", "--role", "viewer", "--data", d]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let secret = stdout(&r).trim().to_string();
+    assert!(secret.starts_with("glas_") && secret.len() > 40, "{secret}");
+    let listed = stdout(&glas(&["token", "list", "--data", d]));
+    assert!(listed.contains("bot") && !listed.contains(&secret), "{listed}");
+    assert!(glas(&["token", "revoke", "bot", "--data", d]).status.success());
+    assert_eq!(glas(&["token", "revoke", "bot2", "--data", d]).status.code(), Some(2));
+
+    let log = audit(&data);
+    let events: Vec<&str> = log.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["user_added", "password_changed", "user_disabled", "token_created", "token_revoked"]);
+    assert!(log.iter().all(|e| e["who"].as_str().unwrap().starts_with("cli:")));
+}

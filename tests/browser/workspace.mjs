@@ -1,0 +1,229 @@
+// The workspace in a real headless Chromium, clicking as a person would.
+// Run by crates/glas/tests/it/browser.rs, which starts `glas serve` on a
+// port the OS picked and creates the accounts; this script only drives the
+// browser and fails (exit 1, the reason on stderr) at the first thing a
+// person would see go wrong.
+//
+// Environment: GLAS_URL (http://127.0.0.1:PORT), CHROMIUM (the browser's
+// path), SHOTS (a folder for screenshots), DOWNLOADS (a folder for exports),
+// and the accounts ANALYST, VIEWER, ADMIN as "name:password".
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const base = process.env.GLAS_URL;
+const shots = process.env.SHOTS;
+const downloads = process.env.DOWNLOADS;
+const account = (v) => {
+  const s = process.env[v] ?? '';
+  const at = s.indexOf(':');
+  return { name: s.slice(0, at), password: s.slice(at + 1) };
+};
+const widths = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+const report = { screenshots: [], steps: [] };
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function step(name, f) {
+  await f();
+  report.steps.push(name);
+}
+
+/// A screenshot of the page at both widths; at each, the page must not be
+/// wider than the window (no sideways scrolling on a phone) and `visible`
+/// must be on screen.
+async function screenshots(page, name, visible) {
+  for (const [label, size] of Object.entries(widths)) {
+    await page.setViewportSize(size);
+    await page.getByText(visible, { exact: false }).first().waitFor({ state: 'visible', timeout: 5000 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(wide <= size.width, `${name} at ${size.width}px is ${wide}px wide`);
+    const file = path.join(shots, `${name}-${size.width}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    report.screenshots.push(file);
+  }
+  await page.setViewportSize(widths.desktop);
+}
+
+async function logIn(page, who, target) {
+  await page.goto(base + target);
+  check(page.url().includes('/login?next='), `not sent to the login from ${target}: ${page.url()}`);
+  await page.getByLabel('Имя пользователя').fill(who.name);
+  await page.getByLabel('Пароль').fill(who.password);
+  await page.getByRole('button', { name: 'Войти' }).click();
+  await page.waitForLoadState();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'],
+});
+let failed = null;
+try {
+  const analyst = account('ANALYST');
+  const viewer = account('VIEWER');
+  const admin = account('ADMIN');
+
+  // An analyst follows a link from an alert email: login, then the search.
+  const ctx = await browser.newContext({ acceptDownloads: true, locale: 'ru-RU' });
+  const page = await ctx.newPage();
+  await step('login page', async () => {
+    await page.goto(base + '/search?q=' + encodeURIComponent('вода'));
+    await screenshots(page, 'login', 'Вход в glas');
+  });
+  await step('wrong password refused', async () => {
+    await page.getByLabel('Имя пользователя').fill(analyst.name);
+    await page.getByLabel('Пароль').fill('не тот пароль');
+    await page.getByRole('button', { name: 'Войти' }).click();
+    await page.getByText('Неверное имя пользователя или пароль').waitFor();
+  });
+  await step('log in and land on the search of the link', async () => {
+    await page.getByLabel('Имя пользователя').fill(analyst.name);
+    await page.getByLabel('Пароль').fill(analyst.password);
+    await page.getByRole('button', { name: 'Войти' }).click();
+    await page.getByText('Найдено:').waitFor();
+    check(new URL(page.url()).pathname === '/search', `after login: ${page.url()}`);
+    check(new URL(page.url()).searchParams.get('q') === 'вода', `the link's query is lost: ${page.url()}`);
+    check((await page.locator('mark').count()) > 0, 'no marked words in the hits');
+  });
+  await step('search by typing a query', async () => {
+    const box = page.getByLabel('Запрос');
+    await box.fill('');
+    await box.type('topic:water OR topic:roads');
+    await box.press('Enter');
+    await page.waitForURL(/q=topic/);
+    await page.getByText('Найдено:').waitFor();
+    const found = await page.locator('ol.hits > li').count();
+    check(found > 0, 'no hits for topic:water OR topic:roads');
+    await screenshots(page, 'search', 'Найдено:');
+  });
+  await step('next page', async () => {
+    await page.getByRole('link', { name: 'Следующие →' }).click();
+    await page.waitForURL(/page=2/);
+    const first = await page.locator('ol.hits').getAttribute('start');
+    check(Number(first) > 1, `page 2 starts at ${first}`);
+  });
+  await step('export CSV and read the file', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'CSV' }).click(),
+    ]);
+    const file = path.join(downloads, download.suggestedFilename());
+    await download.saveAs(file);
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.trim().split('\n');
+    check(lines.length > 1, `the CSV has ${lines.length} lines`);
+    check(lines[0].toLowerCase().includes('текст'), `the CSV header: ${lines[0]}`);
+    report.export = { file, lines: lines.length };
+  });
+  await step('click a facet', async () => {
+    await page.goto(base + '/search?q=' + encodeURIComponent('topic:water OR topic:roads'));
+    check((await page.locator('figure.chart svg rect').count()) > 0, 'no bars in the volume chart');
+    const before = await page.locator('p b').first().innerText();
+    await page.locator('aside.facets').getByRole('link', { name: 'водоснабжение' }).click();
+    await page.waitForURL((u) => (u.searchParams.get('q') ?? '').endsWith(') topic:water'));
+    const q = new URL(page.url()).searchParams.get('q');
+    check(q === '(topic:water OR topic:roads) topic:water', `the facet wrote ${q}`);
+    const after = await page.locator('p b').first().innerText();
+    check(after !== before, `the facet did not narrow the search: ${before} → ${after}`);
+  });
+  await step('apply a filter', async () => {
+    await page.getByText('Фильтры').click();
+    await page.getByLabel('Тональность').selectOption('negative');
+    await page.getByRole('button', { name: 'Применить' }).click();
+    await page.waitForURL(/sentiment%3Anegative/);
+    const hits = page.locator('ol.hits > li');
+    const n = await hits.count();
+    check(n > 0, 'no negative hits');
+    check((await page.locator('ol.hits > li.negative').count()) === n, 'the filter let other tones through');
+  });
+  await step('open a mention', async () => {
+    await page.getByRole('link', { name: 'подробнее' }).first().click();
+    await page.getByRole('heading', { name: 'Почему так' }).waitFor();
+    check((await page.getByRole('cell', { name: 'негатив' }).count()) > 0 || (await page.getByText('негатив').count()) > 0,
+      'the mention page does not show its tone');
+    await screenshots(page, 'mention', 'Почему так');
+  });
+  await step('sources page', async () => {
+    await page.getByRole('link', { name: 'Источники' }).first().click();
+    await page.getByRole('heading', { name: 'Источники' }).waitFor();
+    check((await page.locator('table.ledger tbody tr').count()) > 0, 'the ledger lists no source');
+    await screenshots(page, 'sources', 'Последний успешный опрос');
+  });
+  await step('make a weekly report and open it', async () => {
+    await page.getByRole('link', { name: 'Отчёты' }).first().click();
+    await page.getByLabel('Неделя (ГГГГ-Wнн)').fill('2026-W48');
+    await page.getByRole('button', { name: 'Сделать отчёт' }).click();
+    await page.getByRole('cell', { name: '2026-W48' }).waitFor({ timeout: 60000 });
+    await screenshots(page, 'reports', '2026-W48');
+    await page.getByRole('link', { name: 'открыть' }).first().click();
+    await page.waitForURL(/weekly-2026-W48\.html/);
+    await page.getByText('2026-W48', { exact: false }).first().waitFor();
+    await page.goBack();
+  });
+  await step('home page', async () => {
+    await page.getByRole('link', { name: 'Главная' }).click();
+    await page.getByText('Рабочее место glas').waitFor();
+    check((await page.getByRole('link', { name: 'Пользователи и журнал' }).count()) === 0, 'an analyst sees the admin menu');
+    await screenshots(page, 'home', 'Рабочее место glas');
+  });
+  await step('logout', async () => {
+    await page.getByRole('button', { name: 'Выйти' }).click();
+    await page.waitForURL(/\/login/);
+    await page.goto(base + '/');
+    check(page.url().includes('/login'), `still logged in after logout: ${page.url()}`);
+  });
+  await ctx.close();
+
+  // The head: the home page, but not the search or the export.
+  const vctx = await browser.newContext({ locale: 'ru-RU' });
+  const vpage = await vctx.newPage();
+  await step('a viewer is refused the search and the export', async () => {
+    await logIn(vpage, viewer, '/');
+    await vpage.getByText('Рабочее место glas').waitFor();
+    check((await vpage.getByRole('link', { name: 'Поиск' }).count()) === 0, 'a viewer sees the search in the menu');
+    const r = await vpage.goto(base + '/search?q=' + encodeURIComponent('вода'));
+    check(r.status() === 403, `a viewer's search answered ${r.status()}`);
+    await screenshots(vpage, 'forbidden', 'Нет доступа');
+    await vpage.goto(base + '/reports');
+    await vpage.getByRole('cell', { name: '2026-W48' }).waitFor();
+    check((await vpage.getByRole('button', { name: 'Сделать отчёт' }).count()) === 0, 'a viewer is offered to make reports');
+    const e = await vpage.goto(base + '/api/export?q=&format=csv');
+    check(e.status() === 403, `a viewer's export answered ${e.status()}`);
+  });
+  await vctx.close();
+
+  // An administrator adds an account and reads the audit log.
+  const actx = await browser.newContext({ locale: 'ru-RU' });
+  const apage = await actx.newPage();
+  await step('an administrator adds an account and reads the audit log', async () => {
+    await logIn(apage, admin, '/');
+    await apage.getByRole('link', { name: 'Пользователи и журнал' }).click();
+    await apage.getByRole('heading', { name: 'Пользователи' }).waitFor();
+    await apage.getByLabel('Имя', { exact: true }).fill('новый.аналитик');
+    await apage.getByLabel('Роль', { exact: true }).selectOption('analyst');
+    await apage.getByLabel(/^Пароль/).fill('пароль нового');
+    await apage.getByRole('button', { name: 'Создать' }).click();
+    await apage.getByText('Учётная запись «новый.аналитик» создана.').waitFor();
+    await screenshots(apage, 'users', 'новый.аналитик');
+    await apage.getByRole('link', { name: 'Журнал действий →' }).click();
+    await apage.getByRole('heading', { name: 'Журнал действий' }).waitFor();
+    for (const word of ['неудачный вход', 'выгрузка', 'отказано в доступе', 'создана учётная запись']) {
+      check((await apage.getByText(word, { exact: true }).count()) > 0, `the audit log lacks "${word}"`);
+    }
+    await screenshots(apage, 'audit', 'Журнал действий');
+  });
+  await actx.close();
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(report));
+if (failed) {
+  console.error(`after steps [${report.steps.join(', ')}]: ${failed.stack ?? failed}`);
+  process.exit(1);
+}
