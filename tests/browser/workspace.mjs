@@ -147,6 +147,22 @@ try {
       'the mention page does not show its tone');
     await screenshots(page, 'mention', 'Почему так');
   });
+  await step('signals: an episode, its evidence, a note and acknowledgement', async () => {
+    await page.getByRole('link', { name: 'Сигналы' }).first().click();
+    await page.getByRole('heading', { name: 'Сигналы', exact: true }).waitFor();
+    const episode = page.locator('section.episode').first();
+    check((await episode.locator('h2').innerText()).includes('Величаевское'), 'the demo episode is not listed');
+    check((await episode.locator('ul.evidence li').count()) > 0, 'the episode shows no evidence');
+    report.episode = await episode.locator('input[name=episode]').getAttribute('value');
+    await episode.getByLabel('Заметка').fill('Выехала бригада водоканала');
+    await episode.getByLabel('принять в работу').check();
+    await episode.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText('Принят в работу: анна').waitFor();
+    await page.getByText('Выехала бригада водоканала').waitFor();
+    await screenshots(page, 'signals', 'Выехала бригада водоканала');
+    await page.locator('section.episode ul.evidence a').first().click();
+    await page.getByRole('heading', { name: 'Почему так' }).waitFor();
+  });
   await step('sources page', async () => {
     await page.getByRole('link', { name: 'Источники' }).first().click();
     await page.getByRole('heading', { name: 'Источники' }).waitFor();
@@ -155,13 +171,13 @@ try {
   });
   await step('make a weekly report and open it', async () => {
     await page.getByRole('link', { name: 'Отчёты' }).first().click();
-    await page.getByLabel('Неделя (ГГГГ-Wнн)').fill('2026-W48');
+    await page.getByLabel('Неделя (ГГГГ-Wнн)').fill('2026-W47');
     await page.getByRole('button', { name: 'Сделать отчёт' }).click();
-    await page.getByRole('cell', { name: '2026-W48' }).waitFor({ timeout: 60000 });
-    await screenshots(page, 'reports', '2026-W48');
-    await page.getByRole('link', { name: 'открыть' }).first().click();
-    await page.waitForURL(/weekly-2026-W48\.html/);
-    await page.getByText('2026-W48', { exact: false }).first().waitFor();
+    await page.getByRole('cell', { name: '2026-W47' }).waitFor({ timeout: 60000 });
+    await screenshots(page, 'reports', '2026-W47');
+    await page.locator('a[href="/reports/weekly-2026-W47.html"]').click();
+    await page.waitForURL(/weekly-2026-W47\.html/);
+    await page.getByText('W47', { exact: false }).first().waitFor();
     await page.goBack();
   });
   await step('home page', async () => {
@@ -190,6 +206,9 @@ try {
     await screenshots(vpage, 'forbidden', 'Нет доступа');
     await vpage.goto(base + '/reports');
     await vpage.getByRole('cell', { name: '2026-W48' }).waitFor();
+    await vpage.goto(base + '/signals');
+    await vpage.getByText('Выехала бригада водоканала').waitFor();
+    check((await vpage.locator('textarea').count()) === 0, 'a viewer is offered to write notes');
     check((await vpage.getByRole('button', { name: 'Сделать отчёт' }).count()) === 0, 'a viewer is offered to make reports');
     const e = await vpage.goto(base + '/api/export?q=&format=csv');
     check(e.status() === 403, `a viewer's export answered ${e.status()}`);

@@ -233,7 +233,26 @@ CREATE TABLE IF NOT EXISTS failed_logins (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS failed_logins_name ON failed_logins(name, at);
+CREATE TABLE IF NOT EXISTS episode_notes (
+    episode TEXT NOT NULL,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    text TEXT NOT NULL,
+    acknowledged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS episode_notes_episode ON episode_notes(episode, at);
 ";
+
+/// A note on a signal's episode (or its acknowledgement), shown to all.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    pub episode: String,
+    pub at: String,
+    pub who: String,
+    /// Empty for a bare acknowledgement.
+    pub text: String,
+    pub acknowledged: bool,
+}
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -492,6 +511,43 @@ impl Accounts {
             })?
             .collect()
         })
+    }
+
+    /// Adds a note to an episode (`acknowledged`: the episode is taken up).
+    pub fn add_note(&self, episode: &str, who: &str, text: &str, acknowledged: bool) -> Result<(), AccountError> {
+        self.db(|c| {
+            c.execute(
+                "INSERT INTO episode_notes (episode, at, who, text, acknowledged) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![episode, stamp(Utc::now()), who, text, i64::from(acknowledged)],
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// The notes of these episodes, oldest first.
+    pub fn notes(&self, episodes: &[String]) -> Result<Vec<Note>, AccountError> {
+        let mut out = Vec::new();
+        self.db(|c| {
+            let mut st = c.prepare(
+                "SELECT episode, at, who, text, acknowledged FROM episode_notes WHERE episode = ?1 ORDER BY at, rowid",
+            )?;
+            for e in episodes {
+                let rows = st.query_map(params![e], |r| {
+                    Ok(Note {
+                        episode: r.get(0)?,
+                        at: r.get(1)?,
+                        who: r.get(2)?,
+                        text: r.get(3)?,
+                        acknowledged: r.get::<_, i64>(4)? != 0,
+                    })
+                })?;
+                for n in rows {
+                    out.push(n?);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// The principal of a live API token.

@@ -13,6 +13,7 @@
 //! | `GET /search`, `GET /search/refine` | search as a page: filters, facets, volume chart, exports | analyst |
 //! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
 //! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
+//! | `GET /signals`, `POST /signals/note` | episodes with their life, figures and evidence; notes and acknowledgement (analyst) | viewer |
 //! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
 //! | `GET /admin/users`, `POST /admin/users`, `POST /admin/users/{name}/disable`, `GET /admin/audit` | accounts and the audit log | admin |
 //! | `GET /api` | what this server is | viewer |
@@ -38,6 +39,7 @@ mod mention_page;
 mod openapi;
 mod page;
 mod search_page;
+mod signals_page;
 mod status_pages;
 
 pub use status_pages::Stages;
@@ -139,6 +141,8 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/search/refine", get(search_page::refine))
         .route("/mentions/{id}", get(mention_page::mention_page))
         .route("/sources", get(status_pages::sources_page))
+        .route("/signals", get(signals_page::signals_page))
+        .route("/signals/note", post(signals_page::add_note))
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))
         .route("/reports/{name}", get(status_pages::report_file_get))
         .route("/api/search", get(search))

@@ -18,8 +18,9 @@ use crate::accounts::{AccountError, Principal, Role};
 use crate::{AppState, blocking};
 
 /// The menu: (path, label, least role).
-const MENU: [(&str, &str, Role); 5] = [
+const MENU: [(&str, &str, Role); 6] = [
     ("/", "Главная", Role::Viewer),
+    ("/signals", "Сигналы", Role::Viewer),
     ("/search", "Поиск", Role::Analyst),
     ("/sources", "Источники", Role::Analyst),
     ("/reports", "Отчёты", Role::Viewer),
@@ -99,7 +100,8 @@ pub(crate) async fn home(State(st): State<Arc<AppState>>, Extension(p): Extensio
         }
     }
     body.push_str(
-        "<ul class=\"tiles\"><li><a href=\"/reports\">Отчёты</a><span>еженедельный отчёт о напряжённости: \
+        "<ul class=\"tiles\"><li><a href=\"/signals\">Сигналы</a><span>эпизоды напряжённости, их публикации, \
+заметки</span></li><li><a href=\"/reports\">Отчёты</a><span>еженедельный отчёт о напряжённости: \
 HTML, PDF, XLSX</span></li>",
     );
     if p.role >= Role::Analyst {
@@ -347,6 +349,9 @@ fn detail_ru(detail: &serde_json::Value) -> String {
             "method" => "метод",
             "until" => "до",
             "recipients" => "получатели",
+            "episode" => "эпизод",
+            "text" => "текст",
+            "week" => "неделя",
             other => other,
         };
         parts.push(format!("{label}: {text}"));
@@ -372,6 +377,8 @@ fn event_ru(event: &str) -> &str {
         "token_created" => "создан токен API",
         "token_revoked" => "отозван токен API",
         "report_made" => "сделан отчёт",
+        "episode_note" => "заметка к сигналу",
+        "episode_acknowledged" => "сигнал принят в работу",
         other => other,
     }
 }
@@ -407,4 +414,9 @@ blockquote.negative{border-left-color:#c62828}blockquote.positive{border-left-co
 table.fields{display:table;width:auto}table.fields th{width:180px;color:#555;font-weight:normal}ul.plain{padding-left:18px}\
 tr.bad td:first-child{border-left:4px solid #c62828}tr.warn td:first-child{border-left:4px solid #ef6c00}\
 tr.good td:first-child{border-left:4px solid #2e7d32}\
+section.episode{border:1px solid #ddd;border-left:5px solid #9e9e9e;border-radius:4px;padding:4px 12px 10px;margin:14px 0}\
+section.episode.bad{border-left-color:#c62828}section.episode.warn{border-left-color:#ef6c00}\
+section.episode h2{font-size:18px;margin:8px 0 2px}ul.evidence,ul.notes{padding-left:18px;font-size:14px}\
+form.note{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.note label{display:flex;flex-direction:column;font-size:13px}\
+form.note textarea{width:min(480px,80vw);font-size:14px}form.note label.check{flex-direction:row;gap:4px;align-items:center}\
 @media (max-width:700px){.results{grid-template-columns:1fr}}";

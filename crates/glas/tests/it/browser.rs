@@ -1,5 +1,5 @@
 //! The workspace end to end in a real headless Chromium: `glas serve` on a
-//! port the OS picked, over a store of 400 generated mentions, driven by
+//! port the OS picked, over the demo's data (`glas demo`), driven by
 //! `tests/browser/workspace.mjs` (playwright-core) as a person would use it.
 //! `scripts/test` installs Debian's `chromium` and runs `npm ci` in
 //! `tests/browser`; without them this test fails and says so.
@@ -66,22 +66,9 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     let (chromium, scripts) = (chromium(), browser_scripts());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let corpus = tmp.path().join("corpus.jsonl");
-    let missing = tmp.path().join("no-datasets");
-    let made = glas(&[
-        "gen-corpus",
-        "--out",
-        corpus.to_str().unwrap(),
-        "--count",
-        "400",
-        "--days",
-        "30",
-        "--datasets",
-        missing.to_str().unwrap(),
-    ]);
-    assert!(made.status.success(), "{}", stderr(&made));
-    let imported = glas(&["import", "--data", data.to_str().unwrap(), corpus.to_str().unwrap()]);
-    assert!(imported.status.success(), "{}", stderr(&imported));
+    // The demo's month: mentions, a weekly report and a signal's episode.
+    let demo = glas(&["demo", "--data", data.to_str().unwrap()]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
     let accounts = Accounts::open(&data).unwrap();
     for (name, role, password) in [
         ("анна", Role::Analyst, "пароль аналитика"),
@@ -113,14 +100,14 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
     let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 15, "every step ran: {steps:?}");
+    assert_eq!(steps.len(), 16, "every step ran: {steps:?}");
 
     // Every screen at both widths, with something on it: not a blank page
     // (the script checked each one's own text was visible and that the page
     // was no wider than the window; the login page inks about 0.6 %).
     let files: Vec<PathBuf> =
         report["screenshots"].as_array().unwrap().iter().map(|f| PathBuf::from(f.as_str().unwrap())).collect();
-    assert_eq!(files.len(), 18, "9 screens × 2 widths: {files:?}");
+    assert_eq!(files.len(), 20, "10 screens × 2 widths: {files:?}");
     for f in &files {
         let (share, _, width) = ink(f);
         let want = if f.to_str().unwrap().ends_with("-390.png") { 390 } else { 1280 };
@@ -141,4 +128,9 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     assert_eq!(export["who"], "анна");
     assert_eq!(export["detail"]["q"], "topic:water OR topic:roads");
     assert!(export["ip"].as_str().is_some_and(|ip| ip == "127.0.0.1"), "{export}");
+    // The note on the episode is kept in the workspace database.
+    let accounts = Accounts::open(&data).unwrap();
+    let notes = accounts.notes(&[report["episode"].as_str().unwrap().to_string()]).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].acknowledged && notes[0].who == "анна" && notes[0].text.contains("бригада"), "{notes:?}");
 }

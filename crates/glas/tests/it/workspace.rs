@@ -343,3 +343,68 @@ fn user_and_token_commands_manage_accounts_with_clear_errors() {
     assert_eq!(events, ["user_added", "password_changed", "user_disabled", "token_created", "token_revoked"]);
     assert!(log.iter().all(|e| e["who"].as_str().unwrap().starts_with("cli:")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn episodes_take_notes_from_analysts_with_clear_refusals() {
+    let (tmp, app) = workspace();
+    let analytics = tmp.path().join("data/analytics");
+    std::fs::create_dir_all(&analytics).unwrap();
+    let signal = |at: &str, phase: &str| {
+        serde_json::json!({
+            "detected_at": at, "kind": "tension", "topic": "water", "place": "Величаевское",
+            "severity": "high", "score": 9.0, "window": "6h", "count": 9, "baseline": 0.4,
+            "negative_share": 1.0, "evidence": ["s:1"], "params": {"phase": phase, "tail_p": 0.0001}
+        })
+        .to_string()
+    };
+    let lines = [signal("2026-11-23T07:30:00+03:00", "opened"), signal("2026-11-23T09:00:00+03:00", "escalated")];
+    std::fs::write(analytics.join("signals.jsonl"), lines.join("\n") + "\n{torn").unwrap();
+
+    let (viewer, _) = log_in(&app, "глава", "пароль главы", "/").await;
+    let page = send(&app, "GET", "/signals", &viewer, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("водоснабжение, Величаевское") && page.body.contains("открыт 23.11 07:30"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("усилился 23.11 09:00") && page.body.contains("9 публикаций за 6 ч"), "{}", page.body);
+    assert!(!page.body.contains("<textarea"), "a viewer gets no note form");
+    let episode = "tension|water|Величаевское@2026-11-23T07:30:00+03:00";
+    let csrf = page.csrf();
+    let r = send(&app, "POST", "/signals/note", &viewer, Some(&[("csrf", &csrf), ("episode", episode), ("text", "x")]))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a viewer cannot write notes");
+
+    let (analyst, _) = log_in(&app, "анна", "пароль анны", "/").await;
+    let page = send(&app, "GET", "/signals", &analyst, None).await;
+    let csrf = page.csrf();
+    let note = |text: &'static str, ack: bool| {
+        let mut f = vec![("csrf", csrf.clone()), ("episode", episode.to_string()), ("text", text.to_string())];
+        if ack {
+            f.push(("ack", "1".into()));
+        }
+        f
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let analyst = analyst.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(app, "POST", "/signals/note", &analyst, Some(&refs)).await
+        }
+    };
+    assert_eq!(post(note("", false)).await.status, StatusCode::BAD_REQUEST, "an empty note");
+    let mut unknown = note("текст", false);
+    unknown[1].1 = "tension|gas|-@2026-01-01T00:00:00+03:00".into();
+    assert_eq!(post(unknown).await.status, StatusCode::NOT_FOUND, "an episode no longer listed");
+    let mut forged = note("текст", false);
+    forged.remove(0);
+    assert_eq!(post(forged).await.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let r = post(note("Выехала бригада", true)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = send(&app, "GET", "/signals", &viewer, None).await;
+    assert!(page.body.contains("Принят в работу: анна") && page.body.contains("Выехала бригада"), "{}", page.body);
+    let log = audit(&tmp.path().join("data"));
+    assert!(log.iter().any(|e| e["event"] == "episode_acknowledged" && e["detail"]["episode"] == episode));
+}
