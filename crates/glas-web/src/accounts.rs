@@ -350,25 +350,22 @@ impl Accounts {
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccountError> {
         check_password(password)?;
         let hash = hash_password(password)?;
-        let changed = self.db(|c| {
-            let tx = c.transaction()?;
-            let n = tx.execute("UPDATE users SET hash = ?2 WHERE name = ?1", params![name, hash])?;
-            tx.execute("DELETE FROM sessions WHERE user = ?1", params![name])?;
-            tx.commit()?;
-            Ok(n)
-        })?;
-        if changed == 0 {
-            return Err(AccountError::NoSuchUser(name.to_string()));
-        }
-        Ok(())
+        self.change_user(name, "hash", &hash)
     }
 
     /// Disables an account (it is kept, for the audit log's sake) and ends
     /// its sessions.
     pub fn disable(&self, name: &str) -> Result<(), AccountError> {
+        self.change_user(name, "disabled", &1i64)
+    }
+
+    /// Sets one column of an account (a name from this file, never from a
+    /// request) and ends its sessions, in one transaction.
+    fn change_user(&self, name: &str, column: &str, value: &dyn rusqlite::ToSql) -> Result<(), AccountError> {
+        let sql = format!("UPDATE users SET {column} = ?2 WHERE name = ?1");
         let changed = self.db(|c| {
             let tx = c.transaction()?;
-            let n = tx.execute("UPDATE users SET disabled = 1 WHERE name = ?1", params![name])?;
+            let n = tx.execute(&sql, params![name, value])?;
             tx.execute("DELETE FROM sessions WHERE user = ?1", params![name])?;
             tx.commit()?;
             Ok(n)

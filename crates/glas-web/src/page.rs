@@ -127,15 +127,7 @@ pub(crate) async fn users_page(State(st): State<Arc<AppState>>, Extension(p): Ex
 
 fn users_view(st: &AppState, p: &Principal, message: Option<Result<String, String>>, status: StatusCode) -> Response {
     let mut body = String::from("<h1>Пользователи</h1><p><a href=\"/admin/audit\">Журнал действий →</a></p>");
-    match message {
-        Some(Ok(m)) => {
-            let _ = write!(body, "<p class=\"ok\" role=\"status\">{}</p>", esc(&m));
-        }
-        Some(Err(m)) => {
-            let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", esc(&m));
-        }
-        None => {}
-    }
+    message_html(&mut body, message);
     match st.accounts.users() {
         Err(e) => {
             let _ = write!(body, "<p class=\"error\">{}</p>", esc(&e.to_string()));
@@ -208,15 +200,29 @@ fn users_view(st: &AppState, p: &Principal, message: Option<Result<String, Strin
     (status, Html(layout("Пользователи", Some(p), &body))).into_response()
 }
 
-fn url_path(s: &str) -> String {
+/// A path segment: every byte but letters and digits percent-encoded.
+pub(crate) fn url_path(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 /// An RFC 3339 stamp in the district's time, "2026-12-07 09:30".
-fn local_time(st: &AppState, t: &str) -> String {
+pub(crate) fn local_time(st: &AppState, t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|t| t.with_timezone(&st.tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// The outcome of a form, above the page: done (green) or refused (red).
+pub(crate) fn message_html(h: &mut String, message: Option<Result<String, String>>) {
+    match message {
+        Some(Ok(m)) => {
+            let _ = write!(h, "<p class=\"ok\" role=\"status\">{}</p>", esc(&m));
+        }
+        Some(Err(m)) => {
+            let _ = write!(h, "<p class=\"error\" role=\"alert\">{}</p>", esc(&m));
+        }
+        None => {}
+    }
 }
 
 #[derive(Debug, Deserialize)]

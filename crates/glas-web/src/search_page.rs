@@ -163,7 +163,7 @@ fn export_link(q: &str, since: Option<&str>, format: &str) -> String {
 
 /// The path of a mention's page.
 pub(crate) fn mention_link(id: &str) -> String {
-    format!("/mentions/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20"))
+    format!("/mentions/{}", crate::page::url_path(id))
 }
 
 const PERIODS: [(&str, &str); 4] =

@@ -211,7 +211,12 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
         }
         let episode_notes: Vec<&Note> = notes.iter().filter(|n| n.episode == e.id).collect();
         if let Some(ack) = episode_notes.iter().find(|n| n.acknowledged) {
-            let _ = write!(h, "<p class=\"ok\">Принят в работу: {}, {}</p>", esc(&ack.who), esc(&local(st, &ack.at)));
+            let _ = write!(
+                h,
+                "<p class=\"ok\">Принят в работу: {}, {}</p>",
+                esc(&ack.who),
+                esc(&crate::page::local_time(st, &ack.at))
+            );
         }
         if !episode_notes.is_empty() {
             h.push_str("<ul class=\"notes\">");
@@ -220,7 +225,7 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
                     h,
                     "<li><b>{}</b> <span class=\"meta\">{}</span><br>{}</li>",
                     esc(&n.who),
-                    esc(&local(st, &n.at)),
+                    esc(&crate::page::local_time(st, &n.at)),
                     esc(&n.text)
                 );
             }
@@ -252,12 +257,6 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
 /// An episode id as an HTML anchor.
 fn anchor(id: &str) -> String {
     format!("e{:016x}", glas_core::fnv1a(id.bytes()))
-}
-
-fn local(st: &AppState, t: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|t| t.with_timezone(&st.tz).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|_| t.to_string())
 }
 
 #[derive(Debug, Deserialize)]

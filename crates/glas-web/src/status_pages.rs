@@ -63,11 +63,7 @@ pub(crate) async fn sources_page(State(st): State<Arc<AppState>>, Extension(who)
     let flagged = rows.iter().filter(|r| matches!(r.status, Status::Failing | Status::Silent)).count();
     let new = rows.iter().filter(|r| r.status == Status::New).count();
     let tz = st.tz;
-    let local = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|_| t.to_string())
-    };
+    let local = |t: &str| crate::page::local_time(&st, t);
     let mut h = format!(
         "<h1>Источники</h1><p>{} {}; {}.</p>",
         rows.len(),
@@ -159,15 +155,7 @@ fn reports_view(
     status: StatusCode,
 ) -> Response {
     let mut h = String::from("<h1>Отчёты</h1>");
-    match message {
-        Some(Ok(m)) => {
-            let _ = write!(h, "<p class=\"ok\" role=\"status\">{}</p>", esc(&m));
-        }
-        Some(Err(m)) => {
-            let _ = write!(h, "<p class=\"error\" role=\"alert\">{}</p>", esc(&m));
-        }
-        None => {}
-    }
+    crate::page::message_html(&mut h, message);
     let list = reports(st);
     if list.is_empty() {
         h.push_str("<p>Отчётов ещё нет: сервис пишет еженедельный отчёт по расписанию.</p>");
