@@ -119,6 +119,15 @@ try {
     check(lines[0].toLowerCase().includes('текст'), `the CSV header: ${lines[0]}`);
     report.export = { file, lines: lines.length };
   });
+  await step('save this search with a recipient', async () => {
+    await page.getByText('Сохранить этот поиск').click();
+    await page.getByLabel('Название').fill('Вода и дороги');
+    await page.getByLabel('Кому присылать новое (адреса через запятую)').fill('head@levokumsky.example');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText('Поиск «Вода и дороги» сохранён.').waitFor();
+    check((await page.getByRole('cell', { name: 'head@levokumsky.example' }).count()) === 1, 'the recipient is not listed');
+    await screenshots(page, 'searches', 'Вода и дороги');
+  });
   await step('click a facet', async () => {
     await page.goto(base + '/search?q=' + encodeURIComponent('topic:water OR topic:roads'));
     check((await page.locator('figure.chart svg rect').count()) > 0, 'no bars in the volume chart');

@@ -38,7 +38,8 @@ const LOGIN_COOKIE: &str = "glas_login";
 
 /// The least role a path needs.
 pub fn required_role(path: &str) -> Role {
-    const ANALYST: [&str; 6] = ["/search", "/sources", "/api/search", "/api/facets", "/api/export", "/api/searches"];
+    const ANALYST: [&str; 7] =
+        ["/search", "/searches", "/sources", "/api/search", "/api/facets", "/api/export", "/api/searches"];
     if path == "/admin" || path.starts_with("/admin/") {
         Role::Admin
     } else if ANALYST.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))) {
@@ -314,7 +315,8 @@ mod tests {
         assert_eq!(required_role("/"), Role::Viewer);
         assert_eq!(required_role("/api/mentions/x"), Role::Viewer);
         assert_eq!(required_role("/search"), Role::Analyst);
-        assert_eq!(required_role("/searches"), Role::Viewer, "a prefix is not the path");
+        assert_eq!(required_role("/searchesx"), Role::Viewer, "a prefix is not the path");
+        assert_eq!(required_role("/searches/Вода/delete"), Role::Analyst);
         assert_eq!(required_role("/api/searches/Вода"), Role::Analyst);
         assert_eq!(required_role("/api/export"), Role::Analyst);
         assert_eq!(required_role("/admin/audit"), Role::Admin);

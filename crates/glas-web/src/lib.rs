@@ -12,6 +12,7 @@
 //! | `GET /` | the home page | viewer |
 //! | `GET /search`, `GET /search/refine` | search as a page: filters, facets, volume chart, exports | analyst |
 //! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
+//! | `GET /searches`, `POST /searches`, `POST /searches/{name}/delete` | saved searches and their recipients | analyst |
 //! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
 //! | `GET /signals`, `POST /signals/note` | episodes with their life, figures and evidence; notes and acknowledgement (analyst) | viewer |
 //! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
@@ -38,6 +39,7 @@ pub mod auth;
 mod mention_page;
 mod openapi;
 mod page;
+mod saved_page;
 mod search_page;
 mod signals_page;
 mod status_pages;
@@ -141,6 +143,8 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/search/refine", get(search_page::refine))
         .route("/mentions/{id}", get(mention_page::mention_page))
         .route("/sources", get(status_pages::sources_page))
+        .route("/searches", get(saved_page::searches_page).post(saved_page::save_search))
+        .route("/searches/{name}/delete", post(saved_page::delete_search))
         .route("/signals", get(signals_page::signals_page))
         .route("/signals/note", post(signals_page::add_note))
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))

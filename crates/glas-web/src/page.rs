@@ -18,10 +18,11 @@ use crate::accounts::{AccountError, Principal, Role};
 use crate::{AppState, blocking};
 
 /// The menu: (path, label, least role).
-const MENU: [(&str, &str, Role); 6] = [
+const MENU: [(&str, &str, Role); 7] = [
     ("/", "Главная", Role::Viewer),
     ("/signals", "Сигналы", Role::Viewer),
     ("/search", "Поиск", Role::Analyst),
+    ("/searches", "Сохранённые поиски", Role::Analyst),
     ("/sources", "Источники", Role::Analyst),
     ("/reports", "Отчёты", Role::Viewer),
     ("/admin/users", "Пользователи и журнал", Role::Admin),

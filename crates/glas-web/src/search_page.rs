@@ -55,7 +55,7 @@ pub(crate) async fn search_page(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Html<String> {
     let Ok(Query(p)) = params else {
-        let body = page("", None, None, Err("неверные параметры запроса".into()));
+        let body = page("", None, None, Err("неверные параметры запроса".into()), None);
         return Html(layout("Поиск", Some(&who), &body));
     };
     let (q, since) = (p.q.clone(), p.since.clone());
@@ -87,7 +87,7 @@ pub(crate) async fn search_page(
         }
     };
     let title = if q.is_empty() { "Поиск".to_string() } else { format!("Поиск: {q}") };
-    Html(layout(&title, Some(&who), &page(&q, since.as_deref(), p.page, found)))
+    Html(layout(&title, Some(&who), &page(&q, since.as_deref(), p.page, found, who.csrf.clone())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +289,13 @@ fn facet_lists(h: &mut String, q: &str, since: Option<&str>, f: &Facets) {
     h.push_str("</aside>");
 }
 
-fn page(q: &str, since: Option<&str>, page_no: Option<usize>, found: Result<Found, String>) -> String {
+fn page(
+    q: &str,
+    since: Option<&str>,
+    page_no: Option<usize>,
+    found: Result<Found, String>,
+    who_csrf: Option<String>,
+) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
         h,
@@ -334,6 +340,18 @@ placeholder=\"например: вода Величаевское\" aria-label=\
 <a href=\"{}\" download>JSONL</a></p>",
             esc(&export_link(q, since, "csv")),
             esc(&export_link(q, since, "jsonl"))
+        );
+    }
+    if let Some(csrf) = &who_csrf {
+        let _ = write!(
+            h,
+            "<details class=\"filters\"><summary>Сохранить этот поиск</summary>\
+<form method=\"post\" action=\"/searches\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<input type=\"hidden\" name=\"query\" value=\"{}\"><label>Название<input name=\"name\" required maxlength=\"120\"></label>\
+<label>Кому присылать новое (адреса через запятую)<input name=\"to\" type=\"text\" size=\"40\"></label>\
+<button>Сохранить</button></form></details>",
+            esc(csrf),
+            esc(q)
         );
     }
     h.push_str(&chart(&found));

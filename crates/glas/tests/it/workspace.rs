@@ -408,3 +408,41 @@ async fn episodes_take_notes_from_analysts_with_clear_refusals() {
     let log = audit(&tmp.path().join("data"));
     assert!(log.iter().any(|e| e["event"] == "episode_acknowledged" && e["detail"]["episode"] == episode));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_are_saved_from_the_page_with_recipients_and_deleted() {
+    let (tmp, app) = workspace();
+    let (analyst, _) = log_in(&app, "анна", "пароль анны", "/").await;
+    let page = send(&app, "GET", "/search?q=topic%3Awater", &analyst, None).await;
+    assert!(page.body.contains("Сохранить этот поиск"), "{}", page.body);
+    let csrf = page.csrf();
+    let save = |name: &'static str, query: &'static str, to: &'static str| {
+        let fields = [("csrf", csrf.clone()), ("name", name.into()), ("query", query.into()), ("to", to.into())];
+        let (app, analyst) = (&app, analyst.clone());
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(app, "POST", "/searches", &analyst, Some(&refs)).await
+        }
+    };
+    let r = save("Водоснабжение", "topic:water", "head@levokumsky.example, press@levokumsky.example").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.contains("press@levokumsky.example"), "{}", r.body);
+    let r = save("Водоснабжение", "topic:water", "").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("уже есть"), "{}", r.body);
+    let r = save("Плохой адрес", "topic:water", "не-почта").await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body.contains("Не адрес почты"), "{}", r.body);
+    let r = save("Плохой запрос", "вода AND (газ", "").await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body.contains("Запрос с ошибкой"), "{}", r.body);
+    // The API sees what the page saved.
+    let listed = with_token(&app, &app.token, "/api/searches").await;
+    assert!(listed.body.contains("Водоснабжение") && listed.body.contains("head@levokumsky.example"));
+    let path = format!("/searches/{}/delete", enc("Водоснабжение").replace('+', "%20"));
+    let r = send(&app, "POST", &path, &analyst, Some(&[("csrf", csrf.as_str())])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = send(&app, "POST", &path, &analyst, Some(&[("csrf", csrf.as_str())])).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let log = audit(&tmp.path().join("data"));
+    assert!(log.iter().any(|e| e["event"] == "saved_search_created" && e["detail"]["recipients"][1] == "press@levokumsky.example"));
+    assert!(log.iter().any(|e| e["event"] == "saved_search_deleted"));
+}
