@@ -171,6 +171,9 @@ try {
     await screenshots(page, 'signals', 'Выехала бригада водоканала');
     await page.locator('section.episode ul.evidence a').first().click();
     await page.getByRole('heading', { name: 'Почему так' }).waitFor();
+    await page.getByRole('heading', { name: 'Сигналы, в которых публикация — довод' }).waitFor();
+    await page.getByRole('link', { name: /Величаевское/ }).first().click();
+    await page.waitForURL(/\/signals#e[0-9a-f]{16}$/);
   });
   await step('sources page', async () => {
     await page.getByRole('link', { name: 'Источники' }).first().click();

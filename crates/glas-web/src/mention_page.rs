@@ -1,7 +1,7 @@
 //! `/mentions/{id}`: one mention as an official reads it — its source link,
 //! every enrichment field in Russian, why glas decided so (the same reasons
 //! as `glas classify --explain`, when the server has the pipeline's
-//! analyzer), and its reprints.
+//! analyzer), the signals' episodes it is evidence of, and its reprints.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -74,6 +74,14 @@ pub(crate) async fn mention_page(
     }
     let _ = write!(h, "</p><blockquote class=\"{}\">{}</blockquote>", esc(&m.sentiment), esc(&m.text));
     fields(&mut h, &m);
+    let cited = crate::signals_page::episodes_citing(&st, &m.id);
+    if !cited.is_empty() {
+        h.push_str("<h2>Сигналы, в которых публикация — довод</h2><ul class=\"plain\">");
+        for (headline, href) in &cited {
+            let _ = write!(h, "<li><a href=\"{}\">{}</a></li>", esc(href), esc(headline));
+        }
+        h.push_str("</ul>");
+    }
     if let Some(analyzer) = &st.analyzer {
         reasons(&mut h, analyzer, &m);
     }

@@ -254,6 +254,17 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
     (status, Html(layout("Сигналы", Some(who), &h))).into_response()
 }
 
+/// The episodes (headline, link on the signals page) a mention is evidence
+/// of, for its page.
+pub(crate) fn episodes_citing(st: &AppState, mention_id: &str) -> Vec<(String, String)> {
+    let Ok(signals) = read_signals(st) else { return Vec::new() };
+    episodes(signals)
+        .iter()
+        .filter(|e| e.life.iter().any(|s| s.evidence.iter().any(|id| id == mention_id)))
+        .map(|e| (glas_alert::subject(e.headline()), format!("/signals#{}", anchor(&e.id))))
+        .collect()
+}
+
 /// An episode id as an HTML anchor.
 fn anchor(id: &str) -> String {
     format!("e{:016x}", glas_core::fnv1a(id.bytes()))
