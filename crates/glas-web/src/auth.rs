@@ -187,11 +187,21 @@ async fn csrf_ok(req: Request, csrf: &str) -> (bool, Option<Request>) {
     (ok, Some(Request::from_parts(parts, Body::from(bytes))))
 }
 
-/// Only a path of this server: never another site (`//host`, `https://`).
+/// Only a path of this server: never another site (`//host`, `https://`);
+/// bytes that a Location header cannot carry (letters outside ASCII, spaces,
+/// line breaks) percent-encoded.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.starts_with("/login") => {
-            n.to_string()
+            let mut out = String::with_capacity(n.len());
+            for b in n.bytes() {
+                if (0x21..=0x7e).contains(&b) {
+                    out.push(char::from(b));
+                } else {
+                    let _ = write!(out, "%{b:02X}");
+                }
+            }
+            out
         }
         _ => "/".to_string(),
     }
@@ -325,7 +335,10 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_server() {
-        assert_eq!(safe_next(Some("/search?q=вода")), "/search?q=вода");
+        assert_eq!(safe_next(Some("/search?q=topic%3Awater")), "/search?q=topic%3Awater");
+        // A Location header carries ASCII only, and never a line break.
+        assert_eq!(safe_next(Some("/search?q=вода")), "/search?q=%D0%B2%D0%BE%D0%B4%D0%B0");
+        assert_eq!(safe_next(Some("/x\r\nSet-Cookie: a=b")), "/x%0D%0ASet-Cookie:%20a=b");
         for bad in ["https://evil.example/", "//evil.example/", "/\\evil.example", "/login?next=/", "search"] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }

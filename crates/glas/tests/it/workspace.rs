@@ -140,9 +140,12 @@ async fn without_a_session_pages_go_to_the_login_and_back_and_the_api_answers_40
         send(&app, "GET", "/api/search?q=%D0%B2%D0%BE%D0%B4%D0%B0", &session, None).await.status,
         StatusCode::OK
     );
-    // Never back to another site.
+    // Never back to another site; a target typed with Russian letters is
+    // encoded, not a broken Location header.
     let (_, r) = log_in(&app, "анна", "пароль анны", "//evil.example/x").await;
     assert_eq!(r.location(), "/");
+    let (_, r) = log_in(&app, "анна", "пароль анны", "/search?q=вода").await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/search?q=%D0%B2%D0%BE%D0%B4%D0%B0"));
 
     // Logout needs the form's CSRF token, then ends the session.
     let r = send(&app, "POST", "/logout", &session, Some(&[])).await;
