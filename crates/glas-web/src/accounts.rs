@@ -123,6 +123,12 @@ pub enum LoginRefused {
     Wrong,
     /// Too many failures lately: locked until then.
     Locked(DateTime<Utc>),
+    /// The account database failed: nobody can log in until it is mended.
+    Unavailable(String),
+}
+
+fn unavailable(e: AccountError) -> LoginRefused {
+    LoginRefused::Unavailable(e.to_string())
 }
 
 /// The workspace's accounts and audit log.
@@ -409,7 +415,7 @@ impl Accounts {
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
             )
         });
-        let Ok((failures, last)) = failures else { return Err(LoginRefused::Wrong) };
+        let (failures, last) = failures.map_err(unavailable)?;
         if failures >= MAX_FAILURES {
             let last = last.and_then(|l| DateTime::parse_from_rfc3339(&l).ok()).map_or(now, |t| t.with_timezone(&Utc));
             return Err(LoginRefused::Locked(last + LOCK_WINDOW));
@@ -421,8 +427,7 @@ impl Accounts {
                 })
                 .optional()
             })
-            .ok()
-            .flatten();
+            .map_err(unavailable)?;
         let ok = match &row {
             Some((_, hash, disabled)) => verify_password(password, hash) && !disabled,
             None => {
@@ -432,8 +437,10 @@ impl Accounts {
         };
         let role = row.as_ref().and_then(|(r, _, _)| Role::parse(r));
         let (true, Some(role)) = (ok, role) else {
-            let _ = self
-                .db(|c| c.execute("INSERT INTO failed_logins (name, at) VALUES (?1, ?2)", params![name, stamp(now)]));
+            // A failure that cannot be counted is not answered as a wrong
+            // password: the lock depends on the count.
+            self.db(|c| c.execute("INSERT INTO failed_logins (name, at) VALUES (?1, ?2)", params![name, stamp(now)]))
+                .map_err(unavailable)?;
             if failures + 1 >= MAX_FAILURES {
                 return Err(LoginRefused::Locked(now + LOCK_WINDOW));
             }
@@ -451,9 +458,7 @@ impl Accounts {
             tx.execute("UPDATE users SET last_login = ?2 WHERE name = ?1", params![name, stamp(now)])?;
             tx.commit()
         });
-        if opened.is_err() {
-            return Err(LoginRefused::Wrong);
-        }
+        opened.map_err(unavailable)?;
         Ok((id, Principal { name: name.to_string(), role, csrf: Some(csrf), ip: None }))
     }
 
@@ -621,6 +626,16 @@ mod tests {
         assert!(a.revoke_token("отчёты").unwrap());
         assert_eq!(a.bearer(&secret), None);
         assert!(!a.revoke_token("нет такого").unwrap());
+    }
+
+    #[test]
+    fn a_broken_account_database_is_not_a_wrong_password() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = Accounts::open(tmp.path()).unwrap();
+        a.add_user("анна", Role::Analyst, "верный пароль").unwrap();
+        let other = Connection::open(tmp.path().join("workspace.sqlite")).unwrap();
+        other.execute_batch("DROP TABLE failed_logins").unwrap();
+        assert!(matches!(a.login("анна", "верный пароль", Utc::now()), Err(LoginRefused::Unavailable(_))));
     }
 
     #[test]

@@ -36,13 +36,25 @@ pub const SESSION_COOKIE: &str = "glas_session";
 /// The login form's own CSRF cookie (before there is a session).
 const LOGIN_COOKIE: &str = "glas_login";
 
-/// The least role a path needs.
-pub fn required_role(path: &str) -> Role {
-    const ANALYST: [&str; 7] =
-        ["/search", "/searches", "/sources", "/api/search", "/api/facets", "/api/export", "/api/searches"];
+/// The least role a request needs. A viewer reads signals and reports; an
+/// analyst also writes notes on signals and makes reports.
+pub fn required_role(method: &Method, path: &str) -> Role {
+    const ANALYST: [&str; 8] = [
+        "/search",
+        "/searches",
+        "/sources",
+        "/signals/note",
+        "/api/search",
+        "/api/facets",
+        "/api/export",
+        "/api/searches",
+    ];
+    let change = !matches!(*method, Method::GET | Method::HEAD);
     if path == "/admin" || path.starts_with("/admin/") {
         Role::Admin
-    } else if ANALYST.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))) {
+    } else if ANALYST.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+        || (change && path == "/reports")
+    {
         Role::Analyst
     } else {
         Role::Viewer
@@ -138,7 +150,7 @@ pub async fn gate(State(st): State<Arc<AppState>>, req: Request, next: Next) -> 
     };
     let ip = client_ip(&req);
     p.ip = ip.clone();
-    let need = required_role(&path);
+    let need = required_role(req.method(), &path);
     if p.role < need {
         st.accounts.record(
             &p.name,
@@ -275,9 +287,11 @@ pub(crate) async fn login_post(State(st): State<Arc<AppState>>, req: Request) ->
     let name = form.username.trim().to_string();
     let accounts = st.accounts.clone();
     let (n, password) = (name.clone(), form.password);
-    let result = tokio::task::spawn_blocking(move || accounts.login(&n, &password, Utc::now())).await;
+    let result = tokio::task::spawn_blocking(move || accounts.login(&n, &password, Utc::now()))
+        .await
+        .unwrap_or_else(|e| Err(LoginRefused::Unavailable(e.to_string())));
     match result {
-        Ok(Ok((id, p))) => {
+        Ok((id, p)) => {
             st.accounts.record(&p.name, "login", serde_json::json!({"role": p.role.as_str()}), ip);
             let mut r = Redirect::to(&next).into_response();
             let h = r.headers_mut();
@@ -285,7 +299,7 @@ pub(crate) async fn login_post(State(st): State<Arc<AppState>>, req: Request) ->
             h.append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", "/login", 0, "Strict", secure));
             r
         }
-        Ok(Err(LoginRefused::Locked(until))) => {
+        Err(LoginRefused::Locked(until)) => {
             st.accounts.record(&name, "login_locked", serde_json::json!({"until": until.to_rfc3339()}), ip);
             let local = until.with_timezone(&st.tz).format("%H:%M");
             let msg = format!(
@@ -294,7 +308,12 @@ pub(crate) async fn login_post(State(st): State<Arc<AppState>>, req: Request) ->
             );
             login_page(&next, Some(&msg), secure, StatusCode::TOO_MANY_REQUESTS)
         }
-        Ok(Err(LoginRefused::Wrong)) | Err(_) => {
+        Err(LoginRefused::Unavailable(e)) => {
+            tracing::error!(error = %e, "login failed: the account database");
+            let msg = "Вход временно невозможен: база учётных записей недоступна. Сообщите администратору.";
+            login_page(&next, Some(msg), secure, StatusCode::SERVICE_UNAVAILABLE)
+        }
+        Err(LoginRefused::Wrong) => {
             st.accounts.record(&name, "login_failed", serde_json::Value::Null, ip);
             // Slows guessing down; the lock stops it.
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -321,7 +340,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_of_paths() {
+    fn roles_of_requests() {
+        let required_role = |path: &str| super::required_role(&Method::GET, path);
         assert_eq!(required_role("/"), Role::Viewer);
         assert_eq!(required_role("/api/mentions/x"), Role::Viewer);
         assert_eq!(required_role("/search"), Role::Analyst);
@@ -331,6 +351,11 @@ mod tests {
         assert_eq!(required_role("/api/export"), Role::Analyst);
         assert_eq!(required_role("/admin/audit"), Role::Admin);
         assert_eq!(required_role("/administration"), Role::Viewer);
+        // Reading signals and reports is a viewer's; writing to them an analyst's.
+        assert_eq!(required_role("/reports"), Role::Viewer);
+        assert_eq!(super::required_role(&Method::POST, "/reports"), Role::Analyst);
+        assert_eq!(super::required_role(&Method::POST, "/signals/note"), Role::Analyst);
+        assert_eq!(required_role("/signals"), Role::Viewer);
     }
 
     #[test]

@@ -209,6 +209,12 @@ async fn each_role_sees_its_own_and_is_refused_the_rest() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
         assert!(r.body.contains("Нет доступа"), "{}", r.body);
     }
+    // Reports are read by a viewer, made by an analyst.
+    let reports = send(&app, "GET", "/reports", &viewer, None).await;
+    assert_eq!(reports.status, StatusCode::OK);
+    let r =
+        send(&app, "POST", "/reports", &viewer, Some(&[("csrf", home.csrf().as_str()), ("week", "2026-W48")])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = send(&app, "GET", "/api/export?q=%D0%B2%D0%BE%D0%B4%D0%B0&format=csv", &viewer, None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["error"], "forbidden");
@@ -258,6 +264,7 @@ async fn each_role_sees_its_own_and_is_refused_the_rest() {
     let export = log.iter().find(|e| e["event"] == "export").unwrap();
     assert_eq!((export["who"].as_str(), export["detail"]["q"].as_str()), (Some("анна"), Some("вода")));
     assert!(log.iter().any(|e| e["event"] == "forbidden" && e["who"] == "глава" && e["detail"]["path"] == "/search"));
+    assert!(log.iter().any(|e| e["event"] == "forbidden" && e["who"] == "глава" && e["detail"]["path"] == "/reports"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
