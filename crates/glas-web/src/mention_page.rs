@@ -34,15 +34,11 @@ pub(crate) async fn mention_page(
         let Some(m) = store.get(&wanted)? else { return Ok(None) };
         let req = glas_store::SearchRequest {
             query: format!("cluster:{}", m.cluster),
-            since: None,
-            until: None,
             tz,
             sort: glas_store::Sort::Date,
-            offset: 0,
             limit: REPRINTS + 1,
             collapse: false,
-            facets: false,
-            after_seq: None,
+            ..Default::default()
         };
         let reprints = store.search(&req)?;
         Ok(Some((m, reprints)))

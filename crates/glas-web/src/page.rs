@@ -72,16 +72,11 @@ pub(crate) async fn home(State(st): State<Arc<AppState>>, Extension(p): Extensio
     let tz = st.tz;
     let latest = blocking(st.limits.timeout, move || {
         let req = glas_store::SearchRequest {
-            query: String::new(),
-            since: None,
-            until: None,
             tz,
             sort: glas_store::Sort::Date,
-            offset: 0,
             limit: 1,
             collapse: false,
-            facets: false,
-            after_seq: None,
+            ..Default::default()
         };
         Ok(store.search(&req)?)
     })
