@@ -119,6 +119,18 @@ try {
     check(lines[0].toLowerCase().includes('текст'), `the CSV header: ${lines[0]}`);
     report.export = { file, lines: lines.length };
   });
+  await step('export XLSX', async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'XLSX' }).click(),
+    ]);
+    check(download.suggestedFilename().endsWith('.xlsx'), `the XLSX is named ${download.suggestedFilename()}`);
+    const file = path.join(downloads, download.suggestedFilename());
+    await download.saveAs(file);
+    const bytes = fs.readFileSync(file);
+    // A workbook is a zip: its first bytes are "PK".
+    check(bytes.length > 1000 && bytes.subarray(0, 2).toString() === 'PK', `the XLSX is ${bytes.length} bytes`);
+  });
   await step('save this search with a recipient', async () => {
     await page.getByText('Сохранить этот поиск').click();
     await page.getByLabel('Название').fill('Вода и дороги');
@@ -142,8 +154,11 @@ try {
   await step('apply a filter', async () => {
     await page.getByText('Фильтры').click();
     await page.getByLabel('Тональность').selectOption('negative');
+    await page.getByLabel('Язык').selectOption('ru');
     await page.getByRole('button', { name: 'Применить' }).click();
     await page.waitForURL(/sentiment%3Anegative/);
+    const q = new URL(page.url()).searchParams.get('q');
+    check(q.endsWith('sentiment:negative) lang:ru'), `the filters wrote ${q}`);
     const hits = page.locator('ol.hits > li');
     const n = await hits.count();
     check(n > 0, 'no negative hits');
@@ -192,11 +207,29 @@ try {
     await page.getByText('W47', { exact: false }).first().waitFor();
     await page.goBack();
   });
-  await step('home page', async () => {
-    await page.getByRole('link', { name: 'Главная' }).click();
-    await page.getByText('Рабочее место glas').waitFor();
+  await step('overview: the tension grid, open episodes, volume', async () => {
+    await page.getByRole('link', { name: 'Обзор' }).click();
+    await page.getByRole('heading', { name: 'Напряжённость по темам и населённым пунктам' }).waitFor();
     check((await page.getByRole('link', { name: 'Пользователи и журнал' }).count()) === 0, 'an analyst sees the admin menu');
-    await screenshots(page, 'home', 'Рабочее место glas');
+    const cells = await page.locator('table.grid tbody td').count();
+    check(cells >= 4, `the grid has ${cells} cells`);
+    check((await page.locator('table.grid th[scope=row]', { hasText: 'водоснабжение' }).count()) === 1, 'no water row');
+    check((await page.locator('table.grid td.open').count()) >= 1, 'the open episode is not marked in the grid');
+    check((await page.locator('#episodes li').filter({ hasText: 'Величаевское' }).count()) >= 1, 'the open episode is not listed');
+    check((await page.locator('#volume figure.chart svg rect').count()) > 0, 'no bars in the volume chart');
+    await screenshots(page, 'overview', 'Открытые эпизоды');
+    // A cell without an episode opens its negative posts in the search.
+    const cell = page.locator('table.grid td:not(.open) a').first();
+    await cell.click();
+    await page.waitForURL(/\/search\?/);
+    const q = new URL(page.url()).searchParams.get('q');
+    check(q.startsWith('topic:') && q.includes('sentiment:negative') && q.includes('date:['), `the cell searched ${q}`);
+    await page.getByText('Найдено:').waitFor();
+    check((await page.locator('ol.hits > li.negative').count()) > 0, `no negative hits for ${q}`);
+    // The marked cell leads to its episode.
+    await page.goBack();
+    await page.locator('table.grid td.open a').first().click();
+    await page.waitForURL(/\/signals#e[0-9a-f]{16}$/);
   });
   await step('logout', async () => {
     await page.getByRole('button', { name: 'Выйти' }).click();
@@ -211,7 +244,8 @@ try {
   const vpage = await vctx.newPage();
   await step('a viewer is refused the search and the export', async () => {
     await logIn(vpage, viewer, '/');
-    await vpage.getByText('Рабочее место glas').waitFor();
+    await vpage.getByRole('heading', { name: 'Открытые эпизоды' }).waitFor();
+    check((await vpage.locator('table.grid td a[href^="/search"]').count()) === 0, 'a viewer is offered the search from the grid');
     check((await vpage.getByRole('link', { name: 'Поиск' }).count()) === 0, 'a viewer sees the search in the menu');
     const r = await vpage.goto(base + '/search?q=' + encodeURIComponent('вода'));
     check(r.status() === 403, `a viewer's search answered ${r.status()}`);

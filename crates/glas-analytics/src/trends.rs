@@ -406,6 +406,78 @@ pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
         .sort(["iso_year", "iso_week", "topic", "place"], SortMultipleOptions::default())
 }
 
+/// Writes a table beside its place and renames it over it: the workspace
+/// reads the tables while `glas run` rewrites them, and never sees a
+/// half-written file.
+fn replace(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>) -> Result<(), AnalyticsError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp).map_err(|e| AnalyticsError::io("write", &tmp, e))?;
+    fill(&mut f)?;
+    std::fs::rename(&tmp, path).map_err(|e| AnalyticsError::io("replace", path, e))
+}
+
+/// One topic × settlement cell of the tension over the last days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensionCell {
+    /// Topic code; `none` for mentions without a topic, `all` for the district.
+    pub topic: String,
+    /// Settlement; empty for mentions that name none, `all` for the district.
+    pub place: String,
+    /// The period's tension index, on the daily 0–100 scale.
+    pub index: f64,
+    pub negative_stories: u32,
+    /// The period's pressure (what ranks the cells).
+    pub pressure: f64,
+}
+
+/// The tension of the `days` local days up to the table's last day, per
+/// topic × settlement (and the district), from `tension.parquet`: the
+/// period's pressure against the sum of its days' usual levels, with the
+/// floor of one story a day, as [`tension_weekly`] reads a week. `None`
+/// when the table is empty.
+pub fn recent_tension(path: &Path, days: u32) -> Result<Option<(chrono::NaiveDate, Vec<TensionCell>)>, AnalyticsError> {
+    let df = LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())?
+        .select([col("day"), col("topic"), col("place"), col("negative_stories"), col("pressure"), col("usual")])
+        .collect()?;
+    let Some(last) = df.column("day")?.date()?.physical().max() else { return Ok(None) };
+    let first = last - days.max(1) as i32 + 1;
+    let out = df
+        .lazy()
+        .filter(col("day").cast(DataType::Int32).gt_eq(lit(first)))
+        .group_by([col("topic"), col("place")])
+        .agg([
+            col("negative_stories").sum().cast(DataType::UInt32),
+            col("pressure").sum(),
+            col("usual").sum(),
+            len().cast(DataType::Float64).alias("days"),
+        ])
+        .with_column(
+            (lit(100.0) * col("pressure")
+                / (col("pressure") + when(col("usual").gt(col("days"))).then(col("usual")).otherwise(col("days"))))
+            .round(1, RoundMode::HalfToEven)
+            .alias("index"),
+        )
+        .collect()?;
+    let topic = out.column("topic")?.str()?;
+    let place = out.column("place")?.str()?;
+    let stories = out.column("negative_stories")?.u32()?;
+    let pressure = out.column("pressure")?.f64()?;
+    let index = out.column("index")?.f64()?;
+    let cells = (0..out.height())
+        .map(|i| TensionCell {
+            topic: topic.get(i).unwrap_or_default().to_string(),
+            place: place.get(i).unwrap_or_default().to_string(),
+            index: index.get(i).unwrap_or(0.0),
+            negative_stories: stories.get(i).unwrap_or(0),
+            pressure: pressure.get(i).unwrap_or(0.0),
+        })
+        .collect();
+    let last = chrono::NaiveDate::from_num_days_from_ce_opt(last + 719_163).expect("a day of the table");
+    Ok(Some((last, cells)))
+}
+
 /// Computes the tables over a frame [`crate::events::read_log`] returned
 /// (read once, shared with the detector) and writes them under `out_dir`.
 pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, AnalyticsError> {
@@ -421,12 +493,9 @@ pub fn run_frame(df: &DataFrame, out_dir: &Path) -> Result<TrendOutputs, Analyti
     let mut w = tension_weekly(t.clone().lazy()).collect()?;
     let write = |df: &mut DataFrame, name: &str, csv: bool| -> Result<PathBuf, AnalyticsError> {
         let pq = out_dir.join(format!("{name}.parquet"));
-        let mut f = std::fs::File::create(&pq).map_err(|e| AnalyticsError::io("write", &pq, e))?;
-        ParquetWriter::new(&mut f).finish(df)?;
+        replace(&pq, |f| ParquetWriter::new(f).finish(df).map(|_| ()))?;
         if csv {
-            let path = out_dir.join(format!("{name}.csv"));
-            let mut f = std::fs::File::create(&path).map_err(|e| AnalyticsError::io("write", &path, e))?;
-            CsvWriter::new(&mut f).finish(df)?;
+            replace(&out_dir.join(format!("{name}.csv")), |f| CsvWriter::new(f).finish(df))?;
         }
         Ok(pq)
     };
@@ -593,5 +662,33 @@ mod tests {
             .map(|r| r.map(str::to_string))
             .to_vec()
         );
+    }
+
+    #[test]
+    fn recent_tension_reads_the_last_days_of_the_written_table() {
+        let neg = |t: &'static str, place: &'static [&'static str], cluster: &'static str| -> Row<'static> {
+            (t, &["water"], place, Some("vk"), "negative", "complaint", Some("a"), "vk1", cluster, 0)
+        };
+        // Quiet weeks, then three negative stories in Заря on the last day.
+        let df = frame(&[
+            neg("2026-11-01T10:00:00+03:00", &["Заря"], "c0"),
+            neg("2026-11-20T10:00:00+03:00", &["Левокумское"], "c1"),
+            neg("2026-11-30T10:00:00+03:00", &["Заря"], "c2"),
+            neg("2026-11-30T11:00:00+03:00", &["Заря"], "c3"),
+            neg("2026-11-30T12:00:00+03:00", &["Заря"], "c4"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_frame(&df, dir.path()).unwrap();
+        assert!(!dir.path().join("tension.parquet.tmp").exists(), "written in place by rename");
+        let (last, cells) = recent_tension(&out.tension, 7).unwrap().unwrap();
+        assert_eq!(last, chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        let cell = |place: &str| cells.iter().find(|c| c.topic == "water" && c.place == place).unwrap();
+        assert_eq!(cell("Заря").negative_stories, 3, "the story of 1 November is outside the 7 days");
+        // Three complaint stories (1.5 each, no reach) against the floor of
+        // one a day over 7 days: 100·4.5/(4.5 + 7).
+        assert!((cell("Заря").index - 39.1).abs() < 0.05, "{:?}", cell("Заря"));
+        assert_eq!(cell("Левокумское").negative_stories, 0);
+        assert_eq!(cell("Левокумское").index, 0.0);
+        assert!(cells.iter().any(|c| c.topic == "all" && c.place == "all" && c.negative_stories == 3));
     }
 }

@@ -1,5 +1,5 @@
-//! Export of exactly the mentions a search matches: CSV for Excel, JSON Lines
-//! for tools.
+//! Export of exactly the mentions a search matches: CSV and XLSX for Excel,
+//! JSON Lines for tools.
 //!
 //! CSV is UTF-8 with a byte-order mark and `;` between fields, which is what
 //! Excel with Russian regional settings opens by double-click with Cyrillic
@@ -20,13 +20,22 @@ use crate::{SearchRequest, Store, StoreError, StoredMention};
 pub enum ExportFormat {
     Csv,
     Jsonl,
+    Xlsx,
 }
 
+/// The most mentions an XLSX export holds: a workbook is built whole in
+/// memory before it is sent (CSV and JSON Lines stream, without a limit).
+pub const XLSX_MAX_ROWS: usize = 100_000;
+
+/// The longest text a cell of Excel holds.
+const XLSX_CELL_CHARS: usize = 32_767;
+
 impl ExportFormat {
-    /// From a name or a file extension: `csv`, `jsonl` (or `json`, `ndjson`).
+    /// From a name or a file extension: `csv`, `xlsx`, `jsonl` (or `json`, `ndjson`).
     pub fn parse(s: &str) -> Option<ExportFormat> {
         match s.to_ascii_lowercase().as_str() {
             "csv" => Some(ExportFormat::Csv),
+            "xlsx" => Some(ExportFormat::Xlsx),
             "jsonl" | "json" | "ndjson" => Some(ExportFormat::Jsonl),
             _ => None,
         }
@@ -36,6 +45,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Csv => "text/csv; charset=utf-8",
             ExportFormat::Jsonl => "application/x-ndjson; charset=utf-8",
+            ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 
@@ -43,6 +53,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Xlsx => "xlsx",
         }
     }
 }
@@ -104,7 +115,67 @@ pub fn write(
             w.flush().map_err(StoreError::Export)?;
             Ok(n)
         }
+        ExportFormat::Xlsx => xlsx(store, req, out),
     }
+}
+
+/// The export as one sheet with the CSV's columns, the header frozen and
+/// filtered, scores as numbers; at most [`XLSX_MAX_ROWS`] mentions.
+fn xlsx(store: &Store, req: &SearchRequest, out: &mut dyn Write) -> Result<usize, StoreError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let failed = |e: rust_xlsxwriter::XlsxError| StoreError::Export(std::io::Error::other(e.to_string()));
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Публикации").map_err(failed)?;
+    let bold = Format::new().set_bold().set_background_color(0xF3F3F3);
+    for (c, name) in CSV_HEADER.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *name, &bold).map_err(failed)?;
+    }
+    let mut row = 0u32;
+    let n = store.export(req, |m| {
+        if row as usize >= XLSX_MAX_ROWS {
+            return Err(std::io::Error::other(format!(
+                "more than {XLSX_MAX_ROWS} mentions: narrow the search or export CSV"
+            )));
+        }
+        row += 1;
+        let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
+        let date = m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " ");
+        let cells = [
+            date.as_str(),
+            &m.source,
+            m.title.as_deref().unwrap_or(""),
+            &m.text,
+            sentiment_label(&m.sentiment),
+            "",
+            &topics.join(", "),
+            &m.places.join(", "),
+            type_label(&m.mention_type),
+            &m.entities.join(", "),
+            m.author.as_deref().unwrap_or(""),
+            m.url.as_deref().unwrap_or(""),
+            &m.cluster,
+            &m.id,
+        ];
+        for (c, v) in cells.iter().enumerate() {
+            let r = if c == 5 {
+                ws.write_number(row, c as u16, (m.sentiment_score * 100.0).round() / 100.0)
+            } else {
+                let v: String = v.chars().take(XLSX_CELL_CHARS).collect();
+                ws.write_string(row, c as u16, v)
+            };
+            r.map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        Ok(())
+    })?;
+    ws.set_freeze_panes(1, 0).map_err(failed)?;
+    ws.autofilter(0, 0, row, CSV_HEADER.len() as u16 - 1).map_err(failed)?;
+    for (c, width) in [(0, 16), (1, 18), (2, 40), (3, 80), (6, 24), (7, 20), (11, 30)] {
+        ws.set_column_width(c, width).map_err(failed)?;
+    }
+    let bytes = wb.save_to_buffer().map_err(failed)?;
+    out.write_all(&bytes).map_err(StoreError::Export)?;
+    Ok(n)
 }
 
 /// One JSON Lines record of an export: the mention line format, enrichment beside it.

@@ -9,7 +9,7 @@
 //! | method and path | does | least role |
 //! |---|---|---|
 //! | `GET /login`, `POST /login`, `POST /logout` | the session | — |
-//! | `GET /` | the home page | viewer |
+//! | `GET /` | «Обзор»: tension grid, open episodes, volume, sources ([`overview`]) | viewer |
 //! | `GET /search`, `GET /search/refine` | search as a page: filters, facets, volume chart, exports | analyst |
 //! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
 //! | `GET /searches`, `POST /searches`, `POST /searches/{name}/delete` | saved searches and their recipients | analyst |
@@ -21,7 +21,7 @@
 //! | `GET /api/search` | a page of hits: `q`, `since`, `from`, `to`, `sort`, `page`, `size`, `collapse`, `facets` | analyst |
 //! | `GET /api/facets` | hits per source, topic, place, sentiment, type, day for the same parameters | analyst |
 //! | `GET /api/mentions/{id}` | one mention with its enrichment | viewer |
-//! | `GET /api/export` | every matching mention as `format=csv` or `jsonl`, streamed | analyst |
+//! | `GET /api/export` | every matching mention as `format=csv`, `xlsx` (up to 100,000) or `jsonl`, streamed | analyst |
 //! | `GET /api/searches`, `POST /api/searches`, `DELETE /api/searches/{name}` | saved searches | analyst |
 //! | `GET /api/openapi.json` | this API as OpenAPI 3.0 | viewer |
 //!
@@ -38,6 +38,7 @@ pub mod accounts;
 pub mod auth;
 mod mention_page;
 mod openapi;
+pub mod overview;
 mod page;
 mod saved_page;
 mod search_page;
@@ -101,6 +102,8 @@ pub struct AppState {
     pub analyzer: Option<Arc<glas_nlp::Analyzer>>,
     /// Source health and reports on demand (none: those pages say so).
     pub stages: Option<Arc<dyn Stages>>,
+    /// The landing page's panels (`dashboards/overview.toml`).
+    pub overview: Arc<overview::Overview>,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
 }
@@ -122,6 +125,7 @@ impl AppState {
             accounts,
             analyzer: None,
             stages: None,
+            overview: Arc::new(overview::Overview::builtin()),
             saved_lock: Default::default(),
         })
     }
@@ -134,7 +138,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/login", get(auth::login_get).post(auth::login_post))
         .route("/logout", post(auth::logout))
-        .route("/", get(page::home))
+        .route("/", get(overview::overview_page))
         .route("/admin/users", get(page::users_page).post(page::add_user))
         .route("/admin/users/{name}/disable", post(page::disable_user))
         .route("/admin/audit", get(page::audit_page))
@@ -405,12 +409,29 @@ async fn export(
     let Query(p) = params.map_err(query_rejection)?;
     let format = match p.format.as_deref() {
         None => ExportFormat::Jsonl,
-        Some(f) => ExportFormat::parse(f)
-            .ok_or_else(|| ApiError::bad_request("format must be csv or jsonl", "format — csv или jsonl"))?,
+        Some(f) => ExportFormat::parse(f).ok_or_else(|| {
+            ApiError::bad_request("format must be csv, xlsx or jsonl", "format — csv, xlsx или jsonl")
+        })?,
     };
     let req = p.request(&st)?;
     // Report a bad query as an error, before the response starts streaming.
     glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    if format == ExportFormat::Xlsx {
+        // A workbook is built whole before it is sent: say so before building one too big.
+        let store = st.store.clone();
+        let mut count = req.clone();
+        (count.limit, count.collapse, count.facets) = (0, false, false);
+        let total = blocking(st.limits.timeout, move || Ok(store.search(&count)?.total)).await?;
+        let max = glas_store::export::XLSX_MAX_ROWS;
+        if total > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_for_xlsx",
+                format!("{total} mentions match; an XLSX export holds at most {max}: narrow the search or export CSV"),
+                format!("найдено {total}, а в XLSX помещается не больше {max}: сузьте поиск или выгрузите CSV"),
+            ));
+        }
+    }
     // Residents' posts are personal data: who exported what is kept.
     st.accounts.record(
         &who.name,

@@ -48,8 +48,9 @@ pub fn document() -> Value {
     export_params.retain(|p| !matches!(p["name"].as_str(), Some("page" | "size" | "collapse" | "facets")));
     export_params.push(param(
         "format",
-        json!({"type": "string", "enum": ["csv", "jsonl"], "default": "jsonl"}),
-        "CSV (UTF-8 with BOM, `;`-separated, Russian headers: opens in Excel) or JSON Lines.",
+        json!({"type": "string", "enum": ["csv", "xlsx", "jsonl"], "default": "jsonl"}),
+        "CSV (UTF-8 with BOM, `;`-separated, Russian headers: opens in Excel), XLSX (one sheet, the same \
+columns; at most 100,000 mentions, else 413) or JSON Lines.",
     ));
     json!({
         "openapi": "3.0.3",
@@ -89,8 +90,9 @@ pub fn document() -> Value {
                 "summary": "Every mention matching the query (no paging), streamed",
                 "parameters": export_params,
                 "responses": {
-                    "200": {"description": "The export", "content": {"text/csv": {}, "application/x-ndjson": {}}},
+                    "200": {"description": "The export", "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
                     "400": error_response("Bad parameters or query syntax"),
+                    "413": error_response("An XLSX export of more than 100,000 mentions"),
                 },
             }},
             "/api/searches": {

@@ -1,6 +1,6 @@
 //! The workspace's pages, server-rendered in Russian: the frame every page
-//! shares ([`layout`]: the menu by role, who is logged in, logout), the home
-//! page, and the administrators' accounts and audit log. The search and a
+//! shares ([`layout`]: the menu by role, who is logged in, logout), the
+//! administrators' accounts and audit log. The overview, the search and a
 //! mention's page have modules of their own.
 
 use std::fmt::Write;
@@ -10,16 +10,15 @@ use axum::Extension;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use glas_core::ru;
 use glas_core::ru::escape_html as esc;
 use serde::Deserialize;
 
+use crate::AppState;
 use crate::accounts::{AccountError, Principal, Role};
-use crate::{AppState, blocking};
 
 /// The menu: (path, label, least role).
 const MENU: [(&str, &str, Role); 7] = [
-    ("/", "Главная", Role::Viewer),
+    ("/", "Обзор", Role::Viewer),
     ("/signals", "Сигналы", Role::Viewer),
     ("/search", "Поиск", Role::Analyst),
     ("/searches", "Сохранённые поиски", Role::Analyst),
@@ -64,56 +63,6 @@ pub(crate) fn layout(title: &str, who: Option<&Principal>, body: &str) -> String
 /// The hidden field every form of a session carries.
 fn csrf_field(p: &Principal) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(p.csrf.as_deref().unwrap_or("")))
-}
-
-/// `/`: what the store holds and where to go from here.
-pub(crate) async fn home(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Html<String> {
-    let store = st.store.clone();
-    let tz = st.tz;
-    let latest = blocking(st.limits.timeout, move || {
-        let req = glas_store::SearchRequest {
-            tz,
-            sort: glas_store::Sort::Date,
-            limit: 1,
-            collapse: false,
-            ..Default::default()
-        };
-        Ok(store.search(&req)?)
-    })
-    .await;
-    let mut body = String::from("<h1>Рабочее место glas</h1>");
-    match latest {
-        Ok(r) => {
-            let _ = write!(body, "<p>В базе <b>{}</b>", ru::mentions(r.total as u64));
-            if let Some(h) = r.hits.first() {
-                let when = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
-                let _ = write!(body, "; самая свежая — {} ({}).", esc(&when), esc(&h.source));
-            }
-            body.push_str("</p>");
-        }
-        Err(e) => {
-            let _ = write!(body, "<p class=\"error\">База публикаций недоступна: {}</p>", esc(&e.reason_ru));
-        }
-    }
-    body.push_str(
-        "<ul class=\"tiles\"><li><a href=\"/signals\">Сигналы</a><span>эпизоды напряжённости, их публикации, \
-заметки</span></li><li><a href=\"/reports\">Отчёты</a><span>еженедельный отчёт о напряжённости: \
-HTML, PDF, XLSX</span></li>",
-    );
-    if p.role >= Role::Analyst {
-        body.push_str(
-            "<li><a href=\"/search\">Поиск публикаций</a><span>запросы, фильтры, выгрузка в CSV и JSONL</span></li>\
-<li><a href=\"/sources\">Источники</a><span>какие молчат или с ошибками</span></li>",
-        );
-    }
-    if p.role >= Role::Admin {
-        body.push_str(
-            "<li><a href=\"/admin/users\">Пользователи</a><span>учётные записи, роли, токены API</span></li>\
-<li><a href=\"/admin/audit\">Журнал действий</a><span>входы, поиски, выгрузки, изменения</span></li>",
-        );
-    }
-    body.push_str("</ul>");
-    Html(layout("Главная", Some(&p), &body))
 }
 
 /// `/admin/users`: accounts, tokens, and a form to add an account.
@@ -401,9 +350,13 @@ td form{margin:0}td button{font-size:13px;padding:3px 8px}\
 .stack{display:flex;flex-direction:column;gap:6px;max-width:420px}.stack button{align-self:flex-start;margin-top:6px}.login label{display:flex;flex-direction:column;gap:4px}\
 .stack input,.stack select,.login input{font-size:16px;padding:6px}\
 .login{max-width:360px;margin:60px auto}.login form{display:flex;flex-direction:column;gap:12px}\
-.tiles{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}\
-.tiles li{border:1px solid #ddd;border-radius:6px;padding:12px}.tiles a{font-size:18px;font-weight:bold;display:block}\
-.tiles span{color:#666;font-size:14px}\
+section.panel{margin:18px 0}section.panel h2{font-size:19px;margin:6px 0}\
+table.grid td,table.grid th{text-align:center;border:1px solid #fff;min-width:44px}table.grid th[scope=row]{text-align:left;white-space:nowrap}\
+table.grid thead th{font-size:12px;font-weight:normal;color:#444;vertical-align:bottom}table.grid td a{color:inherit;display:block;text-decoration:none;font-weight:bold}\
+.b0{background:#f5f5f5;color:#999}.b1{background:#e8f5e9}.b2{background:#fff9c4}.b3{background:#ffe0b2}.b4{background:#ffab91}.b5{background:#e53935;color:#fff}\
+td.open{outline:2px solid #b71c1c;outline-offset:-2px}.legend{font-size:12px;color:#555}.sw.open{width:auto;height:auto;color:#b71c1c}\
+ul.episodes,ul.flagged{padding-left:0;list-style:none}ul.episodes li,ul.flagged li{margin:6px 0;padding-left:8px;border-left:4px solid #9e9e9e}\
+ul.episodes li.bad,ul.flagged li.bad{border-left-color:#c62828}ul.episodes li.warn,ul.flagged li.warn{border-left-color:#ef6c00}.sw.cmp{background:#ef6c00}\
 details.filters{margin:8px 0}details.filters form{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin-top:6px}\
 details.filters label{display:flex;flex-direction:column;font-size:13px;gap:2px}details.filters select{font-size:14px;padding:4px;max-width:100%}\
 .results{display:grid;grid-template-columns:minmax(0,1fr) 220px;gap:20px}\

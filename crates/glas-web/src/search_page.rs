@@ -41,7 +41,7 @@ fn and(q: &str, term: &str) -> String {
 }
 
 /// `key:value`, quoted when the value is more than one plain word.
-fn filter_term(key: &str, value: &str) -> String {
+pub(crate) fn filter_term(key: &str, value: &str) -> String {
     if !value.is_empty() && value.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
         format!("{key}:{value}")
     } else {
@@ -101,6 +101,7 @@ pub(crate) struct Refine {
     topic: Option<String>,
     place: Option<String>,
     source: Option<String>,
+    lang: Option<String>,
 }
 
 /// `/search/refine`: the filter controls written into the query, then the
@@ -113,6 +114,7 @@ pub(crate) async fn refine(Query(r): Query<Refine>) -> Redirect {
         ("topic", &r.topic),
         ("place", &r.place),
         ("source", &r.source),
+        ("lang", &r.lang),
     ];
     for (key, value) in filters {
         if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
@@ -170,6 +172,9 @@ const PERIODS: [(&str, &str); 4] =
     [("", "за всё время"), ("24h", "за сутки"), ("7d", "за неделю"), ("30d", "за 30 дней")];
 const TONES: [&str; 3] = ["negative", "neutral", "positive"];
 const TYPES: [&str; 5] = ["complaint", "question", "gratitude", "news", "other"];
+/// The languages the enrichment tells apart (`und`: not determined).
+const LANGS: [(&str, &str); 5] =
+    [("ru", "русский"), ("uk", "украинский"), ("be", "белорусский"), ("en", "английский"), ("und", "не определён")];
 
 /// One `<select>` of the filter form; `options` are (value, label).
 fn select(h: &mut String, name: &str, label: &str, options: &[(String, String)]) {
@@ -200,6 +205,8 @@ fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Fac
     let topics: Vec<(String, String)> =
         glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect();
     select(h, "topic", "Тема", &topics);
+    let langs: Vec<(String, String)> = LANGS.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
+    select(h, "lang", "Язык", &langs);
     let values = |list: &[FacetCount]| -> Vec<(String, String)> {
         list.iter().take(40).map(|f| (f.value.clone(), f.value.clone())).collect()
     };
@@ -336,9 +343,15 @@ placeholder=\"например: вода Величаевское\" aria-label=\
     if res.total > 0 {
         let _ = write!(
             h,
-            "<p class=\"meta\">Выгрузить все найденные: <a href=\"{}\" download>CSV</a> (Excel) · \
-<a href=\"{}\" download>JSONL</a></p>",
+            "<p class=\"meta\">Выгрузить все найденные: <a href=\"{}\" download>CSV</a> · <a href=\"{}\" \
+download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
             esc(&export_link(q, since, "csv")),
+            esc(&export_link(q, since, "xlsx")),
+            if res.total > glas_store::export::XLSX_MAX_ROWS {
+                format!(" — до {} публикаций", glas_store::export::XLSX_MAX_ROWS)
+            } else {
+                String::new()
+            },
             esc(&export_link(q, since, "jsonl"))
         );
     }

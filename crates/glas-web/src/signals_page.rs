@@ -28,27 +28,27 @@ const EVIDENCE: usize = 5;
 pub const MAX_NOTE_CHARS: usize = 2000;
 
 /// One episode: the signals of one series from its opening on.
-struct Episode {
+pub(crate) struct Episode {
     /// The episode's identity: its series and when it opened.
-    id: String,
-    life: Vec<Signal>,
+    pub(crate) id: String,
+    pub(crate) life: Vec<Signal>,
 }
 
 impl Episode {
-    fn last(&self) -> &Signal {
+    pub(crate) fn last(&self) -> &Signal {
         self.life.last().expect("an episode has a signal")
     }
 
-    fn open(&self) -> bool {
+    pub(crate) fn open(&self) -> bool {
         self.last().phase() != Some("resolved")
     }
 
     /// The signal the episode is named by: its latest before any resolution.
-    fn headline(&self) -> &Signal {
+    pub(crate) fn headline(&self) -> &Signal {
         self.life.iter().rev().find(|s| s.phase() != Some("resolved")).unwrap_or(&self.life[0])
     }
 
-    fn severity(&self) -> glas_core::Severity {
+    pub(crate) fn severity(&self) -> glas_core::Severity {
         self.life.iter().map(|s| s.severity).max().unwrap_or(glas_core::Severity::Low)
     }
 }
@@ -56,7 +56,7 @@ impl Episode {
 /// The signals of the last analysis, grouped into episodes: a signal whose
 /// phase is `opened` (or that has none) starts one; the others continue the
 /// open episode of their series.
-fn episodes(signals: Vec<Signal>) -> Vec<Episode> {
+pub(crate) fn episodes(signals: Vec<Signal>) -> Vec<Episode> {
     let mut out: Vec<Episode> = Vec::new();
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     for s in signals {
@@ -88,7 +88,7 @@ fn episodes(signals: Vec<Signal>) -> Vec<Episode> {
     out
 }
 
-fn read_signals(st: &AppState) -> Result<Vec<Signal>, String> {
+pub(crate) fn read_signals(st: &AppState) -> Result<Vec<Signal>, String> {
     let path = st.data_dir.join("analytics/signals.jsonl");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -107,7 +107,7 @@ fn phase_ru(s: &Signal) -> &'static str {
     }
 }
 
-fn severity_class(s: glas_core::Severity) -> &'static str {
+pub(crate) fn severity_class(s: glas_core::Severity) -> &'static str {
     match s {
         glas_core::Severity::High => "bad",
         glas_core::Severity::Medium => "warn",
@@ -266,7 +266,7 @@ pub(crate) fn episodes_citing(st: &AppState, mention_id: &str) -> Vec<(String, S
 }
 
 /// An episode id as an HTML anchor.
-fn anchor(id: &str) -> String {
+pub(crate) fn anchor(id: &str) -> String {
     format!("e{:016x}", glas_core::fnv1a(id.bytes()))
 }
 

@@ -116,7 +116,8 @@ pub enum Command {
         /// Output JSON.
         #[arg(long)]
         json: bool,
-        /// Write every matching mention (not just a page) to FILE: .csv (Excel) or .jsonl.
+        /// Write every matching mention (not just a page) to FILE: .csv or
+        /// .xlsx (Excel; XLSX up to 100,000 mentions) or .jsonl.
         #[arg(long, value_name = "FILE")]
         export: Option<PathBuf>,
     },
@@ -130,6 +131,9 @@ pub enum Command {
         /// Time limit of one search request, in seconds.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
+        /// The overview's panels (default: the built-in dashboards/overview.toml).
+        #[arg(long, value_name = "FILE")]
+        overview: Option<PathBuf>,
     },
     /// Write a synthetic corpus of Russian mentions for benchmarks (BENCHMARKS.md).
     GenCorpus {
@@ -225,9 +229,13 @@ pub enum Command {
     /// alerts and sends digests; makes and emails the weekly report on the
     /// pipeline's schedule. Stops cleanly on SIGINT/SIGTERM.
     Run {
-        /// Serve /metrics (Prometheus) and /healthz here, e.g. 127.0.0.1:9187.
+        /// Serve the workspace (as `glas serve` does), /metrics (Prometheus)
+        /// and /healthz here, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// The overview's panels (default: the built-in dashboards/overview.toml).
+        #[arg(long, value_name = "FILE")]
+        overview: Option<PathBuf>,
         /// Rehearsal: start the service's clock at this moment (RFC 3339)
         /// instead of now; schedules and analysis follow that clock.
         #[arg(long, value_name = "TIME")]
@@ -477,16 +485,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 e => e.into(),
             };
             if let Some(path) = export {
-                let format = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .and_then(glas_store::ExportFormat::parse)
-                    .ok_or_else(|| usage(format!("--export {}: name the file .csv or .jsonl", path.display())))?;
+                let format =
+                    path.extension().and_then(|e| e.to_str()).and_then(glas_store::ExportFormat::parse).ok_or_else(
+                        || usage(format!("--export {}: name the file .csv, .xlsx or .jsonl", path.display())),
+                    )?;
                 let file =
                     std::fs::File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
                 let mut out = std::io::BufWriter::new(file);
-                let n = glas_store::export::write(&store, &req, format, &mut out).map_err(query_error)?;
-                out.flush().with_context(|| format!("cannot write '{}'", path.display()))?;
+                let written = glas_store::export::write(&store, &req, format, &mut out)
+                    .map_err(query_error)
+                    .and_then(|n| out.flush().map(|_| n).with_context(|| format!("cannot write '{}'", path.display())));
+                // No half-written file is left behind to be taken for a whole one.
+                let n = written.inspect_err(|_| {
+                    let _ = std::fs::remove_file(path);
+                })?;
                 println!("Выгружено: {} → {}", glas_core::ru::mentions(n as u64), path.display());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -498,21 +510,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { addr, timeout } => {
+        Command::Serve { addr, timeout, overview } => {
             let ctx = load_ctx(&cli)?;
-            let store = std::sync::Arc::new(ctx.open_store_reader()?);
-            let mut state =
-                glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz())
-                    .context("cannot open the workspace's accounts")?;
-            state.limits.timeout = std::time::Duration::from_secs((*timeout).max(1));
-            state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
-            if !state.accounts.has_users()? {
-                eprintln!(
-                    "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",
-                    demo::user_path(&ctx.data_dir).display()
-                );
-            }
-            state.stages = Some(std::sync::Arc::new(ops::WorkspaceStages { ctx, store: state.store.clone() }));
+            let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+            let state = ops::workspace(ctx, overview, std::time::Duration::from_secs((*timeout).max(1)))?;
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             println!(
@@ -774,16 +775,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eval::print_public(&public);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { listen, clock_start, clock_speed } => {
+        Command::Run { listen, overview, clock_start, clock_speed } => {
             if !(*clock_speed > 0.0 && clock_speed.is_finite()) {
                 return Err(usage("--clock-speed must be a positive number"));
             }
             let ctx = load_ctx(&cli)?;
+            let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
             let clock = match clock_start {
                 Some(t) => service::Clock::starting(t.with_timezone(&Utc), *clock_speed),
                 None => service::Clock::starting(Utc::now(), *clock_speed),
             };
-            service::run(ctx, service::RunOptions { listen: *listen, clock }).await?;
+            service::run(ctx, service::RunOptions { listen: *listen, overview, clock }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {

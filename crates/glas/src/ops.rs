@@ -14,6 +14,7 @@ use glas_nlp::Analyzer;
 use glas_store::Store;
 
 /// A loaded pipeline and where its data lives.
+#[derive(Debug, Clone)]
 pub struct Ctx {
     pub pipeline: Pipeline,
     pub data_dir: PathBuf,
@@ -689,6 +690,41 @@ impl glas_web::Stages for WorkspaceStages {
         weekly_report(&self.ctx, &self.store, &records, week, &glas_report::Dashboard::default_weekly())
             .map(|_| ())
             .map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The workspace over a pipeline's data (`glas serve`, `glas run --listen`):
+/// its own read-only view of the store, the accounts, the pipeline's
+/// analyzer for the reasons on a mention's page, and the stages above.
+pub fn workspace(
+    ctx: Ctx,
+    overview: glas_web::overview::Overview,
+    timeout: std::time::Duration,
+) -> anyhow::Result<glas_web::AppState> {
+    let store = std::sync::Arc::new(ctx.open_store_reader()?);
+    let mut state = glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz())
+        .context("cannot open the workspace's accounts")?;
+    state.limits.timeout = timeout;
+    state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
+    state.overview = std::sync::Arc::new(overview);
+    if !state.accounts.has_users()? {
+        eprintln!(
+            "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",
+            ctx.data_dir.display()
+        );
+    }
+    state.stages = Some(std::sync::Arc::new(WorkspaceStages { store: state.store.clone(), ctx }));
+    Ok(state)
+}
+
+/// The overview's definition: `FILE`, or the built-in one.
+pub fn overview(file: Option<&Path>) -> anyhow::Result<glas_web::overview::Overview> {
+    match file {
+        None => Ok(glas_web::overview::Overview::builtin()),
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("cannot read '{}'", f.display()))?;
+            Ok(glas_web::overview::Overview::parse(&f.display().to_string(), &text)?)
+        }
     }
 }
 

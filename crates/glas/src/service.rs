@@ -13,8 +13,8 @@
 //! report schedule's state after each report, so after SIGKILL the next start
 //! redoes only what had not been committed and re-sends nothing.
 //!
-//! `/metrics` (Prometheus text format) and `/healthz` are served on
-//! `--listen`.
+//! The workspace (as `glas serve` serves it), `/metrics` (Prometheus text
+//! format) and `/healthz` are served on `--listen`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -207,6 +207,8 @@ fn next_occurrence(ctx: &Ctx, now: DateTime<Utc>) -> DateTime<Utc> {
 
 pub struct RunOptions {
     pub listen: Option<SocketAddr>,
+    /// The workspace's overview, when it listens.
+    pub overview: glas_web::overview::Overview,
     pub clock: Clock,
 }
 
@@ -216,11 +218,16 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     spawn_signal_handler(stop.clone(), wake.clone())?;
+    let clock = opts.clock;
+    let mut store = ctx.open_store()?;
     if let Some(addr) = opts.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
+        // The workspace reads its own view of the store, which follows this
+        // loop's commits.
+        let workspace = ops::workspace(ctx.clone(), opts.overview, std::time::Duration::from_secs(10))?;
         let m = metrics.clone();
-        let app = axum::Router::new()
+        let app = glas_web::router(Arc::new(workspace))
             .route(
                 "/metrics",
                 axum::routing::get(move || {
@@ -230,17 +237,15 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
             )
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
         tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "metrics server stopped");
+                tracing::error!(error = %e, "workspace server stopped");
             }
         });
-        tracing::info!(addr = %bound, "serving /metrics and /healthz");
+        tracing::info!(addr = %bound, "serving the workspace, /metrics and /healthz");
         // Machine-readable, for scripts and tests that asked for port 0.
         println!("listening on {bound}");
     }
-
-    let clock = opts.clock;
-    let mut store = ctx.open_store()?;
     let mut enricher = ops::Enricher::new(&ctx, &store)?;
     // A source fetched less than its interval ago (before a restart) waits
     // for the rest of it: a service restarted in a loop never hammers a site.

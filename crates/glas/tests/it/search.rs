@@ -128,6 +128,11 @@ fn encode(q: &str) -> String {
 }
 
 async fn call(app: &App, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String, String) {
+    let (status, ctype, bytes) = call_raw(app, method, uri, body).await;
+    (status, ctype, String::from_utf8(bytes).unwrap())
+}
+
+async fn call_raw(app: &App, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String, Vec<u8>) {
     let mut req = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {}", app.token));
     if body.is_some() {
         req = req.header("content-type", "application/json");
@@ -137,7 +142,7 @@ async fn call(app: &App, method: &str, uri: &str, body: Option<&str>) -> (Status
     let status = resp.status();
     let ctype = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
-    (status, ctype, String::from_utf8(bytes.to_vec()).unwrap())
+    (status, ctype, bytes.to_vec())
 }
 
 #[test]
@@ -266,9 +271,17 @@ fn exports_hold_exactly_the_filtered_set_with_cyrillic_intact() {
     let out = glas(&["import", "--data", again.path().to_str().unwrap(), jsonl_path.to_str().unwrap()]);
     assert!(stdout(&out).contains("imported 3"), "{}", stderr(&out));
 
-    let bad = glas(&["search", "вода", "--export", tmp.path().join("x.xlsx").to_str().unwrap(), "--data", d]);
+    // XLSX from the CLI: the same rows as the JSON Lines.
+    let xlsx_path = tmp.path().join("вода.xlsx");
+    let out = glas(&["search", "date:2026-11-08", "--export", xlsx_path.to_str().unwrap(), "--data", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&xlsx_path).unwrap();
+    use calamine::Reader as _;
+    assert_eq!(wb.worksheet_range("Публикации").unwrap().height(), 1 + 3);
+
+    let bad = glas(&["search", "вода", "--export", tmp.path().join("x.pdf").to_str().unwrap(), "--data", d]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains(".csv or .jsonl"));
+    assert!(stderr(&bad).contains(".csv, .xlsx or .jsonl"));
 }
 
 #[test]
@@ -320,6 +333,20 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
     let (_, ctype, body) = call(&app, "GET", "/api/export?q=lang%3Aen", None).await;
     assert!(ctype.starts_with("application/x-ndjson"));
     assert_eq!(body.lines().count(), 1);
+    // XLSX: one sheet, the CSV's columns, a row per mention, scores as numbers.
+    let (status, ctype, bytes) = call_raw(&app, "GET", "/api/export?q=topic%3Awater&format=xlsx", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), "{ctype}");
+    use calamine::Reader as _;
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(wb.sheet_names(), ["Публикации"]);
+    let sheet = wb.worksheet_range("Публикации").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    assert_eq!(rows.len(), 1 + 9, "the header and the nine water mentions");
+    assert_eq!(rows[0][3].to_string(), "Текст");
+    assert!(rows.iter().skip(1).all(|r| r[6].to_string().contains("водоснабжение")), "{rows:?}");
+    assert!(rows.iter().skip(1).all(|r| matches!(r[5], calamine::Data::Float(_))), "the score is a number");
+    assert!(rows.iter().any(|r| r[3].to_string().starts_with("Прорыв трубы")));
 
     // Errors are JSON with a reason in both languages.
     for (uri, status, code) in [
@@ -329,7 +356,7 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
         ("/api/search?q=x&page=100000", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/search?q=x&since=forever", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/search?qq=x", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/export?q=x&format=xlsx", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/api/export?q=x&format=pdf", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/export?q=%22x", StatusCode::BAD_REQUEST, "query_syntax"),
         ("/api/mentions/nope", StatusCode::NOT_FOUND, "not_found"),
         ("/api/nope", StatusCode::NOT_FOUND, "not_found"),

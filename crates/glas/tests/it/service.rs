@@ -62,6 +62,15 @@ fn get(addr: &str, path: &str) -> String {
     out
 }
 
+/// A GET with an API token.
+fn get_as(addr: &str, path: &str, token: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 fn metric(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
@@ -171,6 +180,17 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         assert!(metric(&metrics, "glas_emails_total{kind=\"alert\",outcome=\"sent\"}") >= 1.0);
         assert!(metric(&metrics, "glas_fetched_total{source=\"tg-velichaevka-online\"}") >= 1.0);
         assert!(metrics.contains("glas_signals_total{kind=\"tension\",phase=\"escalated\"}"), "{metrics}");
+        // The workspace is served beside them, behind its login, over the
+        // store the service is writing.
+        let home = get(&addr, "/").to_lowercase();
+        assert!(home.contains(" 303 ") && home.contains("location: /login"), "{home}");
+        assert!(get(&addr, "/api/search?q=x").contains(" 401 "), "the API without a token");
+        let created = glas(&["token", "create", "head", "--role", "viewer", "--data", data.to_str().unwrap()]);
+        assert!(created.status.success(), "{}", stderr(&created));
+        let token = stdout(&created).trim().to_string();
+        let overview = get_as(&addr, "/", &token);
+        assert!(overview.contains(" 200 ") && overview.contains("Напряжённость по темам"), "{overview}");
+        assert!(overview.contains("Открытые эпизоды") && overview.contains("Величаевское"), "{overview}");
         let status = terminate(child);
         assert!(status.success(), "SIGTERM is a clean stop: {status}");
 
