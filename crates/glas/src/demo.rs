@@ -7,11 +7,13 @@
 //! weekly report and prints where everything is. Deterministic: the data dir is
 //! reset first and "now" is the hour after the newest mention.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use chrono::{Duration, DurationRound, Utc};
+
+pub(crate) use glas_app::paths::user_path;
 
 use crate::fixture_server::FixtureServer;
 use crate::ops::{self, Ctx};
@@ -176,34 +178,6 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
 pub(crate) fn display(p: &Path) -> String {
     user_path(p).display().to_string()
-}
-
-/// A path as a user would type it: `..` resolved, relative to the current
-/// folder when inside it ("data/demo", not "crates/glas/../../pipelines/../data/demo").
-pub(crate) fn user_path(p: &Path) -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let p: PathBuf = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let p = normalize(&p);
-    match p.strip_prefix(&cwd) {
-        Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
-        Ok(r) => r.to_path_buf(),
-        Err(_) => p,
-    }
-}
-
-/// Removes `..` components lexically so printed paths are short.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The demo workspace's login (an administrator of the demo data only).

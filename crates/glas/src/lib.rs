@@ -11,10 +11,11 @@ pub mod corpus;
 pub mod demo;
 pub mod eval;
 pub mod fixture_server;
-pub mod ops;
-pub mod service;
 pub mod streams;
 pub mod users;
+
+/// The stages and the service live in `glas-app`; the CLI is their front.
+pub use glas_app::{ops, service};
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};

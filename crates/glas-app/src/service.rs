@@ -455,7 +455,9 @@ mod tests {
     use super::*;
 
     fn ctx(schedule: &str) -> Ctx {
-        let mut p = crate::demo_pipeline(None).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+        let text = std::fs::read_to_string(dir.join("demo.toml")).unwrap();
+        let mut p = glas_core::Pipeline::parse_with_vars(&text, &dir.join("demo.toml"), &dir, &|_| None).unwrap();
         let (weekday, at) = glas_core::config::parse_weekly_schedule(schedule).unwrap();
         p.report.weekday = weekday;
         p.report.at = at;

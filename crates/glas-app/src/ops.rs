@@ -24,7 +24,7 @@ impl Ctx {
     pub fn new(pipeline: Pipeline, data_override: Option<&Path>) -> Ctx {
         let data_dir = data_override.map(Path::to_path_buf).unwrap_or_else(|| pipeline.storage.data_dir.clone());
         // Every path printed from here on reads as the user would type it.
-        Ctx { pipeline, data_dir: crate::demo::user_path(&data_dir) }
+        Ctx { pipeline, data_dir: crate::paths::user_path(&data_dir) }
     }
 
     pub fn open_store(&self) -> anyhow::Result<Store> {

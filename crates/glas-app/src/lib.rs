@@ -1,0 +1,15 @@
+//! glas-app: the stages of glas composed into what a district runs.
+//!
+//! - [`ops`]: the pipeline's stages as functions (crawl, import, enrich,
+//!   analyse, alert, digests, the weekly report, source health) over a
+//!   [`ops::Ctx`], and the workspace over a pipeline's data
+//!   ([`ops::workspace`]);
+//! - [`service`]: `glas run`, the unattended loop that schedules them, and
+//!   serves the workspace and its metrics.
+//!
+//! The command line (`crates/glas`) parses arguments and prints; the
+//! workspace (`glas-web`) reaches these stages through [`glas_web::Stages`].
+
+pub mod ops;
+pub mod paths;
+pub mod service;
