@@ -140,6 +140,20 @@ try {
     check((await page.getByRole('cell', { name: 'head@levokumsky.example' }).count()) === 1, 'the recipient is not listed');
     await screenshots(page, 'searches', 'Вода и дороги');
   });
+  await step('edit the saved search: a mistake shown, then fixed', async () => {
+    await page.getByRole('row', { name: /Вода и дороги/ }).getByRole('link', { name: 'Изменить' }).click();
+    await page.getByRole('heading', { name: 'Изменить поиск «Вода и дороги»' }).waitFor();
+    await page.getByLabel('Запрос').fill('(topic:water');
+    await page.getByLabel('Кому присылать новое (адреса через запятую)').fill('head@levokumsky.example, vodokanal@levokumsky.example');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText('Запрос с ошибкой').waitFor();
+    // What was typed is still there to fix.
+    check((await page.getByLabel('Кому присылать новое (адреса через запятую)').inputValue()).includes('vodokanal@'), 'the form lost the input');
+    await page.getByLabel('Запрос').fill('topic:water OR topic:roads');
+    await page.getByRole('button', { name: 'Сохранить' }).click();
+    await page.getByText('Поиск «Вода и дороги» изменён.').waitFor();
+    await page.getByRole('cell', { name: 'head@levokumsky.example, vodokanal@levokumsky.example' }).waitFor();
+  });
   await step('click a facet', async () => {
     await page.goto(base + '/search?q=' + encodeURIComponent('topic:water OR topic:roads'));
     check((await page.locator('figure.chart svg rect').count()) > 0, 'no bars in the volume chart');

@@ -893,7 +893,7 @@ pub async fn deliver_digests(ctx: &Ctx, store: &Store, baseline: u64) -> anyhow:
             match sent {
                 Ok(delivered) => {
                     // Only now: a failed delivery is retried after the next round.
-                    saved.mark_covered(&search.name, current)?;
+                    saved.mark_sent(&search.name, current, res.total as u64, Utc::now())?;
                     outcome.status = match delivered {
                         glas_alert::Delivered::Smtp { .. } => "sent".into(),
                         glas_alert::Delivered::Outbox { .. } => "outbox".into(),

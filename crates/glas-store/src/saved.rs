@@ -59,6 +59,17 @@ pub enum SavedError {
 struct State {
     /// Search name → log sequence number its digests cover.
     covered: BTreeMap<String, u64>,
+    /// Search name → its last digest sent.
+    #[serde(default)]
+    sent: BTreeMap<String, LastDigest>,
+}
+
+/// A search's last digest: when it went out and how many new mentions it
+/// announced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LastDigest {
+    pub at: String,
+    pub mentions: u64,
 }
 
 pub struct SavedSearches {
@@ -108,8 +119,9 @@ impl SavedSearches {
         Ok(out)
     }
 
-    /// Validates and stores a search created through the API.
-    pub fn create(&self, pipeline: &[SavedSearch], search: SavedSearch, seq: u64) -> Result<ApiSearch, SavedError> {
+    /// The name trimmed, the query, the recipients and the name's freedom
+    /// from the pipeline file checked.
+    fn checked<'a>(pipeline: &[SavedSearch], search: &'a SavedSearch) -> Result<&'a str, SavedError> {
         let name = search.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(SavedError::Invalid(format!("name must be 1 to {MAX_NAME_CHARS} characters")));
@@ -121,6 +133,12 @@ impl SavedSearches {
         if pipeline.iter().any(|p| p.name == name) {
             return Err(SavedError::InPipeline(name.to_string()));
         }
+        Ok(name)
+    }
+
+    /// Validates and stores a search created through the API.
+    pub fn create(&self, pipeline: &[SavedSearch], search: SavedSearch, seq: u64) -> Result<ApiSearch, SavedError> {
+        let name = Self::checked(pipeline, &search)?;
         let mut api = self.api_searches()?;
         if api.iter().any(|a| a.search.name == name) {
             return Err(SavedError::Exists(name.to_string()));
@@ -138,6 +156,40 @@ impl SavedSearches {
         Ok(created)
     }
 
+    /// Changes the name, query or recipients of a search created through the
+    /// API; `None` when there is no search `name`. Its digests go on from
+    /// where they got (under the new name, when renamed).
+    pub fn update(
+        &self,
+        pipeline: &[SavedSearch],
+        name: &str,
+        search: SavedSearch,
+    ) -> Result<Option<ApiSearch>, SavedError> {
+        if pipeline.iter().any(|p| p.name == name) {
+            return Err(SavedError::InPipeline(name.to_string()));
+        }
+        let new_name = Self::checked(pipeline, &search)?.to_string();
+        let mut api = self.api_searches()?;
+        let Some(i) = api.iter().position(|a| a.search.name == name) else { return Ok(None) };
+        if new_name != name && api.iter().any(|a| a.search.name == new_name) {
+            return Err(SavedError::Exists(new_name));
+        }
+        api[i].search = SavedSearch { name: new_name.clone(), ..search };
+        let updated = api[i].clone();
+        self.write(&self.api_path(), &api)?;
+        if new_name != name {
+            let mut state: State = Self::read(&self.state_path())?;
+            if let Some(c) = state.covered.remove(name) {
+                state.covered.insert(new_name.clone(), c);
+            }
+            if let Some(d) = state.sent.remove(name) {
+                state.sent.insert(new_name, d);
+            }
+            self.write(&self.state_path(), &state)?;
+        }
+        Ok(Some(updated))
+    }
+
     /// Deletes a search created through the API; `false` when there is none.
     pub fn delete(&self, pipeline: &[SavedSearch], name: &str) -> Result<bool, SavedError> {
         if pipeline.iter().any(|p| p.name == name) {
@@ -151,7 +203,7 @@ impl SavedSearches {
         }
         self.write(&self.api_path(), &api)?;
         let mut state: State = Self::read(&self.state_path())?;
-        if state.covered.remove(name).is_some() {
+        if state.covered.remove(name).is_some() | state.sent.remove(name).is_some() {
             self.write(&self.state_path(), &state)?;
         }
         Ok(true)
@@ -180,6 +232,27 @@ impl SavedSearches {
         }
         state.covered.insert(name.to_string(), seq);
         self.write(&self.state_path(), &state)
+    }
+
+    /// Records a digest delivered: `name`'s digests cover the log up to
+    /// `seq`, and the last one, of `mentions` new mentions, went out `at`.
+    pub fn mark_sent(
+        &self,
+        name: &str,
+        seq: u64,
+        mentions: u64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state: State = Self::read(&self.state_path())?;
+        let covered = state.covered.entry(name.to_string()).or_insert(seq);
+        *covered = (*covered).max(seq);
+        state.sent.insert(name.to_string(), LastDigest { at: at.to_rfc3339(), mentions });
+        self.write(&self.state_path(), &state)
+    }
+
+    /// Each search's last digest sent.
+    pub fn last_digests(&self) -> Result<BTreeMap<String, LastDigest>, StoreError> {
+        Ok(Self::read::<State>(&self.state_path())?.sent)
     }
 }
 
@@ -215,6 +288,21 @@ mod tests {
         let starts: Vec<u64> =
             SavedSearches::new(tmp.path()).starts(&pipeline, 3).unwrap().into_iter().map(|(_, n)| n).collect();
         assert_eq!(starts, vec![12, 7]);
+        // Edited: renamed, another query and recipient; its digests go on from where they got.
+        saved.mark_sent("Дороги", 15, 4, chrono::DateTime::UNIX_EPOCH).unwrap();
+        let edited =
+            SavedSearch { to: vec!["press@levokumsky.example".into()], ..s(" Дороги и ямы ", "ямы") };
+        let got = saved.update(&pipeline, "Дороги", edited.clone()).unwrap().unwrap();
+        assert_eq!((got.search.name.as_str(), got.created_seq), ("Дороги и ямы", 7));
+        assert_eq!(saved.starts(&pipeline, 3).unwrap()[1], (got.search.clone(), 15));
+        assert_eq!(saved.last_digests().unwrap()["Дороги и ямы"].mentions, 4);
+        assert!(saved.update(&pipeline, "Нет такого", edited.clone()).unwrap().is_none());
+        assert!(matches!(saved.update(&pipeline, "Вода", edited.clone()), Err(SavedError::InPipeline(_))));
+        assert!(matches!(saved.update(&pipeline, "Дороги и ямы", s("Вода", "x")), Err(SavedError::InPipeline(_))));
+        let bad = s("Дороги и ямы", "(ямы");
+        assert!(matches!(saved.update(&pipeline, "Дороги и ямы", bad), Err(SavedError::Query(_))));
+        saved.create(&pipeline, s("Дороги", "дорога"), 20).unwrap();
+        assert!(matches!(saved.update(&pipeline, "Дороги", edited), Err(SavedError::Exists(_))));
         assert!(saved.delete(&pipeline, "Дороги").unwrap());
         assert!(!saved.delete(&pipeline, "Дороги").unwrap());
         assert!(matches!(saved.delete(&pipeline, "Вода"), Err(SavedError::InPipeline(_))));

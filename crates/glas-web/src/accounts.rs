@@ -148,7 +148,7 @@ pub struct AuditEntry {
     pub who: String,
     /// What happened: `login`, `login_failed`, `login_locked`, `logout`,
     /// `forbidden`, `search`, `export`, `saved_search_created`,
-    /// `saved_search_deleted`, `user_added`, `user_disabled`,
+    /// `saved_search_deleted`, `saved_search_changed`, `user_added`, `user_disabled`,
     /// `password_changed`, `token_created`, `token_revoked`.
     pub event: String,
     /// The details: the query searched or exported, the page refused, the

@@ -12,7 +12,7 @@
 //! | `GET /` | «Обзор»: tension grid, open episodes, volume, sources ([`overview`]) | viewer |
 //! | `GET /search`, `GET /search/refine` | search as a page: filters, facets, volume chart, exports | analyst |
 //! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
-//! | `GET /searches`, `POST /searches`, `POST /searches/{name}/delete` | saved searches and their recipients | analyst |
+//! | `GET /searches`, `POST /searches`, `GET`/`POST /searches/{name}/edit`, `POST /searches/{name}/delete` | saved searches, their recipients and last digests | analyst |
 //! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
 //! | `GET /signals`, `POST /signals/note` | episodes with their life, figures and evidence; notes and acknowledgement (analyst) | viewer |
 //! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
@@ -22,7 +22,7 @@
 //! | `GET /api/facets` | hits per source, topic, place, sentiment, type, day for the same parameters | analyst |
 //! | `GET /api/mentions/{id}` | one mention with its enrichment | viewer |
 //! | `GET /api/export` | every matching mention as `format=csv`, `xlsx` (up to 100,000) or `jsonl`, streamed | analyst |
-//! | `GET /api/searches`, `POST /api/searches`, `DELETE /api/searches/{name}` | saved searches | analyst |
+//! | `GET /api/searches`, `POST /api/searches`, `PUT /api/searches/{name}`, `DELETE /api/searches/{name}` | saved searches | analyst |
 //! | `GET /api/openapi.json` | this API as OpenAPI 3.0 | viewer |
 //!
 //! Every error is JSON: `{"error": code, "reason": English, "reason_ru":
@@ -149,6 +149,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/sources", get(status_pages::sources_page))
         .route("/searches", get(saved_page::searches_page).post(saved_page::save_search))
         .route("/searches/{name}/delete", post(saved_page::delete_search))
+        .route("/searches/{name}/edit", get(saved_page::edit_page).post(saved_page::edit_search))
         .route("/signals", get(signals_page::signals_page))
         .route("/signals/note", post(signals_page::add_note))
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))
@@ -158,7 +159,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/mentions/{id}", get(mention))
         .route("/api/export", get(export))
         .route("/api/searches", get(list_searches).post(create_search))
-        .route("/api/searches/{name}", axum::routing::delete(delete_search))
+        .route("/api/searches/{name}", axum::routing::delete(delete_search).put(update_search))
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
@@ -513,6 +514,37 @@ async fn create_search(
         who.ip.clone(),
     );
     Ok((StatusCode::CREATED, Json(serde_json::to_value(created).expect("serializes"))))
+}
+
+async fn update_search(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    body: Result<Json<SavedSearch>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(search) = body.map_err(|e| {
+        ApiError::bad_request(
+            format!("the body must be JSON {{\"name\", \"query\", \"to\"}}: {}", e.body_text()),
+            "тело запроса — JSON с полями name, query, to",
+        )
+    })?;
+    let _guard = st.saved_lock.lock().await;
+    let updated = SavedSearches::new(&st.data_dir).update(&st.pipeline_searches, &name, search).map_err(saved_error)?;
+    let Some(updated) = updated else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no saved search named {name:?}"),
+            format!("поиска «{name}» нет"),
+        ));
+    };
+    st.accounts.record(
+        &who.name,
+        "saved_search_changed",
+        serde_json::json!({"name": name, "new_name": updated.search.name, "query": updated.search.query, "recipients": updated.search.to}),
+        who.ip.clone(),
+    );
+    Ok(Json(serde_json::to_value(updated).expect("serializes")))
 }
 
 async fn delete_search(

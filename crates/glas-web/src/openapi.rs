@@ -107,15 +107,28 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
                     },
                 },
             },
-            "/api/searches/{name}": {"delete": {
-                "summary": "Delete a saved search created through the API",
-                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    "404": error_response("No such saved search"),
-                    "409": error_response("Defined in the pipeline file"),
+            "/api/searches/{name}": {
+                "put": {
+                    "summary": "Change the name, query or recipients of a saved search created through the API; its digests go on from where they got",
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewSavedSearch"}}}},
+                    "responses": {
+                        "200": {"description": "Changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedSearch"}}}},
+                        "400": error_response("Invalid name, query or address"),
+                        "404": error_response("No such saved search"),
+                        "409": error_response("The new name exists, or the search belongs to the pipeline file"),
+                    },
                 },
-            }},
+                "delete": {
+                    "summary": "Delete a saved search created through the API",
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {
+                        "204": {"description": "Deleted"},
+                        "404": error_response("No such saved search"),
+                        "409": error_response("Defined in the pipeline file"),
+                    },
+                },
+            },
         },
         "components": {
           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API token from `glas token create`"}},

@@ -322,6 +322,7 @@ fn event_ru(event: &str) -> &str {
         "export" => "выгрузка",
         "saved_search_created" => "сохранён поиск",
         "saved_search_deleted" => "удалён сохранённый поиск",
+        "saved_search_changed" => "изменён сохранённый поиск",
         "user_added" => "создана учётная запись",
         "user_disabled" => "отключена учётная запись",
         "password_changed" => "сменён пароль",

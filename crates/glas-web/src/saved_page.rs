@@ -1,7 +1,9 @@
 //! `/searches`: the saved searches (the pipeline file's, read-only here, and
-//! those saved in the workspace or through the API) with their recipients;
-//! a search saved from the search page, or deleted here. The digests that
-//! `glas run` emails to the recipients cover what is new since the save.
+//! those saved in the workspace or through the API) with their recipients
+//! and their last digest; a search saved from the search page, edited or
+//! deleted here. The digests that `glas run` emails to the recipients cover
+//! what is new since the save, and an edited search's go on from where they
+//! got.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -32,7 +34,9 @@ fn searches_view(
 ) -> Response {
     let mut h = String::from("<h1>Сохранённые поиски</h1>");
     message_html(&mut h, message);
-    match SavedSearches::new(&st.data_dir).all(&st.pipeline_searches) {
+    let saved = SavedSearches::new(&st.data_dir);
+    let last = saved.last_digests().unwrap_or_default();
+    match saved.all(&st.pipeline_searches) {
         Err(e) => {
             let _ = write!(h, "<p class=\"error\">Не удалось прочитать поиски: {}</p>", esc(&e.to_string()));
         }
@@ -41,25 +45,31 @@ fn searches_view(
         }
         Ok(list) => {
             h.push_str(
-                "<table><thead><tr><th>Название</th><th>Запрос</th><th>Кому присылать новое</th><th></th></tr></thead><tbody>",
+                "<table><thead><tr><th>Название</th><th>Запрос</th><th>Кому присылать новое</th>\
+<th>Последняя рассылка</th><th></th></tr></thead><tbody>",
             );
             for s in &list {
                 let to = if s.search.to.is_empty() { "—".to_string() } else { s.search.to.join(", ") };
+                let digest = last.get(&s.search.name).map_or_else(
+                    || "ещё не было".to_string(),
+                    |d| format!("{}, {}", crate::page::local_time(st, &d.at), glas_core::ru::mentions(d.mentions)),
+                );
                 let _ = write!(
                     h,
-                    "<tr><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>",
+                    "<tr><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>",
                     esc(&s.search.name),
                     esc(&link(&s.search.query, None, 1)),
                     esc(&s.search.query),
-                    esc(&to)
+                    esc(&to),
+                    esc(&digest)
                 );
                 if s.origin == "pipeline" {
                     h.push_str("<span class=\"meta\">в файле конфигурации</span>");
                 } else {
                     let _ = write!(
                         h,
-                        "<form method=\"post\" action=\"/searches/{}/delete\"><input type=\"hidden\" name=\"csrf\" \
-value=\"{}\"><button>Удалить</button></form>",
+                        "<a href=\"/searches/{0}/edit\">Изменить</a><form method=\"post\" action=\"/searches/{0}/delete\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{1}\"><button>Удалить</button></form>",
                         esc(&url_path(&s.search.name)),
                         esc(who.csrf.as_deref().unwrap_or(""))
                     );
@@ -96,6 +106,76 @@ fn saved_error_ru(e: &SavedError) -> String {
     }
 }
 
+/// Addresses separated by commas, semicolons, spaces or lines.
+fn recipients(to: &str) -> Vec<String> {
+    to.split([',', ';', ' ', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect()
+}
+
+/// `/searches/{name}/edit`: the search's name, query and recipients in a form.
+pub(crate) async fn edit_page(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Response {
+    let found = SavedSearches::new(&st.data_dir).api_searches().map(|l| l.into_iter().find(|a| a.search.name == name));
+    match found {
+        Ok(Some(a)) => {
+            let form = SaveForm { name: a.search.name, query: a.search.query, to: a.search.to.join(", ") };
+            edit_view(&who, &name, &form, None, StatusCode::OK)
+        }
+        Ok(None) => searches_view(&st, &who, Some(Err(format!("Поиска «{name}» нет."))), StatusCode::NOT_FOUND),
+        Err(e) => searches_view(&st, &who, Some(Err(e.to_string())), StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+fn edit_view(who: &Principal, name: &str, f: &SaveForm, error: Option<String>, status: StatusCode) -> Response {
+    let mut h = format!("<h1>Изменить поиск «{}»</h1>", esc(name));
+    message_html(&mut h, error.map(Err));
+    let _ = write!(
+        h,
+        "<form method=\"post\" action=\"/searches/{}/edit\" class=\"stack\"><input type=\"hidden\" name=\"csrf\" \
+value=\"{}\"><label>Название<input name=\"name\" value=\"{}\" required maxlength=\"{}\"></label>\
+<label>Запрос<input name=\"query\" value=\"{}\"></label><label>Кому присылать новое (адреса через запятую)\
+<input name=\"to\" value=\"{}\"></label><p class=\"meta\">Рассылка продолжится с того места, где остановилась: \
+уже отправленное не придёт снова.</p><button>Сохранить</button></form><p><a href=\"/searches\">← К списку поисков</a></p>",
+        esc(&url_path(name)),
+        esc(who.csrf.as_deref().unwrap_or("")),
+        esc(&f.name),
+        glas_store::saved::MAX_NAME_CHARS,
+        esc(&f.query),
+        esc(&f.to)
+    );
+    (status, Html(layout("Изменить поиск", Some(who), &h))).into_response()
+}
+
+pub(crate) async fn edit_search(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    form: Result<Form<SaveForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return searches_view(&st, &who, Some(Err("Форма заполнена неверно.".into())), StatusCode::BAD_REQUEST);
+    };
+    let search = SavedSearch { name: f.name.trim().to_string(), query: f.query.clone(), to: recipients(&f.to) };
+    let _guard = st.saved_lock.lock().await;
+    match SavedSearches::new(&st.data_dir).update(&st.pipeline_searches, &name, search) {
+        Ok(Some(u)) => {
+            let s = &u.search;
+            st.accounts.record(
+                &who.name,
+                "saved_search_changed",
+                serde_json::json!({"name": name, "new_name": s.name, "query": s.query, "recipients": s.to}),
+                who.ip.clone(),
+            );
+            searches_view(&st, &who, Some(Ok(format!("Поиск «{}» изменён.", s.name))), StatusCode::OK)
+        }
+        Ok(None) => searches_view(&st, &who, Some(Err(format!("Поиска «{name}» нет."))), StatusCode::NOT_FOUND),
+        // The form again, as it was filled, with what to fix.
+        Err(e) => edit_view(&who, &name, &f, Some(saved_error_ru(&e)), StatusCode::BAD_REQUEST),
+    }
+}
+
 pub(crate) async fn save_search(
     State(st): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
@@ -104,9 +184,7 @@ pub(crate) async fn save_search(
     let Ok(Form(f)) = form else {
         return searches_view(&st, &who, Some(Err("Форма заполнена неверно.".into())), StatusCode::BAD_REQUEST);
     };
-    let to: Vec<String> =
-        f.to.split([',', ';', ' ', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
-    let search = SavedSearch { name: f.name.trim().to_string(), query: f.query, to };
+    let search = SavedSearch { name: f.name.trim().to_string(), query: f.query, to: recipients(&f.to) };
     let _guard = st.saved_lock.lock().await;
     let seq = match st.store.indexed_seq() {
         Ok(s) => s,

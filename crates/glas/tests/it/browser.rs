@@ -100,7 +100,7 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
     let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 18, "every step ran: {steps:?}");
+    assert_eq!(steps.len(), 19, "every step ran: {steps:?}");
 
     // Every screen at both widths, with something on it: not a blank page
     // (the script checked each one's own text was visible and that the page

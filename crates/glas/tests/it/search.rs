@@ -404,6 +404,29 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
         .map(|s| (s["name"].as_str().unwrap(), s["origin"].as_str().unwrap()))
         .collect();
     assert_eq!(listed, vec![("Вода", "pipeline"), ("Дороги", "api")]);
+    // Changed: another query and recipient; bad changes refused as at creation.
+    let roads = "/api/searches/%D0%94%D0%BE%D1%80%D0%BE%D0%B3%D0%B8";
+    let changed = r#"{"name": "Дороги", "query": "topic:roads -sentiment:positive", "to": ["press@example.org"]}"#;
+    let (status, _, body) = call(&app, "PUT", roads, Some(changed)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["to"][0], "press@example.org");
+    for (uri, body, status, code) in [
+        (roads, r#"{"name": "Дороги", "query": "(ямы"}"#, StatusCode::BAD_REQUEST, "query_syntax"),
+        (roads, r#"{"name": "Вода", "query": "ямы"}"#, StatusCode::CONFLICT, "in_pipeline"),
+        (
+            "/api/searches/%D0%92%D0%BE%D0%B4%D0%B0",
+            r#"{"name": "Вода", "query": "ямы"}"#,
+            StatusCode::CONFLICT,
+            "in_pipeline",
+        ),
+        ("/api/searches/nope", changed, StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (got, _, resp) = call(&app, "PUT", uri, Some(body)).await;
+        assert_eq!(got, status, "{uri} {body}: {resp}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&resp).unwrap()["error"], code);
+    }
+    let (_, _, body) = call(&app, "GET", "/api/searches", None).await;
+    assert!(body.contains("-sentiment:positive"), "{body}");
     let (status, _, _) = call(&app, "DELETE", "/api/searches/%D0%94%D0%BE%D1%80%D0%BE%D0%B3%D0%B8", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = call(&app, "DELETE", "/api/searches/%D0%94%D0%BE%D1%80%D0%BE%D0%B3%D0%B8", None).await;
