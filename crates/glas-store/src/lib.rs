@@ -55,6 +55,8 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("the store at '{}' is open for reading only (another glas process writes it)", path.display())]
     ReadOnly { path: PathBuf },
+    #[error("failed to {action} in '{}': {reason}", path.display())]
+    Database { action: &'static str, path: PathBuf, reason: String },
 }
 
 impl StoreError {
