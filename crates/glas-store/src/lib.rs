@@ -35,7 +35,7 @@ pub use export::ExportFormat;
 pub use glas_core::Checkpoint;
 pub use glas_core::query::{self, QueryError};
 pub use index::{SearchIndex, StoredMention};
-pub use search::{FacetCount, Facets, Hit, SearchRequest, SearchResults, Sort, time_window};
+pub use search::{DayTone, FacetCount, Facets, Hit, SearchRequest, SearchResults, Sort, time_window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -95,6 +95,9 @@ pub struct SavedSearches {
     data_dir: PathBuf,
 }
 
+/// A search's digests: the sequence number they cover, the last one sent.
+type DigestState = (Option<u64>, Option<LastDigest>);
+
 impl SavedSearches {
     pub fn new(data_dir: &Path) -> SavedSearches {
         SavedSearches { data_dir: data_dir.to_path_buf() }
@@ -350,7 +353,7 @@ impl SavedSearches {
     }
 
     /// Search name → (covered sequence number, last digest).
-    fn state(&self) -> Result<BTreeMap<String, (Option<u64>, Option<LastDigest>)>, StoreError> {
+    fn state(&self) -> Result<BTreeMap<String, DigestState>, StoreError> {
         let conn = self.open()?;
         let err = |e| self.db_error("read the digest state", e);
         let mut stmt = conn.prepare("SELECT name, covered, last_at, last_mentions FROM digest_state").map_err(err)?;

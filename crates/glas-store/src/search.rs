@@ -116,6 +116,18 @@ pub struct Facets {
     #[serde(rename = "type")]
     pub mention_type: Vec<FacetCount>,
     pub day: Vec<FacetCount>,
+    /// Per day (date order): the negative and positive hits and the
+    /// complaints among the day's, counted in the same pass.
+    pub day_tone: Vec<DayTone>,
+}
+
+/// One day's hits by tone, and the complaints among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DayTone {
+    pub day: String,
+    pub negative: u64,
+    pub positive: u64,
+    pub complaint: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -687,10 +699,18 @@ struct FacetSegment {
     tz: chrono_tz::Tz,
     /// The last day looked up: [start, end) in ms and its date.
     day_cache: (i64, i64, NaiveDate),
-    days: BTreeMap<NaiveDate, u64>,
+    /// Per day: hits, negative, positive, complaints.
+    days: BTreeMap<NaiveDate, [u64; 4]>,
+    /// This segment's ordinals of `negative` and `positive` in the sentiment
+    /// column and of `complaint` in the type column.
+    tone_ords: [Option<u64>; 3],
 }
 
-type FacetFruit = (Vec<HashMap<String, u64>>, BTreeMap<NaiveDate, u64>);
+type FacetFruit = (Vec<HashMap<String, u64>>, BTreeMap<NaiveDate, [u64; 4]>);
+
+/// Positions of the sentiment and type columns in [`FACET_FIELDS`].
+const SENTIMENT: usize = 3;
+const TYPE: usize = 4;
 
 impl Collector for FacetCollector {
     type Fruit = Facets;
@@ -700,6 +720,13 @@ impl Collector for FacetCollector {
         let ff = reader.fast_fields();
         let columns: Vec<Option<StrColumn>> = FACET_FIELDS.iter().map(|f| ff.str(f)).collect::<tantivy::Result<_>>()?;
         let counts = columns.iter().map(|c| vec![0; c.as_ref().map_or(0, |c| c.num_terms())]).collect();
+        let ord = |col: usize, term: &str| -> tantivy::Result<Option<u64>> {
+            Ok(match &columns[col] {
+                Some(c) => c.dictionary().term_ord(term)?,
+                None => None,
+            })
+        };
+        let tone_ords = [ord(SENTIMENT, "negative")?, ord(SENTIMENT, "positive")?, ord(TYPE, "complaint")?];
         Ok(FacetSegment {
             columns,
             counts,
@@ -707,6 +734,7 @@ impl Collector for FacetCollector {
             tz: self.tz,
             day_cache: (0, 0, NaiveDate::MIN),
             days: BTreeMap::new(),
+            tone_ords,
         })
     }
 
@@ -716,7 +744,7 @@ impl Collector for FacetCollector {
 
     fn merge_fruits(&self, fruits: Vec<FacetFruit>) -> tantivy::Result<Facets> {
         let mut merged: Vec<HashMap<String, u64>> = vec![HashMap::new(); FACET_FIELDS.len()];
-        let mut days: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        let mut days: BTreeMap<NaiveDate, [u64; 4]> = BTreeMap::new();
         for (maps, d) in fruits {
             for (i, m) in maps.into_iter().enumerate() {
                 for (k, v) in m {
@@ -724,7 +752,10 @@ impl Collector for FacetCollector {
                 }
             }
             for (k, v) in d {
-                *days.entry(k).or_default() += v;
+                let sum = days.entry(k).or_default();
+                for (s, v) in sum.iter_mut().zip(v) {
+                    *s += v;
+                }
             }
         }
         let ranked = |m: HashMap<String, u64>| {
@@ -744,7 +775,11 @@ impl Collector for FacetCollector {
             place: it.next().unwrap_or_default(),
             sentiment: it.next().unwrap_or_default(),
             mention_type: it.next().unwrap_or_default(),
-            day: days.into_iter().map(|(d, count)| FacetCount { value: d.to_string(), count }).collect(),
+            day: days.iter().map(|(d, c)| FacetCount { value: d.to_string(), count: c[0] }).collect(),
+            day_tone: days
+                .into_iter()
+                .map(|(d, c)| DayTone { day: d.to_string(), negative: c[1], positive: c[2], complaint: c[3] })
+                .collect(),
         })
     }
 }
@@ -753,10 +788,19 @@ impl SegmentCollector for FacetSegment {
     type Fruit = FacetFruit;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        for (col, counts) in self.columns.iter().zip(self.counts.iter_mut()) {
+        // Whether the hit is negative, positive, a complaint.
+        let mut tone = [0u64; 3];
+        for (i, (col, counts)) in self.columns.iter().zip(self.counts.iter_mut()).enumerate() {
             if let Some(col) = col {
                 for ord in col.term_ords(doc) {
                     counts[ord as usize] += 1;
+                    let [negative, positive, complaint] = self.tone_ords;
+                    if i == SENTIMENT {
+                        tone[0] |= u64::from(negative == Some(ord));
+                        tone[1] |= u64::from(positive == Some(ord));
+                    } else if i == TYPE {
+                        tone[2] |= u64::from(complaint == Some(ord));
+                    }
                 }
             }
         }
@@ -773,7 +817,11 @@ impl SegmentCollector for FacetSegment {
                 self.day_cache = (s, e, local);
                 local
             };
-            *self.days.entry(day).or_default() += 1;
+            let d = self.days.entry(day).or_default();
+            d[0] += 1;
+            for (s, t) in d[1..].iter_mut().zip(tone) {
+                *s += t;
+            }
         }
     }
 

@@ -161,6 +161,9 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
             "Facets": {"type": "object", "properties": {
                 "source": facet_list, "topic": facet_list, "place": facet_list,
                 "sentiment": facet_list, "type": facet_list, "day": facet_list,
+                "day_tone": {"type": "array", "items": {"type": "object", "properties": {
+                    "day": {"type": "string", "format": "date"}, "negative": {"type": "integer"},
+                    "positive": {"type": "integer"}, "complaint": {"type": "integer"}}}},
             }},
             "Mention": {"type": "object", "properties": {
                 "id": {"type": "string"}, "source": {"type": "string"}, "source_kind": {"type": "string"}, "url": {"type": "string"},

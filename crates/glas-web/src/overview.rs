@@ -378,31 +378,26 @@ fn episodes_panel(h: &mut String, st: &AppState, signals: &Result<Vec<Episode>, 
 }
 
 /// Per-day counts of the `days` days up to `last`: all mentions, negative
-/// ones, complaints (three counts of the index's day facet).
+/// ones, complaints (the index's day facet, one pass).
 async fn volume(st: &Arc<AppState>, last: NaiveDate, days: u32) -> Result<Days, String> {
     let first = last - Duration::days(i64::from(days) - 1);
     let range = format!("date:[{} TO {}]", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
     let store = st.store.clone();
     let tz = st.tz;
     blocking(st.limits.timeout, move || {
-        let per_day = |extra: &str| -> Result<HashMap<String, u64>, crate::ApiError> {
-            let req = glas_store::SearchRequest {
-                query: format!("{range} {extra}").trim().to_string(),
-                tz,
-                limit: 1,
-                collapse: false,
-                facets: true,
-                ..Default::default()
-            };
-            let days = store.search(&req)?.facets.map(|f| f.day).unwrap_or_default();
-            Ok(days.into_iter().map(|d| (d.value, d.count)).collect())
-        };
-        let (all, negative, complaints) = (per_day("")?, per_day("sentiment:negative")?, per_day("type:complaint")?);
+        let req = glas_store::SearchRequest { query: range, tz, limit: 1, collapse: false, facets: true, ..Default::default() };
+        let facets = store.search(&req)?.facets.unwrap_or_default();
+        let all: HashMap<&str, u64> = facets.day.iter().map(|d| (d.value.as_str(), d.count)).collect();
+        let tones: HashMap<&str, &glas_store::DayTone> = facets.day_tone.iter().map(|d| (d.day.as_str(), d)).collect();
         let counts = (0..days)
             .map(|i| {
                 let day = (first + Duration::days(i64::from(i))).format("%Y-%m-%d").to_string();
-                let n = |m: &HashMap<String, u64>| m.get(&day).copied().unwrap_or(0);
-                (n(&all), n(&negative), n(&complaints))
+                let tone = tones.get(day.as_str());
+                (
+                    all.get(day.as_str()).copied().unwrap_or(0),
+                    tone.map_or(0, |t| t.negative),
+                    tone.map_or(0, |t| t.complaint),
+                )
             })
             .collect();
         Ok(Days { first, last, counts })

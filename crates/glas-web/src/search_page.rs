@@ -72,14 +72,10 @@ pub(crate) async fn search_page(
             let store = st.store.clone();
             blocking(st.limits.timeout, move || {
                 let results = store.search(&req)?;
-                let per_day = |tone: &str| -> Result<HashMap<String, u64>, crate::ApiError> {
-                    let mut r = req.clone();
-                    r.query = and(&req.query, &format!("sentiment:{tone}"));
-                    (r.limit, r.offset, r.collapse) = (1, 0, false);
-                    let days = store.search(&r)?.facets.map(|f| f.day).unwrap_or_default();
-                    Ok(days.into_iter().map(|d| (d.value, d.count)).collect())
-                };
-                let (negative, positive) = (per_day("negative")?, per_day("positive")?);
+                // The chart's tones come from the same pass as the facets.
+                let tones = results.facets.as_ref().map(|f| f.day_tone.as_slice()).unwrap_or_default();
+                let negative = tones.iter().map(|d| (d.day.clone(), d.negative)).collect();
+                let positive = tones.iter().map(|d| (d.day.clone(), d.positive)).collect();
                 Ok(Found { results, negative, positive })
             })
             .await

@@ -318,6 +318,19 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["total"], 9);
     assert_eq!(v["facets"]["topic"][0], serde_json::json!({"value": "water", "count": 9}));
+    // The per-day tones, counted in the same pass, add up to the tone and type facets.
+    let (_, _, body) = call(&app, "GET", "/api/facets?q=", None).await;
+    let f = &serde_json::from_str::<serde_json::Value>(&body).unwrap()["facets"];
+    let facet = |key: &str, value: &str| {
+        f[key].as_array().unwrap().iter().find(|c| c["value"] == value).map_or(0, |c| c["count"].as_u64().unwrap())
+    };
+    let tones = f["day_tone"].as_array().unwrap();
+    assert_eq!(tones.len(), f["day"].as_array().unwrap().len());
+    let sum = |k: &str| tones.iter().map(|d| d[k].as_u64().unwrap()).sum::<u64>();
+    assert!(facet("sentiment", "negative") > 0 && facet("type", "complaint") > 0, "{f}");
+    assert_eq!(sum("negative"), facet("sentiment", "negative"));
+    assert_eq!(sum("positive"), facet("sentiment", "positive"));
+    assert_eq!(sum("complaint"), facet("type", "complaint"));
 
     let (status, _, body) = call(&app, "GET", "/api/mentions/s:13", None).await;
     assert_eq!(status, StatusCode::OK);
