@@ -677,11 +677,30 @@ pub fn source_statuses(ctx: &Ctx, store: &Store, at: DateTime<Utc>) -> anyhow::R
 pub struct WorkspaceStages {
     pub ctx: Ctx,
     pub store: std::sync::Arc<Store>,
+    /// The last ledger and when it was made: it scans the log's source
+    /// column, and the overview asks for it on every visit.
+    ledger: std::sync::Mutex<Option<(std::time::Instant, Vec<glas_analytics::health::SourceHealth>)>>,
+}
+
+/// How long a source-health ledger is shown before it is made again.
+pub const LEDGER_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl WorkspaceStages {
+    pub fn new(ctx: Ctx, store: std::sync::Arc<Store>) -> WorkspaceStages {
+        WorkspaceStages { ctx, store, ledger: Default::default() }
+    }
 }
 
 impl glas_web::Stages for WorkspaceStages {
     fn source_health(&self) -> Result<Vec<glas_analytics::health::SourceHealth>, String> {
-        source_health(&self.ctx, &self.store, Utc::now()).map_err(|e| format!("{e:#}"))
+        let mut cached = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, ledger)) = cached.as_ref().filter(|(at, _)| at.elapsed() < LEDGER_FRESH) {
+            tracing::debug!(age_ms = at.elapsed().as_millis() as u64, "source health from the last ledger");
+            return Ok(ledger.clone());
+        }
+        let ledger = source_health(&self.ctx, &self.store, Utc::now()).map_err(|e| format!("{e:#}"))?;
+        *cached = Some((std::time::Instant::now(), ledger.clone()));
+        Ok(ledger)
     }
 
     fn weekly_report(&self, week: &str) -> Result<(), String> {
@@ -713,7 +732,7 @@ pub fn workspace(
             ctx.data_dir.display()
         );
     }
-    state.stages = Some(std::sync::Arc::new(WorkspaceStages { store: state.store.clone(), ctx }));
+    state.stages = Some(std::sync::Arc::new(WorkspaceStages::new(ctx, state.store.clone())));
     Ok(state)
 }
 

@@ -19,7 +19,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::Html;
 use chrono::{Duration, NaiveDate};
-use glas_analytics::health::Status;
+use glas_analytics::health::{SourceHealth, Status};
 use glas_analytics::trends::TensionCell;
 use glas_core::config::topic_name;
 use glas_core::ru::{self, escape_html as esc};
@@ -148,30 +148,66 @@ struct Days {
 
 pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Html<String> {
     let o = st.overview.clone();
-    let mut body = format!("<h1>{}</h1>", esc(&o.title));
-    // The newest mention: what the store holds, and the day the volume ends.
-    let store = st.store.clone();
-    let tz = st.tz;
-    let latest = blocking(st.limits.timeout, move || {
-        let req = glas_store::SearchRequest {
-            tz,
-            sort: glas_store::Sort::Date,
-            limit: 1,
-            collapse: false,
-            ..Default::default()
+    let wants = |panel: Panel| o.panels.contains(&panel);
+    // The panels' data, read at the same time: the newest mention (what the
+    // store holds, and the day the volume ends) then the volume; the tension
+    // table; the sources' ledger.
+    let head = async {
+        let store = st.store.clone();
+        let tz = st.tz;
+        let latest = blocking(st.limits.timeout, move || {
+            let req = glas_store::SearchRequest {
+                tz,
+                sort: glas_store::Sort::Date,
+                limit: 1,
+                collapse: false,
+                ..Default::default()
+            };
+            Ok(store.search(&req)?)
+        })
+        .await;
+        let today = chrono::Utc::now().with_timezone(&st.tz).date_naive();
+        let newest_day = latest
+            .as_ref()
+            .ok()
+            .and_then(|r| r.hits.first())
+            .and_then(|h| h.published_at.get(..10).and_then(|d| d.parse::<NaiveDate>().ok()).map(|d| d.min(today)));
+        let volume = match (wants(Panel::Volume), newest_day) {
+            (false, _) => Ok(None),
+            (true, Some(last)) => volume(&st, last, o.volume.days).await.map(Some),
+            (true, None) => Ok(None),
         };
-        Ok(store.search(&req)?)
-    })
-    .await;
-    let mut newest_day = None;
+        (latest, volume)
+    };
+    let tension = async {
+        if !wants(Panel::TensionGrid) {
+            return Ok(None);
+        }
+        let path = st.data_dir.join("analytics/tension.parquet");
+        let days = o.tension_grid.days;
+        tokio::task::spawn_blocking(move || {
+            if !path.exists() {
+                return Ok(None);
+            }
+            glas_analytics::trends::recent_tension(&path, days).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+    };
+    let ledger = async {
+        let stages = st.stages.clone()?;
+        wants(Panel::Sources).then_some(())?;
+        Some(tokio::task::spawn_blocking(move || stages.source_health()).await.unwrap_or_else(|e| Err(e.to_string())))
+    };
+    let ((latest, volume), tension, ledger) = tokio::join!(head, tension, ledger);
+
+    let mut body = format!("<h1>{}</h1>", esc(&o.title));
     match &latest {
         Ok(r) => {
             let _ = write!(body, "<p class=\"meta\">В базе {}", ru::mentions(r.total as u64));
             if let Some(h) = r.hits.first() {
                 let when = h.published_at.get(..16).unwrap_or(&h.published_at).replace('T', " ");
                 let _ = write!(body, "; самая свежая — {} ({})", esc(&when), esc(&h.source));
-                let today = chrono::Utc::now().with_timezone(&st.tz).date_naive();
-                newest_day = h.published_at.get(..10).and_then(|d| d.parse::<NaiveDate>().ok()).map(|d| d.min(today));
             }
             body.push_str(".</p>");
         }
@@ -180,35 +216,18 @@ pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p):
         }
     }
     let signals = read_signals(&st).map(episodes);
+    let (mut tension, mut volume, mut ledger) = (Some(tension), Some(volume), Some(ledger));
     for panel in &o.panels {
         match panel {
             Panel::TensionGrid => {
-                let path = st.data_dir.join("analytics/tension.parquet");
-                let days = o.tension_grid.days;
-                let tension: Tension = match tokio::task::spawn_blocking(move || {
-                    if !path.exists() {
-                        return Ok(None);
-                    }
-                    glas_analytics::trends::recent_tension(&path, days).map_err(|e| e.to_string())
-                })
-                .await
-                {
-                    Ok(t) => t,
-                    Err(e) => Err(e.to_string()),
-                };
                 let open: Vec<&Episode> =
                     signals.as_ref().map(|s| s.iter().filter(|e| e.open()).collect()).unwrap_or_default();
-                grid_panel(&mut body, &o.tension_grid, tension, &open, &p);
+                let t = tension.take().unwrap_or(Ok(None));
+                grid_panel(&mut body, &o.tension_grid, t, &open, &p);
             }
             Panel::Episodes => episodes_panel(&mut body, &st, &signals, o.episodes.limit),
-            Panel::Volume => {
-                let days = match newest_day {
-                    Some(last) => volume(&st, last, o.volume.days).await.map(Some),
-                    None => Ok(None),
-                };
-                volume_panel(&mut body, days, o.volume.days, &p);
-            }
-            Panel::Sources => sources_panel(&mut body, &st, &p).await,
+            Panel::Volume => volume_panel(&mut body, volume.take().unwrap_or(Ok(None)), o.volume.days, &p),
+            Panel::Sources => sources_panel(&mut body, ledger.take().flatten(), &p),
         }
     }
     Html(layout(&o.title, Some(&p), &body))
@@ -385,7 +404,14 @@ async fn volume(st: &Arc<AppState>, last: NaiveDate, days: u32) -> Result<Days, 
     let store = st.store.clone();
     let tz = st.tz;
     blocking(st.limits.timeout, move || {
-        let req = glas_store::SearchRequest { query: range, tz, limit: 1, collapse: false, facets: true, ..Default::default() };
+        let req = glas_store::SearchRequest {
+            query: range,
+            tz,
+            limit: 1,
+            collapse: false,
+            facets: true,
+            ..Default::default()
+        };
         let facets = store.search(&req)?.facets.unwrap_or_default();
         let all: HashMap<&str, u64> = facets.day.iter().map(|d| (d.value.as_str(), d.count)).collect();
         let tones: HashMap<&str, &glas_store::DayTone> = facets.day_tone.iter().map(|d| (d.day.as_str(), d)).collect();
@@ -489,22 +515,21 @@ preserveAspectRatio=\"none\"><text x=\"0\" y=\"12\" class=\"axis\">{max}</text>\
     s
 }
 
-async fn sources_panel(h: &mut String, st: &AppState, who: &Principal) {
+/// `ledger`: none when the server has no pipeline's sources.
+fn sources_panel(h: &mut String, ledger: Option<Result<Vec<SourceHealth>, String>>, who: &Principal) {
     h.push_str("<section class=\"panel\" id=\"sources\"><h2>Источники, требующие внимания</h2>");
-    let Some(stages) = st.stages.clone() else {
-        h.push_str("<p>Сведения об источниках недоступны: сервер запущен без конфигурации источников.</p></section>");
-        return;
-    };
-    let ledger = match tokio::task::spawn_blocking(move || stages.source_health()).await {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
+    let ledger = match ledger {
+        None => {
+            h.push_str(
+                "<p>Сведения об источниках недоступны: сервер запущен без конфигурации источников.</p></section>",
+            );
+            return;
+        }
+        Some(Err(e)) => {
             let _ = write!(h, "<p class=\"error\">Не удалось собрать сведения: {}</p></section>", esc(&e));
             return;
         }
-        Err(e) => {
-            let _ = write!(h, "<p class=\"error\">{}</p></section>", esc(&e.to_string()));
-            return;
-        }
+        Some(Ok(l)) => l,
     };
     let mut flagged: Vec<_> = ledger.iter().filter(|s| matches!(s.status, Status::Failing | Status::Silent)).collect();
     flagged.sort_by_key(|s| (s.status != Status::Failing, s.name.clone()));
