@@ -9,7 +9,9 @@
 //! the facets (tone, type, topics, settlements, sources), and exports of
 //! every hit as CSV and JSON Lines.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -30,8 +32,6 @@ use crate::{AppState, SearchParams, blocking};
 /// negative and positive counts (the rest of the day's count is neutral).
 struct Found {
     results: SearchResults,
-    negative: HashMap<String, u64>,
-    positive: HashMap<String, u64>,
 }
 
 /// `q` narrowed by one more condition.
@@ -71,12 +71,8 @@ pub(crate) async fn search_page(
             req.facets = true;
             let store = st.store.clone();
             blocking(st.limits.timeout, move || {
-                let results = store.search(&req)?;
                 // The chart's tones come from the same pass as the facets.
-                let tones = results.facets.as_ref().map(|f| f.day_tone.as_slice()).unwrap_or_default();
-                let negative = tones.iter().map(|d| (d.day.clone(), d.negative)).collect();
-                let positive = tones.iter().map(|d| (d.day.clone(), d.positive)).collect();
-                Ok(Found { results, negative, positive })
+                Ok(Found { results: store.search(&req)? })
             })
             .await
             .map_err(|e| e.reason_ru)
@@ -213,31 +209,87 @@ fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Fac
     h.push_str("<button>Применить</button></form></details>");
 }
 
-/// Per-day bars of the result's volume, stacked by tone: negative (red) at
-/// the bottom, then neutral (grey), then positive (green).
+/// Spans longer than this many days are charted by week.
+const DAILY_CHART_DAYS: i64 = 92;
+
+/// One bar of the volume chart: its first day, and its mentions, negative
+/// and positive ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bar {
+    from: NaiveDate,
+    total: u64,
+    negative: u64,
+    positive: u64,
+}
+
+/// The result's volume from its first day to its last, empty days included
+/// (so the axis is time); by ISO week when the span is long. `true`: weeks.
+fn bars(f: &glas_store::Facets) -> (Vec<Bar>, bool) {
+    let parse = |d: &str| d.parse::<NaiveDate>().ok();
+    let mut per_day: BTreeMap<NaiveDate, Bar> = BTreeMap::new();
+    for d in &f.day {
+        if let Some(day) = parse(&d.value) {
+            per_day.insert(day, Bar { from: day, total: d.count, negative: 0, positive: 0 });
+        }
+    }
+    for t in &f.day_tone {
+        if let Some(b) = parse(&t.day).and_then(|day| per_day.get_mut(&day)) {
+            (b.negative, b.positive) = (t.negative.min(b.total), t.positive.min(b.total - t.negative.min(b.total)));
+        }
+    }
+    let (Some(&first), Some(&last)) = (per_day.keys().next(), per_day.keys().next_back()) else {
+        return (Vec::new(), false);
+    };
+    let weekly = (last - first).num_days() >= DAILY_CHART_DAYS;
+    let start =
+        |d: NaiveDate| if weekly { d - Duration::days(i64::from(d.weekday().num_days_from_monday())) } else { d };
+    let step = Duration::days(if weekly { 7 } else { 1 });
+    let mut out = Vec::new();
+    let mut at = start(first);
+    while at <= last {
+        out.push(Bar { from: at, total: 0, negative: 0, positive: 0 });
+        at += step;
+    }
+    for (day, b) in per_day {
+        let i = ((start(day) - start(first)).num_days() / step.num_days()) as usize;
+        let bar = &mut out[i];
+        (bar.total, bar.negative, bar.positive) =
+            (bar.total + b.total, bar.negative + b.negative, bar.positive + b.positive);
+    }
+    (out, weekly)
+}
+
+/// Bars of the result's volume per day (per week over long spans), stacked
+/// by tone: negative (red) at the bottom, then neutral (grey), then positive
+/// (green).
 fn chart(found: &Found) -> String {
-    let Some(days) = found.results.facets.as_ref().map(|f| &f.day).filter(|d| !d.is_empty()) else {
+    let Some((bars, weekly)) = found.results.facets.as_ref().map(bars).filter(|(b, _)| !b.is_empty()) else {
         return String::new();
     };
-    let max = days.iter().map(|d| d.count).max().unwrap_or(1).max(1);
+    let max = bars.iter().map(|d| d.total).max().unwrap_or(1).max(1);
     let (w, h, left, bottom) = (720.0f64, 160.0f64, 34.0f64, 22.0f64);
-    let slot = (w - left) / days.len() as f64;
+    let slot = (w - left) / bars.len() as f64;
     let bar = (slot * 0.8).max(1.0);
     let y = |v: u64| (h - bottom) * v as f64 / max as f64;
+    let per = if weekly { "неделям" } else { "дням" };
     let mut s = format!(
-        "<figure class=\"chart\"><svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Публикации по дням\" \
+        "<figure class=\"chart\"><svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Публикации по {per}\" \
 preserveAspectRatio=\"none\"><text x=\"0\" y=\"12\" class=\"axis\">{max}</text>\
-<line x1=\"{left}\" y1=\"{}\" x2=\"{w}\" y2=\"{}\" stroke=\"#999\"/>",
-        h - bottom,
+<line x1=\"{left}\" y1=\"{0}\" x2=\"{w}\" y2=\"{0}\" stroke=\"#999\"/>",
         h - bottom
     );
-    for (i, d) in days.iter().enumerate() {
-        let neg = found.negative.get(&d.value).copied().unwrap_or(0).min(d.count);
-        let pos = found.positive.get(&d.value).copied().unwrap_or(0).min(d.count - neg);
-        let neutral = d.count - neg - pos;
+    let label = |b: &Bar| {
+        if weekly {
+            format!("неделя с {}", b.from.format("%d.%m.%Y"))
+        } else {
+            b.from.format("%d.%m.%Y").to_string()
+        }
+    };
+    for (i, b) in bars.iter().enumerate() {
+        let neutral = b.total - b.negative - b.positive;
         let x = left + i as f64 * slot;
         let mut base = h - bottom;
-        for (v, color) in [(neg, "#c62828"), (neutral, "#9e9e9e"), (pos, "#2e7d32")] {
+        for (v, color) in [(b.negative, "#c62828"), (neutral, "#9e9e9e"), (b.positive, "#2e7d32")] {
             if v == 0 {
                 continue;
             }
@@ -247,19 +299,19 @@ preserveAspectRatio=\"none\"><text x=\"0\" y=\"12\" class=\"axis\">{max}</text>\
                 s,
                 "<rect x=\"{x:.1}\" y=\"{base:.1}\" width=\"{bar:.1}\" height=\"{height:.1}\" fill=\"{color}\">\
 <title>{}: {}</title></rect>",
-                esc(&d.value),
+                esc(&label(b)),
                 ru::mentions(v)
             );
         }
     }
-    let (first, last) = (&days[0].value, &days[days.len() - 1].value);
+    let (first, last) = (bars[0].from, bars[bars.len() - 1].from);
     let _ = write!(
         s,
         "<text x=\"{left}\" y=\"{h}\" class=\"axis\">{}</text><text x=\"{w}\" y=\"{h}\" class=\"axis\" \
-text-anchor=\"end\">{}</text></svg><figcaption>По дням: <span class=\"sw neg\"></span>негатив \
+text-anchor=\"end\">{}</text></svg><figcaption>По {per}: <span class=\"sw neg\"></span>негатив \
 <span class=\"sw neu\"></span>нейтрально <span class=\"sw pos\"></span>позитив</figcaption></figure>",
-        esc(first),
-        esc(last)
+        first.format("%d.%m.%Y"),
+        last.format("%d.%m.%Y")
     );
     s
 }
@@ -424,6 +476,34 @@ mod tests {
     fn marks_are_escaped_and_bounded() {
         assert_eq!(marked("нет <воды>", &[(7, 17)]), "нет <mark>&lt;воды&gt;</mark>");
         assert_eq!(marked("abc", &[(1, 99)]), "abc", "a range past the end is ignored");
+    }
+
+    fn facets(days: &[(&str, u64, u64, u64)]) -> glas_store::Facets {
+        glas_store::Facets {
+            day: days.iter().map(|d| FacetCount { value: d.0.into(), count: d.1 }).collect(),
+            day_tone: days
+                .iter()
+                .map(|d| glas_store::DayTone { day: d.0.into(), negative: d.2, positive: d.3, complaint: 0 })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_chart_keeps_empty_days_and_goes_weekly_over_long_spans() {
+        let (b, weekly) = bars(&facets(&[("2026-11-02", 5, 2, 1), ("2026-11-05", 3, 0, 3)]));
+        assert!(!weekly);
+        assert_eq!(b.len(), 4, "2, 3, 4 and 5 November: {b:?}");
+        assert_eq!((b[0].total, b[0].negative, b[0].positive), (5, 2, 1));
+        assert_eq!((b[1].total, b[2].total, b[3].total, b[3].positive), (0, 0, 3, 3));
+        // 2 November 2026 is a Monday; 100 days later the chart is by week.
+        let (b, weekly) = bars(&facets(&[("2026-11-02", 5, 2, 1), ("2026-11-04", 1, 1, 0), ("2027-02-10", 4, 0, 0)]));
+        assert!(weekly);
+        assert_eq!(b[0].from.to_string(), "2026-11-02");
+        assert_eq!((b[0].total, b[0].negative), (6, 3), "a week sums its days");
+        assert_eq!(b.last().unwrap().from.to_string(), "2027-02-08");
+        assert_eq!(b.iter().map(|x| x.total).sum::<u64>(), 10);
+        assert_eq!(bars(&facets(&[])).0.len(), 0);
     }
 
     #[test]
