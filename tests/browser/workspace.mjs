@@ -177,6 +177,17 @@ try {
     const n = await hits.count();
     check(n > 0, 'no negative hits');
     check((await page.locator('ol.hits > li.negative').count()) === n, 'the filter let other tones through');
+    // The period, too, is written into the query.
+    await page.getByText('Фильтры').click();
+    await page.getByLabel('Период').selectOption({ label: 'за 30 дней' });
+    await page.getByRole('button', { name: 'Применить' }).click();
+    await page.waitForURL(/date%3A%3E%3D/);
+    const dated = new URL(page.url()).searchParams.get('q');
+    check(/\) date:>=\d{4}-\d{2}-\d{2}$/.test(dated), `the period wrote ${dated}`);
+    await page.waitForLoadState();
+    await page.goBack();
+    await page.waitForURL((u) => !(u.searchParams.get('q') ?? '').includes('date:'));
+    await page.getByText('Найдено:').waitFor();
   });
   await step('open a mention', async () => {
     await page.getByRole('link', { name: 'подробнее' }).first().click();

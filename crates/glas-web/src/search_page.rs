@@ -10,10 +10,10 @@
 //! every hit as CSV and JSON Lines.
 
 use std::collections::BTreeMap;
-
-use chrono::{Datelike, Duration, NaiveDate};
 use std::fmt::Write;
 use std::sync::Arc;
+
+use chrono::{Datelike, Duration, NaiveDate};
 
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
@@ -87,6 +87,8 @@ pub(crate) struct Refine {
     #[serde(default)]
     q: String,
     since: Option<String>,
+    /// Days back from today ([`PERIODS`]).
+    period: Option<String>,
     sentiment: Option<String>,
     #[serde(rename = "type")]
     mention_type: Option<String>,
@@ -98,8 +100,13 @@ pub(crate) struct Refine {
 
 /// `/search/refine`: the filter controls written into the query, then the
 /// search of the new query.
-pub(crate) async fn refine(Query(r): Query<Refine>) -> Redirect {
+pub(crate) async fn refine(State(st): State<Arc<AppState>>, Query(r): Query<Refine>) -> Redirect {
     let mut q = r.q.trim().to_string();
+    let days = r.period.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|d| PERIODS.iter().any(|(p, _)| p == d));
+    if let Some(days) = days {
+        let today = chrono::Utc::now().with_timezone(&st.tz).date_naive();
+        q = and(&q, &period_term(today, days));
+    }
     let filters = [
         ("sentiment", &r.sentiment),
         ("type", &r.mention_type),
@@ -114,6 +121,11 @@ pub(crate) async fn refine(Query(r): Query<Refine>) -> Redirect {
         }
     }
     Redirect::to(&link(&q, r.since.as_deref().filter(|s| !s.is_empty()), 1))
+}
+
+/// The query condition of the last `days` days up to `today`.
+fn period_term(today: NaiveDate, days: u32) -> String {
+    format!("date:>={}", (today - Duration::days(i64::from(days.max(1)) - 1)).format("%Y-%m-%d"))
 }
 
 /// `text` with the byte ranges `marks` wrapped in `<mark>`, all escaped.
@@ -160,8 +172,9 @@ pub(crate) fn mention_link(id: &str) -> String {
     format!("/mentions/{}", crate::page::url_path(id))
 }
 
-const PERIODS: [(&str, &str); 4] =
-    [("", "за всё время"), ("24h", "за сутки"), ("7d", "за неделю"), ("30d", "за 30 дней")];
+/// The period control: days back, today included, written into the query as
+/// `date:>=` (so the query holds the whole search, as it does every filter).
+const PERIODS: [(u32, &str); 3] = [(1, "сегодня"), (7, "за 7 дней"), (30, "за 30 дней")];
 const TONES: [&str; 3] = ["negative", "neutral", "positive"];
 const TYPES: [&str; 5] = ["complaint", "question", "gratitude", "news", "other"];
 /// The languages the enrichment tells apart (`und`: not determined).
@@ -181,14 +194,14 @@ fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Fac
     let _ = write!(
         h,
         "<details class=\"filters\"><summary>Фильтры</summary><form action=\"/search/refine\">\
-<input type=\"hidden\" name=\"q\" value=\"{}\"><label>Период<select name=\"since\">",
+<input type=\"hidden\" name=\"q\" value=\"{}\">",
         esc(q)
     );
-    for (value, text) in PERIODS {
-        let sel = if since.unwrap_or("") == value { " selected" } else { "" };
-        let _ = write!(h, "<option value=\"{value}\"{sel}>{text}</option>");
+    if let Some(s) = since {
+        let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
     }
-    h.push_str("</select></label>");
+    let periods: Vec<(String, String)> = PERIODS.iter().map(|(d, n)| (d.to_string(), n.to_string())).collect();
+    select(h, "period", "Период", &periods);
     let labelled = |codes: &[&str], f: fn(&str) -> &str| -> Vec<(String, String)> {
         codes.iter().map(|c| (c.to_string(), f(c).to_string())).collect()
     };
@@ -514,5 +527,9 @@ mod tests {
         assert_eq!(filter_term("place", "Новая Николаевка"), "place:\"Новая Николаевка\"");
         assert_eq!(filter_term("source", "tg-velichaevka"), "source:tg-velichaevka");
         assert_eq!(filter_term("source", "a\"b c"), "source:\"ab c\"");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(period_term(today, 1), "date:>=2026-12-07");
+        assert_eq!(period_term(today, 7), "date:>=2026-12-01");
+        assert_eq!(period_term(today, 30), "date:>=2026-11-08");
     }
 }
