@@ -461,3 +461,22 @@ async fn searches_are_saved_from_the_page_with_recipients_and_deleted() {
     assert!(log.iter().any(|e| e["event"] == "saved_search_created" && e["detail"]["recipients"][1] == "press@levokumsky.example"));
     assert!(log.iter().any(|e| e["event"] == "saved_search_deleted"));
 }
+
+#[test]
+fn a_bad_overview_file_is_refused_before_serving_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("data");
+    let file = tmp.path().join("overview.toml");
+    std::fs::write(&file, "title = \"Обзор\"\npanels = [\"tension_grid\", \"map\"]\n").unwrap();
+    for cmd in ["serve", "run"] {
+        let mut args = vec![cmd, "--overview", file.to_str().unwrap(), "--data", d.to_str().unwrap()];
+        args.extend(if cmd == "serve" { ["--addr", "127.0.0.1:0"] } else { ["--listen", "127.0.0.1:0"] });
+        let out = glas(&args);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("overview.toml") && err.contains("map") && err.contains("tension_grid"), "{cmd}: {err}");
+    }
+    let missing = glas(&["serve", "--overview", "/nonexistent/o.toml", "--data", d.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("/nonexistent/o.toml"));
+}
