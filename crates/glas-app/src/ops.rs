@@ -726,6 +726,7 @@ pub fn workspace(
     state.limits.timeout = timeout;
     state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
     state.overview = std::sync::Arc::new(overview);
+    state.topics = ctx.pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect();
     if !state.accounts.has_users()? {
         eprintln!(
             "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",

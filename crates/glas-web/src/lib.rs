@@ -104,6 +104,9 @@ pub struct AppState {
     pub stages: Option<Arc<dyn Stages>>,
     /// The landing page's panels (`dashboards/overview.toml`).
     pub overview: Arc<overview::Overview>,
+    /// The pipeline's taxonomy as (code, Russian name), for the topic filter
+    /// and every topic shown (default: the built-in taxonomy).
+    pub topics: Vec<(String, String)>,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
 }
@@ -126,8 +129,17 @@ impl AppState {
             analyzer: None,
             stages: None,
             overview: Arc::new(overview::Overview::builtin()),
+            topics: glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
             saved_lock: Default::default(),
         })
+    }
+}
+
+impl AppState {
+    /// A topic's Russian name in the pipeline's taxonomy (the code when it
+    /// has none, as for a topic a changed taxonomy no longer has).
+    pub fn topic_name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.topics.iter().find(|(c, _)| c == code).map_or(code, |(_, n)| n.as_str())
     }
 }
 

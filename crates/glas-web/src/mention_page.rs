@@ -69,7 +69,7 @@ pub(crate) async fn mention_page(
         let _ = write!(h, " · <a href=\"{}\" rel=\"noopener noreferrer\">открыть в источнике</a>", esc(u));
     }
     let _ = write!(h, "</p><blockquote class=\"{}\">{}</blockquote>", esc(&m.sentiment), esc(&m.text));
-    fields(&mut h, &m);
+    fields(&mut h, &st, &m);
     let cited = crate::signals_page::episodes_citing(&st, &m.id);
     if !cited.is_empty() {
         h.push_str("<h2>Сигналы, в которых публикация — довод</h2><ul class=\"plain\">");
@@ -79,7 +79,7 @@ pub(crate) async fn mention_page(
         h.push_str("</ul>");
     }
     if let Some(analyzer) = &st.analyzer {
-        reasons(&mut h, analyzer, &m);
+        reasons(&mut h, &st, analyzer, &m);
     }
     let others: Vec<_> = reprints.hits.iter().filter(|r| r.id != m.id).take(REPRINTS).collect();
     if !others.is_empty() {
@@ -101,8 +101,8 @@ pub(crate) async fn mention_page(
     Html(layout(&heading, Some(&who), &h)).into_response()
 }
 
-fn fields(h: &mut String, m: &StoredMention) {
-    let topics: Vec<&str> = m.topics.iter().map(|t| glas_core::config::topic_name(t)).collect();
+fn fields(h: &mut String, st: &AppState, m: &StoredMention) {
+    let topics: Vec<&str> = m.topics.iter().map(|t| st.topic_name(t)).collect();
     let none = "—".to_string();
     let list = |v: &[String]| if v.is_empty() { none.clone() } else { v.join(", ") };
     let rows = [
@@ -123,7 +123,7 @@ fn fields(h: &mut String, m: &StoredMention) {
 }
 
 /// Why: the analyzer run again on the stored text, as `glas classify --explain`.
-fn reasons(h: &mut String, analyzer: &glas_nlp::Analyzer, m: &StoredMention) {
+fn reasons(h: &mut String, st: &AppState, analyzer: &glas_nlp::Analyzer, m: &StoredMention) {
     let mention = glas_core::Mention {
         id: m.id.clone(),
         source: Some(m.source.clone()),
@@ -171,7 +171,7 @@ fn reasons(h: &mut String, analyzer: &glas_nlp::Analyzer, m: &StoredMention) {
         let _ = write!(
             h,
             "<li>Тема «{}»: {by} <code>{}</code>{}</li>",
-            esc(glas_core::config::topic_name(&t.code)),
+            esc(st.topic_name(&t.code)),
             esc(&t.rule),
             if t.text.is_empty() { String::new() } else { format!(", слова: {}", esc(&t.text)) }
         );

@@ -21,7 +21,6 @@ use axum::response::Html;
 use chrono::{Duration, NaiveDate};
 use glas_analytics::health::{SourceHealth, Status};
 use glas_analytics::trends::TensionCell;
-use glas_core::config::topic_name;
 use glas_core::ru::{self, escape_html as esc};
 use serde::Deserialize;
 
@@ -223,7 +222,7 @@ pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p):
                 let open: Vec<&Episode> =
                     signals.as_ref().map(|s| s.iter().filter(|e| e.open()).collect()).unwrap_or_default();
                 let t = tension.take().unwrap_or(Ok(None));
-                grid_panel(&mut body, &o.tension_grid, t, &open, &p);
+                grid_panel(&mut body, &st, &o.tension_grid, t, &open, &p);
             }
             Panel::Episodes => episodes_panel(&mut body, &st, &signals, o.episodes.limit),
             Panel::Volume => volume_panel(&mut body, volume.take().unwrap_or(Ok(None)), o.volume.days, &p),
@@ -262,7 +261,7 @@ fn most_tense(cells: &[TensionCell], limit: usize, key: fn(&TensionCell) -> &str
     ranked.into_iter().take(limit).map(|(k, _)| k).collect()
 }
 
-fn grid_panel(h: &mut String, conf: &Grid, tension: Tension, open: &[&Episode], who: &Principal) {
+fn grid_panel(h: &mut String, st: &AppState, conf: &Grid, tension: Tension, open: &[&Episode], who: &Principal) {
     let _ = write!(h, "<section class=\"panel\" id=\"tension\"><h2>Напряжённость по темам и населённым пунктам</h2>");
     let (last, cells) = match tension {
         Err(e) => {
@@ -312,7 +311,7 @@ fn grid_panel(h: &mut String, conf: &Grid, tension: Tension, open: &[&Episode], 
     }
     h.push_str("</tr></thead><tbody>");
     for t in &topics {
-        let _ = write!(h, "<tr><th scope=\"row\">{}</th>", esc(topic_name(t)));
+        let _ = write!(h, "<tr><th scope=\"row\">{}</th>", esc(st.topic_name(t)));
         for pl in &places {
             let cell = at.get(&(*t, *pl));
             let index = cell.map_or(0.0, |c| c.index);
@@ -320,7 +319,7 @@ fn grid_panel(h: &mut String, conf: &Grid, tension: Tension, open: &[&Episode], 
             let mark = marks.get(&(*t, *pl));
             let title = format!(
                 "{}, {}: индекс {:.0}, {}{}",
-                topic_name(t),
+                st.topic_name(t),
                 pl,
                 index,
                 counted(stories as u64, "негативный сюжет", "негативных сюжета", "негативных сюжетов"),

@@ -55,7 +55,7 @@ pub(crate) async fn search_page(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Html<String> {
     let Ok(Query(p)) = params else {
-        let body = page("", None, None, Err("неверные параметры запроса".into()), None);
+        let body = page(&st, "", None, None, Err("неверные параметры запроса".into()), None);
         return Html(layout("Поиск", Some(&who), &body));
     };
     let (q, since) = (p.q.clone(), p.since.clone());
@@ -79,7 +79,7 @@ pub(crate) async fn search_page(
         }
     };
     let title = if q.is_empty() { "Поиск".to_string() } else { format!("Поиск: {q}") };
-    Html(layout(&title, Some(&who), &page(&q, since.as_deref(), p.page, found, who.csrf.clone())))
+    Html(layout(&title, Some(&who), &page(&st, &q, since.as_deref(), p.page, found, who.csrf.clone())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,7 +190,7 @@ fn select(h: &mut String, name: &str, label: &str, options: &[(String, String)])
     h.push_str("</select></label>");
 }
 
-fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Facets>) {
+fn filter_form(h: &mut String, st: &AppState, q: &str, since: Option<&str>, facets: Option<&Facets>) {
     let _ = write!(
         h,
         "<details class=\"filters\"><summary>Фильтры</summary><form action=\"/search/refine\">\
@@ -207,9 +207,7 @@ fn filter_form(h: &mut String, q: &str, since: Option<&str>, facets: Option<&Fac
     };
     select(h, "sentiment", "Тональность", &labelled(&TONES, ru::sentiment_label));
     select(h, "type", "Тип", &labelled(&TYPES, ru::type_label));
-    let topics: Vec<(String, String)> =
-        glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect();
-    select(h, "topic", "Тема", &topics);
+    select(h, "topic", "Тема", &st.topics);
     let langs: Vec<(String, String)> = LANGS.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
     select(h, "lang", "Язык", &langs);
     let values = |list: &[FacetCount]| -> Vec<(String, String)> {
@@ -330,7 +328,7 @@ text-anchor=\"end\">{}</text></svg><figcaption>По {per}: <span class=\"sw neg\
 }
 
 /// The facets as links that add their condition to the query.
-fn facet_lists(h: &mut String, q: &str, since: Option<&str>, f: &Facets) {
+fn facet_lists(h: &mut String, st: &AppState, q: &str, since: Option<&str>, f: &Facets) {
     h.push_str("<aside class=\"facets\">");
     let mut list = |title: &str, key: &str, items: &[FacetCount], label: &dyn Fn(&str) -> String| {
         if items.is_empty() {
@@ -351,13 +349,14 @@ fn facet_lists(h: &mut String, q: &str, since: Option<&str>, f: &Facets) {
     };
     list("Тональность", "sentiment", &f.sentiment, &|v| ru::sentiment_label(v).to_string());
     list("Тип", "type", &f.mention_type, &|v| ru::type_label(v).to_string());
-    list("Темы", "topic", &f.topic, &|v| glas_core::config::topic_name(v).to_string());
+    list("Темы", "topic", &f.topic, &|v| st.topic_name(v).to_string());
     list("Населённые пункты", "place", &f.place, &|v| v.to_string());
     list("Источники", "source", &f.source, &|v| v.to_string());
     h.push_str("</aside>");
 }
 
 fn page(
+    st: &AppState,
     q: &str,
     since: Option<&str>,
     page_no: Option<usize>,
@@ -376,7 +375,7 @@ placeholder=\"например: вода Величаевское\" aria-label=\
     }
     h.push_str("<button>Найти</button></form>");
     let facets = found.as_ref().ok().and_then(|f| f.results.facets.as_ref());
-    filter_form(&mut h, q, since, facets);
+    filter_form(&mut h, st, q, since, facets);
     if let Some(s) = since {
         let _ = write!(
             h,
@@ -435,7 +434,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
         let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
         let mut tags =
             vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
-        tags.extend(hit.topics.iter().map(|t| glas_core::config::topic_name(t).to_string()));
+        tags.extend(hit.topics.iter().map(|t| st.topic_name(t).to_string()));
         tags.extend(hit.places.iter().cloned());
         let _ = write!(
             h,
@@ -472,7 +471,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
     }
     h.push_str("</div>");
     if let Some(f) = &res.facets {
-        facet_lists(&mut h, q, since, f);
+        facet_lists(&mut h, st, q, since, f);
     }
     h.push_str(
         "</div><p class=\"meta\">glas · тональность, темы и населённые пункты определены автоматически · \

@@ -79,7 +79,7 @@ fn ids(v: &serde_json::Value) -> Vec<u32> {
 }
 
 /// A store holding the search fixture, imported through the binary.
-fn imported() -> tempfile::TempDir {
+pub(crate) fn imported() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let out =

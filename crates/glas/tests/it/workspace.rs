@@ -480,3 +480,22 @@ fn a_bad_overview_file_is_refused_before_serving_with_the_reason() {
     assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("/nonexistent/o.toml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipelines_own_taxonomy_names_the_topic_filter_and_the_tags() {
+    let tmp = crate::search::imported();
+    let data = tmp.path().join("data");
+    let store = glas_store::Store::open(&data).unwrap();
+    let mut state =
+        glas_web::AppState::new(std::sync::Arc::new(store), data.clone(), vec![], chrono_tz::Europe::Moscow).unwrap();
+    // A district whose taxonomy has one topic, under its own name.
+    state.topics = vec![("water".into(), "Вода и канализация".into())];
+    let state = std::sync::Arc::new(state);
+    let token = state.accounts.create_token("t", Role::Analyst).unwrap();
+    let app = App { router: glas_web::router(state.clone()), token: token.clone(), state };
+    let r = with_token(&app, &token, "/search?q=topic%3Awater").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("<option value=\"water\">Вода и канализация</option>"), "{}", r.body);
+    assert!(!r.body.contains("<option value=\"roads\">"), "the filter offers a topic the taxonomy lacks");
+    assert!(r.body.contains("· Вода и канализация"), "the hits' tags use the district's name");
+}
