@@ -209,6 +209,8 @@ pub struct RunOptions {
     pub listen: Option<SocketAddr>,
     /// The workspace's overview, when it listens.
     pub overview: glas_web::overview::Overview,
+    /// The time limit of one of the workspace's searches.
+    pub timeout: std::time::Duration,
     pub clock: Clock,
 }
 
@@ -225,7 +227,7 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
         let bound = listener.local_addr()?;
         // The workspace reads its own view of the store, which follows this
         // loop's commits.
-        let workspace = ops::workspace(ctx.clone(), opts.overview, std::time::Duration::from_secs(10))?;
+        let workspace = ops::workspace(ctx.clone(), opts.overview, opts.timeout)?;
         let m = metrics.clone();
         let app = glas_web::router(Arc::new(workspace))
             .route(

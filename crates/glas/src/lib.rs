@@ -237,6 +237,9 @@ pub enum Command {
         /// The overview's panels (default: the built-in dashboards/overview.toml).
         #[arg(long, value_name = "FILE")]
         overview: Option<PathBuf>,
+        /// Time limit of one of the workspace's search requests, in seconds.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
         /// Rehearsal: start the service's clock at this moment (RFC 3339)
         /// instead of now; schedules and analysis follow that clock.
         #[arg(long, value_name = "TIME")]
@@ -776,7 +779,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eval::print_public(&public);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { listen, overview, clock_start, clock_speed } => {
+        Command::Run { listen, overview, timeout, clock_start, clock_speed } => {
             if !(*clock_speed > 0.0 && clock_speed.is_finite()) {
                 return Err(usage("--clock-speed must be a positive number"));
             }
@@ -786,7 +789,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(t) => service::Clock::starting(t.with_timezone(&Utc), *clock_speed),
                 None => service::Clock::starting(Utc::now(), *clock_speed),
             };
-            service::run(ctx, service::RunOptions { listen: *listen, overview, clock }).await?;
+            let timeout = std::time::Duration::from_secs((*timeout).max(1));
+            service::run(ctx, service::RunOptions { listen: *listen, overview, timeout, clock }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {
