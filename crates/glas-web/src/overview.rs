@@ -42,6 +42,18 @@ pub enum Panel {
     Sources,
 }
 
+impl Panel {
+    /// The panel's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Panel::TensionGrid => "tension_grid",
+            Panel::Episodes => "episodes",
+            Panel::Volume => "volume",
+            Panel::Sources => "sources",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grid {
@@ -115,6 +127,9 @@ impl Overview {
         let o: Overview = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         if o.panels.is_empty() {
             return Err(err("`panels` is empty: name at least one of tension_grid, episodes, volume, sources".into()));
+        }
+        if let Some((i, p)) = o.panels.iter().enumerate().find(|(i, p)| o.panels[..*i].contains(p)) {
+            return Err(err(format!("`panels` names {} twice (the second time at position {})", p.name(), i + 1)));
         }
         for (what, v, max) in [
             ("tension_grid.days", o.tension_grid.days as usize, 366),
@@ -580,6 +595,10 @@ mod tests {
         let e =
             Overview::parse("x", "title = \"О\"\npanels = [\"volume\"]\n[volume]\ndays = 0").unwrap_err().to_string();
         assert!(e.contains("volume.days"), "{e}");
+        let e = Overview::parse("x", "title = \"О\"\npanels = [\"volume\", \"episodes\", \"volume\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names volume twice") && e.contains("position 3"), "{e}");
         let e = Overview::parse("x", "title = \"О\"\npanels = [\"volume\"]\ncolour = 1").unwrap_err().to_string();
         assert!(e.contains("colour"), "{e}");
         // Left-out tables take their defaults.
