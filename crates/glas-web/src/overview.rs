@@ -27,7 +27,7 @@ use serde::Deserialize;
 use crate::accounts::{Principal, Role};
 use crate::page::layout;
 use crate::search_page::{filter_term, link};
-use crate::signals_page::{Episode, anchor, episodes, read_signals, severity_class};
+use crate::signals_page::{Episode, anchor, episodes_off_thread, severity_class};
 use crate::{AppState, blocking};
 
 /// The built-in definition (the repository's `dashboards/overview.toml`).
@@ -213,7 +213,7 @@ pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p):
         wants(Panel::Sources).then_some(())?;
         Some(tokio::task::spawn_blocking(move || stages.source_health()).await.unwrap_or_else(|e| Err(e.to_string())))
     };
-    let ((latest, volume), tension, ledger) = tokio::join!(head, tension, ledger);
+    let ((latest, volume), tension, ledger, signals) = tokio::join!(head, tension, ledger, episodes_off_thread(&st));
 
     let mut body = format!("<h1>{}</h1>", esc(&o.title));
     match &latest {
@@ -229,7 +229,6 @@ pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p):
             let _ = write!(body, "<p class=\"error\">База публикаций недоступна: {}</p>", esc(&e.reason_ru));
         }
     }
-    let signals = read_signals(&st).map(episodes);
     let (mut tension, mut volume, mut ledger) = (Some(tension), Some(volume), Some(ledger));
     for panel in &o.panels {
         match panel {

@@ -89,7 +89,20 @@ pub(crate) fn episodes(signals: Vec<Signal>) -> Vec<Episode> {
 }
 
 pub(crate) fn read_signals(st: &AppState) -> Result<Vec<Signal>, String> {
-    let path = st.data_dir.join("analytics/signals.jsonl");
+    read_signals_at(&st.data_dir)
+}
+
+/// The episodes of the last analysis, read and grouped off the async
+/// threads (the file grows with every signal).
+pub(crate) async fn episodes_off_thread(st: &AppState) -> Result<Vec<Episode>, String> {
+    let dir = st.data_dir.clone();
+    tokio::task::spawn_blocking(move || read_signals_at(&dir).map(episodes))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+fn read_signals_at(data_dir: &std::path::Path) -> Result<Vec<Signal>, String> {
+    let path = data_dir.join("analytics/signals.jsonl");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -120,14 +133,13 @@ pub(crate) async fn signals_page(State(st): State<Arc<AppState>>, Extension(who)
 }
 
 async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<String>, status: StatusCode) -> Response {
-    let signals = match read_signals(st) {
+    let list = match episodes_off_thread(st).await {
         Ok(s) => s,
         Err(e) => {
             let body = format!("<h1>Сигналы</h1><p class=\"error\">Не удалось прочитать сигналы: {}</p>", esc(&e));
             return (StatusCode::SERVICE_UNAVAILABLE, Html(layout("Сигналы", Some(who), &body))).into_response();
         }
     };
-    let list = episodes(signals);
     let ids: Vec<String> = list.iter().map(|e| e.id.clone()).collect();
     let notes = st.accounts.notes(&ids).unwrap_or_default();
     // The evidence posts' time, source and first words.
