@@ -117,6 +117,10 @@ pub(crate) async fn edit_page(
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Response {
+    if st.pipeline_searches.iter().any(|p| p.name == name) {
+        let m = saved_error_ru(&SavedError::InPipeline(name));
+        return searches_view(&st, &who, Some(Err(m)), StatusCode::CONFLICT);
+    }
     let found = SavedSearches::new(&st.data_dir).api_searches().map(|l| l.into_iter().find(|a| a.search.name == name));
     match found {
         Ok(Some(a)) => {

@@ -452,6 +452,34 @@ async fn searches_are_saved_from_the_page_with_recipients_and_deleted() {
     // The API sees what the page saved.
     let listed = with_token(&app, &app.token, "/api/searches").await;
     assert!(listed.body.contains("Водоснабжение") && listed.body.contains("head@levokumsky.example"));
+    // Edited: a mistake shows the form again as typed; then saved.
+    let edit = format!("/searches/{}/edit", enc("Водоснабжение").replace('+', "%20"));
+    let r = send(&app, "GET", &edit, &analyst, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("value=\"topic:water\""), "{}", r.body);
+    let fields = |query: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("name", "Водоснабжение".into()),
+            ("query", query.into()),
+            ("to", "vodokanal@levokumsky.example".into()),
+        ]
+    };
+    let bad = fields("(topic:water");
+    let refs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = send(&app, "POST", &edit, &analyst, Some(&refs)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Запрос с ошибкой") && r.body.contains("value=\"(topic:water\""), "{}", r.body);
+    let good = fields("topic:water -sentiment:positive");
+    let refs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = send(&app, "POST", &edit, &analyst, Some(&refs)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Поиск «Водоснабжение» изменён.") && r.body.contains("vodokanal@levokumsky.example"));
+    assert!(r.body.contains("ещё не было"), "no digest yet: {}", r.body);
+    // The pipeline file's search is changed in the file, not here.
+    let r = send(&app, "GET", &format!("/searches/{}/edit", enc("Вода")), &analyst, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("задан в файле конфигурации"), "{}", r.body);
     let path = format!("/searches/{}/delete", enc("Водоснабжение").replace('+', "%20"));
     let r = send(&app, "POST", &path, &analyst, Some(&[("csrf", csrf.as_str())])).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -460,6 +488,9 @@ async fn searches_are_saved_from_the_page_with_recipients_and_deleted() {
     let log = audit(&tmp.path().join("data"));
     assert!(log.iter().any(|e| e["event"] == "saved_search_created" && e["detail"]["recipients"][1] == "press@levokumsky.example"));
     assert!(log.iter().any(|e| e["event"] == "saved_search_deleted"));
+    assert!(log.iter().any(
+        |e| e["event"] == "saved_search_changed" && e["detail"]["recipients"][0] == "vodokanal@levokumsky.example"
+    ));
 }
 
 #[test]
