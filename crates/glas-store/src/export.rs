@@ -75,6 +75,30 @@ const CSV_HEADER: [&str; 14] = [
     "ID",
 ];
 
+/// The column of the tone's score, a number in XLSX.
+const SCORE: usize = 5;
+
+/// A mention as a row of [`CSV_HEADER`]'s columns (CSV and XLSX).
+fn fields(m: &StoredMention) -> [String; 14] {
+    let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
+    [
+        m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " "),
+        m.source.clone(),
+        m.title.clone().unwrap_or_default(),
+        m.text.clone(),
+        sentiment_label(&m.sentiment).to_string(),
+        format!("{:.2}", m.sentiment_score),
+        topics.join(", "),
+        m.places.join(", "),
+        type_label(&m.mention_type).to_string(),
+        m.entities.join(", "),
+        m.author.clone().unwrap_or_default(),
+        m.url.clone().unwrap_or_default(),
+        m.cluster.clone(),
+        m.id.clone(),
+    ]
+}
+
 /// Writes every mention matching `req` to `out`; returns how many.
 pub fn write(
     store: &Store,
@@ -91,27 +115,7 @@ pub fn write(
             out.write_all("\u{feff}".as_bytes()).map_err(StoreError::Export)?;
             let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut *out);
             w.write_record(CSV_HEADER).map_err(|e| StoreError::Export(e.into()))?;
-            let n = store.export(req, |m| {
-                let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
-                let date = m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " ");
-                w.write_record([
-                    date.as_str(),
-                    &m.source,
-                    m.title.as_deref().unwrap_or(""),
-                    &m.text,
-                    sentiment_label(&m.sentiment),
-                    &format!("{:.2}", m.sentiment_score),
-                    &topics.join(", "),
-                    &m.places.join(", "),
-                    type_label(&m.mention_type),
-                    &m.entities.join(", "),
-                    m.author.as_deref().unwrap_or(""),
-                    m.url.as_deref().unwrap_or(""),
-                    &m.cluster,
-                    &m.id,
-                ])
-                .map_err(std::io::Error::from)
-            })?;
+            let n = store.export(req, |m| w.write_record(fields(&m)).map_err(std::io::Error::from))?;
             w.flush().map_err(StoreError::Export)?;
             Ok(n)
         }
@@ -139,26 +143,9 @@ fn xlsx(store: &Store, req: &SearchRequest, out: &mut dyn Write) -> Result<usize
             )));
         }
         row += 1;
-        let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
-        let date = m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " ");
-        let cells = [
-            date.as_str(),
-            &m.source,
-            m.title.as_deref().unwrap_or(""),
-            &m.text,
-            sentiment_label(&m.sentiment),
-            "",
-            &topics.join(", "),
-            &m.places.join(", "),
-            type_label(&m.mention_type),
-            &m.entities.join(", "),
-            m.author.as_deref().unwrap_or(""),
-            m.url.as_deref().unwrap_or(""),
-            &m.cluster,
-            &m.id,
-        ];
+        let cells = fields(&m);
         for (c, v) in cells.iter().enumerate() {
-            let r = if c == 5 {
+            let r = if c == SCORE {
                 ws.write_number(row, c as u16, (m.sentiment_score * 100.0).round() / 100.0)
             } else {
                 let v: String = v.chars().take(XLSX_CELL_CHARS).collect();
