@@ -85,6 +85,26 @@ CREATE TABLE IF NOT EXISTS digest_state (
 );
 ";
 
+/// The pipeline's searches, then the API's whose names it does not take.
+fn listed(pipeline: &[SavedSearch], api: &[ApiSearch]) -> Vec<Listed> {
+    let mut out: Vec<Listed> = pipeline.iter().map(|s| Listed { search: s.clone(), origin: "pipeline" }).collect();
+    for a in api {
+        if !pipeline.iter().any(|p| p.name == a.search.name) {
+            out.push(Listed { search: a.search.clone(), origin: "api" });
+        }
+    }
+    out
+}
+
+/// Whether a search created through the API is named `name`.
+fn named(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<bool> {
+    Ok(tx.query_row("SELECT 1 FROM saved_searches WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some())
+}
+
+/// Moves a search's covered sequence number up to `?2`, never down.
+const COVER: &str = "INSERT INTO digest_state (name, covered) VALUES (?1, ?2) \
+     ON CONFLICT(name) DO UPDATE SET covered = max(coalesce(covered, 0), excluded.covered)";
+
 /// The files of an older glas, taken over once.
 #[derive(Debug, Default, serde::Deserialize)]
 struct OldState {
@@ -169,12 +189,7 @@ impl SavedSearches {
             .map_err(err)?;
         }
         for (name, covered) in &state.covered {
-            tx.execute(
-                "INSERT INTO digest_state (name, covered) VALUES (?1, ?2) \
-                 ON CONFLICT(name) DO UPDATE SET covered = max(coalesce(covered, 0), excluded.covered)",
-                params![name, *covered as i64],
-            )
-            .map_err(err)?;
+            tx.execute(COVER, params![name, *covered as i64]).map_err(err)?;
         }
         tx.commit().map_err(err)?;
         for path in [api_path, state_path] {
@@ -213,13 +228,7 @@ impl SavedSearches {
 
     /// The pipeline's searches, then those created through the API.
     pub fn all(&self, pipeline: &[SavedSearch]) -> Result<Vec<Listed>, StoreError> {
-        let mut out: Vec<Listed> = pipeline.iter().map(|s| Listed { search: s.clone(), origin: "pipeline" }).collect();
-        for a in self.api_searches()? {
-            if !pipeline.iter().any(|p| p.name == a.search.name) {
-                out.push(Listed { search: a.search, origin: "api" });
-            }
-        }
-        Ok(out)
+        Ok(listed(pipeline, &self.api_searches()?))
     }
 
     /// The name trimmed, the query, the recipients and the name's freedom
@@ -252,12 +261,7 @@ impl SavedSearches {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .map_err(err)?;
-        let exists: bool = tx
-            .query_row("SELECT 1 FROM saved_searches WHERE name = ?1", [&name], |_| Ok(()))
-            .optional()
-            .map_err(err)?
-            .is_some();
-        if exists {
+        if named(&tx, &name).map_err(err)? {
             return Err(SavedError::Exists(name));
         }
         if count as usize >= MAX_API_SEARCHES {
@@ -311,12 +315,7 @@ impl SavedSearches {
             .map_err(err)?;
         let Some((created_at, created_seq)) = found else { return Ok(None) };
         if new_name != name {
-            let taken = tx
-                .query_row("SELECT 1 FROM saved_searches WHERE name = ?1", [&new_name], |_| Ok(()))
-                .optional()
-                .map_err(err)?
-                .is_some();
-            if taken {
+            if named(&tx, &new_name).map_err(err)? {
                 return Err(SavedError::Exists(new_name));
             }
             tx.execute("DELETE FROM digest_state WHERE name = ?1", [&new_name]).map_err(err)?;
@@ -375,7 +374,7 @@ impl SavedSearches {
         let state = self.state()?;
         let api = self.api_searches()?;
         let mut out = Vec::new();
-        for l in self.all(pipeline)? {
+        for l in listed(pipeline, &api) {
             let start = state.get(&l.search.name).and_then(|s| s.0).unwrap_or_else(|| {
                 api.iter().find(|a| a.search.name == l.search.name).map_or(baseline, |a| a.created_seq)
             });
@@ -388,13 +387,9 @@ impl SavedSearches {
     /// than they did).
     pub fn mark_covered(&self, name: &str, seq: u64) -> Result<(), StoreError> {
         let conn = self.open()?;
-        conn.execute(
-            "INSERT INTO digest_state (name, covered) VALUES (?1, ?2) \
-             ON CONFLICT(name) DO UPDATE SET covered = max(coalesce(covered, 0), excluded.covered)",
-            params![name, seq as i64],
-        )
-        .map(|_| ())
-        .map_err(|e| self.db_error("save the digest state", e))
+        conn.execute(COVER, params![name, seq as i64])
+            .map(|_| ())
+            .map_err(|e| self.db_error("save the digest state", e))
     }
 
     /// Records a digest delivered: `name`'s digests cover the log up to

@@ -499,6 +499,16 @@ fn saved_error(e: SavedError) -> ApiError {
     }
 }
 
+/// A saved search sent as JSON, or why it cannot be read.
+fn saved_search_body(body: Result<Json<SavedSearch>, JsonRejection>) -> ApiResult<SavedSearch> {
+    body.map(|Json(s)| s).map_err(|e| {
+        ApiError::bad_request(
+            format!("the body must be JSON {{\"name\", \"query\", \"to\"}}: {}", e.body_text()),
+            "тело запроса — JSON с полями name, query, to",
+        )
+    })
+}
+
 async fn list_searches(State(st): State<Arc<AppState>>) -> ApiResult<Json<serde_json::Value>> {
     let saved = SavedSearches::new(&st.data_dir);
     let all = saved.all(&st.pipeline_searches).map_err(ApiError::internal)?;
@@ -510,12 +520,7 @@ async fn create_search(
     Extension(who): Extension<Principal>,
     body: Result<Json<SavedSearch>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let Json(search) = body.map_err(|e| {
-        ApiError::bad_request(
-            format!("the body must be JSON {{\"name\", \"query\", \"to\"}}: {}", e.body_text()),
-            "тело запроса — JSON с полями name, query, to",
-        )
-    })?;
+    let search = saved_search_body(body)?;
     let _guard = st.saved_lock.lock().await;
     let seq = st.store.indexed_seq()?;
     let created = SavedSearches::new(&st.data_dir).create(&st.pipeline_searches, search, seq).map_err(saved_error)?;
@@ -534,12 +539,7 @@ async fn update_search(
     Path(name): Path<String>,
     body: Result<Json<SavedSearch>, JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let Json(search) = body.map_err(|e| {
-        ApiError::bad_request(
-            format!("the body must be JSON {{\"name\", \"query\", \"to\"}}: {}", e.body_text()),
-            "тело запроса — JSON с полями name, query, to",
-        )
-    })?;
+    let search = saved_search_body(body)?;
     let _guard = st.saved_lock.lock().await;
     let updated = SavedSearches::new(&st.data_dir).update(&st.pipeline_searches, &name, search).map_err(saved_error)?;
     let Some(updated) = updated else {
