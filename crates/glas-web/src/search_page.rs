@@ -28,12 +28,6 @@ use crate::accounts::Principal;
 use crate::page::layout;
 use crate::{AppState, SearchParams, blocking};
 
-/// What one search page shows: the hits and facets, and per day the
-/// negative and positive counts (the rest of the day's count is neutral).
-struct Found {
-    results: SearchResults,
-}
-
 /// `q` narrowed by one more condition.
 fn and(q: &str, term: &str) -> String {
     let q = q.trim();
@@ -72,7 +66,7 @@ pub(crate) async fn search_page(
             let store = st.store.clone();
             blocking(st.limits.timeout, move || {
                 // The chart's tones come from the same pass as the facets.
-                Ok(Found { results: store.search(&req)? })
+                Ok(store.search(&req)?)
             })
             .await
             .map_err(|e| e.reason_ru)
@@ -273,8 +267,8 @@ fn bars(f: &glas_store::Facets) -> (Vec<Bar>, bool) {
 /// Bars of the result's volume per day (per week over long spans), stacked
 /// by tone: negative (red) at the bottom, then neutral (grey), then positive
 /// (green).
-fn chart(found: &Found) -> String {
-    let Some((bars, weekly)) = found.results.facets.as_ref().map(bars).filter(|(b, _)| !b.is_empty()) else {
+fn chart(found: &SearchResults) -> String {
+    let Some((bars, weekly)) = found.facets.as_ref().map(bars).filter(|(b, _)| !b.is_empty()) else {
         return String::new();
     };
     let max = bars.iter().map(|d| d.total).max().unwrap_or(1).max(1);
@@ -360,7 +354,7 @@ fn page(
     q: &str,
     since: Option<&str>,
     page_no: Option<usize>,
-    found: Result<Found, String>,
+    found: Result<SearchResults, String>,
     who_csrf: Option<String>,
 ) -> String {
     let mut h = String::with_capacity(32 * 1024);
@@ -374,7 +368,7 @@ placeholder=\"например: вода Величаевское\" aria-label=\
         let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
     }
     h.push_str("<button>Найти</button></form>");
-    let facets = found.as_ref().ok().and_then(|f| f.results.facets.as_ref());
+    let facets = found.as_ref().ok().and_then(|f| f.facets.as_ref());
     filter_form(&mut h, st, q, since, facets);
     if let Some(s) = since {
         let _ = write!(
@@ -391,7 +385,7 @@ placeholder=\"например: вода Величаевское\" aria-label=\
         }
         Ok(f) => f,
     };
-    let res = &found.results;
+    let res = &found;
     let first = if res.hits.is_empty() { 0 } else { res.offset + 1 };
     let _ = write!(
         h,
