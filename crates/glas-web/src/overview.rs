@@ -318,7 +318,7 @@ fn grid_panel(h: &mut String, st: &AppState, conf: &Grid, tension: Tension, open
             marks.entry((t, pl)).or_insert(e);
         }
     }
-    let range = format!("date:[{} TO {}]", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
+    let range = date_range(first, last);
     h.push_str("<table class=\"grid\"><thead><tr><th>Тема</th>");
     for pl in &places {
         let _ = write!(h, "<th scope=\"col\">{}</th>", esc(pl));
@@ -413,7 +413,7 @@ fn episodes_panel(h: &mut String, st: &AppState, signals: &Result<Vec<Episode>, 
 /// ones, complaints (the index's day facet, one pass).
 async fn volume(st: &Arc<AppState>, last: NaiveDate, days: u32) -> Result<Days, String> {
     let first = last - Duration::days(i64::from(days) - 1);
-    let range = format!("date:[{} TO {}]", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
+    let range = date_range(first, last);
     let store = st.store.clone();
     let tz = st.tz;
     blocking(st.limits.timeout, move || {
@@ -477,7 +477,7 @@ fn volume_panel(h: &mut String, days: Result<Option<Days>, String>, n: u32, who:
     );
     h.push_str(&volume_chart(&d));
     if who.role >= Role::Analyst {
-        let q = format!("date:[{} TO {}]", d.first.format("%Y-%m-%d"), d.last.format("%Y-%m-%d"));
+        let q = date_range(d.first, d.last);
         let _ = write!(h, "<p><a href=\"{}\">Открыть эти публикации в поиске</a></p>", esc(&link(&q, None, 1)));
     }
     h.push_str("</section>");
@@ -573,6 +573,11 @@ fn sources_panel(h: &mut String, ledger: Option<Result<Vec<SourceHealth>, String
         h.push_str("<p><a href=\"/sources\">Все источники</a></p>");
     }
     h.push_str("</section>");
+}
+
+/// The query condition of the days `first..=last`.
+fn date_range(first: NaiveDate, last: NaiveDate) -> String {
+    format!("date:[{} TO {}]", first.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
 }
 
 /// "3 негативных сюжета": the number and the word in its form.
