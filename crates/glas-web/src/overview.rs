@@ -28,6 +28,7 @@ use crate::accounts::{Principal, Role};
 use crate::page::layout;
 use crate::search_page::{filter_term, link};
 use crate::signals_page::{Episode, anchor, episodes_off_thread, severity_class};
+use crate::status_pages::status_ru;
 use crate::{AppState, blocking};
 
 /// The built-in definition (the repository's `dashboards/overview.toml`).
@@ -565,7 +566,7 @@ fn sources_panel(h: &mut String, ledger: Option<Result<Vec<SourceHealth>, String
             (_, Some(hours)) => format!("молчит {hours:.0} ч"),
             _ => "молчит".to_string(),
         };
-        let class = if s.status == Status::Failing { "bad" } else { "warn" };
+        let (_, class) = status_ru(s.status);
         let _ = write!(h, "<li class=\"{class}\"><b>{}</b> — {}</li>", esc(&s.name), esc(&what));
     }
     h.push_str("</ul>");

@@ -29,7 +29,8 @@ pub trait Stages: Send + Sync {
     fn weekly_report(&self, week: &str) -> Result<(), String>;
 }
 
-fn status_ru(s: Status) -> (&'static str, &'static str) {
+/// A status in Russian, and the class that colours it.
+pub(crate) fn status_ru(s: Status) -> (&'static str, &'static str) {
     match s {
         Status::Failing => ("ошибки", "bad"),
         Status::Silent => ("молчит", "warn"),
