@@ -4,12 +4,15 @@
 //!   analyse, alert, digests, the weekly report, source health) over a
 //!   [`ops::Ctx`], and the workspace over a pipeline's data
 //!   ([`ops::workspace`]);
+//! - [`incidents`]: the feedback loop's stage of a round (episodes to
+//!   incidents, complaints joining them, public answers, deadlines, emails);
 //! - [`service`]: `glas run`, the unattended loop that schedules them, and
 //!   serves the workspace and its metrics.
 //!
 //! The command line (`crates/glas`) parses arguments and prints; the
 //! workspace (`glas-web`) reaches these stages through [`glas_web::Stages`].
 
+pub mod incidents;
 pub mod ops;
 pub mod paths;
 pub mod service;

@@ -727,6 +727,7 @@ pub fn workspace(
     state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
     state.overview = std::sync::Arc::new(overview);
     state.topics = ctx.pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect();
+    state.incidents = crate::incidents::open(&ctx)?.map(std::sync::Arc::new);
     if !state.accounts.has_users()? {
         eprintln!(
             "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",
@@ -770,6 +771,7 @@ pub fn weekly_report(
         source_names: &ctx.source_names(),
         saved_searches: &saved_counts(ctx, store, records, week)?,
         sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
+        incidents: incident_week(ctx, start, end)?.as_ref(),
     }
     .model();
     let dir = ctx.data_dir.join("reports");
@@ -785,6 +787,23 @@ pub fn weekly_report(
     write_atomic(&files.pdf, &files.model.render_pdf()?)?;
     write_atomic(&files.xlsx, &files.model.render_xlsx().context("cannot make the XLSX report")?)?;
     Ok(files)
+}
+
+/// The incidents' figures of `[start, end)` and the week before, from
+/// their history; `None` when the pipeline has no incidents.
+fn incident_week(
+    ctx: &Ctx,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<Option<glas_report::IncidentWeek>> {
+    let Some(inc) = crate::incidents::open(ctx)? else { return Ok(None) };
+    let history = inc.history(None)?;
+    let week = Duration::days(7);
+    Ok(Some(glas_report::IncidentWeek {
+        this: glas_incidents::kpi::report(&history, start, end),
+        previous: glas_incidents::kpi::report(&history, start - week, start),
+        topic_names: ctx.pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
+    }))
 }
 
 /// Emails the weekly report (the HTML page as the body, its charts as inline

@@ -373,6 +373,22 @@ async fn after_round(
             tracing::info!(subject = %glas_alert::subject_with(s, &ctx.source_names()), delivered = ?d, "alert sent");
         }
     }
+    if let Some(out) = crate::incidents::round(ctx, store, &analysis.signals, &analysis.evidence, now).await? {
+        metrics.email("incident", true, out.sent.len() as u64);
+        metrics.email("incident", false, out.failed.len() as u64);
+        let r = &out.round;
+        if !r.created.is_empty() || r.joined > 0 || !r.reopened.is_empty() || r.escalations > 0 {
+            tracing::info!(
+                created = ?r.created,
+                joined = r.joined,
+                reopened = ?r.reopened,
+                answered_publicly = ?r.answered_publicly,
+                reminders = r.reminders,
+                escalations = r.escalations,
+                "incidents updated"
+            );
+        }
+    }
     let digests = ops::deliver_digests(ctx, store, baseline).await?;
     for d in &digests {
         let ok = matches!(d.status.as_str(), "sent" | "outbox");

@@ -13,7 +13,8 @@ use chrono::Duration;
 use toml_edit::{Document, Item, TableLike, Value};
 
 /// Keys every source accepts, whatever its type.
-const COMMON_SOURCE_KEYS: &[&str] = &["id", "type", "name", "url", "allow_private", "interval", "place", "hosts"];
+const COMMON_SOURCE_KEYS: &[&str] =
+    &["id", "type", "name", "url", "allow_private", "interval", "place", "hosts", "own"];
 
 /// Source kinds this version can crawl, each with the keys of its own. Config
 /// naming any other kind is an error that lists these.
@@ -110,6 +111,110 @@ pub struct Pipeline {
     pub alerts: Option<Alerts>,
     pub searches: Vec<SavedSearch>,
     pub report: ReportSettings,
+    /// The feedback loop: `[incidents]` and `[[routing]]`; absent when the
+    /// pipeline has neither.
+    pub incidents: Option<IncidentSettings>,
+}
+
+/// `[incidents]` and `[[routing]]`: how residents' problems become incidents,
+/// who answers them and by when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentSettings {
+    /// `[[routing]]` in file order; the first that matches an incident takes
+    /// it. The last one without topics and places catches the rest.
+    pub routing: Vec<ServiceRoute>,
+    /// Who overdue incidents escalate to (the head's office).
+    pub head: Vec<String>,
+    /// Working hours (district time) on working days.
+    pub hours: (chrono::NaiveTime, chrono::NaiveTime),
+    /// A production calendar replacing the shipped one (holidays and
+    /// transferred working days).
+    pub calendar: Option<PathBuf>,
+    /// New complaints on the same topic and settlement this soon after the
+    /// incident's last one join it.
+    pub join_window: Duration,
+    /// A complaint this soon after a resolution reopens the incident and
+    /// counts as a repeat.
+    pub repeat_window: Duration,
+    /// How long (working time) before a deadline the service is reminded.
+    pub remind_before: Duration,
+    /// Deadlines without a more specific rule: first reaction and resolution,
+    /// in working time (whole days count as working days).
+    pub reaction: Duration,
+    pub resolution: Duration,
+    /// `[[incidents.deadlines]]`: the first matching one sets the deadlines.
+    pub deadlines: Vec<DeadlineRule>,
+    /// Where the workspace is opened, for links in emails (defaults to the
+    /// `[alerts]` `search_url`).
+    pub workspace_url: Option<String>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        let t = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).expect("valid hour");
+        IncidentSettings {
+            routing: Vec::new(),
+            head: Vec::new(),
+            hours: (t(9), t(18)),
+            calendar: None,
+            join_window: Duration::days(7),
+            repeat_window: Duration::days(30),
+            remind_before: Duration::hours(2),
+            reaction: Duration::hours(8),
+            resolution: Duration::days(10),
+            deadlines: Vec::new(),
+            workspace_url: None,
+        }
+    }
+}
+
+impl IncidentSettings {
+    /// The service an incident about `topic` in `place` goes to.
+    pub fn route(&self, topic: Option<&str>, place: Option<&str>) -> Option<&ServiceRoute> {
+        let matches =
+            |list: &[String], v: Option<&str>| list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v));
+        self.routing.iter().find(|r| matches(&r.topics, topic) && matches(&r.places, place))
+    }
+
+    /// The (first reaction, resolution) deadlines of an incident.
+    pub fn deadlines(&self, topic: Option<&str>, severity: crate::Severity) -> (Duration, Duration) {
+        let rule = self.deadlines.iter().find(|d| {
+            (d.topics.is_empty() || topic.is_some_and(|t| d.topics.iter().any(|x| x == t)))
+                && (d.severities.is_empty() || d.severities.contains(&severity))
+        });
+        (
+            rule.and_then(|r| r.reaction).unwrap_or(self.reaction),
+            rule.and_then(|r| r.resolution).unwrap_or(self.resolution),
+        )
+    }
+}
+
+/// `[[routing]]`: incidents about these topics (any, when empty) in these
+/// places (any, when empty) go to `service`, emailed at `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRoute {
+    pub service: String,
+    pub topics: Vec<String>,
+    pub places: Vec<String>,
+    pub to: Vec<String>,
+}
+
+/// `[[incidents.deadlines]]`: deadlines for incidents of these topics and
+/// severities (any, when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineRule {
+    pub topics: Vec<String>,
+    pub severities: Vec<crate::Severity>,
+    pub reaction: Option<Duration>,
+    pub resolution: Option<Duration>,
+}
+
+/// "09:00-18:00": the start and end of the working day.
+pub fn parse_hours(s: &str) -> Option<(chrono::NaiveTime, chrono::NaiveTime)> {
+    let (a, b) = s.split_once('-')?;
+    let t = |x: &str| chrono::NaiveTime::parse_from_str(x.trim(), "%H:%M").ok();
+    let (a, b) = (t(a)?, t(b)?);
+    (a < b).then_some((a, b))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +256,9 @@ pub struct SourceConfig {
     pub place: Option<String>,
     /// Hosts besides the source URL's own that links may be followed to.
     pub hosts: Vec<String>,
+    /// The administration's own channel (its site, its official communities):
+    /// its posts answer residents publicly.
+    pub own: bool,
     /// What only this kind of source understands.
     pub options: SourceOptions,
 }
@@ -563,6 +671,8 @@ impl Pipeline {
                 "alerts",
                 "searches",
                 "report",
+                "incidents",
+                "routing",
             ],
         );
 
@@ -682,6 +792,7 @@ impl Pipeline {
             let interval = r.duration(t, "interval").unwrap_or(Duration::minutes(15));
             let place = r.string_spanned(t, "place").map(|(p, _)| p);
             let hosts = r.strings(t, "hosts").unwrap_or_default();
+            let own = r.boolean(t, "own").unwrap_or(false);
             let options = match kind.as_ref().map(|(k, _)| k.as_str()) {
                 Some("rss") => SourceOptions::Rss { full_text: r.boolean(t, "full_text").unwrap_or(false) },
                 Some("html") => SourceOptions::Html(HtmlOptions {
@@ -721,6 +832,7 @@ impl Pipeline {
                     interval,
                     place,
                     hosts,
+                    own,
                     options,
                 });
             }
@@ -1029,6 +1141,8 @@ impl Pipeline {
             }
         }
 
+        let incidents = r.incidents(root, &topics, &places, alerts.is_some());
+
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
@@ -1046,6 +1160,7 @@ impl Pipeline {
             alerts,
             searches,
             report,
+            incidents,
         })
     }
 
@@ -1253,6 +1368,150 @@ impl<'a> Reader<'a> {
         let (value, span) = self.string_spanned(t, key)?;
         let (line, column) = line_col(self.text, span.start);
         Some(Located { value, file: self.file.to_path_buf(), line, column })
+    }
+
+    /// Topic codes and place names of a list, each checked against the
+    /// taxonomy and the gazetteer.
+    fn topics_and_places(
+        &mut self,
+        t: &dyn TableLike,
+        topics: &[TopicRule],
+        places: &[Place],
+    ) -> (Vec<String>, Vec<String>) {
+        let codes = self.strings(t, "topics").unwrap_or_default();
+        let span = self.value_span(t, "topics");
+        for code in codes.iter().filter(|c| !topics.iter().any(|t| &t.code == *c)) {
+            self.error(span.clone(), format!("unknown topic {code:?} (see `glas topics`)"));
+        }
+        let names = self.strings(t, "places").unwrap_or_default();
+        let span = self.value_span(t, "places");
+        for p in names.iter().filter(|p| !places.iter().any(|x| &x.name == *p)) {
+            self.error(span.clone(), format!("unknown settlement {p:?}: add it to [[places]]"));
+        }
+        (codes, names)
+    }
+
+    fn emails(&mut self, t: &dyn TableLike, key: &str) -> Vec<String> {
+        let to = self.strings(t, key).unwrap_or_default();
+        let span = self.value_span(t, key);
+        for a in to.iter().filter(|a| !plausible_email(a)) {
+            self.error(span.clone(), format!("{a:?} is not an email address"));
+        }
+        to
+    }
+
+    /// `[incidents]` and `[[routing]]`.
+    fn incidents(
+        &mut self,
+        root: &dyn TableLike,
+        topics: &[TopicRule],
+        places: &[Place],
+        has_alerts: bool,
+    ) -> Option<IncidentSettings> {
+        let table = self.table(root, "incidents");
+        let routes = self.tables(root, "routing");
+        if table.is_none() && routes.is_empty() {
+            return None;
+        }
+        let mut s = IncidentSettings::default();
+        if let Some(t) = table {
+            self.known_keys(
+                t,
+                "incidents",
+                &[
+                    "head",
+                    "hours",
+                    "calendar",
+                    "join_window",
+                    "repeat_window",
+                    "remind_before",
+                    "reaction",
+                    "resolution",
+                    "deadlines",
+                    "workspace_url",
+                ],
+            );
+            s.head = self.emails(t, "head");
+            if let Some((h, span)) = self.string_spanned(t, "hours") {
+                match parse_hours(&h) {
+                    Some(hours) => s.hours = hours,
+                    None => self.error(span, format!("hours {h:?} are not a working day such as \"09:00-18:00\"")),
+                }
+            }
+            s.calendar = self.string_spanned(t, "calendar").map(|(f, span)| {
+                let path = self.resolve(&f);
+                if !path.is_file() {
+                    self.error(span, format!("calendar {:?} is not a file", path.display().to_string()));
+                }
+                path
+            });
+            s.join_window = self.duration(t, "join_window").unwrap_or(s.join_window);
+            s.repeat_window = self.duration(t, "repeat_window").unwrap_or(s.repeat_window);
+            s.remind_before = self.duration(t, "remind_before").unwrap_or(s.remind_before);
+            s.reaction = self.duration(t, "reaction").unwrap_or(s.reaction);
+            s.resolution = self.duration(t, "resolution").unwrap_or(s.resolution);
+            s.workspace_url = self.string_spanned(t, "workspace_url").map(|(u, span)| {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    self.error(span, format!("workspace_url {u:?} must start with http:// or https://"));
+                }
+                u.trim_end_matches('/').to_string()
+            });
+            if let Some(item) = t.get("deadlines") {
+                let tables: Vec<&dyn TableLike> = match item.as_array_of_tables() {
+                    Some(a) => a.iter().map(|t| t as &dyn TableLike).collect(),
+                    None => {
+                        let span = self.value_span(t, "deadlines");
+                        self.error(span, "deadlines are written as [[incidents.deadlines]] sections".into());
+                        Vec::new()
+                    }
+                };
+                for d in tables {
+                    self.known_keys(d, "incidents.deadlines", &["topics", "severities", "reaction", "resolution"]);
+                    let (codes, _) = self.topics_and_places(d, topics, places);
+                    let mut severities = Vec::new();
+                    let span = self.value_span(d, "severities");
+                    for v in self.strings(d, "severities").unwrap_or_default() {
+                        match v.as_str() {
+                            "low" => severities.push(crate::Severity::Low),
+                            "medium" => severities.push(crate::Severity::Medium),
+                            "high" => severities.push(crate::Severity::High),
+                            _ => self.error(span.clone(), format!("severity {v:?} is not one of: low, medium, high")),
+                        }
+                    }
+                    let reaction = self.duration(d, "reaction");
+                    let resolution = self.duration(d, "resolution");
+                    if reaction.is_none() && resolution.is_none() {
+                        let span = self.value_span(d, "topics");
+                        self.error(span, "a deadline rule needs `reaction` or `resolution`".into());
+                    }
+                    s.deadlines.push(DeadlineRule { topics: codes, severities, reaction, resolution });
+                }
+            }
+        }
+        for (t, span) in routes {
+            self.known_keys(t, "routing", &["service", "topics", "places", "to"]);
+            let service = self.string(t, "service", true).unwrap_or_default();
+            if service.trim().is_empty() {
+                self.error(span.clone(), "a route needs the `service` that answers (\"Водоканал\")".into());
+            }
+            let (codes, names) = self.topics_and_places(t, topics, places);
+            let to = self.emails(t, "to");
+            if to.is_empty() {
+                self.error(span.clone(), "a route needs at least one address in `to`".into());
+            }
+            s.routing.push(ServiceRoute { service, topics: codes, places: names, to });
+        }
+        if !s.routing.iter().any(|r| r.topics.is_empty() && r.places.is_empty()) {
+            self.error(
+                0..0,
+                "incidents need a default [[routing]] without topics and places, so that every incident has a service"
+                    .into(),
+            );
+        }
+        if !has_alerts {
+            self.error(0..0, "incidents email the services through [alerts]: add an [alerts] section".into());
+        }
+        Some(s)
     }
 
     fn duration(&mut self, t: &dyn TableLike, key: &str) -> Option<Duration> {

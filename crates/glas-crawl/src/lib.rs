@@ -192,6 +192,7 @@ pub(crate) fn test_source(kind: &str, url: &str) -> SourceConfig {
         interval: chrono::Duration::minutes(15),
         place: None,
         hosts: Vec::new(),
+        own: false,
         options,
     }
 }

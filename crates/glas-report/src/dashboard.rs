@@ -18,6 +18,7 @@ pub enum Section {
     TopPositive,
     SavedSearches,
     Sources,
+    Incidents,
 }
 
 impl Section {
@@ -34,6 +35,7 @@ impl Section {
             Section::TopPositive => "Самые позитивные публикации",
             Section::SavedSearches => "Сохранённые поиски",
             Section::Sources => "Работа источников",
+            Section::Incidents => "Обратная связь: инциденты",
         }
     }
 
@@ -49,6 +51,7 @@ impl Section {
                 "Сохранённых поисков нет. Их задают в файле конфигурации ([[searches]]) или через API."
             }
             Section::Sources => "Источники не заданы.",
+            Section::Incidents => "Инцидентов за неделю не было.",
         }
     }
 }

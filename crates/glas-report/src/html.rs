@@ -57,6 +57,9 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
         esc(&m.subtitle)
     );
     for &section in &m.sections {
+        if section == Section::Incidents && m.incidents.is_none() {
+            continue;
+        }
         let _ = writeln!(h, "<h2>{}</h2>", section.heading());
         let empty = format!("<p>{}</p>\n", esc(section.when_empty()));
         match section {
@@ -98,6 +101,18 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                     h.push_str(&empty);
                 } else {
                     table(&mut h, &m.saved_searches_table());
+                }
+            }
+            Section::Incidents => {
+                if !m.incidents_busy() {
+                    h.push_str(&empty);
+                } else if let Some(summary) = m.incidents_summary() {
+                    let _ = writeln!(h, "<p>{}</p>", esc(&summary));
+                    for by_topic in [false, true] {
+                        if let Some(t) = m.incidents_table(by_topic) {
+                            table(&mut h, &t);
+                        }
+                    }
                 }
             }
             Section::TopNegative => mentions(&mut h, &empty, &m.top_negative),

@@ -89,6 +89,19 @@ pub struct Weekly<'a> {
     pub saved_searches: &'a [SavedCount],
     /// How each source fared, as of the report's making.
     pub sources: &'a [SourceStatus],
+    /// The feedback loop's figures of the week and the week before (none:
+    /// the pipeline has no incidents; the section is left out).
+    pub incidents: Option<&'a IncidentWeek>,
+}
+
+/// The incidents' key figures of the report's week and the week before,
+/// computed from their history ([`glas_incidents::kpi`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentWeek {
+    pub this: glas_incidents::kpi::Report,
+    pub previous: glas_incidents::kpi::Report,
+    /// Topic code → the name readers know it by.
+    pub topic_names: BTreeMap<String, String>,
 }
 
 /// A source's health as the report shows it.

@@ -110,6 +110,7 @@ pub struct Model {
     pub top_positive: Vec<MentionRow>,
     pub saved_searches: Vec<SavedCount>,
     pub sources: Vec<SourceStatus>,
+    pub incidents: Option<crate::IncidentWeek>,
     pub footnote: String,
 }
 
@@ -362,6 +363,7 @@ impl Weekly<'_> {
             top_positive: top(Sentiment::Positive, false),
             saved_searches: self.saved_searches.to_vec(),
             sources: self.sources.to_vec(),
+            incidents: self.incidents.cloned(),
             footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
                 .into(),
         }
@@ -459,6 +461,89 @@ impl Model {
             .collect();
         Table::new(&["Источник", "Состояние", "Подробности"], rows)
     }
+}
+
+impl Model {
+    /// Whether the week or the one before had any incident work to show.
+    pub fn incidents_busy(&self) -> bool {
+        self.incidents.as_ref().is_some_and(|w| {
+            [&w.this.total, &w.previous.total].iter().any(|k| k.new + k.resolved + k.open + k.reactions > 0)
+        })
+    }
+
+    /// The incidents' week in one paragraph: new against resolved (the week
+    /// before in brackets), reactions in time, medians, overdue, repeats.
+    pub fn incidents_summary(&self) -> Option<String> {
+        let w = self.incidents.as_ref()?;
+        let (k, p) = (&w.this.total, &w.previous.total);
+        let mut out =
+            format!("Новых инцидентов: {} (неделей ранее {}), решено: {} ({}).", k.new, p.new, k.resolved, p.resolved);
+        if let Some(share) = k.on_time_share() {
+            out.push_str(&format!(" Первая реакция в срок: {} ({} из {}).", pct(share), k.on_time, k.reactions));
+        }
+        if let Some(h) = k.median_reaction_hours {
+            out.push_str(&format!(" Медиана реакции — {} от первой жалобы", hours(h)));
+            match k.median_resolution_hours {
+                Some(r) => out.push_str(&format!(", решения — {}.", hours(r))),
+                None => out.push('.'),
+            }
+        }
+        out.push_str(&format!(
+            " На конец недели открыто {}, из них просрочено {}. Повторных жалоб: {}; ответов в официальных каналах: {}.",
+            k.open, k.overdue, k.repeats, k.answered_publicly
+        ));
+        Some(out)
+    }
+
+    /// The incidents per service (`by_topic`: per topic) against the week before.
+    pub fn incidents_table(&self, by_topic: bool) -> Option<Table> {
+        let w = self.incidents.as_ref()?;
+        let (this, before) = if by_topic {
+            (&w.this.by_topic, &w.previous.by_topic)
+        } else {
+            (&w.this.by_service, &w.previous.by_service)
+        };
+        if this.is_empty() {
+            return None;
+        }
+        let name = |g: &str| {
+            if by_topic { w.topic_names.get(g).cloned().unwrap_or_else(|| g.to_string()) } else { g.to_string() }
+        };
+        let rows = this
+            .iter()
+            .map(|k| {
+                let p = before.iter().find(|p| p.group == k.group).cloned().unwrap_or_default();
+                let late = k.overdue > 0;
+                vec![
+                    Cell::from(name(&k.group)),
+                    Cell::from(format!("{} ({})", k.new, p.new)),
+                    Cell::from(format!("{} ({})", k.resolved, p.resolved)),
+                    Cell { text: k.overdue.to_string(), mark: if late { Mark::Bad } else { Mark::Plain } },
+                    Cell::from(k.on_time_share().map_or("—".to_string(), pct)),
+                    Cell::from(k.median_reaction_hours.map_or("—".to_string(), hours)),
+                    Cell::from(k.median_resolution_hours.map_or("—".to_string(), hours)),
+                    Cell::from(k.repeats.to_string()),
+                ]
+            })
+            .collect();
+        Some(Table::new(
+            &[
+                if by_topic { "Тема" } else { "Служба" },
+                "Новых (нед. ранее)",
+                "Решено (нед. ранее)",
+                "Просрочено",
+                "Реакция в срок",
+                "Реакция, медиана",
+                "Решение, медиана",
+                "Повторных",
+            ],
+            rows,
+        ))
+    }
+}
+
+fn hours(h: f64) -> String {
+    if h < 1.0 { format!("{:.0} мин", h * 60.0) } else { format!("{h:.1} ч") }
 }
 
 /// Topics or settlements (`first` names the column) against the week before.

@@ -246,6 +246,9 @@ fn layout(m: &Model) -> Flow {
     f.para(&m.title, 16.0, true, BLACK, 0.0);
     f.para(&m.subtitle, 8.5, false, GREY, 0.0);
     for &section in &m.sections {
+        if section == Section::Incidents && m.incidents.is_none() {
+            continue;
+        }
         let empty = section.when_empty();
         match section {
             Section::Main => {
@@ -314,6 +317,19 @@ fn layout(m: &Model) -> Flow {
                     f.para(empty, 10.0, false, BLACK, 0.0);
                 }
                 mention_list(&mut f, rows);
+            }
+            Section::Incidents => {
+                f.heading(section.heading(), 60.0);
+                if !m.incidents_busy() {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
+                } else if let Some(summary) = m.incidents_summary() {
+                    f.para(&summary, 10.0, false, BLACK, 0.0);
+                    for by_topic in [false, true] {
+                        if let Some(t) = m.incidents_table(by_topic) {
+                            f.table(&t, &[0.2, 0.12, 0.12, 0.1, 0.1, 0.12, 0.12, 0.12]);
+                        }
+                    }
+                }
             }
             Section::Sources => {
                 f.heading(section.heading(), 40.0);

@@ -9,6 +9,11 @@ use crate::model::{MentionRow, Model, SignalRow, TallyRow, change};
 pub const SHEETS: [&str; 9] =
     ["Главное", "По дням", "Темы", "Населённые пункты", "Сигналы", "Негативные", "Позитивные", "Поиски", "Источники"];
 
+/// The sheet the incidents' week adds when the pipeline has incidents
+/// (numbers with their units as text; `glas incidents kpi --out` gives them
+/// as numbers).
+pub const INCIDENTS_SHEET: &str = "Инциденты";
+
 pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let head = Format::new().set_bold().set_background_color(0xF3F3F3);
@@ -93,6 +98,27 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     }
     finish(ws);
 
+    if m.incidents.is_some() {
+        let ws = sheet(&mut wb, INCIDENTS_SHEET)?;
+        let mut row = 0;
+        if let Some(summary) = m.incidents_summary() {
+            ws.write_string(0, 0, summary)?;
+            row = 2;
+        }
+        for by_topic in [false, true] {
+            if let Some(t) = m.incidents_table(by_topic) {
+                let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
+                header(ws, row, &names, &head)?;
+                for (i, cells) in t.rows.iter().enumerate() {
+                    for (c, cell) in cells.iter().enumerate() {
+                        ws.write_string(row + 1 + i as u32, c as u16, &cell.text)?;
+                    }
+                }
+                row += t.rows.len() as u32 + 2;
+            }
+        }
+        ws.set_autofit_max_width(400).autofit();
+    }
     wb.save_to_buffer()
 }
 
@@ -168,4 +194,73 @@ fn mention_sheet(wb: &mut Workbook, name: &str, rows: &[MentionRow], head: &Form
     finish(ws);
     ws.set_column_width(3, 80)?;
     Ok(())
+}
+
+/// The incidents' key figures of a period as a workbook, one row per service
+/// (then per topic), as the regions rate municipalities: new and resolved,
+/// open and overdue at the end, share of first reactions in time, median
+/// reaction and resolution hours from the first complaint, escalations and
+/// repeat complaints. `topic` names a topic code.
+pub fn incident_kpis(
+    r: &glas_incidents::kpi::Report,
+    period: &str,
+    topic: &dyn Fn(&str) -> String,
+) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let head = Format::new().set_bold().set_background_color(0xF3F3F3);
+    let percent = Format::new().set_num_format("0%");
+    let hours = Format::new().set_num_format("0.0");
+    let columns = [
+        "",
+        "Новых",
+        "Решено",
+        "Открыто на конец",
+        "Просрочено на конец",
+        "Реакций",
+        "Реакций в срок",
+        "Доля в срок",
+        "Медиана реакции, ч",
+        "Медиана решения, ч",
+        "Эскалаций",
+        "Повторных жалоб",
+        "Публичных ответов",
+    ];
+    for (name, first, rows) in [("По службам", "Служба", &r.by_service), ("По темам", "Тема", &r.by_topic)]
+    {
+        let ws = sheet(&mut wb, name)?;
+        let mut cols = columns;
+        cols[0] = first;
+        ws.write_string_with_format(0, 0, format!("Инциденты за {period}"), &Format::new().set_bold())?;
+        header(ws, 1, &cols, &head)?;
+        let all = std::iter::once(&r.total).chain(rows.iter());
+        for (i, k) in all.enumerate() {
+            let row = 2 + i as u32;
+            let label = if i == 0 {
+                "Всего".to_string()
+            } else if first == "Тема" {
+                topic(&k.group)
+            } else {
+                k.group.clone()
+            };
+            ws.write_string(row, 0, label)?;
+            for (c, v) in [k.new, k.resolved, k.open, k.overdue, k.reactions, k.on_time].into_iter().enumerate() {
+                ws.write_number(row, 1 + c as u16, f64::from(v))?;
+            }
+            if let Some(s) = k.on_time_share() {
+                ws.write_number_with_format(row, 7, s, &percent)?;
+            }
+            if let Some(h) = k.median_reaction_hours {
+                ws.write_number_with_format(row, 8, h, &hours)?;
+            }
+            if let Some(h) = k.median_resolution_hours {
+                ws.write_number_with_format(row, 9, h, &hours)?;
+            }
+            ws.write_number(row, 10, f64::from(k.escalations))?;
+            ws.write_number(row, 11, f64::from(k.repeats))?;
+            ws.write_number(row, 12, f64::from(k.answered_publicly))?;
+        }
+        let _ = ws.set_freeze_panes(2, 1);
+        ws.set_autofit_max_width(400).autofit();
+    }
+    wb.save_to_buffer()
 }

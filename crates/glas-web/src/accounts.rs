@@ -20,6 +20,9 @@ use sha2::Digest as _;
 /// What an account may do; each role has everything of the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
+    /// A service that answers incidents (Водоканал, the roads department):
+    /// sees and updates only its own incidents, nothing else.
+    Service,
     /// The head: overview, episodes, reports.
     Viewer,
     /// Plus search, export, saved searches, episode notes.
@@ -31,6 +34,7 @@ pub enum Role {
 impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         match s {
+            "service" => Some(Role::Service),
             "viewer" => Some(Role::Viewer),
             "analyst" => Some(Role::Analyst),
             "admin" => Some(Role::Admin),
@@ -40,6 +44,7 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Service => "service",
             Role::Viewer => "viewer",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
@@ -49,6 +54,7 @@ impl Role {
     /// The role's name as the workspace shows it.
     pub fn label_ru(self) -> &'static str {
         match self {
+            Role::Service => "служба",
             Role::Viewer => "просмотр",
             Role::Analyst => "аналитик",
             Role::Admin => "администратор",
@@ -77,6 +83,8 @@ pub struct Principal {
     pub csrf: Option<String>,
     /// The client's address, for the audit log (set by the gate).
     pub ip: Option<String>,
+    /// The service an account of the `service` role answers for.
+    pub service: Option<String>,
 }
 
 /// One account, as `glas user list` and the accounts page show it.
@@ -84,6 +92,8 @@ pub struct Principal {
 pub struct User {
     pub name: String,
     pub role: String,
+    /// The service of a `service` account.
+    pub service: Option<String>,
     pub disabled: bool,
     pub created: String,
     pub last_login: Option<String>,
@@ -279,6 +289,16 @@ impl Accounts {
         conn.pragma_update(None, "synchronous", "FULL").map_err(db_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        // Databases made before service accounts existed get their column.
+        let has_service: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'service'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db_err)?
+            > 0;
+        if !has_service {
+            conn.execute_batch("ALTER TABLE users ADD COLUMN service TEXT").map_err(db_err)?;
+        }
         let audit_path = data_dir.join("audit.jsonl");
         let audit_err = |source| AccountError::Audit { path: audit_path.display().to_string(), source };
         let mut audit =
@@ -337,13 +357,28 @@ impl Accounts {
     }
 
     pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AccountError> {
+        if role == Role::Service {
+            return Err(AccountError::Invalid("a service account names its service: add_service_user".into()));
+        }
+        self.insert_user(name, role, None, password)
+    }
+
+    /// An account of the `service` role for one service of the routing.
+    pub fn add_service_user(&self, name: &str, service: &str, password: &str) -> Result<(), AccountError> {
+        if service.trim().is_empty() {
+            return Err(AccountError::Invalid("a service account needs its service's name".into()));
+        }
+        self.insert_user(name, Role::Service, Some(service.trim()), password)
+    }
+
+    fn insert_user(&self, name: &str, role: Role, service: Option<&str>, password: &str) -> Result<(), AccountError> {
         check_name(name)?;
         check_password(password)?;
         let hash = hash_password(password)?;
         let added = self.db(|c| {
             c.execute(
-                "INSERT INTO users (name, role, hash, created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING",
-                params![name, role.as_str(), hash, stamp(Utc::now())],
+                "INSERT INTO users (name, role, hash, created, service) VALUES (?1, ?2, ?3, ?4, ?5)                  ON CONFLICT(name) DO NOTHING",
+                params![name, role.as_str(), hash, stamp(Utc::now()), service],
             )
         })?;
         if added == 0 {
@@ -384,11 +419,13 @@ impl Accounts {
 
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
         self.db(|c| {
-            let mut st = c.prepare("SELECT name, role, disabled, created, last_login FROM users ORDER BY name")?;
+            let mut st =
+                c.prepare("SELECT name, role, disabled, created, last_login, service FROM users ORDER BY name")?;
             st.query_map([], |r| {
                 Ok(User {
                     name: r.get(0)?,
                     role: r.get(1)?,
+                    service: r.get(5)?,
                     disabled: r.get::<_, i64>(2)? != 0,
                     created: r.get(3)?,
                     last_login: r.get(4)?,
@@ -422,20 +459,26 @@ impl Accounts {
         }
         let row = self
             .db(|c| {
-                c.query_row("SELECT role, hash, disabled FROM users WHERE name = ?1", params![name], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? != 0))
+                c.query_row("SELECT role, hash, disabled, service FROM users WHERE name = ?1", params![name], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)? != 0,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
                 })
                 .optional()
             })
             .map_err(unavailable)?;
         let ok = match &row {
-            Some((_, hash, disabled)) => verify_password(password, hash) && !disabled,
+            Some((_, hash, disabled, _)) => verify_password(password, hash) && !disabled,
             None => {
                 verify_password(password, decoy_hash());
                 false
             }
         };
-        let role = row.as_ref().and_then(|(r, _, _)| Role::parse(r));
+        let role = row.as_ref().and_then(|(r, _, _, _)| Role::parse(r));
+        let service = row.as_ref().and_then(|(_, _, _, s)| s.clone());
         let (true, Some(role)) = (ok, role) else {
             // A failure that cannot be counted is not answered as a wrong
             // password: the lock depends on the count.
@@ -459,23 +502,32 @@ impl Accounts {
             tx.commit()
         });
         opened.map_err(unavailable)?;
-        Ok((id, Principal { name: name.to_string(), role, csrf: Some(csrf), ip: None }))
+        Ok((id, Principal { name: name.to_string(), role, csrf: Some(csrf), ip: None, service }))
     }
 
     /// The principal of a live session of an enabled account.
     pub fn session(&self, id: &str, now: DateTime<Utc>) -> Option<Principal> {
         self.db(|c| {
             c.query_row(
-                "SELECT s.user, u.role, s.csrf FROM sessions s JOIN users u ON u.name = s.user \
+                "SELECT s.user, u.role, s.csrf, u.service FROM sessions s JOIN users u ON u.name = s.user \
                  WHERE s.id_sha256 = ?1 AND s.expires > ?2 AND u.disabled = 0",
                 params![digest(id), stamp(now)],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
             )
             .optional()
         })
         .ok()
         .flatten()
-        .and_then(|(name, role, csrf)| Some(Principal { name, role: Role::parse(&role)?, csrf: Some(csrf), ip: None }))
+        .and_then(|(name, role, csrf, service)| {
+            Some(Principal { name, role: Role::parse(&role)?, csrf: Some(csrf), ip: None, service })
+        })
     }
 
     pub fn logout(&self, id: &str) -> Result<(), AccountError> {
@@ -565,7 +617,8 @@ impl Accounts {
         .ok()
         .flatten()
         .and_then(|(name, role)| {
-            Some(Principal { name: format!("token:{name}"), role: Role::parse(&role)?, csrf: None, ip: None })
+            let role = Role::parse(&role).filter(|r| *r != Role::Service)?;
+            Some(Principal { name: format!("token:{name}"), role, csrf: None, ip: None, service: None })
         })
     }
 }

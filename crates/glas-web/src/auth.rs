@@ -50,6 +50,12 @@ pub fn required_role(method: &Method, path: &str) -> Role {
         "/api/searches",
     ];
     let change = !matches!(*method, Method::GET | Method::HEAD);
+    let under = |p: &str| path == p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'));
+    // Services reach their incidents, the landing page (which sends them
+    // there) and logout; each handler narrows what a role sees and changes.
+    if under("/incidents") || under("/api/incidents") || path == "/" || path == "/logout" {
+        return Role::Service;
+    }
     if path == "/admin" || path.starts_with("/admin/") {
         Role::Admin
     } else if ANALYST.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
@@ -342,8 +348,14 @@ mod tests {
     #[test]
     fn roles_of_requests() {
         let required_role = |path: &str| super::required_role(&Method::GET, path);
-        assert_eq!(required_role("/"), Role::Viewer);
+        // The landing page sends a service to its incidents.
+        assert_eq!(required_role("/"), Role::Service);
         assert_eq!(required_role("/api/mentions/x"), Role::Viewer);
+        assert_eq!(required_role("/mentions/x"), Role::Viewer, "a service reads its incidents' snippets only");
+        assert_eq!(required_role("/incidents"), Role::Service);
+        assert_eq!(super::required_role(&Method::POST, "/incidents/3"), Role::Service);
+        assert_eq!(required_role("/api/incidents/3"), Role::Service);
+        assert_eq!(required_role("/incidentsx"), Role::Viewer);
         assert_eq!(required_role("/search"), Role::Analyst);
         assert_eq!(required_role("/searchesx"), Role::Viewer, "a prefix is not the path");
         assert_eq!(required_role("/searches/Вода/delete"), Role::Analyst);

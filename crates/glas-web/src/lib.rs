@@ -14,6 +14,7 @@
 //! | `GET /mentions/{id}` | one mention: fields, reasons, reprints | viewer |
 //! | `GET /searches`, `POST /searches`, `GET`/`POST /searches/{name}/edit`, `POST /searches/{name}/delete` | saved searches, their recipients and last digests | analyst |
 //! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
+//! | `GET /incidents`, `GET /incidents/{id}`, `POST /incidents/{id}`, `POST /incidents` | incidents: list with filters, card with mentions, deadlines, history and actions; a change (analyst, or the incident's own `service`); one made from mentions (analyst) | service (own incidents only) |
 //! | `GET /signals`, `POST /signals/note` | episodes with their life, figures and evidence; notes and acknowledgement (analyst) | viewer |
 //! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
 //! | `GET /admin/users`, `POST /admin/users`, `POST /admin/users/{name}/disable`, `GET /admin/audit` | accounts and the audit log | admin |
@@ -23,6 +24,7 @@
 //! | `GET /api/mentions/{id}` | one mention with its enrichment | viewer |
 //! | `GET /api/export` | every matching mention as `format=csv`, `xlsx` (up to 100,000) or `jsonl`, streamed | analyst |
 //! | `GET /api/searches`, `POST /api/searches`, `PUT /api/searches/{name}`, `DELETE /api/searches/{name}` | saved searches | analyst |
+//! | `GET /api/incidents`, `GET /api/incidents/{id}`, `POST /api/incidents`, `POST /api/incidents/{id}` | incidents as JSON (`status`, `service`, `overdue` filters); create from mentions (analyst); a change `{"action": ...}` (analyst, or the incident's service) | service (own incidents only) |
 //! | `GET /api/openapi.json` | this API as OpenAPI 3.0 | viewer |
 //!
 //! Every error is JSON: `{"error": code, "reason": English, "reason_ru":
@@ -36,6 +38,7 @@
 
 pub mod accounts;
 pub mod auth;
+mod incidents_page;
 mod mention_page;
 mod openapi;
 pub mod overview;
@@ -107,6 +110,8 @@ pub struct AppState {
     /// The pipeline's taxonomy as (code, Russian name), for the topic filter
     /// and every topic shown (default: the built-in taxonomy).
     pub topics: Vec<(String, String)>,
+    /// The feedback loop's incidents (none: the pipeline has no routing).
+    pub incidents: Option<Arc<glas_incidents::Incidents>>,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
 }
@@ -130,6 +135,7 @@ impl AppState {
             stages: None,
             overview: Arc::new(overview::Overview::builtin()),
             topics: glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
+            incidents: None,
             saved_lock: Default::default(),
         })
     }
@@ -162,6 +168,10 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/searches", get(saved_page::searches_page).post(saved_page::save_search))
         .route("/searches/{name}/delete", post(saved_page::delete_search))
         .route("/searches/{name}/edit", get(saved_page::edit_page).post(saved_page::edit_search))
+        .route("/incidents", get(incidents_page::list_page).post(incidents_page::create_page))
+        .route("/incidents/{id}", get(incidents_page::card_page).post(incidents_page::change_page))
+        .route("/api/incidents", get(incidents_page::api_list).post(incidents_page::api_create))
+        .route("/api/incidents/{id}", get(incidents_page::api_get).post(incidents_page::api_change))
         .route("/signals", get(signals_page::signals_page))
         .route("/signals/note", post(signals_page::add_note))
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))

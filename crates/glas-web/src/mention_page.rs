@@ -70,6 +70,7 @@ pub(crate) async fn mention_page(
     }
     let _ = write!(h, "</p><blockquote class=\"{}\">{}</blockquote>", esc(&m.sentiment), esc(&m.text));
     fields(&mut h, &st, &m);
+    h.push_str(&crate::incidents_page::create_form(&st, &who, &m));
     let cited = crate::signals_page::episodes_citing(&st, &m.id);
     if !cited.is_empty() {
         h.push_str("<h2>Сигналы, в которых публикация — довод</h2><ul class=\"plain\">");

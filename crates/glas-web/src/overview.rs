@@ -161,7 +161,19 @@ struct Days {
     counts: Vec<(u64, u64, u64)>,
 }
 
-pub(crate) async fn overview_page(State(st): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Html<String> {
+pub(crate) async fn overview_page(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if p.role == crate::accounts::Role::Service {
+        // A service's workspace is its incidents.
+        return axum::response::Redirect::to("/incidents").into_response();
+    }
+    overview_html(st, p).await.into_response()
+}
+
+async fn overview_html(st: Arc<AppState>, p: Principal) -> Html<String> {
     let o = st.overview.clone();
     let wants = |panel: Panel| o.panels.contains(&panel);
     // The panels' data, read at the same time: the newest mention (what the

@@ -17,9 +17,10 @@ use crate::AppState;
 use crate::accounts::{AccountError, Principal, Role};
 
 /// The menu: (path, label, least role).
-const MENU: [(&str, &str, Role); 7] = [
+const MENU: [(&str, &str, Role); 8] = [
     ("/", "Обзор", Role::Viewer),
     ("/signals", "Сигналы", Role::Viewer),
+    ("/incidents", "Инциденты", Role::Service),
     ("/search", "Поиск", Role::Analyst),
     ("/searches", "Сохранённые поиски", Role::Analyst),
     ("/sources", "Источники", Role::Analyst),

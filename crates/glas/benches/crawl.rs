@@ -102,6 +102,7 @@ fn source(id: usize, url: String) -> SourceConfig {
         interval: chrono::Duration::minutes(15),
         place: None,
         hosts: Vec::new(),
+        own: false,
         options: SourceOptions::Rss { full_text: false },
     }
 }

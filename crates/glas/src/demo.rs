@@ -138,11 +138,14 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     }
     crate::print_alert_report(live.as_ref(), &ctx.source_names());
 
+    println!("\n5. incidents: episodes routed to the services, answers found in the administration's own posts");
+    demo_incidents(&ctx, &analysis, &records, at).await?;
+
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
     let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
-    println!("\n5. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
+    println!("\n6. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
 
-    println!("\n6. example searches");
+    println!("\n7. example searches");
     for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"]
     {
         let res = store.search(&glas_store::SearchRequest {
@@ -174,6 +177,103 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     );
     println!("demo finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The month's incidents as `glas run` would have kept them: at each moment a
+/// signal came, its episodes become incidents, the mentions published since
+/// the last moment are offered (complaints join, own posts answer), and the
+/// deadlines are checked; the emails go to the outbox at the end.
+async fn demo_incidents(
+    ctx: &Ctx,
+    analysis: &ops::Analysis,
+    records: &[glas_core::Record],
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(inc) = glas_app::incidents::open(ctx)? else {
+        println!("   the pipeline has no [[routing]]: incidents are off");
+        return Ok(());
+    };
+    // The service's rounds: every signal's moment, and every hour from the
+    // first signal on (a round of `glas run` follows each crawl).
+    let mut moments: Vec<chrono::DateTime<Utc>> =
+        analysis.signals.iter().map(|s| s.detected_at.with_timezone(&Utc)).collect();
+    if let Some(first) = moments.iter().min().copied() {
+        let mut t = first;
+        while t < at {
+            moments.push(t);
+            t += chrono::Duration::hours(1);
+        }
+    }
+    moments.push(at);
+    moments.sort();
+    moments.dedup();
+    let mut sorted: Vec<&glas_core::Record> = records.iter().collect();
+    sorted.sort_by_key(|r| r.mention.published_at);
+    let mut out = glas_app::incidents::RoundOutcome::default();
+    let mut offered = 0;
+    for t in moments {
+        let so_far: Vec<glas_core::Signal> =
+            analysis.signals.iter().filter(|s| s.detected_at.with_timezone(&Utc) <= t).cloned().collect();
+        for ep in glas_app::incidents::episodes(ctx, &so_far, &analysis.evidence) {
+            let (id, new) = inc.from_episode(&ep, t)?;
+            if new {
+                out.round.created.push(id);
+            }
+        }
+        let upto = sorted[offered..].iter().take_while(|r| r.mention.published_at.with_timezone(&Utc) <= t).count();
+        let batch: Vec<glas_core::Record> = sorted[offered..offered + upto].iter().map(|r| (*r).clone()).collect();
+        offered += upto;
+        glas_app::incidents::offer(ctx, &inc, &batch, t, &mut out.round)?;
+        let ticked = inc.tick(t)?;
+        out.round.reminders += ticked.reminders;
+        out.round.escalations += ticked.escalations;
+    }
+    glas_app::incidents::deliver(ctx, &inc, &mut out).await?;
+    let tz = ctx.tz();
+    let when = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%d.%m %H:%M").to_string();
+    let all = inc.list(&glas_incidents::Filter::default(), at)?;
+    for i in all.iter().rev() {
+        println!(
+            "   №{} {} — {}, {} {}, status «{}»; first complaint {}",
+            i.id,
+            i.title,
+            i.service,
+            i.mentions,
+            glas_core::ru::plural(u64::from(i.mentions), "публикация", "публикации", "публикаций"),
+            i.status.label_ru(),
+            when(i.first_complaint_at)
+        );
+        if let (Some(url), Some(t)) = (&i.public_answer_url, i.public_answer_at) {
+            let h = (t - i.first_complaint_at).num_minutes() as f64 / 60.0;
+            let in_time = if t <= i.reaction_due { "in time" } else { "late" };
+            println!(
+                "      answered publicly {} ({url}): reaction time {h:.1} h from the first complaint, {in_time} (due {})",
+                when(t),
+                when(i.reaction_due)
+            );
+        }
+        if let Some(o) = i.overdue(at) {
+            let due = match o {
+                glas_incidents::Overdue::Reaction => i.reaction_due,
+                glas_incidents::Overdue::Resolution => i.resolution_due,
+            };
+            println!("      overdue at {}: {} (due {}), escalated to the head", when(at), o.label_ru(), when(due));
+        }
+    }
+    if all.is_empty() {
+        println!("   no incidents");
+    }
+    println!(
+        "   {} mentions joined open incidents; {} reminders, {} escalations; {} emails to the outbox",
+        out.round.joined,
+        out.round.reminders,
+        out.round.escalations,
+        out.sent.len()
+    );
+    for (subject, why) in &out.failed {
+        println!("   email failed: {subject}: {why}");
+    }
+    Ok(())
 }
 
 pub(crate) fn display(p: &Path) -> String {

@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod demo;
 pub mod eval;
 pub mod fixture_server;
+pub mod incidents_cli;
 pub mod streams;
 pub mod users;
 
@@ -247,6 +248,24 @@ pub enum Command {
         /// Rehearsal: run the service's clock this many times faster than real time.
         #[arg(long, default_value_t = 1.0)]
         clock_speed: f64,
+    },
+    /// Incidents: residents' problems routed to the services with deadlines.
+    /// Without a subcommand, the list (`--status`, `--service`, `--overdue`,
+    /// `--json`); `show ID`, `set ID --status S`, `kpi --week|--month`.
+    Incidents {
+        #[command(subcommand)]
+        what: Option<incidents_cli::IncidentCmd>,
+        /// Only this status: new, assigned, in_work, answered, resolved, postponed, rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only incidents past a deadline.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Reports.
     Report {
@@ -747,7 +766,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::User { what } => users::user(&load_ctx(&cli)?.data_dir, what),
+        Command::User { what } => users::user(&load_ctx(&cli)?, what),
+        Command::Incidents { what, status, service, overdue, json } => {
+            incidents_cli::run(&load_ctx(&cli)?, what.as_ref(), status.as_deref(), service.as_deref(), *overdue, *json)
+        }
         Command::Token { what } => users::token(&load_ctx(&cli)?.data_dir, what),
         Command::Train { what: TrainKind::Sentiment { datasets, out } } => {
             let started = std::time::Instant::now();

@@ -17,9 +17,13 @@ pub enum UserCmd {
     Add {
         name: String,
         /// viewer (the head: overview, episodes, reports), analyst (plus
-        /// search, export, saved searches), admin (plus accounts, audit log).
-        #[arg(long, value_parser = ["viewer", "analyst", "admin"])]
+        /// search, export, saved searches), admin (plus accounts, audit log),
+        /// service (only its own incidents; needs --service).
+        #[arg(long, value_parser = ["viewer", "analyst", "admin", "service"])]
         role: String,
+        /// The service of a `service` account, as `[[routing]]` names it.
+        #[arg(long)]
+        service: Option<String>,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -123,15 +127,55 @@ fn refused(e: AccountError) -> anyhow::Error {
     }
 }
 
-pub fn user(data_dir: &Path, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
-    let accounts = open(data_dir)?;
+/// The services of the pipeline's `[[routing]]`.
+fn services(pipeline: &glas_core::Pipeline) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in pipeline.incidents.iter().flat_map(|i| &i.routing) {
+        if !out.contains(&r.service) {
+            out.push(r.service.clone());
+        }
+    }
+    out
+}
+
+pub fn user(ctx: &crate::ops::Ctx, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
+    let accounts = open(&ctx.data_dir)?;
     match cmd {
-        UserCmd::Add { name, role: r, password_stdin } => {
+        UserCmd::Add { name, role: r, service, password_stdin } => {
             glas_web::accounts::check_name(name).map_err(refused)?;
+            let service = match (role(r), service) {
+                (Role::Service, None) => {
+                    return Err(crate::usage("a service account needs --service NAME (a service of [[routing]])"));
+                }
+                (Role::Service, Some(s)) => {
+                    let known = services(&ctx.pipeline);
+                    if !known.contains(s) {
+                        return Err(crate::usage(format!(
+                            "no service {s:?} in the pipeline's [[routing]] (services: {})",
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        )));
+                    }
+                    Some(s.as_str())
+                }
+                (_, Some(_)) => return Err(crate::usage("--service is for accounts of the service role")),
+                (_, None) => None,
+            };
             let password = read_password(*password_stdin, true)?;
-            accounts.add_user(name, role(r), &password).map_err(refused)?;
-            accounts.record(&operator(), "user_added", serde_json::json!({"name": name, "role": r}), None);
-            println!("Учётная запись «{name}» ({}) создана.", role(r).label_ru());
+            match service {
+                Some(s) => accounts.add_service_user(name, s, &password),
+                None => accounts.add_user(name, role(r), &password),
+            }
+            .map_err(refused)?;
+            accounts.record(
+                &operator(),
+                "user_added",
+                serde_json::json!({"name": name, "role": r, "service": service}),
+                None,
+            );
+            match service {
+                Some(s) => println!("Учётная запись «{name}» (служба «{s}») создана."),
+                None => println!("Учётная запись «{name}» ({}) создана.", role(r).label_ru()),
+            }
         }
         UserCmd::List { json } => {
             let users = accounts.users()?;
@@ -144,6 +188,10 @@ pub fn user(data_dir: &Path, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
                     let r = Role::parse(&u.role).map_or(u.role.as_str(), |r| r.label_ru());
                     let state = if u.disabled { "отключена" } else { "действует" };
                     let last = u.last_login.as_deref().unwrap_or("не входил(а)");
+                    let r = match &u.service {
+                        Some(s) => format!("{r} «{s}»"),
+                        None => r.to_string(),
+                    };
                     println!("{:<24} {:<14} {:<10} последний вход: {last}", u.name, r, state);
                 }
             }

@@ -17,12 +17,33 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(text.contains("alerts: 3 sent, 0 already sent earlier, 0 failed"), "{text}");
     assert!(text.contains("НИЗКИЙ: водоснабжение, Величаевское"), "{text}");
 
+    // The water outage is one incident for the water utility, answered by
+    // the administration's own post, with its reaction time.
+    assert!(text.contains("№1 Водоснабжение — Величаевское — Водоканал"), "{text}");
+    assert!(
+        text.contains("answered publicly 23.11 11:40 (https://levokumsky.example/news/2026/11/23/n127): reaction time 4.6 h from the first complaint, in time"),
+        "{text}"
+    );
+    let incidents = glas(&["--data", data.to_str().unwrap(), "incidents", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout(&incidents)).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["service"], "Водоканал");
+    let outbox: Vec<String> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(outbox.iter().any(|f| f.starts_with("incident-1-assigned-")), "{outbox:?}");
+
     let report = std::fs::read_to_string(data.join("reports/weekly-2026-W48.html")).unwrap();
     assert!(report.contains("<html lang=\"ru\">"));
     assert!(report.contains("Главное"));
     assert!(report.contains("водоснабжение"));
     assert!(report.contains("Величаевское"));
     assert!(report.contains("<svg"), "chart embedded");
+    assert!(report.contains("Обратная связь: инциденты"), "the incidents section");
+    assert!(report.contains("Новых инцидентов: 1 (неделей ранее 0)"), "the week's incident figures");
+    assert!(report.contains("Первая реакция в срок: 100% (1 из 1)"), "reaction in time");
+    assert!(report.contains("<td>Водоканал</td>"), "per service");
     assert!(!report.contains("src=\"http"), "self-contained");
     for ext in ["pdf", "xlsx"] {
         let f = data.join(format!("reports/weekly-2026-W48.{ext}"));

@@ -9,6 +9,7 @@ mod cli;
 mod crawl;
 mod demo;
 mod import_kill;
+mod incidents;
 mod report;
 mod search;
 mod service;

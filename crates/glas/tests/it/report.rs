@@ -48,6 +48,8 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
             "<svg",
             "Работа источников",
             "Самые позитивные публикации",
+            // Crawled only, no service round: the section says so.
+            "Обратная связь: инциденты</h2>\n<p>Инцидентов за неделю не было.",
         ] {
             assert!(html.contains(want), "HTML lacks {want:?}");
         }
@@ -81,7 +83,10 @@ async fn weekly_report_as_html_pdf_and_xlsx_on_fixed_data() {
 
         // XLSX: the sheets, and the same figures as numbers.
         let mut wb: Xlsx<_> = calamine::open_workbook(dir.join("weekly-2026-W48.xlsx")).unwrap();
-        assert_eq!(wb.sheet_names(), glas_report::xlsx::SHEETS.map(String::from).to_vec());
+        // The demo pipeline has incidents: their sheet comes last.
+        let mut sheets = glas_report::xlsx::SHEETS.map(String::from).to_vec();
+        sheets.push(glas_report::xlsx::INCIDENTS_SHEET.to_string());
+        assert_eq!(wb.sheet_names(), sheets);
         let row = |wb: &mut Xlsx<_>, sheet: &str, first: &str| -> Vec<Data> {
             let range = wb.worksheet_range(sheet).unwrap();
             range

@@ -13,14 +13,14 @@ use crate::search::{App, app};
 use crate::support::*;
 
 /// A response's status, headers and body.
-struct Resp {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
 }
 
 impl Resp {
-    fn location(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.headers.get(header::LOCATION).map_or("", |v| v.to_str().unwrap())
     }
 
@@ -34,7 +34,7 @@ impl Resp {
     }
 
     /// The hidden `csrf` field of the first form on the page.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field: {}", self.body));
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').unwrap()].to_string()
@@ -42,7 +42,7 @@ impl Resp {
 }
 
 /// One request; `cookies` as a Cookie header, `form` as a urlencoded body.
-async fn send(app: &App, method: &str, uri: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Resp {
+pub(crate) async fn send(app: &App, method: &str, uri: &str, cookies: &str, form: Option<&[(&str, &str)]>) -> Resp {
     let mut req = Request::builder().method(method).uri(uri);
     if !cookies.is_empty() {
         req = req.header(header::COOKIE, cookies);
@@ -74,7 +74,7 @@ async fn with_token(app: &App, token: &str, uri: &str) -> Resp {
 
 /// Logs in through the form as a browser would; returns the session cookie
 /// ("glas_session=...") and the login's answer.
-async fn log_in(app: &App, name: &str, password: &str, next: &str) -> (String, Resp) {
+pub(crate) async fn log_in(app: &App, name: &str, password: &str, next: &str) -> (String, Resp) {
     let page = send(app, "GET", &format!("/login?next={}", enc(next)), "", None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let (login_cookie, attrs) = page.cookie("glas_login").expect("the login form sets its CSRF cookie");
@@ -90,7 +90,7 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn audit(data: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn audit(data: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(data.join("audit.jsonl"))
         .unwrap()
         .lines()
