@@ -6,7 +6,8 @@
 //
 // Environment: GLAS_URL (http://127.0.0.1:PORT), CHROMIUM (the browser's
 // path), SHOTS (a folder for screenshots), DOWNLOADS (a folder for exports),
-// and the accounts ANALYST, VIEWER, ADMIN as "name:password".
+// and the accounts ANALYST, VIEWER, ADMIN, SERVICE (of the water utility)
+// as "name:password".
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -256,6 +257,22 @@ try {
     await page.locator('table.grid td.open a').first().click();
     await page.waitForURL(/\/signals#e[0-9a-f]{16}$/);
   });
+  await step('incidents: the list, the card, and one made from a roads post in two clicks', async () => {
+    await page.getByRole('link', { name: 'Инциденты' }).click();
+    await page.getByRole('heading', { name: 'Инциденты', exact: true }).waitFor();
+    await page.getByText('ответ опубликован').first().waitFor();
+    await screenshots(page, 'incidents', 'Водоснабжение — Величаевское');
+    await page.getByRole('link', { name: 'Водоснабжение — Величаевское' }).click();
+    await page.getByRole('cell', { name: 'Публичный ответ' }).waitFor();
+    check((await page.locator('ul.evidence li').count()) > 5, 'the card lists too few mentions');
+    await screenshots(page, 'incident', 'История');
+    // From a post the analyst found: its card, then one button.
+    await page.goto(base + '/search?q=' + encodeURIComponent('topic:roads place:Левокумское'));
+    await page.getByRole('link', { name: 'подробнее' }).first().click();
+    await page.getByRole('button', { name: 'Создать и передать службе' }).click();
+    await page.waitForURL(/\/incidents\/2$/);
+    await page.getByRole('cell', { name: 'Дорожная служба', exact: true }).waitFor();
+  });
   await step('logout', async () => {
     await page.getByRole('button', { name: 'Выйти' }).click();
     await page.waitForURL(/\/login/);
@@ -285,6 +302,31 @@ try {
     check(e.status() === 403, `a viewer's export answered ${e.status()}`);
   });
   await vctx.close();
+
+  // The water utility: its incidents are its workspace. It answers one.
+  const sctx = await browser.newContext({ locale: 'ru-RU' });
+  const spage = await sctx.newPage();
+  await step('a service sees its own incidents and resolves one with a comment', async () => {
+    const service = account('SERVICE');
+    await logIn(spage, service, '/');
+    await spage.waitForURL(/\/incidents$/);
+    check((await spage.getByRole('link', { name: 'Поиск' }).count()) === 0, 'a service is offered the search');
+    check((await spage.getByText('Дорожная служба').count()) === 0, 'a service sees another service\'s incident');
+    await spage.getByRole('link', { name: 'Водоснабжение — Величаевское' }).click();
+    // A mistake first: postponing needs a reason, and the page says so.
+    await spage.getByLabel('Новый статус').selectOption('postponed');
+    await spage.getByRole('button', { name: 'Сменить статус' }).click();
+    await spage.getByText('укажите причину переноса').waitFor();
+    await spage.getByLabel('Новый статус').selectOption('resolved');
+    await spage.getByLabel('Комментарий').first().fill('Подача воды восстановлена, трубу заменили');
+    await spage.getByRole('button', { name: 'Сменить статус' }).click();
+    await spage.getByRole('cell', { name: 'решён', exact: true }).first().waitFor();
+    await spage.getByText('Подача воды восстановлена, трубу заменили').waitFor();
+    await screenshots(spage, 'incident-service', 'Подача воды восстановлена');
+    const other = await spage.goto(base + '/incidents/2');
+    check(other.status() === 403, `another service's incident answered ${other.status()}`);
+  });
+  await sctx.close();
 
   // An administrator adds an account and reads the audit log.
   const actx = await browser.newContext({ locale: 'ru-RU' });

@@ -12,6 +12,19 @@ use glas_store::Store;
 
 use crate::ops::Ctx;
 
+/// Kills the process on the spot with SIGKILL when `GLAS_FAILPOINT` names this point: how the tests kill the
+/// service exactly between two steps whose order durability depends on.
+/// Points: `incidents:after-episode` (an incident committed, the mentions
+/// not yet offered), `incidents:mail-accepted` (the SMTP server took an
+/// email, its delivery not yet recorded).
+fn failpoint(name: &str) {
+    if std::env::var("GLAS_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: stopping the process");
+        // SAFETY: signals our own process; SIGKILL cannot be caught.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+}
+
 /// The log position up to which mentions were offered to the incidents.
 const CURSOR: &str = "log_seq";
 
@@ -87,7 +100,25 @@ pub fn episodes(ctx: &Ctx, signals: &[Signal], records: &[Record]) -> Vec<Episod
         if evidence.is_empty() {
             continue;
         }
-        out.push(EpisodeInput { key, topic: s.topic.clone(), place: s.place.clone(), severity: s.severity, evidence });
+        // One input per episode, at its gravest, with all its evidence: the
+        // service is told once, of what the episode has become by now.
+        match out.iter_mut().find(|e| e.key == key) {
+            Some(e) => {
+                e.severity = e.severity.max(s.severity);
+                for x in evidence {
+                    if !e.evidence.iter().any(|y| y.id == x.id) {
+                        e.evidence.push(x);
+                    }
+                }
+            }
+            None => out.push(EpisodeInput {
+                key,
+                topic: s.topic.clone(),
+                place: s.place.clone(),
+                severity: s.severity,
+                evidence,
+            }),
+        }
     }
     out
 }
@@ -115,6 +146,7 @@ pub async fn round(
         if new {
             out.round.created.push(id);
         }
+        failpoint("incidents:after-episode");
     }
     // Mentions stored since the last round, oldest first. A restart offers
     // some again: an incident takes a mention once.
@@ -198,7 +230,7 @@ pub async fn deliver(ctx: &Ctx, inc: &Incidents, out: &mut RoundOutcome) -> anyh
     let Some(alerts) = &ctx.pipeline.alerts else { return Ok(()) };
     for m in inc.pending_mail()? {
         let msg = glas_alert::compose_with_attachments(alerts, &m.to, &m.subject, &m.text, &m.html, &[], &[])
-            .and_then(|msg| Ok(glas_alert::with_message_id(msg, &glas_alert::message_id(&[&m.key], &alerts.from))));
+            .map(|msg| glas_alert::with_message_id(msg, &glas_alert::message_id(&[&m.key], &alerts.from)));
         let name = format!("incident-{}-{}-{:016x}", m.incident, m.kind, glas_core::fnv1a(m.key.bytes()));
         let result = match msg {
             Ok(msg) => glas_alert::deliver_message(alerts, &ctx.data_dir, msg, &m.to, &name).await,
@@ -206,6 +238,7 @@ pub async fn deliver(ctx: &Ctx, inc: &Incidents, out: &mut RoundOutcome) -> anyh
         };
         match result {
             Ok(d) => {
+                failpoint("incidents:mail-accepted");
                 inc.mark_sent(&m.key, Utc::now())?;
                 let to = match d {
                     glas_alert::Delivered::Smtp { to } => to.join(", "),

@@ -1149,6 +1149,9 @@ impl Tx<'_> {
         )
     }
 
+    /// Appends one history line: every column of it is an argument, named
+    /// at each call, rather than a struct built for one call.
+    #[allow(clippy::too_many_arguments)]
     fn history(
         &self,
         id: i64,

@@ -307,7 +307,11 @@ fn card_view(
         facts.push(("Объединён с", format!("<a href=\"/incidents/{into}\">№{into}</a>")));
     }
     if let Some(ep) = &i.episode {
-        facts.push(("Эпизод", format!("<a href=\"/signals\">{}</a>", esc(ep))));
+        let opened = ep
+            .rsplit_once('@')
+            .and_then(|(_, t)| DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(String::new, |t| format!(" от {}", when(st, t.with_timezone(&Utc))));
+        facts.push(("Эпизод", format!("<a href=\"/signals\">тревожный эпизод{opened}</a>")));
     }
     h.push_str("<table class=\"facts\">");
     for (k, v) in &facts {
@@ -413,7 +417,10 @@ fn describe(e: &glas_incidents::HistoryEntry) -> String {
         "public_answer" => format!("публичный ответ: {}", s("url")),
         "reminder" => format!("напоминание службе: {}", deadline_ru(&s("deadline"))),
         "overdue" => format!("просрочено ({}) — сообщено главе", deadline_ru(&s("deadline"))),
-        "severity" => format!("серьёзность: {} → {}", s("from"), s("to")),
+        "severity" => {
+            let ru = |k: &str| parse_severity(&s(k)).map_or_else(|| s(k), |x| severity_ru(x).to_string());
+            format!("серьёзность: {} → {}", ru("from"), ru("to"))
+        }
         "merged" => format!("объединён с №{}", e.data.get("into").and_then(|v| v.as_i64()).unwrap_or_default()),
         "absorbed" => format!("принял публикации №{}", e.data.get("from").and_then(|v| v.as_i64()).unwrap_or_default()),
         "split" => {

@@ -129,12 +129,82 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
                     },
                 },
             },
+            "/api/incidents": {
+                "get": {
+                    "summary": "Incidents, newest first (a service account: its own only)",
+                    "parameters": [
+                        param("status", json!({"type": "string", "enum": ["new", "assigned", "in_work", "answered", "resolved", "postponed", "rejected"]}), "Only this status"),
+                        param("service", json!({"type": "string"}), "Only this service"),
+                        param("overdue", json!({"type": "string", "enum": ["1"]}), "Only incidents past a deadline"),
+                    ],
+                    "responses": {
+                        "200": {"description": "The incidents", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "count": {"type": "integer"}, "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}}}}}}},
+                        "400": error_response("Unknown status"),
+                        "404": error_response("The pipeline has no incidents"),
+                    },
+                },
+                "post": {
+                    "summary": "An incident made from mentions (analyst), routed and emailed like any other",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["mentions"], "properties": {
+                        "mentions": {"type": "array", "items": {"type": "string"}, "maxItems": 500},
+                        "topic": {"type": "string", "description": "default: the first mention's first topic"},
+                        "place": {"type": "string", "description": "default: the first mention's first settlement"},
+                        "severity": {"type": "string", "enum": ["low", "medium", "high"], "default": "medium"}}}}}},
+                    "responses": {
+                        "201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}},
+                        "400": error_response("No or unknown mentions, a mention already in an incident, an unknown topic or severity"),
+                        "403": error_response("Not an analyst"),
+                    },
+                },
+            },
+            "/api/incidents/{id}": {
+                "get": {
+                    "summary": "One incident with its mentions (`evidence`) and its history",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "The incident", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}},
+                        "403": error_response("Another service's incident"),
+                        "404": error_response("No such incident"),
+                    },
+                },
+                "post": {
+                    "summary": "A change: a status (with comment, reason, date to come back), another service, a comment, a merge into another incident, or mentions split off into a new one",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action"], "properties": {
+                        "action": {"type": "string", "enum": ["status", "assign", "comment", "merge", "split"]},
+                        "status": {"type": "string"}, "comment": {"type": "string"}, "reason": {"type": "string"},
+                        "until": {"type": "string", "format": "date"}, "service": {"type": "string"},
+                        "into": {"type": "integer"}, "mentions": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "responses": {
+                        "200": {"description": "The incident after the change", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}},
+                        "400": error_response("A change the rules refuse, said in Russian in reason_ru"),
+                        "403": error_response("A viewer, or another service's incident"),
+                        "404": error_response("No such incident"),
+                    },
+                },
+            },
         },
         "components": {
           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an API token from `glas token create`"}},
           "schemas": {
+            "Incident": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "title": {"type": "string"}, "topic": {"type": "string", "nullable": true},
+                "place": {"type": "string", "nullable": true}, "severity": {"type": "string"}, "status": {"type": "string"},
+                "service": {"type": "string"}, "episode": {"type": "string", "nullable": true},
+                "created_at": {"type": "string", "format": "date-time"}, "first_complaint_at": {"type": "string", "format": "date-time"},
+                "last_complaint_at": {"type": "string", "format": "date-time"},
+                "reaction_due": {"type": "string", "format": "date-time"}, "resolution_due": {"type": "string", "format": "date-time"},
+                "reacted_at": {"type": "string", "format": "date-time", "nullable": true},
+                "public_answer_url": {"type": "string", "nullable": true}, "public_answer_at": {"type": "string", "nullable": true},
+                "resolved_at": {"type": "string", "nullable": true}, "postponed_until": {"type": "string", "format": "date", "nullable": true},
+                "reason": {"type": "string", "nullable": true}, "repeats": {"type": "integer"},
+                "merged_into": {"type": "integer", "nullable": true}, "mentions": {"type": "integer"},
+                "overdue": {"type": "string", "enum": ["reaction", "resolution"], "nullable": true},
+                "evidence": {"type": "array", "description": "GET /api/incidents/{id} only"},
+                "history": {"type": "array", "description": "GET /api/incidents/{id} only"}}},
             "Error": {"type": "object", "required": ["error", "reason", "reason_ru"], "properties": {
-                "error": {"type": "string", "enum": ["bad_request", "query_syntax", "query_too_long", "not_found", "exists", "in_pipeline", "timeout", "internal", "unauthorized", "forbidden"]},
+                "error": {"type": "string", "enum": ["bad_request", "query_syntax", "query_too_long", "not_found", "exists", "in_pipeline", "timeout", "internal", "unauthorized", "forbidden", "incidents_off"]},
                 "reason": {"type": "string"},
                 "reason_ru": {"type": "string"},
                 "position": {"type": "integer", "description": "1-based character position of a query syntax error"},

@@ -376,4 +376,11 @@ section.episode.bad{border-left-color:#c62828}section.episode.warn{border-left-c
 section.episode h2{font-size:18px;margin:8px 0 2px}ul.evidence,ul.notes{padding-left:18px;font-size:14px}\
 form.note{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.note label{display:flex;flex-direction:column;font-size:13px}\
 form.note textarea{width:min(480px,80vw);font-size:14px}form.note label.check{flex-direction:row;gap:4px;align-items:center}\
+.muted{color:#666;font-size:13px}.badge{font-size:12px;background:#e8f5e9;color:#1b5e20;padding:1px 6px;border-radius:8px;white-space:nowrap}\
+.overdue{color:#b71c1c;font-weight:bold}tr.late td:first-child{border-left:4px solid #c62828}\
+form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:8px 0;font-size:14px}\
+table.facts{display:table;width:auto}table.facts th{width:190px;color:#555;font-weight:normal}\
+.actions{display:flex;flex-wrap:wrap;gap:12px}form.card{display:flex;flex-direction:column;gap:6px;border:1px solid #ddd;border-radius:4px;padding:8px 12px;width:min(440px,100%)}\
+form.card label{display:flex;flex-direction:column;font-size:13px;gap:2px}form.card textarea,form.card input,form.card select{font-size:14px;padding:4px;max-width:100%}\
+form.card button{align-self:flex-start}\
 @media (max-width:700px){.results{grid-template-columns:1fr}}";

@@ -423,8 +423,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate => {
             let path = cli.pipeline.as_ref().ok_or_else(|| usage("validate needs --pipeline FILE"))?;
             let p = load_pipeline(path)?;
+            let incidents = match &p.incidents {
+                Some(i) => {
+                    let mut services: Vec<&str> = i.routing.iter().map(|r| r.service.as_str()).collect();
+                    services.sort_unstable();
+                    services.dedup();
+                    format!("incidents routed to {} services", services.len())
+                }
+                None => "no incidents".to_string(),
+            };
             println!(
-                "{}: ok — {} sources, {} settlements, {} saved searches, alerts {}, weekly report {} {}",
+                "{}: ok — {} sources, {} settlements, {} saved searches, alerts {}, weekly report {} {}, {incidents}",
                 path.display(),
                 p.sources.len(),
                 p.places.len(),

@@ -77,6 +77,7 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     ] {
         accounts.add_user(name, role, password).unwrap();
     }
+    accounts.add_service_user("водоканал", "Водоканал", "пароль водоканала").unwrap();
     drop(accounts);
 
     let (_server, url) = serve(&data);
@@ -95,19 +96,20 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
         .env("ANALYST", "анна:пароль аналитика")
         .env("VIEWER", "глава:пароль главы")
         .env("ADMIN", "админ:пароль админа")
+        .env("SERVICE", "водоканал:пароль водоканала")
         .output()
         .expect("cannot run node: install Node.js 20 or newer");
     assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
     let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 19, "every step ran: {steps:?}");
+    assert_eq!(steps.len(), 21, "every step ran: {steps:?}");
 
     // Every screen at both widths, with something on it: not a blank page
     // (the script checked each one's own text was visible and that the page
     // was no wider than the window; the login page inks about 0.6 %).
     let files: Vec<PathBuf> =
         report["screenshots"].as_array().unwrap().iter().map(|f| PathBuf::from(f.as_str().unwrap())).collect();
-    assert_eq!(files.len(), 22, "11 screens × 2 widths: {files:?}");
+    assert_eq!(files.len(), 28, "14 screens × 2 widths: {files:?}");
     for f in &files {
         let (share, _, width) = ink(f);
         let want = if f.to_str().unwrap().ends_with("-390.png") { 390 } else { 1280 };
@@ -133,4 +135,20 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     let notes = accounts.notes(&[report["episode"].as_str().unwrap().to_string()]).unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].acknowledged && notes[0].who == "анна" && notes[0].text.contains("бригада"), "{notes:?}");
+    // The incidents as the clicks left them: the water one resolved by the
+    // service with its comment, the roads one made by the analyst.
+    let out = glas(&["--data", data.to_str().unwrap(), "incidents", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let by_id = |id: i64| list.as_array().unwrap().iter().find(|i| i["id"] == id).unwrap().clone();
+    assert_eq!(
+        (by_id(1)["status"].as_str(), by_id(2)["service"].as_str()),
+        (Some("resolved"), Some("Дорожная служба"))
+    );
+    let shown = glas(&["--data", data.to_str().unwrap(), "incidents", "show", "1", "--json"]);
+    let one: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    let last = one["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["who"].as_str(), last["comment"].as_str()),
+        (Some("водоканал"), Some("Подача воды восстановлена, трубу заменили"))
+    );
 }

@@ -449,11 +449,22 @@ async fn the_api_serves_facets_mentions_exports_saved_searches_and_json_errors()
     assert_eq!(status, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
-    for path in
-        ["/api/search", "/api/facets", "/api/mentions/{id}", "/api/export", "/api/searches", "/api/searches/{name}"]
-    {
+    for path in [
+        "/api/search",
+        "/api/facets",
+        "/api/mentions/{id}",
+        "/api/export",
+        "/api/searches",
+        "/api/searches/{name}",
+        "/api/incidents",
+        "/api/incidents/{id}",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
+    // A workspace whose pipeline has no incidents says so.
+    let (status, _, body) = call(&app, "GET", "/api/incidents", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("incidents_off") && body.contains("[[routing]]"), "{body}");
 }
 
 #[test]
