@@ -86,14 +86,15 @@ pub fn episodes(ctx: &Ctx, signals: &[Signal], records: &[Record]) -> Vec<Episod
     for s in sorted {
         let series = s.episode_key();
         let phase = s.phase().unwrap_or("");
+        // The same episode id as the workspace's signals page gives it.
         if phase == "opened" {
-            opened.insert(series.clone(), s.detected_at.with_timezone(&Utc).to_rfc3339());
+            opened.insert(series.clone(), s.detected_at.to_rfc3339());
         }
         let alarm = s.params.get("alarm").and_then(|a| a.as_bool()).unwrap_or(true);
         if !matches!(s.kind.as_str(), "tension" | "emerging") || !matches!(phase, "opened" | "escalated") || !alarm {
             continue;
         }
-        let since = opened.get(&series).cloned().unwrap_or_else(|| s.detected_at.with_timezone(&Utc).to_rfc3339());
+        let since = opened.get(&series).cloned().unwrap_or_else(|| s.detected_at.to_rfc3339());
         let key = format!("{series}@{since}");
         let evidence: Vec<Evidence> =
             s.evidence.iter().filter_map(|id| by_id.get(id.as_str())).map(|r| evidence(ctx, r)).collect();

@@ -531,6 +531,16 @@ impl Incidents {
         })
     }
 
+    /// The incident an alarm episode opened (the signals page's episode id).
+    pub fn by_episode(&self, key: &str) -> Result<Option<Incident>> {
+        let db = self.db();
+        self.with(|c| {
+            c.query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE episode = ?1"), [key], row_incident)
+                .optional()
+                .map_err(&db)
+        })
+    }
+
     /// The incident holding a mention, if any.
     pub fn incident_of(&self, mention: &str) -> Result<Option<i64>> {
         let db = self.db();

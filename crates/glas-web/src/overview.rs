@@ -39,6 +39,7 @@ pub const DEFAULT_OVERVIEW: &str = include_str!("../../../dashboards/overview.to
 pub enum Panel {
     TensionGrid,
     Episodes,
+    Incidents,
     Volume,
     Sources,
 }
@@ -49,6 +50,7 @@ impl Panel {
         match self {
             Panel::TensionGrid => "tension_grid",
             Panel::Episodes => "episodes",
+            Panel::Incidents => "incidents",
             Panel::Volume => "volume",
             Panel::Sources => "sources",
         }
@@ -127,7 +129,9 @@ impl Overview {
         let err = |reason: String| OverviewError { name: name.to_string(), reason };
         let o: Overview = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         if o.panels.is_empty() {
-            return Err(err("`panels` is empty: name at least one of tension_grid, episodes, volume, sources".into()));
+            return Err(err(
+                "`panels` is empty: name at least one of tension_grid, episodes, incidents, volume, sources".into(),
+            ));
         }
         if let Some((i, p)) = o.panels.iter().enumerate().find(|(i, p)| o.panels[..*i].contains(p)) {
             return Err(err(format!("`panels` names {} twice (the second time at position {})", p.name(), i + 1)));
@@ -252,6 +256,7 @@ async fn overview_html(st: Arc<AppState>, p: Principal) -> Html<String> {
                 grid_panel(&mut body, &st, &o.tension_grid, t, &open, &p);
             }
             Panel::Episodes => episodes_panel(&mut body, &st, &signals, o.episodes.limit),
+            Panel::Incidents => incidents_panel(&mut body, &st, o.episodes.limit),
             Panel::Volume => volume_panel(&mut body, volume.take().unwrap_or(Ok(None)), o.volume.days, &p),
             Panel::Sources => sources_panel(&mut body, ledger.take().flatten(), &p),
         }
@@ -542,6 +547,50 @@ preserveAspectRatio=\"none\"><text x=\"0\" y=\"12\" class=\"axis\">{max}</text>\
 }
 
 /// `ledger`: none when the server has no pipeline's sources.
+/// Open incidents: how many, how many overdue, and the overdue ones first
+/// (up to `limit`). Left out when the pipeline has no incidents.
+fn incidents_panel(h: &mut String, st: &AppState, limit: usize) {
+    let Some(inc) = &st.incidents else { return };
+    h.push_str("<section class=\"panel\" id=\"incidents\"><h2>Инциденты</h2>");
+    let now = chrono::Utc::now();
+    let open = match inc.list(&glas_incidents::Filter { open: true, ..Default::default() }, now) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ =
+                write!(h, "<p class=\"error\">Не удалось прочитать инциденты: {}</p></section>", esc(&e.to_string()));
+            return;
+        }
+    };
+    if open.is_empty() {
+        h.push_str("<p class=\"ok\">Открытых инцидентов нет.</p></section>");
+        return;
+    }
+    let mut shown: Vec<&glas_incidents::Incident> = open.iter().collect();
+    shown.sort_by_key(|i| (i.overdue(now).is_none(), std::cmp::Reverse(i.severity), std::cmp::Reverse(i.id)));
+    let late = open.iter().filter(|i| i.overdue(now).is_some()).count();
+    let _ = write!(
+        h,
+        "<p>Открыто: {}, из них просрочено: {late}. <a href=\"/incidents\">Все инциденты →</a></p><ul class=\"flagged\">",
+        open.len()
+    );
+    for i in shown.into_iter().take(limit) {
+        let (class, what) = match i.overdue(now) {
+            Some(o) => ("bad", o.label_ru().to_string()),
+            None => ("warn", i.status.label_ru().to_string()),
+        };
+        let _ = write!(
+            h,
+            "<li class=\"{class}\"><a href=\"/incidents/{}\">№{} {}</a> — {}; {}</li>",
+            i.id,
+            i.id,
+            esc(&i.title),
+            esc(&i.service),
+            esc(&what)
+        );
+    }
+    h.push_str("</ul></section>");
+}
+
 fn sources_panel(h: &mut String, ledger: Option<Result<Vec<SourceHealth>, String>>, who: &Principal) {
     h.push_str("<section class=\"panel\" id=\"sources\"><h2>Источники, требующие внимания</h2>");
     let ledger = match ledger {
@@ -605,7 +654,7 @@ mod tests {
     #[test]
     fn the_builtin_overview_parses_and_bad_ones_say_why() {
         let o = Overview::builtin();
-        assert_eq!(o.panels, [Panel::TensionGrid, Panel::Episodes, Panel::Volume, Panel::Sources]);
+        assert_eq!(o.panels, [Panel::TensionGrid, Panel::Episodes, Panel::Incidents, Panel::Volume, Panel::Sources]);
         assert_eq!((o.tension_grid.days, o.volume.days), (7, 30));
         let e = Overview::parse("x", "title = \"О\"\npanels = [\"map\"]").unwrap_err().to_string();
         assert!(e.contains("tension_grid") && e.contains("map"), "{e}");

@@ -221,6 +221,18 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
                 let _ = write!(h, "<p class=\"meta\">и ещё {} публикаций</p>", last.evidence.len() - EVIDENCE);
             }
         }
+        if let Some(Ok(Some(i))) = st.incidents.as_ref().map(|inc| inc.by_episode(&e.id)) {
+            let late = i.overdue(chrono::Utc::now()).map_or(String::new(), |o| format!(", {}", o.label_ru()));
+            let _ = write!(
+                h,
+                "<p>Инцидент: <a href=\"/incidents/{}\">№{} — {}</a> ({}, {}{late})</p>",
+                i.id,
+                i.id,
+                esc(&i.title),
+                esc(&i.service),
+                i.status.label_ru()
+            );
+        }
         let episode_notes: Vec<&Note> = notes.iter().filter(|n| n.episode == e.id).collect();
         if let Some(ack) = episode_notes.iter().find(|n| n.acknowledged) {
             let _ = write!(

@@ -167,6 +167,18 @@ async fn each_role_sees_and_changes_incidents_as_it_may() {
     assert!(list.body.contains("Дороги — Левокумское") || list.body.contains("Левокумское"), "{}", list.body);
     let card = send(&app, "GET", &format!("/mentions/{}", enc(&id)), &analyst, None).await;
     assert!(card.body.contains("входит в <a href=\"/incidents/2\">инцидент №2</a>"), "{}", card.body);
+    // «Обзор» lists the open incident; the episode on «Сигналы» links its own.
+    let home = send(&app, "GET", "/", &analyst, None).await;
+    assert!(home.body.contains("id=\"incidents\"") && home.body.contains("Открыто: 1"), "{}", home.body);
+    assert!(home.body.contains("<a href=\"/incidents/2\">№2"), "{}", home.body);
+    let signals = send(&app, "GET", "/signals", &analyst, None).await;
+    assert!(
+        signals
+            .body
+            .contains("Инцидент: <a href=\"/incidents/1\">№1 — Водоснабжение — Величаевское</a> (Водоканал, решён)"),
+        "{}",
+        signals.body
+    );
     let again = send(&app, "POST", "/incidents", &analyst, Some(&[("csrf", &csrf), ("mentions", &id)])).await;
     assert!(again.status == StatusCode::BAD_REQUEST && again.body.contains("уже в инциденте №2"), "{}", again.body);
     // Its email went to the roads service (queued until the next round).
