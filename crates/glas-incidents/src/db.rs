@@ -360,6 +360,8 @@ pub struct Incidents {
     calendar: Calendar,
     /// Topic code → Russian name.
     topics: BTreeMap<String, String>,
+    /// The gazetteer's settlements.
+    places: Vec<String>,
     district: String,
     /// Where the workspace is opened, for links in emails.
     link_base: Option<String>,
@@ -390,6 +392,7 @@ impl Incidents {
             conn: Mutex::new(conn),
             path,
             topics: pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
+            places: pipeline.places.iter().map(|p| p.name.clone()).collect(),
             district: pipeline.district.name.clone(),
             settings,
             calendar,
@@ -601,6 +604,12 @@ impl Incidents {
                 return Ok((id, true));
             };
             let inc = tx.incident(id)?;
+            // Closed since: the episode's new posts are complaints that come
+            // back, which the complaints' path counts as repeats (and
+            // reopens for); they are not slipped into a closed incident.
+            if inc.status.closed() || inc.merged_into.is_some() {
+                return Ok((id, false));
+            }
             if inc.episode.is_none() {
                 tx.exec("UPDATE incidents SET episode = ?2 WHERE id = ?1", params![id, ep.key])?;
                 tx.history(id, now, "glas", "episode", inc.status, None, json!({"episode": ep.key}))?;
@@ -655,6 +664,11 @@ impl Incidents {
             && !self.topics.contains_key(t)
         {
             return Err(IncidentError::Invalid(format!("неизвестная тема {t:?}")));
+        }
+        if let Some(p) = place
+            && !self.places.iter().any(|x| x == p)
+        {
+            return Err(IncidentError::Invalid(format!("населённого пункта «{p}» нет в справочнике округа")));
         }
         self.tx(|tx| {
             for e in evidence {

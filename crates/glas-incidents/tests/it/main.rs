@@ -285,6 +285,12 @@ fn complaints_join_open_incidents_and_reopen_resolved_ones_as_repeats() {
         again,
     )
     .unwrap();
+    // The episode escalating after the resolution adds nothing to the closed
+    // incident: its posts come back through the complaints' path.
+    let before = inc.get(id).unwrap().unwrap().mentions;
+    let late_ep = episode("k", Severity::High, &[("late", "2026-12-14T10:00:00+03:00")]);
+    assert_eq!(inc.from_episode(&late_ep, again).unwrap(), (id, false));
+    assert_eq!(inc.get(id).unwrap().unwrap().mentions, before);
     // Beyond the repeat window (30 days): a new problem, not a repeat.
     assert_eq!(inc.complaint(&ev("d", "2027-01-20T08:30:00+03:00"), "water", place, again).unwrap(), Joined::None);
 }
@@ -350,6 +356,10 @@ fn analysts_merge_and_split_incidents() {
         .create(&analyst(), Some("nonsense"), None, Severity::Low, &[ev("q", "2026-12-01T09:00:00+03:00")], now)
         .unwrap_err();
     assert!(e.to_string().contains("тема"), "{e}");
+    let e = inc
+        .create(&analyst(), Some("water"), Some("Атлантида"), Severity::Low, &[ev("q", "2026-12-01T09:00:00+03:00")], now)
+        .unwrap_err();
+    assert!(e.to_string().contains("нет в справочнике"), "{e}");
 
     inc.change(manual, &analyst(), &Change::Merge { into: a }, now).unwrap();
     let m = inc.get(manual).unwrap().unwrap();
