@@ -422,6 +422,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
         );
     }
     h.push_str(&chart(&found));
+    let pick_form = st.incidents.is_some() && who_csrf.is_some() && !res.hits.is_empty();
     h.push_str("<div class=\"results\"><div>");
     let _ = write!(h, "<ol class=\"hits\" start=\"{}\">", first.max(1));
     for hit in &res.hits {
@@ -430,9 +431,19 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
             vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
         tags.extend(hit.topics.iter().map(|t| st.topic_name(t).to_string()));
         tags.extend(hit.places.iter().cloned());
+        // With incidents, each hit can be picked for a new one (the form
+        // below the list).
+        let pick = if pick_form {
+            format!(
+                "<label class=\"pick\"><input type=\"checkbox\" name=\"mentions\" value=\"{}\" form=\"new-incident\"> в инцидент</label> · ",
+                esc(&hit.id)
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             h,
-            "<li class=\"{}\"><div class=\"meta\">{} · {} · {}</div>",
+            "<li class=\"{}\"><div class=\"meta\">{pick}{} · {} · {}</div>",
             esc(&hit.sentiment),
             esc(&when),
             esc(&hit.source),
@@ -452,6 +463,14 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
         let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
     }
     h.push_str("</ol>");
+    if let (true, Some(csrf)) = (pick_form, &who_csrf) {
+        let _ = write!(
+            h,
+            "<form method=\"post\" action=\"/incidents\" id=\"new-incident\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<button>Создать инцидент из отмеченных</button> <span class=\"meta\">тема и место — как у первой отмеченной публикации</span></form>",
+            esc(csrf)
+        );
+    }
     let page_no = page_no.unwrap_or(1);
     let mut nav = Vec::new();
     if page_no > 1 {

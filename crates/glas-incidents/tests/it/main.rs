@@ -357,7 +357,14 @@ fn analysts_merge_and_split_incidents() {
         .unwrap_err();
     assert!(e.to_string().contains("тема"), "{e}");
     let e = inc
-        .create(&analyst(), Some("water"), Some("Атлантида"), Severity::Low, &[ev("q", "2026-12-01T09:00:00+03:00")], now)
+        .create(
+            &analyst(),
+            Some("water"),
+            Some("Атлантида"),
+            Severity::Low,
+            &[ev("q", "2026-12-01T09:00:00+03:00")],
+            now,
+        )
         .unwrap_err();
     assert!(e.to_string().contains("нет в справочнике"), "{e}");
 

@@ -181,6 +181,35 @@ async fn each_role_sees_and_changes_incidents_as_it_may() {
     );
     let again = send(&app, "POST", "/incidents", &analyst, Some(&[("csrf", &csrf), ("mentions", &id)])).await;
     assert!(again.status == StatusCode::BAD_REQUEST && again.body.contains("уже в инциденте №2"), "{}", again.body);
+    // From the search: two hits picked, one button.
+    let found =
+        send(&app, "GET", &format!("/search?q={}", enc("sentiment:negative NOT topic:water")), &analyst, None).await;
+    assert!(
+        found.body.contains("Создать инцидент из отмеченных") && found.body.contains("form=\"new-incident\""),
+        "{}",
+        found.body
+    );
+    let ids: Vec<String> = found
+        .body
+        .match_indices("name=\"mentions\" value=\"")
+        .map(|(at, m)| {
+            let rest = &found.body[at + m.len()..];
+            rest[..rest.find('"').unwrap()].replace("&#x2F;", "/").replace("&#47;", "/")
+        })
+        .filter(|i| *i != id)
+        .take(2)
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", found.body);
+    let picked = [("csrf", csrf.as_str()), ("mentions", ids[0].as_str()), ("mentions", ids[1].as_str())];
+    let r = send(&app, "POST", "/incidents", &analyst, Some(&picked)).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/incidents/3"), "{}", r.body);
+    assert_eq!(d.state.incidents.as_ref().unwrap().get(3).unwrap().unwrap().mentions, 2);
+    let none = send(&app, "POST", "/incidents", &analyst, Some(&[("csrf", csrf.as_str())])).await;
+    assert!(
+        none.status == StatusCode::BAD_REQUEST && none.body.contains("укажите одну или несколько публикаций"),
+        "{}",
+        none.body
+    );
     // Its email went to the roads service (queued until the next round).
     let inc = d.state.incidents.as_ref().unwrap();
     let mail = inc.pending_mail().unwrap();
