@@ -178,8 +178,10 @@ pub async fn round(
 }
 
 /// Offers mentions (oldest first) to the incidents: the administration's own
-/// posts may answer open incidents publicly; residents' complaints join open
-/// incidents of their topic and place, or reopen resolved ones.
+/// posts, and its accounts' replies under residents' posts
+/// (`official_accounts`), may answer open incidents publicly; residents'
+/// complaints join open incidents of their topic and place, or reopen
+/// resolved ones.
 pub fn offer(
     ctx: &Ctx,
     inc: &Incidents,
@@ -187,7 +189,17 @@ pub fn offer(
     now: DateTime<Utc>,
     round: &mut Round,
 ) -> anyhow::Result<()> {
+    let official = ctx.pipeline.incidents.as_ref().map(|i| i.official_accounts.as_slice()).unwrap_or_default();
     for r in records {
+        // A reply of the administration's account under a resident's post.
+        let parent = r.mention.extra.get("reply_to").and_then(|v| v.as_str());
+        if let Some(parent) = parent
+            && r.mention.author.as_ref().is_some_and(|a| official.contains(a))
+        {
+            let e = evidence(ctx, r);
+            round.answered_publicly.extend(inc.public_reply(parent, &e, now)?);
+            continue;
+        }
         if is_own(ctx, r) {
             let e = evidence(ctx, r);
             round.answered_publicly.extend(inc.public_post(&e, &r.enrichment.topics, &r.enrichment.places, now)?);

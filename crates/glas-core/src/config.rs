@@ -147,6 +147,9 @@ pub struct IncidentSettings {
     /// Where the workspace is opened, for links in emails (defaults to the
     /// `[alerts]` `search_url`).
     pub workspace_url: Option<String>,
+    /// Authors whose replies under a resident's post answer it publicly: the
+    /// administration's accounts as mentions name them (`vk:club12345`).
+    pub official_accounts: Vec<String>,
 }
 
 impl Default for IncidentSettings {
@@ -164,6 +167,7 @@ impl Default for IncidentSettings {
             resolution: Duration::days(10),
             deadlines: Vec::new(),
             workspace_url: None,
+            official_accounts: Vec::new(),
         }
     }
 }
@@ -1429,8 +1433,14 @@ impl<'a> Reader<'a> {
                     "resolution",
                     "deadlines",
                     "workspace_url",
+                    "official_accounts",
                 ],
             );
+            s.official_accounts = self.strings(t, "official_accounts").unwrap_or_default();
+            if s.official_accounts.iter().any(|a| a.trim().is_empty()) {
+                let span = self.value_span(t, "official_accounts");
+                self.error(span, "`official_accounts` holds an empty name".into());
+            }
             s.head = self.emails(t, "head");
             if let Some((h, span)) = self.string_spanned(t, "hours") {
                 match parse_hours(&h) {

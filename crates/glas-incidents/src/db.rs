@@ -730,31 +730,25 @@ impl Incidents {
                 if !(topic_ok && place_ok) {
                     continue;
                 }
-                let at = e.published_at;
-                tx.exec(
-                    "UPDATE incidents SET public_answer_url = ?2, public_answer_at = ?3, \
-                     reacted_at = COALESCE(reacted_at, ?3), updated_at = ?4 WHERE id = ?1",
-                    params![inc.id, e.url, stamp(at), stamp(now)],
-                )?;
-                let new_status = if matches!(inc.status, Status::New | Status::Assigned | Status::InWork) {
-                    tx.exec("UPDATE incidents SET status = 'answered' WHERE id = ?1", [inc.id])?;
-                    Status::Answered
-                } else {
-                    inc.status
-                };
-                tx.history(
-                    inc.id,
-                    now,
-                    "glas",
-                    "public_answer",
-                    new_status,
-                    None,
-                    json!({"url": e.url, "published_at": stamp(at), "mention": e.id, "snippet": e.snippet,
-                           "from": inc.status.as_str()}),
-                )?;
+                tx.answer(&inc, e, "post", now)?;
                 out.push(inc.id);
             }
             Ok(out)
+        })
+    }
+
+    /// A reply of one of the administration's accounts under a resident's
+    /// post (`parent`): the incident holding that post, open and not yet
+    /// answered, is answered publicly by it.
+    pub fn public_reply(&self, parent: &str, e: &Evidence, now: DateTime<Utc>) -> Result<Option<i64>> {
+        self.tx(|tx| {
+            let Some(id) = tx.holder(parent)? else { return Ok(None) };
+            let inc = tx.incident(id)?;
+            if inc.public_answer_url.is_some() || inc.status.closed() || e.published_at < inc.first_complaint_at {
+                return Ok(None);
+            }
+            tx.answer(&inc, e, "reply", now)?;
+            Ok(Some(id))
         })
     }
 
@@ -1130,6 +1124,34 @@ impl Tx<'_> {
             "SELECT m.incident FROM incident_mentions m JOIN incidents i ON i.id = m.incident \
              WHERE m.mention = ?1 AND i.merged_into IS NULL LIMIT 1",
             [mention],
+        )
+    }
+
+    /// Records a public answer (`how`: an own channel's `post`, or a `reply`
+    /// under a resident's post): the first reaction if none came before,
+    /// and "answered" for an incident not further along.
+    fn answer(&self, inc: &Incident, e: &Evidence, how: &str, now: DateTime<Utc>) -> Result<()> {
+        let at = e.published_at;
+        self.exec(
+            "UPDATE incidents SET public_answer_url = ?2, public_answer_at = ?3, \
+             reacted_at = COALESCE(reacted_at, ?3), updated_at = ?4 WHERE id = ?1",
+            params![inc.id, e.url, stamp(at), stamp(now)],
+        )?;
+        let status = if matches!(inc.status, Status::New | Status::Assigned | Status::InWork) {
+            self.exec("UPDATE incidents SET status = 'answered' WHERE id = ?1", [inc.id])?;
+            Status::Answered
+        } else {
+            inc.status
+        };
+        self.history(
+            inc.id,
+            now,
+            "glas",
+            "public_answer",
+            status,
+            None,
+            json!({"url": e.url, "published_at": stamp(at), "mention": e.id, "snippet": e.snippet,
+                   "from": inc.status.as_str(), "how": how}),
         )
     }
 

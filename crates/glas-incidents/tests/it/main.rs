@@ -317,6 +317,30 @@ fn an_own_post_on_the_same_topic_and_place_is_the_public_answer() {
     assert_eq!(i.public_answer_url.as_deref(), Some("https://adm.example/news/1"));
     assert_eq!(i.reacted_at, Some(t("2026-11-23T11:40:00+03:00")));
     assert!(i.reacted_at.unwrap() <= i.reaction_due, "3 working hours from 07:30 is 12:00");
+    // A reply under one of its posts answers too, once, and only after the
+    // first complaint; under a post no incident holds, nothing.
+    let (other, _) = inc
+        .from_episode(
+            &EpisodeInput {
+                key: "k2".into(),
+                topic: Some("water".into()),
+                place: Some("Левокумское".into()),
+                severity: Severity::Low,
+                evidence: vec![ev("p", "2026-11-23T08:00:00+03:00")],
+            },
+            now,
+        )
+        .unwrap();
+    let reply = |at: &str| {
+        let mut e = ev("p_c9", at);
+        e.url = "https://vk.com/wall-1_1?reply=9".into();
+        e
+    };
+    assert_eq!(inc.public_reply("p", &reply("2026-11-23T07:00:00+03:00"), now).unwrap(), None, "before the complaint");
+    assert_eq!(inc.public_reply("nobody", &reply("2026-11-23T09:00:00+03:00"), now).unwrap(), None);
+    assert_eq!(inc.public_reply("p", &reply("2026-11-23T09:00:00+03:00"), now).unwrap(), Some(other));
+    assert_eq!(inc.public_reply("p", &reply("2026-11-23T09:30:00+03:00"), now).unwrap(), None, "answered already");
+    assert_eq!(inc.get(other).unwrap().unwrap().reacted_at, Some(t("2026-11-23T09:00:00+03:00")));
     // Answered once: a second post does not replace the first answer.
     let (e, topics, places) = post("Величаевское", "2026-11-24T09:00:00+03:00");
     assert!(inc.public_post(&e, &topics, &places, now).unwrap().is_empty());

@@ -311,3 +311,77 @@ fn kpi_sheet_holds(path: &Path) {
     assert_eq!(rows[2][0], "Всего");
     assert!(rows.iter().any(|r| r[0] == "Водоканал" && r[1] == "1"), "{rows:?}");
 }
+
+/// A reply of the administration's VK community under a resident's post
+/// answers the incident that holds the post; a resident's reply does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_reply_under_a_residents_post_answers_its_incident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+[district]
+name = "Левокумский муниципальный округ"
+[storage]
+data_dir = "data"
+[[sources]]
+id = "vk-velichaevka"
+type = "vk"
+owner_id = -100
+comments = true
+place = "Величаевское"
+[alerts]
+from = "glas@levokumsky.example"
+to = ["press@levokumsky.example"]
+[incidents]
+official_accounts = ["vk:club200"]
+[[routing]]
+service = "Водоканал"
+topics = ["water"]
+to = ["dispatch@vodokanal.example"]
+[[routing]]
+service = "Администрация"
+to = ["adm@levokumsky.example"]
+[[places]]
+name = "Величаевское"
+aliases = ["Величаевка"]
+"#;
+    let pipeline = glas_core::Pipeline::parse(text, Path::new("p.toml"), tmp.path()).unwrap();
+    let ctx = glas::ops::Ctx::new(pipeline, Some(&tmp.path().join("data")));
+    let inc = glas_app::incidents::open(&ctx).unwrap().unwrap();
+    let mut enricher = glas::ops::Enricher::fresh(&ctx);
+    let mut record = |line: serde_json::Value| {
+        let m = glas_core::Mention::from_line(&line.to_string(), 1).unwrap();
+        enricher.enrich_one(m, "vk", Some("Величаевское"))
+    };
+    let post = record(serde_json::json!({
+        "id": "vk:wall-100_518", "source": "vk-velichaevka", "url": "https://vk.com/wall-100_518",
+        "published_at": "2026-11-23T08:00:00+03:00", "author": "vk:id5",
+        "text": "Третий день нет воды в Величаевке, когда дадут воду?"}));
+    let resident = record(serde_json::json!({
+        "id": "vk:wall-100_518_c8", "source": "vk-velichaevka", "url": "https://vk.com/wall-100_518?reply=8",
+        "published_at": "2026-11-23T08:40:00+03:00", "author": "vk:id7", "reply_to": "vk:wall-100_518",
+        "text": "Поддерживаю, у нас тоже сухо"}));
+    let official = record(serde_json::json!({
+        "id": "vk:wall-100_518_c9", "source": "vk-velichaevka", "url": "https://vk.com/wall-100_518?reply=9",
+        "published_at": "2026-11-23T09:10:00+03:00", "author": "vk:club200", "reply_to": "vk:wall-100_518",
+        "text": "Здравствуйте! Аварийная бригада на месте, подачу воды восстановят к 18:00."}));
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T08:30:00+03:00").unwrap().with_timezone(&chrono::Utc);
+    let ep = glas_incidents::EpisodeInput {
+        key: "tension|water|Величаевское@2026-11-23T08:30:00+03:00".into(),
+        topic: Some("water".into()),
+        place: Some("Величаевское".into()),
+        severity: glas_core::Severity::High,
+        evidence: vec![glas_app::incidents::evidence(&ctx, &post)],
+    };
+    let (id, _) = inc.from_episode(&ep, now).unwrap();
+    let mut round = glas_incidents::Round::default();
+    let later = now + chrono::Duration::hours(1);
+    glas_app::incidents::offer(&ctx, &inc, &[resident.clone()], later, &mut round).unwrap();
+    assert!(round.answered_publicly.is_empty(), "a resident's reply is no answer");
+    glas_app::incidents::offer(&ctx, &inc, &[official], later, &mut round).unwrap();
+    assert_eq!(round.answered_publicly, [id]);
+    let i = inc.get(id).unwrap().unwrap();
+    assert_eq!(i.public_answer_url.as_deref(), Some("https://vk.com/wall-100_518?reply=9"));
+    assert_eq!(i.status, glas_incidents::Status::Answered);
+    let h = inc.history(Some(id)).unwrap();
+    assert!(h.iter().any(|e| e.action == "public_answer" && e.data["how"] == "reply"), "{h:?}");
+}
