@@ -375,7 +375,7 @@ aliases = ["Величаевка"]
     let (id, _) = inc.from_episode(&ep, now).unwrap();
     let mut round = glas_incidents::Round::default();
     let later = now + chrono::Duration::hours(1);
-    glas_app::incidents::offer(&ctx, &inc, &[resident.clone()], later, &mut round).unwrap();
+    glas_app::incidents::offer(&ctx, &inc, std::slice::from_ref(&resident), later, &mut round).unwrap();
     assert!(round.answered_publicly.is_empty(), "a resident's reply is no answer");
     glas_app::incidents::offer(&ctx, &inc, &[official], later, &mut round).unwrap();
     assert_eq!(round.answered_publicly, [id]);
