@@ -6,6 +6,7 @@
 //!   ([`ops::workspace`]);
 //! - [`incidents`]: the feedback loop's stage of a round (episodes to
 //!   incidents, complaints joining them, public answers, deadlines, emails);
+//! - [`voice`]: the media plan against the own channels' publications;
 //! - [`service`]: `glas run`, the unattended loop that schedules them, and
 //!   serves the workspace and its metrics.
 //!
@@ -16,3 +17,4 @@ pub mod incidents;
 pub mod ops;
 pub mod paths;
 pub mod service;
+pub mod voice;

@@ -710,6 +710,19 @@ impl glas_web::Stages for WorkspaceStages {
             .map(|_| ())
             .map_err(|e| format!("{e:#}"))
     }
+
+    fn media_plan(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        today: chrono::NaiveDate,
+    ) -> Result<glas_voice::PlanFact, String> {
+        crate::voice::plan_fact(&self.ctx, &self.store, from, to, today).map_err(|e| format!("{e:#}"))
+    }
+
+    fn own_channels(&self) -> Vec<(String, String)> {
+        self.ctx.pipeline.sources.iter().filter(|s| s.own).map(|s| (s.id.clone(), s.name.clone())).collect()
+    }
 }
 
 /// The workspace over a pipeline's data (`glas serve`, `glas run --listen`):
@@ -772,6 +785,7 @@ pub fn weekly_report(
         saved_searches: &saved_counts(ctx, store, records, week)?,
         sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
         incidents: incident_week(ctx, start, end)?.as_ref(),
+        media_plan: media_plan_week(ctx, store, week)?.as_ref(),
     }
     .model();
     let dir = ctx.data_dir.join("reports");
@@ -787,6 +801,22 @@ pub fn weekly_report(
     write_atomic(&files.pdf, &files.model.render_pdf()?)?;
     write_atomic(&files.xlsx, &files.model.render_xlsx().context("cannot make the XLSX report")?)?;
     Ok(files)
+}
+
+/// The week's media plan against the own channels, as of now (the report
+/// of a past week: as it ended); `None` without an own channel.
+fn media_plan_week(
+    ctx: &Ctx,
+    store: &Store,
+    week: glas_report::IsoWeek,
+) -> anyhow::Result<Option<glas_voice::PlanFact>> {
+    if !ctx.pipeline.sources.iter().any(|s| s.own) {
+        return Ok(None);
+    }
+    let monday = week.monday().context("invalid week")?;
+    let sunday = monday + Duration::days(6);
+    let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
+    Ok(Some(crate::voice::plan_fact(ctx, store, monday, sunday, today)?))
 }
 
 /// The incidents' figures of `[start, end)` and the week before, from

@@ -389,6 +389,11 @@ async fn after_round(
             );
         }
     }
+    match crate::voice::remind(ctx, now).await {
+        Ok(n) if n > 0 => tracing::info!(items = n, "media plan reminder sent"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = format!("{e:#}"), "media plan reminder failed; retried next round"),
+    }
     let digests = ops::deliver_digests(ctx, store, baseline).await?;
     for d in &digests {
         let ok = matches!(d.status.as_str(), "sent" | "outbox");

@@ -114,6 +114,23 @@ pub struct Pipeline {
     /// The feedback loop: `[incidents]` and `[[routing]]`; absent when the
     /// pipeline has neither.
     pub incidents: Option<IncidentSettings>,
+    /// `[media_plan]`: how the plan is held against the own channels.
+    pub media_plan: MediaPlanSettings,
+}
+
+/// `[media_plan]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPlanSettings {
+    /// Days after a planned item's last day it still counts, as late.
+    pub grace_days: u32,
+    /// Who is reminded the day before a planned item (none: no reminders).
+    pub remind_to: Vec<String>,
+}
+
+impl Default for MediaPlanSettings {
+    fn default() -> Self {
+        MediaPlanSettings { grace_days: 2, remind_to: Vec::new() }
+    }
 }
 
 /// `[incidents]` and `[[routing]]`: how residents' problems become incidents,
@@ -677,6 +694,7 @@ impl Pipeline {
                 "report",
                 "incidents",
                 "routing",
+                "media_plan",
             ],
         );
 
@@ -1146,6 +1164,22 @@ impl Pipeline {
         }
 
         let incidents = r.incidents(root, &topics, &places, alerts.is_some());
+        let media_plan = match r.table(root, "media_plan") {
+            None => MediaPlanSettings::default(),
+            Some(t) => {
+                r.known_keys(t, "media_plan", &["grace_days", "remind_to"]);
+                let d = MediaPlanSettings::default();
+                let remind_to = r.emails(t, "remind_to");
+                if !remind_to.is_empty() && alerts.is_none() {
+                    let span = r.value_span(t, "remind_to");
+                    r.error(span, "reminders are emailed through [alerts]: add an [alerts] section".into());
+                }
+                MediaPlanSettings {
+                    grace_days: r.integer(t, "grace_days", 0..=30).map_or(d.grace_days, |n| n as u32),
+                    remind_to,
+                }
+            }
+        };
 
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
@@ -1165,6 +1199,7 @@ impl Pipeline {
             searches,
             report,
             incidents,
+            media_plan,
         })
     }
 

@@ -19,6 +19,7 @@ pub enum Section {
     SavedSearches,
     Sources,
     Incidents,
+    MediaPlan,
 }
 
 impl Section {
@@ -36,6 +37,7 @@ impl Section {
             Section::SavedSearches => "Сохранённые поиски",
             Section::Sources => "Работа источников",
             Section::Incidents => "Обратная связь: инциденты",
+            Section::MediaPlan => "Медиаплан: план и факт",
         }
     }
 
@@ -52,6 +54,7 @@ impl Section {
             }
             Section::Sources => "Источники не заданы.",
             Section::Incidents => "Инцидентов за неделю не было.",
+            Section::MediaPlan => "На неделю в медиаплане ничего нет.",
         }
     }
 }

@@ -57,7 +57,9 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
         esc(&m.subtitle)
     );
     for &section in &m.sections {
-        if section == Section::Incidents && m.incidents.is_none() {
+        if (section == Section::Incidents && m.incidents.is_none())
+            || (section == Section::MediaPlan && m.media_plan.is_none())
+        {
             continue;
         }
         let _ = writeln!(h, "<h2>{}</h2>", section.heading());
@@ -113,6 +115,17 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                             table(&mut h, &t);
                         }
                     }
+                }
+            }
+            Section::MediaPlan => {
+                if m.media_plan.as_ref().is_some_and(|p| p.outcomes.is_empty()) {
+                    h.push_str(&empty);
+                }
+                if let Some(summary) = m.media_plan_summary() {
+                    let _ = writeln!(h, "<p>{}</p>", esc(&summary));
+                }
+                if let Some(t) = m.media_plan_table() {
+                    table(&mut h, &t);
                 }
             }
             Section::TopNegative => mentions(&mut h, &empty, &m.top_negative),

@@ -92,6 +92,9 @@ pub struct Weekly<'a> {
     /// The feedback loop's figures of the week and the week before (none:
     /// the pipeline has no incidents; the section is left out).
     pub incidents: Option<&'a IncidentWeek>,
+    /// The week's media plan against the own channels (none: the pipeline
+    /// has no own channel; the section is left out).
+    pub media_plan: Option<&'a glas_voice::PlanFact>,
 }
 
 /// The incidents' key figures of the report's week and the week before,

@@ -111,6 +111,7 @@ pub struct Model {
     pub saved_searches: Vec<SavedCount>,
     pub sources: Vec<SourceStatus>,
     pub incidents: Option<crate::IncidentWeek>,
+    pub media_plan: Option<glas_voice::PlanFact>,
     pub footnote: String,
 }
 
@@ -364,6 +365,7 @@ impl Weekly<'_> {
             saved_searches: self.saved_searches.to_vec(),
             sources: self.sources.to_vec(),
             incidents: self.incidents.cloned(),
+            media_plan: self.media_plan.cloned(),
             footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
                 .into(),
         }
@@ -539,6 +541,60 @@ impl Model {
             ],
             rows,
         ))
+    }
+}
+
+impl Model {
+    /// The week's plan in one sentence.
+    pub fn media_plan_summary(&self) -> Option<String> {
+        use glas_voice::State;
+        let p = self.media_plan.as_ref()?;
+        Some(format!(
+            "Запланировано публикаций: {}; вышло в срок — {}, с опозданием — {}, не вышло — {}, ожидается — {}. Вне плана вышло: {}.",
+            p.outcomes.len(),
+            p.count(State::Published),
+            p.count(State::Late),
+            p.count(State::Missing),
+            p.count(State::Upcoming),
+            p.unplanned.len()
+        ))
+    }
+
+    /// Each planned item and what became of it.
+    pub fn media_plan_table(&self) -> Option<Table> {
+        use glas_voice::State;
+        let p = self.media_plan.as_ref().filter(|p| !p.outcomes.is_empty())?;
+        let rows = p
+            .outcomes
+            .iter()
+            .map(|o| {
+                let r = &o.row;
+                let when = if r.from == r.to {
+                    r.from.format("%d.%m").to_string()
+                } else {
+                    format!("{}–{}", r.from.format("%d.%m"), r.to.format("%d.%m"))
+                };
+                let state = match o.state {
+                    State::Late => format!("{} ({} дн.)", o.state.label_ru(), o.late_days),
+                    s => s.label_ru().to_string(),
+                };
+                let mark = match o.state {
+                    State::Missing => Mark::Bad,
+                    _ => Mark::Plain,
+                };
+                let publication = o.publication.as_ref().map_or(String::new(), |p| {
+                    format!("{} {}", p.day.format("%d.%m"), p.text.chars().take(80).collect::<String>())
+                });
+                vec![
+                    Cell::from(when),
+                    Cell::from(if r.channel.is_empty() { "любой".to_string() } else { r.channel.clone() }),
+                    Cell::from(r.subject.clone()),
+                    Cell { text: state, mark },
+                    Cell::from(publication),
+                ]
+            })
+            .collect();
+        Some(Table::new(&["Когда", "Канал", "Материал", "Итог", "Публикация"], rows))
     }
 }
 

@@ -246,7 +246,9 @@ fn layout(m: &Model) -> Flow {
     f.para(&m.title, 16.0, true, BLACK, 0.0);
     f.para(&m.subtitle, 8.5, false, GREY, 0.0);
     for &section in &m.sections {
-        if section == Section::Incidents && m.incidents.is_none() {
+        if (section == Section::Incidents && m.incidents.is_none())
+            || (section == Section::MediaPlan && m.media_plan.is_none())
+        {
             continue;
         }
         let empty = section.when_empty();
@@ -329,6 +331,18 @@ fn layout(m: &Model) -> Flow {
                             f.table(&t, &[0.2, 0.12, 0.12, 0.1, 0.1, 0.12, 0.12, 0.12]);
                         }
                     }
+                }
+            }
+            Section::MediaPlan => {
+                f.heading(section.heading(), 60.0);
+                if m.media_plan.as_ref().is_some_and(|p| p.outcomes.is_empty()) {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
+                }
+                if let Some(summary) = m.media_plan_summary() {
+                    f.para(&summary, 10.0, false, BLACK, 0.0);
+                }
+                if let Some(t) = m.media_plan_table() {
+                    f.table(&t, &[0.1, 0.16, 0.3, 0.14, 0.3]);
                 }
             }
             Section::Sources => {

@@ -14,6 +14,9 @@ pub const SHEETS: [&str; 9] =
 /// as numbers).
 pub const INCIDENTS_SHEET: &str = "Инциденты";
 
+/// The sheet the week's media plan adds when it has planned items.
+pub const MEDIA_PLAN_SHEET: &str = "Медиаплан";
+
 pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let head = Format::new().set_bold().set_background_color(0xF3F3F3);
@@ -98,6 +101,18 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     }
     finish(ws);
 
+    if let (Some(summary), Some(t)) = (m.media_plan_summary(), m.media_plan_table()) {
+        let ws = sheet(&mut wb, MEDIA_PLAN_SHEET)?;
+        ws.write_string(0, 0, summary)?;
+        let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
+        header(ws, 2, &names, &head)?;
+        for (i, cells) in t.rows.iter().enumerate() {
+            for (c, cell) in cells.iter().enumerate() {
+                ws.write_string(3 + i as u32, c as u16, &cell.text)?;
+            }
+        }
+        ws.set_autofit_max_width(400).autofit();
+    }
     if m.incidents.is_some() {
         let ws = sheet(&mut wb, INCIDENTS_SHEET)?;
         let mut row = 0;

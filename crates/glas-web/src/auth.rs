@@ -58,9 +58,7 @@ pub fn required_role(method: &Method, path: &str) -> Role {
     }
     if path == "/admin" || path.starts_with("/admin/") {
         Role::Admin
-    } else if ANALYST.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
-        || (change && path == "/reports")
-    {
+    } else if ANALYST.iter().any(|p| under(p)) || (change && (path == "/reports" || under("/plan"))) {
         Role::Analyst
     } else {
         Role::Viewer
@@ -356,6 +354,8 @@ mod tests {
         assert_eq!(super::required_role(&Method::POST, "/incidents/3"), Role::Service);
         assert_eq!(required_role("/api/incidents/3"), Role::Service);
         assert_eq!(required_role("/incidentsx"), Role::Viewer);
+        assert_eq!(required_role("/plan"), Role::Viewer);
+        assert_eq!(super::required_role(&Method::POST, "/plan/3/delete"), Role::Analyst);
         assert_eq!(required_role("/search"), Role::Analyst);
         assert_eq!(required_role("/searchesx"), Role::Viewer, "a prefix is not the path");
         assert_eq!(required_role("/searches/Вода/delete"), Role::Analyst);

@@ -15,6 +15,7 @@
 //! | `GET /searches`, `POST /searches`, `GET`/`POST /searches/{name}/edit`, `POST /searches/{name}/delete` | saved searches, their recipients and last digests | analyst |
 //! | `GET /sources` | the source-health ledger, silent and failing first | analyst |
 //! | `GET /incidents`, `GET /incidents/{id}`, `POST /incidents/{id}`, `POST /incidents` | incidents: list with filters, card with mentions, deadlines, history and actions; a change (analyst, or the incident's own `service`); one made from mentions (analyst) | service (own incidents only) |
+//! | `GET /plan?week=`, `POST /plan`, `POST /plan/{id}/delete` | the media plan of a week against the own channels' publications; rows added and removed (analyst) | viewer |
 //! | `GET /signals`, `POST /signals/note` | episodes with their life, figures and evidence; notes and acknowledgement (analyst) | viewer |
 //! | `GET /reports`, `GET /reports/{file}`, `POST /reports` | weekly reports; a week made on demand (analyst) | viewer |
 //! | `GET /admin/users`, `POST /admin/users`, `POST /admin/users/{name}/disable`, `GET /admin/audit` | accounts and the audit log | admin |
@@ -43,6 +44,7 @@ mod mention_page;
 mod openapi;
 pub mod overview;
 mod page;
+mod plan_page;
 mod saved_page;
 mod search_page;
 mod signals_page;
@@ -172,6 +174,8 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/incidents/{id}", get(incidents_page::card_page).post(incidents_page::change_page))
         .route("/api/incidents", get(incidents_page::api_list).post(incidents_page::api_create))
         .route("/api/incidents/{id}", get(incidents_page::api_get).post(incidents_page::api_change))
+        .route("/plan", get(plan_page::plan_page).post(plan_page::add_row))
+        .route("/plan/{id}/delete", post(plan_page::delete_row))
         .route("/signals", get(signals_page::signals_page))
         .route("/signals/note", post(signals_page::add_note))
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))

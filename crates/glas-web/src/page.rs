@@ -17,10 +17,11 @@ use crate::AppState;
 use crate::accounts::{AccountError, Principal, Role};
 
 /// The menu: (path, label, least role).
-const MENU: [(&str, &str, Role); 8] = [
+const MENU: [(&str, &str, Role); 9] = [
     ("/", "Обзор", Role::Viewer),
     ("/signals", "Сигналы", Role::Viewer),
     ("/incidents", "Инциденты", Role::Service),
+    ("/plan", "Медиаплан", Role::Viewer),
     ("/search", "Поиск", Role::Analyst),
     ("/searches", "Сохранённые поиски", Role::Analyst),
     ("/sources", "Источники", Role::Analyst),

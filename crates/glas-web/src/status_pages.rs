@@ -27,6 +27,19 @@ pub trait Stages: Send + Sync {
     /// Writes the weekly report of an ISO week ("2026-W48") to
     /// `DATA/reports/`.
     fn weekly_report(&self, week: &str) -> Result<(), String>;
+    /// The media plan of `[from, to]` against the own channels, as of `today`.
+    fn media_plan(
+        &self,
+        _from: chrono::NaiveDate,
+        _to: chrono::NaiveDate,
+        _today: chrono::NaiveDate,
+    ) -> Result<glas_voice::PlanFact, String> {
+        Err("медиаплан недоступен: сервер запущен без конфигурации".into())
+    }
+    /// The own channels (`own = true` sources) as (id, name).
+    fn own_channels(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A status in Russian, and the class that colours it.

@@ -142,10 +142,18 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     demo_incidents(&ctx, &analysis, &records, at).await?;
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
+    let plan_file = fixtures.join("demo/media-plan.csv");
+    println!("\n6. media plan {week} ({}) against the administration's own channel", display(&plan_file));
+    let rows = glas_app::voice::read_plan_file(&ctx, &plan_file)?;
+    glas_app::voice::open(&ctx)?.import(&rows, "demo", Utc::now())?;
+    let monday = week.monday().context("invalid week")?;
+    let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
+    let pf = glas_app::voice::plan_fact(&ctx, &store, monday, monday + Duration::days(6), today)?;
+    crate::plan_cli::print_fact(&pf, &week.to_string());
     let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
-    println!("\n6. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
+    println!("\n7. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
 
-    println!("\n7. example searches");
+    println!("\n8. example searches");
     for q in ["водоснабжения", "\"нет воды\" Величаевском", "ямы OR дорога", "спасибо"]
     {
         let res = store.search(&glas_store::SearchRequest {

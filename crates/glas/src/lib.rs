@@ -12,6 +12,7 @@ pub mod demo;
 pub mod eval;
 pub mod fixture_server;
 pub mod incidents_cli;
+pub mod plan_cli;
 pub mod streams;
 pub mod users;
 
@@ -266,6 +267,12 @@ pub enum Command {
         overdue: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// The media plan: import the press office's CSV or XLSX, list a week,
+    /// hold it against what the own channels (`own = true`) published.
+    Plan {
+        #[command(subcommand)]
+        what: plan_cli::PlanCmd,
     },
     /// Reports.
     Report {
@@ -776,6 +783,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User { what } => users::user(&load_ctx(&cli)?, what),
+        Command::Plan { what } => plan_cli::run(&load_ctx(&cli)?, what),
         Command::Incidents { what, status, service, overdue, json } => {
             incidents_cli::run(&load_ctx(&cli)?, what.as_ref(), status.as_deref(), service.as_deref(), *overdue, *json)
         }

@@ -10,6 +10,7 @@ mod crawl;
 mod demo;
 mod import_kill;
 mod incidents;
+mod plan;
 mod report;
 mod search;
 mod service;

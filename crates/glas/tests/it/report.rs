@@ -12,7 +12,7 @@ use glas::ops::{self, Ctx};
 use crate::support::*;
 
 /// Runs a poppler tool; its absence is an error that says how to get it.
-fn poppler(tool: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn poppler(tool: &str, args: &[&str]) -> std::process::Output {
     let o = Command::new(tool).args(args).output().unwrap_or_else(|e| {
         panic!("cannot run {tool} ({e}): install poppler-utils (Debian: apt-get install poppler-utils)")
     });

@@ -1,0 +1,116 @@
+//! `glas plan`: the media plan — imported from the press office's CSV or
+//! XLSX, listed, and held against what the own channels published.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{Duration, NaiveDate, Utc};
+use clap::Subcommand;
+
+use crate::ops::Ctx;
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCmd {
+    /// Import a plan (.csv or .xlsx): its rows replace those planned on the
+    /// days it covers. A file with any bad row imports nothing.
+    Import { file: PathBuf },
+    /// The plan of a week (default: this week).
+    List {
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The plan of a week against the own channels: published, late,
+    /// missing, upcoming, and what was published without a plan.
+    Fact {
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn week_days(ctx: &Ctx, week: Option<&str>) -> anyhow::Result<(NaiveDate, NaiveDate, String)> {
+    let w = match week {
+        Some(w) => glas_report::IsoWeek::parse(w)
+            .ok_or_else(|| crate::usage(format!("{w:?} is not a week such as 2026-W48")))?,
+        None => glas_report::IsoWeek::of(Utc::now().with_timezone(&ctx.tz()).date_naive()),
+    };
+    let monday = w.monday().expect("a parsed week has a Monday");
+    Ok((monday, monday + Duration::days(6), w.to_string()))
+}
+
+pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
+    let plan = glas_app::voice::open(ctx)?;
+    match cmd {
+        PlanCmd::Import { file } => {
+            let rows = glas_app::voice::read_plan_file(ctx, file).map_err(|e| crate::usage(format!("{e:#}")))?;
+            let who = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()));
+            let (replaced, imported) = plan.import(&rows, &who, Utc::now()).map_err(|e| crate::usage(e.to_string()))?;
+            let first = rows.iter().map(|r| r.from).min().unwrap_or_default();
+            let last = rows.iter().map(|r| r.to).max().unwrap_or_default();
+            println!(
+                "Медиаплан: {imported} строк с {} по {} загружено (заменено прежних: {replaced}).",
+                first.format("%d.%m.%Y"),
+                last.format("%d.%m.%Y")
+            );
+        }
+        PlanCmd::List { week, json } => {
+            let (from, to, label) = week_days(ctx, week.as_deref())?;
+            let rows = plan.rows(from, to)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if rows.is_empty() {
+                println!("На {label} в медиаплане ничего нет.");
+            } else {
+                for r in rows {
+                    println!(
+                        "№{:<4} {}–{}  {:<24} {}{}",
+                        r.id,
+                        r.from.format("%d.%m"),
+                        r.to.format("%d.%m"),
+                        if r.channel.is_empty() { "любой канал" } else { &r.channel },
+                        r.subject,
+                        if r.responsible.is_empty() { String::new() } else { format!(" (отв. {})", r.responsible) }
+                    );
+                }
+            }
+        }
+        PlanCmd::Fact { week, json } => {
+            let (from, to, label) = week_days(ctx, week.as_deref())?;
+            let store = ctx.open_store_reader()?;
+            let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
+            let pf = glas_app::voice::plan_fact(ctx, &store, from, to, today)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&pf)?);
+            } else {
+                print_fact(&pf, &label);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_fact(pf: &glas_voice::PlanFact, label: &str) {
+    use glas_voice::State;
+    println!(
+        "Медиаплан {label}: запланировано {}, вышло {}, с опозданием {}, не вышло {}, ожидается {}; вне плана {}",
+        pf.outcomes.len(),
+        pf.count(State::Published),
+        pf.count(State::Late),
+        pf.count(State::Missing),
+        pf.count(State::Upcoming),
+        pf.unplanned.len()
+    );
+    for o in &pf.outcomes {
+        let publication =
+            o.publication.as_ref().map_or(String::new(), |p| format!(" → {} {}", p.day.format("%d.%m"), p.url));
+        let late = if o.late_days > 0 { format!(" ({} дн.)", o.late_days) } else { String::new() };
+        println!("  {} {:<20} {}{late}{publication}", o.row.from.format("%d.%m"), o.state.label_ru(), o.row.subject);
+    }
+    for p in &pf.unplanned {
+        let title: String = p.text.chars().take(70).collect();
+        println!("  {} вне плана: {title} ({})", p.day.format("%d.%m"), p.source_name);
+    }
+}
