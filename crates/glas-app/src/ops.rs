@@ -720,6 +720,10 @@ impl glas_web::Stages for WorkspaceStages {
         crate::voice::plan_fact(&self.ctx, &self.store, from, to, today).map_err(|e| format!("{e:#}"))
     }
 
+    fn pickups(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<glas_voice::Pickup>, String> {
+        crate::voice::pickups(&self.ctx, &self.store, from, to).map_err(|e| format!("{e:#}"))
+    }
+
     fn own_channels(&self) -> Vec<(String, String)> {
         self.ctx.pipeline.sources.iter().filter(|s| s.own).map(|s| (s.id.clone(), s.name.clone())).collect()
     }
@@ -775,6 +779,7 @@ pub fn weekly_report(
     // Signals of the week, computed afresh from the log so any week can be regenerated.
     let events = glas_analytics::events::Events::from_records(records, tz);
     let signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, start - Duration::days(1), end, tz);
+    let week_start = week.monday().context("invalid week")?;
     let model = glas_report::Weekly {
         dashboard,
         district: &ctx.pipeline.district,
@@ -786,6 +791,7 @@ pub fn weekly_report(
         sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
         incidents: incident_week(ctx, start, end)?.as_ref(),
         media_plan: media_plan_week(ctx, store, week)?.as_ref(),
+        pickups: &crate::voice::pickups(ctx, store, week_start, week_start + Duration::days(6))?,
     }
     .model();
     let dir = ctx.data_dir.join("reports");

@@ -64,6 +64,46 @@ pub fn plan_fact(
     Ok(glas_voice::plan_vs_fact(&rows, &pubs, today, grace, (from, to)))
 }
 
+/// How the media carried the own channels' publications of `[from, to]`
+/// (district days): other sources' mentions up to a week after `to`.
+pub fn pickups(ctx: &Ctx, store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<glas_voice::Pickup>> {
+    if !ctx.pipeline.sources.iter().any(|s| s.own) {
+        return Ok(Vec::new());
+    }
+    let tz = ctx.tz();
+    let mut all = Vec::new();
+    let mut own_ids = std::collections::HashSet::new();
+    for r in store.records()? {
+        let day = r.mention.published_at.with_timezone(&tz).date_naive();
+        if day < from || day > to + Duration::days(7) {
+            continue;
+        }
+        let src = r.mention.source.as_deref().and_then(|id| ctx.pipeline.source(id));
+        let own = src.is_some_and(|s| s.own);
+        if own && day <= to {
+            own_ids.insert(r.mention.id.clone());
+        }
+        let text = match &r.mention.title {
+            Some(t) if !t.is_empty() => format!("{t}. {}", r.mention.text),
+            _ => r.mention.text.clone(),
+        };
+        all.push(glas_voice::Published {
+            id: r.mention.id.clone(),
+            source_id: r.mention.source.clone().unwrap_or_default(),
+            source_name: src.map_or_else(|| r.mention.source.clone().unwrap_or_default(), |s| s.name.clone()),
+            own,
+            published_at: r.mention.published_at.with_timezone(&Utc),
+            cluster: r.enrichment.cluster.clone(),
+            text,
+            url: r.mention.url.clone().unwrap_or_default(),
+        });
+    }
+    if own_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(glas_voice::pickups(&all, &own_ids))
+}
+
 /// A plan file read and checked; topics written as their Russian names
 /// become codes, and an unknown topic or channel is an error naming the row.
 pub fn read_plan_file(ctx: &Ctx, path: &Path) -> anyhow::Result<Vec<PlanRow>> {

@@ -118,13 +118,16 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                 }
             }
             Section::MediaPlan => {
-                if m.media_plan.as_ref().is_some_and(|p| p.outcomes.is_empty()) {
-                    h.push_str(&empty);
-                }
                 if let Some(summary) = m.media_plan_summary() {
                     let _ = writeln!(h, "<p>{}</p>", esc(&summary));
                 }
                 if let Some(t) = m.media_plan_table() {
+                    table(&mut h, &t);
+                }
+                if let Some(summary) = m.pickup_summary() {
+                    let _ = writeln!(h, "<p>{}</p>", esc(&summary));
+                }
+                if let Some(t) = m.pickup_table() {
                     table(&mut h, &t);
                 }
             }

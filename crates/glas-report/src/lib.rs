@@ -95,6 +95,8 @@ pub struct Weekly<'a> {
     /// The week's media plan against the own channels (none: the pipeline
     /// has no own channel; the section is left out).
     pub media_plan: Option<&'a glas_voice::PlanFact>,
+    /// How the media carried the week's own publications.
+    pub pickups: &'a [glas_voice::Pickup],
 }
 
 /// The incidents' key figures of the report's week and the week before,

@@ -112,6 +112,7 @@ pub struct Model {
     pub sources: Vec<SourceStatus>,
     pub incidents: Option<crate::IncidentWeek>,
     pub media_plan: Option<glas_voice::PlanFact>,
+    pub pickups: Vec<glas_voice::Pickup>,
     pub footnote: String,
 }
 
@@ -366,6 +367,7 @@ impl Weekly<'_> {
             sources: self.sources.to_vec(),
             incidents: self.incidents.cloned(),
             media_plan: self.media_plan.cloned(),
+            pickups: self.pickups.to_vec(),
             footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
                 .into(),
         }
@@ -549,6 +551,12 @@ impl Model {
     pub fn media_plan_summary(&self) -> Option<String> {
         use glas_voice::State;
         let p = self.media_plan.as_ref()?;
+        if p.outcomes.is_empty() {
+            return Some(format!(
+                "На неделю в медиаплане ничего нет; официальные каналы опубликовали вне плана: {}.",
+                p.unplanned.len()
+            ));
+        }
         Some(format!(
             "Запланировано публикаций: {}; вышло в срок — {}, с опозданием — {}, не вышло — {}, ожидается — {}. Вне плана вышло: {}.",
             p.outcomes.len(),
@@ -558,6 +566,42 @@ impl Model {
             p.count(State::Upcoming),
             p.unplanned.len()
         ))
+    }
+
+    /// How the media carried the own publications, in one sentence.
+    pub fn pickup_summary(&self) -> Option<String> {
+        if self.media_plan.is_none() || self.pickups.is_empty() {
+            return None;
+        }
+        let carried: Vec<&glas_voice::Pickup> = self.pickups.iter().filter(|p| !p.carried.is_empty()).collect();
+        let mut s =
+            format!("СМИ подхватили {} из {} публикаций официальных каналов", carried.len(), self.pickups.len());
+        if let Some(h) = carried.iter().filter_map(|p| p.first_delay_hours()).min_by(f64::total_cmp) {
+            s.push_str(&format!("; самый быстрый подхват — через {}", hours(h)));
+        }
+        s.push('.');
+        Some(s)
+    }
+
+    /// The own publications the media carried, with who and how soon.
+    pub fn pickup_table(&self) -> Option<Table> {
+        let rows: Vec<Vec<Cell>> = self
+            .pickups
+            .iter()
+            .filter(|p| !p.carried.is_empty())
+            .map(|p| {
+                let title: String = p.text.chars().take(90).collect();
+                let who: Vec<String> =
+                    p.carried.iter().map(|c| format!("{} ({})", c.source_name, c.how.label_ru())).collect();
+                vec![
+                    Cell::from(p.published_at.format("%d.%m").to_string()),
+                    Cell::from(title),
+                    Cell::from(who.join("; ")),
+                    Cell::from(p.first_delay_hours().map_or("—".to_string(), hours)),
+                ]
+            })
+            .collect();
+        (!rows.is_empty()).then(|| Table::new(&["Когда", "Публикация", "Подхватили", "Первый подхват через"], rows))
     }
 
     /// Each planned item and what became of it.

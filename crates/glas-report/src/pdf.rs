@@ -245,6 +245,9 @@ fn layout(m: &Model) -> Flow {
     let mut f = Flow::new();
     f.para(&m.title, 16.0, true, BLACK, 0.0);
     f.para(&m.subtitle, 8.5, false, GREY, 0.0);
+    // How to read it, under the title: at the end it could be left alone
+    // on a last page.
+    f.para(&m.footnote, 7.5, false, GREY, 0.0);
     for &section in &m.sections {
         if (section == Section::Incidents && m.incidents.is_none())
             || (section == Section::MediaPlan && m.media_plan.is_none())
@@ -335,14 +338,17 @@ fn layout(m: &Model) -> Flow {
             }
             Section::MediaPlan => {
                 f.heading(section.heading(), 60.0);
-                if m.media_plan.as_ref().is_some_and(|p| p.outcomes.is_empty()) {
-                    f.para(empty, 10.0, false, BLACK, 0.0);
-                }
                 if let Some(summary) = m.media_plan_summary() {
                     f.para(&summary, 10.0, false, BLACK, 0.0);
                 }
                 if let Some(t) = m.media_plan_table() {
                     f.table(&t, &[0.1, 0.16, 0.3, 0.14, 0.3]);
+                }
+                if let Some(summary) = m.pickup_summary() {
+                    f.para(&summary, 10.0, false, BLACK, 0.0);
+                }
+                if let Some(t) = m.pickup_table() {
+                    f.table(&t, &[0.1, 0.4, 0.35, 0.15]);
                 }
             }
             Section::Sources => {
@@ -355,8 +361,6 @@ fn layout(m: &Model) -> Flow {
             }
         }
     }
-    f.gap(8.0);
-    f.para(&m.footnote, 7.5, false, GREY, 0.0);
     f
 }
 

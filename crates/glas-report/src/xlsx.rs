@@ -104,12 +104,16 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     if let (Some(summary), Some(t)) = (m.media_plan_summary(), m.media_plan_table()) {
         let ws = sheet(&mut wb, MEDIA_PLAN_SHEET)?;
         ws.write_string(0, 0, summary)?;
-        let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
-        header(ws, 2, &names, &head)?;
-        for (i, cells) in t.rows.iter().enumerate() {
-            for (c, cell) in cells.iter().enumerate() {
-                ws.write_string(3 + i as u32, c as u16, &cell.text)?;
+        let mut row = 2;
+        for t in std::iter::once(t).chain(m.pickup_table()) {
+            let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
+            header(ws, row, &names, &head)?;
+            for (i, cells) in t.rows.iter().enumerate() {
+                for (c, cell) in cells.iter().enumerate() {
+                    ws.write_string(row + 1 + i as u32, c as u16, &cell.text)?;
+                }
             }
+            row += t.rows.len() as u32 + 2;
         }
         ws.set_autofit_max_width(400).autofit();
     }

@@ -67,9 +67,13 @@ async fn plan_view(
     };
     let today = Utc::now().with_timezone(&st.tz).date_naive();
     let channels = stages.own_channels();
-    let fact = tokio::task::spawn_blocking(move || stages.media_plan(monday, sunday, today))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+    let fact = tokio::task::spawn_blocking(move || {
+        let fact = stages.media_plan(monday, sunday, today);
+        (fact, stages.pickups(monday, sunday))
+    })
+    .await
+    .unwrap_or_else(|e| (Err(e.to_string()), Ok(Vec::new())));
+    let (fact, pickups) = fact;
     let mut h = format!("<h1>Медиаплан {label}</h1>");
     message_html(&mut h, message);
     let prev = week_days(st, &format!("{}", (monday - Duration::days(7)).format("%G-W%V"))).map(|w| w.1);
@@ -172,6 +176,49 @@ async fn plan_view(
                 }
                 h.push_str("</ul>");
             }
+        }
+    }
+    match pickups {
+        Ok(list) if !list.is_empty() => {
+            let carried: Vec<&glas_voice::Pickup> = list.iter().filter(|x| !x.carried.is_empty()).collect();
+            let _ = write!(
+                h,
+                "<h2>Подхват СМИ</h2><p>СМИ подхватили {} из {} публикаций официальных каналов за неделю.</p>",
+                carried.len(),
+                list.len()
+            );
+            if !carried.is_empty() {
+                h.push_str("<ul class=\"plain\">");
+                for x in carried {
+                    let title: String = x.text.chars().take(90).collect();
+                    let who: Vec<String> = x
+                        .carried
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "<a href=\"{}\" rel=\"noreferrer\">{}</a> ({}, через {:.1} ч)",
+                                esc(&c.url),
+                                esc(&c.source_name),
+                                c.how.label_ru(),
+                                c.delay_hours
+                            )
+                        })
+                        .collect();
+                    let _ = write!(
+                        h,
+                        "<li>{} <a href=\"{}\" rel=\"noreferrer\">{}</a>: {}</li>",
+                        x.published_at.with_timezone(&st.tz).format("%d.%m"),
+                        esc(&x.url),
+                        esc(&title),
+                        who.join("; ")
+                    );
+                }
+                h.push_str("</ul>");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = write!(h, "<p class=\"error\">Подхват СМИ не посчитан: {}</p>", esc(&e));
         }
     }
     if p.role >= Role::Analyst {

@@ -36,6 +36,10 @@ pub trait Stages: Send + Sync {
     ) -> Result<glas_voice::PlanFact, String> {
         Err("медиаплан недоступен: сервер запущен без конфигурации".into())
     }
+    /// How the media carried the own publications of `[from, to]`.
+    fn pickups(&self, _from: chrono::NaiveDate, _to: chrono::NaiveDate) -> Result<Vec<glas_voice::Pickup>, String> {
+        Ok(Vec::new())
+    }
     /// The own channels (`own = true` sources) as (id, name).
     fn own_channels(&self) -> Vec<(String, String)> {
         Vec::new()

@@ -29,6 +29,14 @@ pub enum PlanCmd {
         #[arg(long)]
         json: bool,
     },
+    /// How the media carried the own channels' publications of a week:
+    /// reprints, links and quotes, by whom and how soon.
+    Pickup {
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn week_days(ctx: &Ctx, week: Option<&str>) -> anyhow::Result<(NaiveDate, NaiveDate, String)> {
@@ -77,6 +85,16 @@ pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        PlanCmd::Pickup { week, json } => {
+            let (from, to, label) = week_days(ctx, week.as_deref())?;
+            let store = ctx.open_store_reader()?;
+            let p = glas_app::voice::pickups(ctx, &store, from, to)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                print_pickups(&p, &label);
+            }
+        }
         PlanCmd::Fact { week, json } => {
             let (from, to, label) = week_days(ctx, week.as_deref())?;
             let store = ctx.open_store_reader()?;
@@ -112,5 +130,19 @@ pub fn print_fact(pf: &glas_voice::PlanFact, label: &str) {
     for p in &pf.unplanned {
         let title: String = p.text.chars().take(70).collect();
         println!("  {} вне плана: {title} ({})", p.day.format("%d.%m"), p.source_name);
+    }
+}
+
+pub fn print_pickups(p: &[glas_voice::Pickup], label: &str) {
+    let carried = p.iter().filter(|x| !x.carried.is_empty()).count();
+    println!("Подхват СМИ {label}: {carried} из {} публикаций официальных каналов", p.len());
+    for x in p.iter().filter(|x| !x.carried.is_empty()) {
+        let title: String = x.text.chars().take(60).collect();
+        let outlets: Vec<String> = x
+            .carried
+            .iter()
+            .map(|c| format!("{} ({}, через {:.1} ч)", c.source_name, c.how.label_ru(), c.delay_hours))
+            .collect();
+        println!("  {} {title}: {}", x.published_at.format("%d.%m"), outlets.join("; "));
     }
 }

@@ -90,6 +90,15 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
         "{}",
         stdout(&o)
     );
+    // The press release of the repair, reprinted by two outlets.
+    let o = glas(&["--data", d, "plan", "pickup", "--week", "2026-W48", "--json"]);
+    let carried: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let release = carried.as_array().unwrap().iter().find(|p| p["url"].as_str().unwrap().ends_with("/n127")).unwrap();
+    let outlets: Vec<&str> =
+        release["carried"].as_array().unwrap().iter().map(|c| c["source_name"].as_str().unwrap()).collect();
+    assert_eq!(outlets, ["Вестник Левокумья", "Ставрополье. Восток"], "{release}");
+    assert_eq!(release["carried"][0]["how"], "reprint");
+    assert_eq!(release["carried"][0]["delay_hours"], 1.2);
     let o = glas(&["--data", d, "plan", "fact", "--week", "2026-W48", "--json"]);
     let fact: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let states: Vec<&str> = fact["outcomes"].as_array().unwrap().iter().map(|o| o["state"].as_str().unwrap()).collect();
@@ -105,6 +114,7 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
     assert!(html.contains("Медиаплан: план и факт"), "the section");
     assert!(html.contains("вышло в срок — 1, с опозданием — 1, не вышло — 2"), "the summary");
     assert!(html.contains("Отчёт о подготовке котельных к зиме"), "the missing item");
+    assert!(html.contains("СМИ подхватили 1 из"), "the pickup");
     let pdf = data.join("reports/weekly-2026-W48.pdf");
     let pdf_text =
         String::from_utf8(crate::report::poppler("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]).stdout)
@@ -135,9 +145,15 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
     let (head, _) = log_in(&app, "глава", "пароль главы", "/").await;
     let page = send(&app, "GET", "/plan?week=2026-W48", &head, None).await;
     assert_eq!(page.status, StatusCode::OK);
-    for want in
-        ["Медиаплан 2026-W48", "вышло с опозданием (1 дн.)", "не вышло", "Вышло вне плана", "news/2026/11/23/n127"]
-    {
+    for want in [
+        "Медиаплан 2026-W48",
+        "вышло с опозданием (1 дн.)",
+        "не вышло",
+        "Вышло вне плана",
+        "news/2026/11/23/n127",
+        "Подхват СМИ",
+        "Вестник Левокумья</a> (перепечатка, через 1.2 ч)",
+    ] {
         assert!(page.body.contains(want), "{want}: {}", page.body);
     }
     assert!(!page.body.contains("Добавить в план"), "a viewer does not edit");
