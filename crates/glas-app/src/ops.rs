@@ -717,11 +717,13 @@ impl glas_web::Stages for WorkspaceStages {
         to: chrono::NaiveDate,
         today: chrono::NaiveDate,
     ) -> Result<glas_voice::PlanFact, String> {
-        crate::voice::plan_fact(&self.ctx, &self.store, from, to, today).map_err(|e| format!("{e:#}"))
+        let records = self.store.records().map_err(|e| e.to_string())?;
+        crate::voice::plan_fact(&self.ctx, &records, from, to, today).map_err(|e| format!("{e:#}"))
     }
 
     fn pickups(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<glas_voice::Pickup>, String> {
-        crate::voice::pickups(&self.ctx, &self.store, from, to).map_err(|e| format!("{e:#}"))
+        let records = self.store.records().map_err(|e| e.to_string())?;
+        Ok(crate::voice::pickups(&self.ctx, &records, from, to))
     }
 
     fn own_channels(&self) -> Vec<(String, String)> {
@@ -790,8 +792,8 @@ pub fn weekly_report(
         saved_searches: &saved_counts(ctx, store, records, week)?,
         sources: &source_statuses(ctx, store, end.min(Utc::now()))?,
         incidents: incident_week(ctx, start, end)?.as_ref(),
-        media_plan: media_plan_week(ctx, store, week)?.as_ref(),
-        pickups: &crate::voice::pickups(ctx, store, week_start, week_start + Duration::days(6))?,
+        media_plan: media_plan_week(ctx, records, week)?.as_ref(),
+        pickups: &crate::voice::pickups(ctx, records, week_start, week_start + Duration::days(6)),
     }
     .model();
     let dir = ctx.data_dir.join("reports");
@@ -813,7 +815,7 @@ pub fn weekly_report(
 /// of a past week: as it ended); `None` without an own channel.
 fn media_plan_week(
     ctx: &Ctx,
-    store: &Store,
+    records: &[Record],
     week: glas_report::IsoWeek,
 ) -> anyhow::Result<Option<glas_voice::PlanFact>> {
     if !ctx.pipeline.sources.iter().any(|s| s.own) {
@@ -822,7 +824,7 @@ fn media_plan_week(
     let monday = week.monday().context("invalid week")?;
     let sunday = monday + Duration::days(6);
     let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
-    Ok(Some(crate::voice::plan_fact(ctx, store, monday, sunday, today)?))
+    Ok(Some(crate::voice::plan_fact(ctx, records, monday, sunday, today)?))
 }
 
 /// The incidents' figures of `[start, end)` and the week before, from

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use glas_store::Store;
+use glas_core::Record;
 use glas_voice::{MediaPlan, OwnPub, PlanFact, PlanRow};
 
 use crate::ops::Ctx;
@@ -15,16 +15,16 @@ pub fn open(ctx: &Ctx) -> anyhow::Result<MediaPlan> {
     MediaPlan::open(&ctx.data_dir).context("cannot open the media plan")
 }
 
-/// The own channels' publications published from `from` to `to` (district
-/// days).
-pub fn own_pubs(ctx: &Ctx, store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<OwnPub>> {
+/// The own channels' publications among `records` published from `from` to
+/// `to` (district days).
+pub fn own_pubs(ctx: &Ctx, records: &[Record], from: NaiveDate, to: NaiveDate) -> Vec<OwnPub> {
     let own: Vec<&glas_core::config::SourceConfig> = ctx.pipeline.sources.iter().filter(|s| s.own).collect();
     if own.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let tz = ctx.tz();
     let mut out = Vec::new();
-    for r in store.records()? {
+    for r in records {
         let Some(src) = r.mention.source.as_deref().and_then(|id| own.iter().find(|s| s.id == id)) else { continue };
         let day = r.mention.published_at.with_timezone(&tz).date_naive();
         if day < from || day > to {
@@ -45,13 +45,14 @@ pub fn own_pubs(ctx: &Ctx, store: &Store, from: NaiveDate, to: NaiveDate) -> any
         });
     }
     out.sort_by(|a, b| a.day.cmp(&b.day).then(a.id.cmp(&b.id)));
-    Ok(out)
+    out
 }
 
-/// The plan of `[from, to]` against the own publications, as of `today`.
+/// The plan of `[from, to]` against the own publications among `records`,
+/// as of `today`.
 pub fn plan_fact(
     ctx: &Ctx,
-    store: &Store,
+    records: &[Record],
     from: NaiveDate,
     to: NaiveDate,
     today: NaiveDate,
@@ -60,20 +61,21 @@ pub fn plan_fact(
     let rows = plan.rows(from, to)?;
     let grace = i64::from(ctx.pipeline.media_plan.grace_days);
     // A late publication may come after the period: look that far too.
-    let pubs = own_pubs(ctx, store, from, to + Duration::days(grace))?;
+    let pubs = own_pubs(ctx, records, from, to + Duration::days(grace));
     Ok(glas_voice::plan_vs_fact(&rows, &pubs, today, grace, (from, to)))
 }
 
 /// How the media carried the own channels' publications of `[from, to]`
-/// (district days): other sources' mentions up to a week after `to`.
-pub fn pickups(ctx: &Ctx, store: &Store, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<glas_voice::Pickup>> {
+/// (district days): other sources' mentions among `records` up to a week
+/// after `to`.
+pub fn pickups(ctx: &Ctx, records: &[Record], from: NaiveDate, to: NaiveDate) -> Vec<glas_voice::Pickup> {
     if !ctx.pipeline.sources.iter().any(|s| s.own) {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let tz = ctx.tz();
     let mut all = Vec::new();
     let mut own_ids = std::collections::HashSet::new();
-    for r in store.records()? {
+    for r in records {
         let day = r.mention.published_at.with_timezone(&tz).date_naive();
         if day < from || day > to + Duration::days(7) {
             continue;
@@ -99,9 +101,9 @@ pub fn pickups(ctx: &Ctx, store: &Store, from: NaiveDate, to: NaiveDate) -> anyh
         });
     }
     if own_ids.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    Ok(glas_voice::pickups(&all, &own_ids))
+    glas_voice::pickups(&all, &own_ids)
 }
 
 /// A plan file read and checked; topics written as their Russian names

@@ -148,9 +148,9 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     glas_app::voice::open(&ctx)?.import(&rows, "demo", Utc::now())?;
     let monday = week.monday().context("invalid week")?;
     let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
-    let pf = glas_app::voice::plan_fact(&ctx, &store, monday, monday + Duration::days(6), today)?;
+    let pf = glas_app::voice::plan_fact(&ctx, &records, monday, monday + Duration::days(6), today)?;
     crate::plan_cli::print_fact(&pf, &week.to_string());
-    let carried = glas_app::voice::pickups(&ctx, &store, monday, monday + Duration::days(6))?;
+    let carried = glas_app::voice::pickups(&ctx, &records, monday, monday + Duration::days(6));
     crate::plan_cli::print_pickups(&carried, &week.to_string());
     let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n7. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));

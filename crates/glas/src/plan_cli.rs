@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
         PlanCmd::Pickup { week, json } => {
             let (from, to, label) = week_days(ctx, week.as_deref())?;
             let store = ctx.open_store_reader()?;
-            let p = glas_app::voice::pickups(ctx, &store, from, to)?;
+            let p = glas_app::voice::pickups(ctx, &store.records()?, from, to);
             if *json {
                 println!("{}", serde_json::to_string_pretty(&p)?);
             } else {
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
             let (from, to, label) = week_days(ctx, week.as_deref())?;
             let store = ctx.open_store_reader()?;
             let today = Utc::now().with_timezone(&ctx.tz()).date_naive();
-            let pf = glas_app::voice::plan_fact(ctx, &store, from, to, today)?;
+            let pf = glas_app::voice::plan_fact(ctx, &store.records()?, from, to, today)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&pf)?);
             } else {
