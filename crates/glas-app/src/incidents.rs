@@ -28,9 +28,6 @@ fn failpoint(name: &str) {
 /// The log position up to which mentions were offered to the incidents.
 const CURSOR: &str = "log_seq";
 
-/// How many characters of a mention an incident quotes.
-pub const SNIPPET_CHARS: usize = 220;
-
 /// What one round did, and its emails.
 #[derive(Debug, Default)]
 pub struct RoundOutcome {
@@ -51,16 +48,13 @@ pub fn open(ctx: &Ctx) -> anyhow::Result<Option<Incidents>> {
 
 /// A record as incident evidence.
 pub fn evidence(ctx: &Ctx, r: &Record) -> Evidence {
-    let text = match &r.mention.title {
-        Some(t) if !t.is_empty() && !r.mention.text.starts_with(t.as_str()) => format!("{t}. {}", r.mention.text),
-        _ => r.mention.text.clone(),
-    };
+    let text = glas_incidents::titled(r.mention.title.as_deref(), &r.mention.text);
     Evidence {
         id: r.mention.id.clone(),
         published_at: r.mention.published_at.with_timezone(&Utc),
         url: r.mention.url.clone().unwrap_or_default(),
         source: source_name(ctx, r.mention.source.as_deref()),
-        snippet: glas_incidents::snippet(&text, SNIPPET_CHARS),
+        snippet: glas_incidents::snippet(&text, glas_incidents::SNIPPET_CHARS),
     }
 }
 

@@ -711,19 +711,15 @@ impl glas_web::Stages for WorkspaceStages {
             .map_err(|e| format!("{e:#}"))
     }
 
-    fn media_plan(
+    fn own_voice(
         &self,
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
         today: chrono::NaiveDate,
-    ) -> Result<glas_voice::PlanFact, String> {
+    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>), String> {
         let records = self.store.records().map_err(|e| e.to_string())?;
-        crate::voice::plan_fact(&self.ctx, &records, from, to, today).map_err(|e| format!("{e:#}"))
-    }
-
-    fn pickups(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<glas_voice::Pickup>, String> {
-        let records = self.store.records().map_err(|e| e.to_string())?;
-        Ok(crate::voice::pickups(&self.ctx, &records, from, to))
+        let fact = crate::voice::plan_fact(&self.ctx, &records, from, to, today).map_err(|e| format!("{e:#}"))?;
+        Ok((fact, crate::voice::pickups(&self.ctx, &records, from, to)))
     }
 
     fn own_channels(&self) -> Vec<(String, String)> {

@@ -30,10 +30,7 @@ pub fn own_pubs(ctx: &Ctx, records: &[Record], from: NaiveDate, to: NaiveDate) -
         if day < from || day > to {
             continue;
         }
-        let text = match &r.mention.title {
-            Some(t) if !t.is_empty() => format!("{t}. {}", r.mention.text),
-            _ => r.mention.text.clone(),
-        };
+        let text = r.mention.full_text();
         out.push(OwnPub {
             id: r.mention.id.clone(),
             source_id: src.id.clone(),
@@ -85,10 +82,7 @@ pub fn pickups(ctx: &Ctx, records: &[Record], from: NaiveDate, to: NaiveDate) ->
         if own && day <= to {
             own_ids.insert(r.mention.id.clone());
         }
-        let text = match &r.mention.title {
-            Some(t) if !t.is_empty() => format!("{t}. {}", r.mention.text),
-            _ => r.mention.text.clone(),
-        };
+        let text = r.mention.full_text();
         all.push(glas_voice::Published {
             id: r.mention.id.clone(),
             source_id: r.mention.source.clone().unwrap_or_default(),

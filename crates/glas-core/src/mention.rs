@@ -57,6 +57,15 @@ pub struct LineError {
 }
 
 impl Mention {
+    /// The title and the text as one text ("Title. Text"), what enrichment
+    /// reads.
+    pub fn full_text(&self) -> String {
+        match &self.title {
+            Some(t) if !t.is_empty() => format!("{t}. {}", self.text),
+            _ => self.text.clone(),
+        }
+    }
+
     /// Parses one line of the contract's JSON Lines format. `line` is 1-based and
     /// only used in the error.
     pub fn from_line(text: &str, line: usize) -> Result<Mention, LineError> {

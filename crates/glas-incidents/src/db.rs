@@ -352,6 +352,49 @@ fn row_incident(r: &rusqlite::Row) -> rusqlite::Result<Incident> {
     })
 }
 
+/// The incident whose `column` (`id` or `episode`) is `value`.
+fn incident_by(c: &Connection, column: &str, value: &dyn rusqlite::ToSql) -> rusqlite::Result<Option<Incident>> {
+    c.query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE {column} = ?1"), [value], row_incident).optional()
+}
+
+/// An incident's mentions, oldest first.
+fn evidence_of(c: &Connection, id: i64) -> rusqlite::Result<Vec<Evidence>> {
+    let mut st = c.prepare(
+        "SELECT mention, published_at, url, source, snippet FROM incident_mentions \
+         WHERE incident = ?1 ORDER BY published_at, mention",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(Evidence {
+            id: r.get(0)?,
+            published_at: parse_time(&r.get::<_, String>(1)?)?,
+            url: r.get(2)?,
+            source: r.get(3)?,
+            snippet: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The incident (not merged away) holding a mention.
+fn holder_of(c: &Connection, mention: &str) -> rusqlite::Result<Option<i64>> {
+    c.query_row(
+        "SELECT m.incident FROM incident_mentions m JOIN incidents i ON i.id = m.incident \
+         WHERE m.mention = ?1 AND i.merged_into IS NULL LIMIT 1",
+        [mention],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Adds a mention to an incident; false when it held it already.
+fn insert_mention(c: &Connection, id: i64, e: &Evidence) -> rusqlite::Result<bool> {
+    Ok(c.execute(
+        "INSERT OR IGNORE INTO incident_mentions(incident, mention, published_at, url, source, snippet) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, e.id, stamp(e.published_at), e.url, e.source, e.snippet],
+    )? == 1)
+}
+
 /// The incidents of one district.
 pub struct Incidents {
     conn: Mutex<Connection>,
@@ -462,11 +505,7 @@ impl Incidents {
 
     pub fn get(&self, id: i64) -> Result<Option<Incident>> {
         let db = self.db();
-        self.with(|c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"), [id], row_incident)
-                .optional()
-                .map_err(&db)
-        })
+        self.with(|c| incident_by(c, "id", &id).map_err(&db))
     }
 
     pub fn list(&self, filter: &Filter, now: DateTime<Utc>) -> Result<Vec<Incident>> {
@@ -487,26 +526,7 @@ impl Incidents {
 
     pub fn mentions(&self, id: i64) -> Result<Vec<Evidence>> {
         let db = self.db();
-        self.with(|c| {
-            let mut st = c
-                .prepare(
-                    "SELECT mention, published_at, url, source, snippet FROM incident_mentions \
-                     WHERE incident = ?1 ORDER BY published_at, mention",
-                )
-                .map_err(&db)?;
-            let rows = st
-                .query_map([id], |r| {
-                    Ok(Evidence {
-                        id: r.get(0)?,
-                        published_at: parse_time(&r.get::<_, String>(1)?)?,
-                        url: r.get(2)?,
-                        source: r.get(3)?,
-                        snippet: r.get(4)?,
-                    })
-                })
-                .map_err(&db)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(&db)
-        })
+        self.with(|c| evidence_of(c, id).map_err(&db))
     }
 
     /// One incident's history, oldest first; `None`: every incident's.
@@ -537,26 +557,13 @@ impl Incidents {
     /// The incident an alarm episode opened (the signals page's episode id).
     pub fn by_episode(&self, key: &str) -> Result<Option<Incident>> {
         let db = self.db();
-        self.with(|c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE episode = ?1"), [key], row_incident)
-                .optional()
-                .map_err(&db)
-        })
+        self.with(|c| incident_by(c, "episode", &key).map_err(&db))
     }
 
     /// The incident holding a mention, if any.
     pub fn incident_of(&self, mention: &str) -> Result<Option<i64>> {
         let db = self.db();
-        self.with(|c| {
-            c.query_row(
-                "SELECT m.incident FROM incident_mentions m JOIN incidents i ON i.id = m.incident \
-                 WHERE m.mention = ?1 AND i.merged_into IS NULL LIMIT 1",
-                [mention],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&db)
-        })
+        self.with(|c| holder_of(c, mention).map_err(&db))
     }
 
     /// A named position the caller keeps with the incidents (the log
@@ -1104,11 +1111,7 @@ impl Tx<'_> {
     }
 
     fn incident(&self, id: i64) -> Result<Incident> {
-        self.t
-            .query_row(&format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"), [id], row_incident)
-            .optional()
-            .map_err(self.err())?
-            .ok_or(IncidentError::NotFound(id))
+        incident_by(self.t, "id", &id).map_err(self.err())?.ok_or(IncidentError::NotFound(id))
     }
 
     fn incidents(&self, where_: &str, p: impl rusqlite::Params) -> Result<Vec<Incident>> {
@@ -1120,11 +1123,7 @@ impl Tx<'_> {
 
     /// The incident (not merged away) holding a mention.
     fn holder(&self, mention: &str) -> Result<Option<i64>> {
-        self.opt_i64(
-            "SELECT m.incident FROM incident_mentions m JOIN incidents i ON i.id = m.incident \
-             WHERE m.mention = ?1 AND i.merged_into IS NULL LIMIT 1",
-            [mention],
-        )
+        holder_of(self.t, mention).map_err(self.err())
     }
 
     /// Records a public answer (`how`: an own channel's `post`, or a `reply`
@@ -1162,25 +1161,7 @@ impl Tx<'_> {
     }
 
     fn evidence(&self, id: i64) -> Result<Vec<Evidence>> {
-        let mut st = self
-            .t
-            .prepare(
-                "SELECT mention, published_at, url, source, snippet FROM incident_mentions WHERE incident = ?1 \
-                 ORDER BY published_at, mention",
-            )
-            .map_err(self.err())?;
-        let rows = st
-            .query_map([id], |r| {
-                Ok(Evidence {
-                    id: r.get(0)?,
-                    published_at: parse_time(&r.get::<_, String>(1)?)?,
-                    url: r.get(2)?,
-                    source: r.get(3)?,
-                    snippet: r.get(4)?,
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        evidence_of(self.t, id).map_err(self.err())
     }
 
     /// The open incident on a topic and place that a complaint published at
@@ -1288,11 +1269,7 @@ impl Tx<'_> {
         let (topic, place) = (topic.map(str::to_string), place.map(str::to_string));
         let id = self.insert_incident(&topic, &place, severity, &route.service, episode, evidence, now)?;
         for e in evidence {
-            self.exec(
-                "INSERT OR IGNORE INTO incident_mentions(incident, mention, published_at, url, source, snippet) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, e.id, stamp(e.published_at), e.url, e.source, e.snippet],
-            )?;
+            insert_mention(self.t, id, e).map_err(self.err())?;
         }
         let origin = if episode.is_some() { "episode" } else { "manual" };
         let mut data = self.created_data(id, origin)?;
@@ -1307,11 +1284,7 @@ impl Tx<'_> {
     /// Adds a mention; `repeat` marks a complaint that came back after a
     /// resolution.
     fn add_mention(&self, id: i64, e: &Evidence, now: DateTime<Utc>, repeat: bool) -> Result<bool> {
-        let added = self.exec(
-            "INSERT OR IGNORE INTO incident_mentions(incident, mention, published_at, url, source, snippet) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, e.id, stamp(e.published_at), e.url, e.source, e.snippet],
-        )? == 1;
+        let added = insert_mention(self.t, id, e).map_err(self.err())?;
         if added {
             let inc = self.incident(id)?;
             self.exec(

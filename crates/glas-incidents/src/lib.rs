@@ -138,6 +138,18 @@ pub struct Evidence {
     pub snippet: String,
 }
 
+/// How many characters of a mention an incident quotes.
+pub const SNIPPET_CHARS: usize = 220;
+
+/// A mention's title and text as an incident quotes them: the title first
+/// unless the text already begins with it.
+pub fn titled(title: Option<&str>, text: &str) -> String {
+    match title {
+        Some(t) if !t.is_empty() && !text.starts_with(t) => format!("{t}. {text}"),
+        _ => text.to_string(),
+    }
+}
+
 /// The first characters of a text for a card or an email: at most `n`
 /// characters, cut at a word, with an ellipsis when cut.
 pub fn snippet(text: &str, n: usize) -> String {

@@ -212,10 +212,7 @@ impl Analyzer {
 
     /// Enrichment, and the explanation when asked (which costs as much again).
     fn analyze(&self, m: &Mention, source_kind: &str, explain: bool) -> (Enrichment, Explanation) {
-        let full = match &m.title {
-            Some(t) if !t.is_empty() => format!("{t}. {}", m.text),
-            _ => m.text.clone(),
-        };
+        let full = m.full_text();
         let tokens = self.tok.tokens(&full);
         // The complaint and topic model reads the word-level features alone.
         let mut words = FeatureVec::default();

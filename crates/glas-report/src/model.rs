@@ -613,15 +613,6 @@ impl Model {
             .iter()
             .map(|o| {
                 let r = &o.row;
-                let when = if r.from == r.to {
-                    r.from.format("%d.%m").to_string()
-                } else {
-                    format!("{}–{}", r.from.format("%d.%m"), r.to.format("%d.%m"))
-                };
-                let state = match o.state {
-                    State::Late => format!("{} ({} дн.)", o.state.label_ru(), o.late_days),
-                    s => s.label_ru().to_string(),
-                };
                 let mark = match o.state {
                     State::Missing => Mark::Bad,
                     _ => Mark::Plain,
@@ -630,10 +621,10 @@ impl Model {
                     format!("{} {}", p.day.format("%d.%m"), p.text.chars().take(80).collect::<String>())
                 });
                 vec![
-                    Cell::from(when),
+                    Cell::from(r.days_label()),
                     Cell::from(if r.channel.is_empty() { "любой".to_string() } else { r.channel.clone() }),
                     Cell::from(r.subject.clone()),
-                    Cell { text: state, mark },
+                    Cell { text: o.state_ru(), mark },
                     Cell::from(publication),
                 ]
             })

@@ -3,7 +3,7 @@
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
-use crate::model::{MentionRow, Model, SignalRow, TallyRow, change};
+use crate::model::{MentionRow, Model, SignalRow, Table, TallyRow, change};
 
 /// Sheet names, in order.
 pub const SHEETS: [&str; 9] =
@@ -104,18 +104,8 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     if let (Some(summary), Some(t)) = (m.media_plan_summary(), m.media_plan_table()) {
         let ws = sheet(&mut wb, MEDIA_PLAN_SHEET)?;
         ws.write_string(0, 0, summary)?;
-        let mut row = 2;
-        for t in std::iter::once(t).chain(m.pickup_table()) {
-            let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
-            header(ws, row, &names, &head)?;
-            for (i, cells) in t.rows.iter().enumerate() {
-                for (c, cell) in cells.iter().enumerate() {
-                    ws.write_string(row + 1 + i as u32, c as u16, &cell.text)?;
-                }
-            }
-            row += t.rows.len() as u32 + 2;
-        }
-        ws.set_autofit_max_width(400).autofit();
+        let tables: Vec<Table> = std::iter::once(t).chain(m.pickup_table()).collect();
+        stacked(ws, 2, &tables, &head)?;
     }
     if m.incidents.is_some() {
         let ws = sheet(&mut wb, INCIDENTS_SHEET)?;
@@ -124,21 +114,27 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
             ws.write_string(0, 0, summary)?;
             row = 2;
         }
-        for by_topic in [false, true] {
-            if let Some(t) = m.incidents_table(by_topic) {
-                let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
-                header(ws, row, &names, &head)?;
-                for (i, cells) in t.rows.iter().enumerate() {
-                    for (c, cell) in cells.iter().enumerate() {
-                        ws.write_string(row + 1 + i as u32, c as u16, &cell.text)?;
-                    }
-                }
-                row += t.rows.len() as u32 + 2;
-            }
-        }
-        ws.set_autofit_max_width(400).autofit();
+        let tables: Vec<Table> = [false, true].into_iter().filter_map(|by_topic| m.incidents_table(by_topic)).collect();
+        stacked(ws, row, &tables, &head)?;
     }
     wb.save_to_buffer()
+}
+
+/// Tables one under the other from `row`, a blank row between, their cells
+/// as text; the columns fitted.
+fn stacked(ws: &mut Worksheet, mut row: u32, tables: &[Table], head: &Format) -> Result<(), XlsxError> {
+    for t in tables {
+        let names: Vec<&str> = t.header.iter().map(String::as_str).collect();
+        header(ws, row, &names, head)?;
+        for (i, cells) in t.rows.iter().enumerate() {
+            for (c, cell) in cells.iter().enumerate() {
+                ws.write_string(row + 1 + i as u32, c as u16, &cell.text)?;
+            }
+        }
+        row += t.rows.len() as u32 + 2;
+    }
+    ws.set_autofit_max_width(400).autofit();
+    Ok(())
 }
 
 fn sheet<'a>(wb: &'a mut Workbook, name: &str) -> Result<&'a mut Worksheet, XlsxError> {

@@ -64,6 +64,16 @@ pub struct Outcome {
     pub late_days: i64,
 }
 
+impl Outcome {
+    /// What became of the row, in Russian, with the days of a delay.
+    pub fn state_ru(&self) -> String {
+        match self.state {
+            State::Late => format!("{} ({} дн.)", self.state.label_ru(), self.late_days),
+            s => s.label_ru().to_string(),
+        }
+    }
+}
+
 /// The plan of a period against its own publications.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PlanFact {

@@ -39,6 +39,15 @@ pub struct PlanRow {
 }
 
 impl PlanRow {
+    /// Its days as a table shows them: "23.11", or "23.11–25.11".
+    pub fn days_label(&self) -> String {
+        if self.from == self.to {
+            self.from.format("%d.%m").to_string()
+        } else {
+            format!("{}–{}", self.from.format("%d.%m"), self.to.format("%d.%m"))
+        }
+    }
+
     /// Checks a row as a person would be told.
     pub fn check(&self) -> Result<(), String> {
         if self.to < self.from {
@@ -79,6 +88,24 @@ CREATE TABLE IF NOT EXISTS media_plan_reminders (
     sent_at TEXT NOT NULL
 );
 ";
+
+/// Inserts one row, trimmed.
+fn insert(c: &Connection, r: &PlanRow, who: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    c.execute(
+        "INSERT INTO media_plan(day_from, day_to, channel, topic, subject, responsible, added_by, added_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            r.from.to_string(),
+            r.to.to_string(),
+            r.channel.trim(),
+            r.topic.trim(),
+            r.subject.trim(),
+            r.responsible.trim(),
+            who,
+            now.to_rfc3339()
+        ],
+    )
+}
 
 /// The district's media plan.
 pub struct MediaPlan {
@@ -136,20 +163,7 @@ impl MediaPlan {
     pub fn add(&self, r: &PlanRow, who: &str, now: DateTime<Utc>) -> Result<i64, PlanError> {
         r.check().map_err(PlanError::Invalid)?;
         self.with(|c| {
-            c.execute(
-                "INSERT INTO media_plan(day_from, day_to, channel, topic, subject, responsible, added_by, added_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    r.from.to_string(),
-                    r.to.to_string(),
-                    r.channel.trim(),
-                    r.topic.trim(),
-                    r.subject.trim(),
-                    r.responsible.trim(),
-                    who,
-                    now.to_rfc3339()
-                ],
-            )?;
+            insert(c, r, who, now)?;
             Ok(c.last_insert_rowid())
         })
     }
@@ -176,20 +190,7 @@ impl MediaPlan {
                 params![first.to_string(), last.to_string()],
             )?;
             for r in rows {
-                tx.execute(
-                    "INSERT INTO media_plan(day_from, day_to, channel, topic, subject, responsible, added_by, added_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        r.from.to_string(),
-                        r.to.to_string(),
-                        r.channel.trim(),
-                        r.topic.trim(),
-                        r.subject.trim(),
-                        r.responsible.trim(),
-                        who,
-                        now.to_rfc3339()
-                    ],
-                )?;
+                insert(&tx, r, who, now)?;
             }
             tx.commit()?;
             Ok((replaced, rows.len()))

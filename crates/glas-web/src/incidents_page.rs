@@ -706,17 +706,14 @@ async fn create(st: &Arc<AppState>, p: &Principal, f: NewIncident) -> ApiResult<
     let evidence: Vec<Evidence> = mentions
         .iter()
         .map(|m| {
-            let text = match &m.title {
-                Some(t) if !t.is_empty() && !m.text.starts_with(t.as_str()) => format!("{t}. {}", m.text),
-                _ => m.text.clone(),
-            };
+            let text = glas_incidents::titled(m.title.as_deref(), &m.text);
             Evidence {
                 id: m.id.clone(),
                 published_at: DateTime::parse_from_rfc3339(&m.published_at)
                     .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc)),
                 url: m.url.clone().unwrap_or_default(),
                 source: m.source.clone(),
-                snippet: glas_incidents::snippet(&text, 220),
+                snippet: glas_incidents::snippet(&text, glas_incidents::SNIPPET_CHARS),
             }
         })
         .collect();

@@ -67,22 +67,21 @@ async fn plan_view(
     };
     let today = Utc::now().with_timezone(&st.tz).date_naive();
     let channels = stages.own_channels();
-    let fact = tokio::task::spawn_blocking(move || {
-        let fact = stages.media_plan(monday, sunday, today);
-        (fact, stages.pickups(monday, sunday))
-    })
-    .await
-    .unwrap_or_else(|e| (Err(e.to_string()), Ok(Vec::new())));
-    let (fact, pickups) = fact;
+    let voice = tokio::task::spawn_blocking(move || stages.own_voice(monday, sunday, today))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let (fact, pickups) = match voice {
+        Ok((fact, pickups)) => (Ok(fact), pickups),
+        Err(e) => (Err(e), Vec::new()),
+    };
     let mut h = format!("<h1>Медиаплан {label}</h1>");
     message_html(&mut h, message);
-    let prev = week_days(st, &format!("{}", (monday - Duration::days(7)).format("%G-W%V"))).map(|w| w.1);
-    let next = week_days(st, &format!("{}", (monday + Duration::days(7)).format("%G-W%V"))).map(|w| w.1);
+    let prev = (monday - Duration::days(7)).format("%G-W%V");
+    let next = (monday + Duration::days(7)).format("%G-W%V");
     let _ = write!(
         h,
         "<p class=\"pager\"><a href=\"/plan?week={}\">← Предыдущая неделя</a> <a href=\"/plan?week={}\">Следующая →</a></p>",
-        prev.unwrap_or_default(),
-        next.unwrap_or_default()
+        prev, next
     );
     if channels.is_empty() {
         h.push_str(
@@ -116,21 +115,11 @@ async fn plan_view(
                 h.push_str("</tr></thead><tbody>");
                 for o in &pf.outcomes {
                     let r = &o.row;
-                    let when = if r.from == r.to {
-                        r.from.format("%d.%m").to_string()
-                    } else {
-                        format!("{}–{}", r.from.format("%d.%m"), r.to.format("%d.%m"))
-                    };
                     let class = match o.state {
                         Outcome::Published => "good",
                         Outcome::Late => "warn",
                         Outcome::Missing => "bad",
                         Outcome::Upcoming => "",
-                    };
-                    let state = if o.late_days > 0 {
-                        format!("{} ({} дн.)", o.state.label_ru(), o.late_days)
-                    } else {
-                        o.state.label_ru().to_string()
                     };
                     let publication = o.publication.as_ref().map_or(String::new(), |p| {
                         let title: String = p.text.chars().take(80).collect();
@@ -146,7 +135,9 @@ async fn plan_view(
                         "<tr class=\"{class}\"><td>{when}</td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td>{publication}</td>",
                         esc(if r.channel.is_empty() { "любой" } else { &r.channel }),
                         esc(&r.subject),
-                        esc(&r.responsible)
+                        esc(&r.responsible),
+                        when = r.days_label(),
+                        state = o.state_ru(),
                     );
                     if analyst {
                         let _ = write!(
@@ -178,47 +169,41 @@ async fn plan_view(
             }
         }
     }
-    match pickups {
-        Ok(list) if !list.is_empty() => {
-            let carried: Vec<&glas_voice::Pickup> = list.iter().filter(|x| !x.carried.is_empty()).collect();
-            let _ = write!(
-                h,
-                "<h2>Подхват СМИ</h2><p>СМИ подхватили {} из {} публикаций официальных каналов за неделю.</p>",
-                carried.len(),
-                list.len()
-            );
-            if !carried.is_empty() {
-                h.push_str("<ul class=\"plain\">");
-                for x in carried {
-                    let title: String = x.text.chars().take(90).collect();
-                    let who: Vec<String> = x
-                        .carried
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "<a href=\"{}\" rel=\"noreferrer\">{}</a> ({}, через {:.1} ч)",
-                                esc(&c.url),
-                                esc(&c.source_name),
-                                c.how.label_ru(),
-                                c.delay_hours
-                            )
-                        })
-                        .collect();
-                    let _ = write!(
-                        h,
-                        "<li>{} <a href=\"{}\" rel=\"noreferrer\">{}</a>: {}</li>",
-                        x.published_at.with_timezone(&st.tz).format("%d.%m"),
-                        esc(&x.url),
-                        esc(&title),
-                        who.join("; ")
-                    );
-                }
-                h.push_str("</ul>");
+    if !pickups.is_empty() {
+        let carried: Vec<&glas_voice::Pickup> = pickups.iter().filter(|x| !x.carried.is_empty()).collect();
+        let _ = write!(
+            h,
+            "<h2>Подхват СМИ</h2><p>СМИ подхватили {} из {} публикаций официальных каналов за неделю.</p>",
+            carried.len(),
+            pickups.len()
+        );
+        if !carried.is_empty() {
+            h.push_str("<ul class=\"plain\">");
+            for x in carried {
+                let title: String = x.text.chars().take(90).collect();
+                let who: Vec<String> = x
+                    .carried
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "<a href=\"{}\" rel=\"noreferrer\">{}</a> ({}, через {:.1} ч)",
+                            esc(&c.url),
+                            esc(&c.source_name),
+                            c.how.label_ru(),
+                            c.delay_hours
+                        )
+                    })
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<li>{} <a href=\"{}\" rel=\"noreferrer\">{}</a>: {}</li>",
+                    x.published_at.with_timezone(&st.tz).format("%d.%m"),
+                    esc(&x.url),
+                    esc(&title),
+                    who.join("; ")
+                );
             }
-        }
-        Ok(_) => {}
-        Err(e) => {
-            let _ = write!(h, "<p class=\"error\">Подхват СМИ не посчитан: {}</p>", esc(&e));
+            h.push_str("</ul>");
         }
     }
     if p.role >= Role::Analyst {

@@ -27,18 +27,15 @@ pub trait Stages: Send + Sync {
     /// Writes the weekly report of an ISO week ("2026-W48") to
     /// `DATA/reports/`.
     fn weekly_report(&self, week: &str) -> Result<(), String>;
-    /// The media plan of `[from, to]` against the own channels, as of `today`.
-    fn media_plan(
+    /// The media plan of `[from, to]` against the own channels, as of
+    /// `today`, and how the media carried the own publications of those days.
+    fn own_voice(
         &self,
         _from: chrono::NaiveDate,
         _to: chrono::NaiveDate,
         _today: chrono::NaiveDate,
-    ) -> Result<glas_voice::PlanFact, String> {
+    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>), String> {
         Err("медиаплан недоступен: сервер запущен без конфигурации".into())
-    }
-    /// How the media carried the own publications of `[from, to]`.
-    fn pickups(&self, _from: chrono::NaiveDate, _to: chrono::NaiveDate) -> Result<Vec<glas_voice::Pickup>, String> {
-        Ok(Vec::new())
     }
     /// The own channels (`own = true` sources) as (id, name).
     fn own_channels(&self) -> Vec<(String, String)> {
