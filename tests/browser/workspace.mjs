@@ -273,6 +273,22 @@ try {
     await page.waitForURL(/\/incidents\/2$/);
     await page.getByRole('cell', { name: 'Дорожная служба', exact: true }).waitFor();
   });
+  await step('media plan: the week against fact, a row added', async () => {
+    await page.getByRole('link', { name: 'Медиаплан' }).click();
+    await page.getByRole('heading', { name: /^Медиаплан \d{4}-W\d{2}$/ }).waitFor();
+    await page.goto(base + '/plan?week=2026-W48');
+    await page.getByText('вышло с опозданием (1 дн.)').waitFor();
+    check((await page.locator('table.plan tr.bad').count()) === 2, 'two missing items not marked');
+    await page.getByRole('heading', { name: 'Подхват СМИ' }).waitFor();
+    await screenshots(page, 'plan', 'Вышло вне плана');
+    await page.getByLabel('С', { exact: true }).fill('2026-11-28');
+    await page.getByLabel('Канал').selectOption('adm-levokumsky');
+    await page.getByLabel('Материал').fill('Анонс ярмарки выходного дня');
+    await page.getByLabel('Ответственный').fill('Пресс-служба');
+    await page.getByRole('button', { name: 'Добавить' }).click();
+    await page.waitForURL(/\/plan\?week=2026-W48$/);
+    await page.getByRole('cell', { name: 'Анонс ярмарки выходного дня' }).waitFor();
+  });
   await step('logout', async () => {
     await page.getByRole('button', { name: 'Выйти' }).click();
     await page.waitForURL(/\/login/);

@@ -102,14 +102,14 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
     let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 21, "every step ran: {steps:?}");
+    assert_eq!(steps.len(), 22, "every step ran: {steps:?}");
 
     // Every screen at both widths, with something on it: not a blank page
     // (the script checked each one's own text was visible and that the page
     // was no wider than the window; the login page inks about 0.6 %).
     let files: Vec<PathBuf> =
         report["screenshots"].as_array().unwrap().iter().map(|f| PathBuf::from(f.as_str().unwrap())).collect();
-    assert_eq!(files.len(), 28, "14 screens × 2 widths: {files:?}");
+    assert_eq!(files.len(), 30, "15 screens × 2 widths: {files:?}");
     for f in &files {
         let (share, _, width) = ink(f);
         let want = if f.to_str().unwrap().ends_with("-390.png") { 390 } else { 1280 };
