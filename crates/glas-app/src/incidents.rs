@@ -66,7 +66,7 @@ fn source_name(ctx: &Ctx, id: Option<&str>) -> String {
 }
 
 fn is_own(ctx: &Ctx, r: &Record) -> bool {
-    r.mention.source.as_deref().and_then(|id| ctx.pipeline.source(id)).is_some_and(|s| s.own)
+    crate::voice::voice_of(ctx, r) != crate::voice::Voice::Resident
 }
 
 /// The alarm episodes among `signals` (a `tension` or `emerging` episode
@@ -183,18 +183,15 @@ pub fn offer(
     now: DateTime<Utc>,
     round: &mut Round,
 ) -> anyhow::Result<()> {
-    let official = ctx.pipeline.incidents.as_ref().map(|i| i.official_accounts.as_slice()).unwrap_or_default();
     for r in records {
+        let voice = crate::voice::voice_of(ctx, r);
         // A reply of the administration's account under a resident's post.
-        let parent = r.mention.extra.get("reply_to").and_then(|v| v.as_str());
-        if let Some(parent) = parent
-            && r.mention.author.as_ref().is_some_and(|a| official.contains(a))
-        {
+        if let crate::voice::Voice::OfficialReply(parent) = voice {
             let e = evidence(ctx, r);
             round.answered_publicly.extend(inc.public_reply(parent, &e, now)?);
             continue;
         }
-        if is_own(ctx, r) {
+        if voice == crate::voice::Voice::OwnPost {
             let e = evidence(ctx, r);
             round.answered_publicly.extend(inc.public_post(&e, &r.enrichment.topics, &r.enrichment.places, now)?);
             continue;

@@ -245,6 +245,7 @@ pub async fn crawl_sources(
         batch.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut groups: Vec<Vec<Record>> = Vec::new();
         let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>)> = Vec::new();
+        let mut captured: Vec<(String, Vec<glas_crawl::Snapshot>, Option<i64>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
         while let Some((order, src, old_cp, result)) = batch.pop() {
             let mut s = SourceSummary {
@@ -271,6 +272,9 @@ pub async fn crawl_sources(
                     }
                     if !out.partial_failures.is_empty() {
                         s.status = "partial";
+                    }
+                    if !out.snapshots.is_empty() || out.audience.is_some() {
+                        captured.push((src.id.clone(), out.snapshots, out.audience));
                     }
                     groups.push(enricher.enrich(out.mentions, &src.kind, src.place.as_deref()));
                     let cp = Checkpoint {
@@ -299,6 +303,7 @@ pub async fn crawl_sources(
             }
         }
         let stats = store.append_groups(groups)?;
+        record_engagement(ctx, &captured, now);
         let mut saved = Vec::with_capacity(done.len());
         for (order, mut s, mut cp, group) in done {
             if let Some(st) = group.map(|g| stats[g]) {
@@ -315,6 +320,25 @@ pub async fn crawl_sources(
     }
     summaries.sort_by_key(|(order, _)| *order);
     Ok(summaries.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Stores the own channels' engagement captures of a crawl round. A failure
+/// costs one point of the time series, never a mention: it is logged and the
+/// round goes on.
+fn record_engagement(ctx: &Ctx, captured: &[(String, Vec<glas_crawl::Snapshot>, Option<i64>)], at: DateTime<Utc>) {
+    if captured.is_empty() {
+        return;
+    }
+    let result = crate::voice::open(ctx).and_then(|db| {
+        for (source, snaps, audience) in captured {
+            let caps: Vec<_> = snaps.iter().map(|s| (s.id.clone(), s.published_at, s.engagement.clone())).collect();
+            db.record_engagement(source, at, &caps, *audience)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "cannot store the own channels' engagement of this round");
+    }
 }
 
 /// Mentions a crawl result brings to a commit batch.
@@ -716,10 +740,11 @@ impl glas_web::Stages for WorkspaceStages {
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
         today: chrono::NaiveDate,
-    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>), String> {
+    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>, glas_report::OwnVoice), String> {
         let records = self.store.records().map_err(|e| e.to_string())?;
         let fact = crate::voice::plan_fact(&self.ctx, &records, from, to, today).map_err(|e| format!("{e:#}"))?;
-        Ok((fact, crate::voice::pickups(&self.ctx, &records, from, to)))
+        let own = crate::voice::week(&self.ctx, &records, from).map_err(|e| format!("{e:#}"))?;
+        Ok((fact, crate::voice::pickups(&self.ctx, &records, from, to), own))
     }
 
     fn own_channels(&self) -> Vec<(String, String)> {
@@ -778,6 +803,11 @@ pub fn weekly_report(
     let events = glas_analytics::events::Events::from_records(records, tz);
     let signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, start - Duration::days(1), end, tz);
     let week_start = week.monday().context("invalid week")?;
+    let own_voice = if ctx.pipeline.sources.iter().any(|s| s.own) {
+        Some(crate::voice::week(ctx, records, week_start)?)
+    } else {
+        None
+    };
     let model = glas_report::Weekly {
         dashboard,
         district: &ctx.pipeline.district,
@@ -790,6 +820,7 @@ pub fn weekly_report(
         incidents: incident_week(ctx, start, end)?.as_ref(),
         media_plan: media_plan_week(ctx, records, week)?.as_ref(),
         pickups: &crate::voice::pickups(ctx, records, week_start, week_start + Duration::days(6)),
+        own_voice: own_voice.as_ref(),
     }
     .model();
     let dir = ctx.data_dir.join("reports");

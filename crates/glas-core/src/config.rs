@@ -22,7 +22,7 @@ pub const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("rss", &["full_text"]),
     ("html", &["link_selector", "title_selector", "date_selector", "text_selector", "max_articles"]),
     ("telegram", &["max_pages"]),
-    ("vk", &["owner_id", "domain", "comments", "token_env", "max_pages"]),
+    ("vk", &["owner_id", "domain", "comments", "token_env", "token_file", "max_pages"]),
     ("jsonl", &[]),
 ];
 
@@ -116,6 +116,8 @@ pub struct Pipeline {
     pub incidents: Option<IncidentSettings>,
     /// `[media_plan]`: how the plan is held against the own channels.
     pub media_plan: MediaPlanSettings,
+    /// `[image]`: the administration's image index.
+    pub image: ImageSettings,
 }
 
 /// `[media_plan]`.
@@ -130,6 +132,62 @@ pub struct MediaPlanSettings {
 impl Default for MediaPlanSettings {
     fn default() -> Self {
         MediaPlanSettings { grace_days: 2, remind_to: Vec::new() }
+    }
+}
+
+/// `[image]`: whose image the index measures and how each mention weighs.
+/// A mention's value is
+/// `source weight × tone × role × (quote if the subject is quoted)`,
+/// the tone being +1 (positive), `neutral` or −1 (negative) towards the
+/// subjects; a week's index is the sum over its mentions (the
+/// administration's own publications and replies not counted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSettings {
+    /// Watchlist names whose image is measured; by default every `official`
+    /// and every organization whose name begins with "Администрац".
+    pub subjects: Vec<String>,
+    /// Source weights: media (feeds and sites, or anything with a headline),
+    /// social posts, comments.
+    pub media: f64,
+    pub social: f64,
+    pub comment: f64,
+    /// Role weights: the subject is the main one (named in the headline or
+    /// first sentence, or in half the sentences), or mentioned in passing.
+    pub main: f64,
+    pub secondary: f64,
+    /// Multiplier when a subject speaks in the text (direct speech).
+    pub quote: f64,
+    /// The tone value of a neutral mention (being mentioned at all counts a little).
+    pub neutral: f64,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings {
+            subjects: Vec::new(),
+            media: 1.0,
+            social: 0.5,
+            comment: 0.25,
+            main: 1.0,
+            secondary: 0.5,
+            quote: 1.5,
+            neutral: 0.2,
+        }
+    }
+}
+
+impl ImageSettings {
+    /// The subjects to measure: the configured ones, or the default choice
+    /// from the watchlist.
+    pub fn subjects_in(&self, watchlist: &[Watch]) -> Vec<String> {
+        if !self.subjects.is_empty() {
+            return self.subjects.clone();
+        }
+        watchlist
+            .iter()
+            .filter(|w| w.kind == "official" || w.name.to_lowercase().starts_with("администрац"))
+            .map(|w| w.name.clone())
+            .collect()
     }
 }
 
@@ -342,6 +400,9 @@ pub struct VkOptions {
     pub comments: bool,
     /// Environment variable holding the access token.
     pub token_env: String,
+    /// Or a file holding it (a secrets file readable only by the service),
+    /// which wins over `token_env`.
+    pub token_file: Option<PathBuf>,
     /// Pages of 100 posts to walk back on the first crawl.
     pub max_pages: u32,
 }
@@ -695,6 +756,7 @@ impl Pipeline {
                 "incidents",
                 "routing",
                 "media_plan",
+                "image",
             ],
         );
 
@@ -838,6 +900,7 @@ impl Pipeline {
                         domain,
                         comments: r.boolean(t, "comments").unwrap_or(false),
                         token_env: r.string(t, "token_env", false).unwrap_or_else(|| "GLAS_VK_TOKEN".into()),
+                        token_file: r.string(t, "token_file", false).map(|f| r.resolve(&f)),
                         max_pages: r.integer(t, "max_pages", 1..=1000).map_or(5, |n| n as u32),
                     })
                 }
@@ -1181,6 +1244,44 @@ impl Pipeline {
             }
         };
 
+        let image = match r.table(root, "image") {
+            None => ImageSettings::default(),
+            Some(t) => {
+                let weights = ["media", "social", "comment", "main", "secondary", "quote", "neutral"];
+                let mut keys = vec!["subjects"];
+                keys.extend(weights);
+                r.known_keys(t, "image", &keys);
+                let mut s =
+                    ImageSettings { subjects: r.strings(t, "subjects").unwrap_or_default(), ..Default::default() };
+                for name in &s.subjects {
+                    if !watchlist.iter().any(|w| &w.name == name) {
+                        let span = r.value_span(t, "subjects");
+                        r.error(span, format!("image subject {name:?} is not a [[watchlist]] name"));
+                    }
+                }
+                for key in weights {
+                    let Some(v) = r.value(t, key) else { continue };
+                    let span = v.span().unwrap_or(0..0);
+                    match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                        Some(f) if f.is_finite() && (0.0..=100.0).contains(&f) => {
+                            let slot = match key {
+                                "media" => &mut s.media,
+                                "social" => &mut s.social,
+                                "comment" => &mut s.comment,
+                                "main" => &mut s.main,
+                                "secondary" => &mut s.secondary,
+                                "quote" => &mut s.quote,
+                                _ => &mut s.neutral,
+                            };
+                            *slot = f;
+                        }
+                        _ => r.error(span, format!("`{key}` must be a number from 0 to 100")),
+                    }
+                }
+                s
+            }
+        };
+
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
@@ -1200,6 +1301,7 @@ impl Pipeline {
             report,
             incidents,
             media_plan,
+            image,
         })
     }
 
@@ -1797,6 +1899,27 @@ variants = ["водоканал"]
         assert!(errs.contains("4:8") && errs.contains("lowercase latin"), "{errs}");
         assert!(errs.contains("can never match"), "{errs}");
         assert!(errs.contains("not one of: official, organization"), "{errs}");
+    }
+
+    #[test]
+    fn image_weights_and_subjects() {
+        let watch = "[[watchlist]]\nname = \"Глава округа\"\nkind = \"official\"\n\
+[[watchlist]]\nname = \"Администрация округа\"\n[[watchlist]]\nname = \"Водоканал\"\n";
+        let p = parse(&format!("[storage]\ndata_dir = \"d\"\n{watch}")).unwrap();
+        assert_eq!(p.image, ImageSettings::default());
+        assert_eq!(p.image.subjects_in(&p.watchlist), ["Глава округа", "Администрация округа"]);
+        let p = parse(&format!("[storage]\ndata_dir = \"d\"\n{watch}[image]\nsubjects = [\"Водоканал\"]\nquote = 2\nneutral = 0\n"))
+            .unwrap();
+        assert_eq!(p.image.subjects_in(&p.watchlist), ["Водоканал"]);
+        assert_eq!((p.image.quote, p.image.neutral, p.image.media), (2.0, 0.0, 1.0));
+        let errs = parse(&format!(
+            "[storage]\ndata_dir = \"d\"\n{watch}[image]\nsubjects = [\"Мэр\"]\nmedia = -1\nweight = 3\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(errs.contains("image subject \"Мэр\" is not a [[watchlist]] name"), "{errs}");
+        assert!(errs.contains("`media` must be a number from 0 to 100"), "{errs}");
+        assert!(errs.contains("weight"), "an unknown key: {errs}");
     }
 
     #[test]

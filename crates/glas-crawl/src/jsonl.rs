@@ -24,7 +24,7 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint) -> Result<CrawlOutput, 
         .into_iter()
         .map(|e| ctx.error(&src.url, Stage::Parse, format!("line {}: {}", e.line, e.reason)))
         .collect();
-    Ok(CrawlOutput { mentions, checkpoint, not_modified: false, fetched: 1, partial_failures })
+    Ok(CrawlOutput { mentions, checkpoint, fetched: 1, partial_failures, ..Default::default() })
 }
 
 /// Parses mention lines; blank lines are ignored, bad ones returned as errors.

@@ -79,6 +79,38 @@ pub struct CrawlOutput {
     /// Parts that failed while the source as a whole worked (one article page
     /// of a listing, the comments of one post).
     pub partial_failures: Vec<CrawlError>,
+    /// Own sources only: the engagement of every recent post seen on this
+    /// crawl, new or already stored, so its figures become a time series.
+    pub snapshots: Vec<Snapshot>,
+    /// Own sources only: the channel's subscribers or the community's members,
+    /// when the page or the API shows them.
+    pub audience: Option<i64>,
+}
+
+/// A post's engagement as one crawl saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The mention id of the post.
+    pub id: String,
+    pub published_at: chrono::DateTime<chrono::FixedOffset>,
+    pub engagement: glas_core::Engagement,
+}
+
+impl Snapshot {
+    fn of(m: &Mention) -> Snapshot {
+        Snapshot { id: m.id.clone(), published_at: m.published_at, engagement: m.engagement.clone() }
+    }
+}
+
+/// How far back an own channel's posts are re-read at each crawl: past the
+/// 72 hours the engagement figures are reported at.
+pub const TRACK_HOURS: i64 = 96;
+
+impl SourceCtx<'_> {
+    /// Whether a post published at `at` is still followed (own sources only).
+    pub(crate) fn tracks(&self, at: chrono::DateTime<chrono::FixedOffset>) -> bool {
+        self.source.own && self.now.signed_duration_since(at) <= chrono::Duration::hours(TRACK_HOURS)
+    }
 }
 
 impl CrawlOutput {

@@ -18,9 +18,14 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, max_pages: u32) -> Resu
     let last_seen: u64 = cp.cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
     let Some(first) = ctx.fetch_changed(&src.url, cp).await? else { return Ok(CrawlOutput::unchanged(cp)) };
     let mut out = CrawlOutput { checkpoint: first.checkpoint(cp), fetched: 1, ..Default::default() };
-    let mut page = parse(&first.text(), ctx).map_err(|reason| ctx.error(&src.url, Stage::Parse, reason))?;
+    let first_text = first.text();
+    let mut page = parse(&first_text, ctx).map_err(|reason| ctx.error(&src.url, Stage::Parse, reason))?;
+    if src.own {
+        out.audience = subscribers(&first_text);
+    }
     let mut oldest_seen = u64::MAX;
     loop {
+        out.snapshots.extend(page.iter().filter(|m| ctx.tracks(m.published_at)).map(crate::Snapshot::of));
         let ids: Vec<u64> = page.iter().filter_map(|m| post_number(&m.id)).collect();
         let Some(&oldest) = ids.iter().min() else { break };
         out.mentions.extend(page.into_iter().filter(|m| post_number(&m.id).is_some_and(|n| n > last_seen)));
@@ -40,6 +45,8 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, max_pages: u32) -> Resu
     }
     out.mentions.sort_by_key(|m| post_number(&m.id));
     out.mentions.dedup_by(|a, b| a.id == b.id);
+    out.snapshots.sort_by(|a, b| a.id.cmp(&b.id));
+    out.snapshots.dedup_by(|a, b| a.id == b.id);
     let newest = out.mentions.iter().filter_map(|m| post_number(&m.id)).max().unwrap_or(0).max(last_seen);
     out.checkpoint.cursor = (newest > 0).then(|| newest.to_string());
     Ok(out)
@@ -144,6 +151,19 @@ pub fn parse(html: &str, ctx: &SourceCtx<'_>) -> Result<Vec<Mention>, String> {
     Ok(out)
 }
 
+/// The channel's subscribers from the page's header counters.
+fn subscribers(html: &str) -> Option<i64> {
+    let doc = Html::parse_document(html);
+    let value = sel(".counter_value");
+    let kind = sel(".counter_type");
+    doc.select(&sel(".tgme_channel_info_counter")).find_map(|c| {
+        let k = c.select(&kind).next().map(element_text)?;
+        (k.starts_with("subscriber") || k.starts_with("подписч"))
+            .then(|| c.select(&value).next().and_then(|v| parse_count(&element_text(v))))
+            .flatten()
+    })
+}
+
 /// "37.2K" → 37200, "1.1M" → 1100000, "815" → 815.
 fn parse_count(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -190,6 +210,9 @@ mod tests {
 
         let author = parse_fixture(include_str!("../../../fixtures/telegram_preview/message_with_from_author.html"));
         assert!(author[0].author.is_some());
+
+        assert_eq!(subscribers(include_str!("../../../fixtures/telegram_preview/full.html")), Some(109_000));
+        assert_eq!(subscribers(include_str!("../../../fixtures/telegram_preview/message_text.html")), None);
     }
 
     #[test]

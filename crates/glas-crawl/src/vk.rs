@@ -3,9 +3,13 @@
 //! `wall.get` pages of 100 posts, newest first, until the newest post of the
 //! previous crawl (the cursor) or `max_pages`; with `comments = true`, the
 //! comments of each new post that has some (`wall.getComments`). Each post
-//! carries likes, reposts, views and comments counts. The access token comes
-//! from the environment (`token_env`, default `GLAS_VK_TOKEN`) and never
-//! appears in errors or logs. API errors are reported by code: rate limits are
+//! carries likes, reposts, views and comments counts. An own source (the
+//! administration's community) is read further back, over the last
+//! [`crate::TRACK_HOURS`]: its recent posts' figures are taken again at every
+//! crawl, their new comments collected, and the community's members counted
+//! (`groups.getById`). The access token comes from `token_file` or the
+//! environment (`token_env`, default `GLAS_VK_TOKEN`) and never appears in
+//! errors or logs. API errors are reported by code: rate limits are
 //! retried with backoff, an invalid token or denied access fail the source with
 //! the reason.
 
@@ -64,9 +68,17 @@ struct Post {
 
 pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &VkOptions) -> Result<CrawlOutput, CrawlError> {
     let src = ctx.source;
-    let token = std::env::var(&opts.token_env).ok().filter(|t| !t.is_empty()).ok_or_else(|| {
-        ctx.error(&src.url, Stage::Config, format!("VK access token missing: set {}", opts.token_env))
-    })?;
+    let token = match &opts.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| ctx.error(&src.url, Stage::Config, format!("cannot read token_file {}: {e}", f.display())))?
+            .trim()
+            .to_string(),
+        None => std::env::var(&opts.token_env).unwrap_or_default(),
+    };
+    if token.is_empty() {
+        let wher = opts.token_file.as_ref().map_or(opts.token_env.clone(), |f| f.display().to_string());
+        return Err(ctx.error(&src.url, Stage::Config, format!("VK access token missing: set {wher}")));
+    }
     let wall = match (opts.owner_id, &opts.domain) {
         (Some(id), _) => format!("owner_id={id}"),
         (None, Some(d)) => format!("domain={d}"),
@@ -75,19 +87,48 @@ pub async fn crawl(ctx: &SourceCtx<'_>, cp: &Checkpoint, opts: &VkOptions) -> Re
     let last_seen: i64 = cp.cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
     let mut out = CrawlOutput { checkpoint: cp.clone(), ..Default::default() };
     let mut posts: Vec<Post> = Vec::new();
+    // Own sources: posts already stored but still followed.
+    let mut followed: Vec<Post> = Vec::new();
     for page in 0..opts.max_pages {
         let query = format!("{wall}&count={PAGE}&offset={}", page * PAGE);
         let items: Items = call(ctx, &token, "wall.get", &query, &mut out).await?;
         let n = items.items.len();
-        let reached_seen = items.items.iter().any(|p| p.is_pinned != Some(1) && p.id <= last_seen);
-        posts.extend(items.items.into_iter().filter(|p| p.id > last_seen));
-        if reached_seen || n < PAGE as usize {
+        let regular = || items.items.iter().filter(|p| p.is_pinned != Some(1));
+        let reached_seen = regular().any(|p| p.id <= last_seen);
+        let past_window = !src.own || regular().any(|p| !ctx.tracks(stamp(ctx, p.date)));
+        for p in items.items {
+            if p.id > last_seen {
+                posts.push(p);
+            } else if ctx.tracks(stamp(ctx, p.date)) {
+                followed.push(p);
+            }
+        }
+        if (reached_seen && past_window) || n < PAGE as usize {
             break;
         }
     }
-    for p in &posts {
-        let owner = p.owner_id.or(opts.owner_id).unwrap_or(0);
-        out.mentions.push(post_mention(ctx, owner, p));
+    let owner_of = |p: &Post| p.owner_id.or(opts.owner_id).unwrap_or(0);
+    for p in posts.iter().chain(&followed) {
+        let m = post_mention(ctx, owner_of(p), p);
+        if ctx.tracks(m.published_at) {
+            out.snapshots.push(crate::Snapshot::of(&m));
+        }
+    }
+    if src.own
+        && let Some(group) = posts.iter().chain(&followed).map(owner_of).find(|o| *o < 0)
+    {
+        let query = format!("group_id={}&fields=members_count", -group);
+        match call::<serde_json::Value>(ctx, &token, "groups.getById", &query, &mut out).await {
+            Ok(v) => out.audience = members(&v),
+            Err(e) => out.partial_failures.push(e),
+        }
+    }
+    let fresh = posts.len();
+    for (i, p) in posts.iter().chain(&followed).enumerate() {
+        let owner = owner_of(p);
+        if i < fresh {
+            out.mentions.push(post_mention(ctx, owner, p));
+        }
         if opts.comments && p.comments.as_ref().is_some_and(|c| c.count > 0) {
             let query = format!("owner_id={owner}&post_id={}&count=100&sort=asc", p.id);
             match call::<Items>(ctx, &token, "wall.getComments", &query, &mut out).await {
@@ -143,6 +184,13 @@ async fn call<T: for<'de> Deserialize<'de>>(
             }
         }
     }
+}
+
+/// `members_count` of `groups.getById`'s answer: `{"groups": [...]}` since
+/// API 5.139, a bare array before.
+fn members(v: &serde_json::Value) -> Option<i64> {
+    let groups = v.get("groups").unwrap_or(v);
+    groups.as_array()?.first()?.get("members_count")?.as_i64()
 }
 
 fn describe(e: &ApiError) -> String {

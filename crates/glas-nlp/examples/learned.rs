@@ -10,6 +10,7 @@
 //! - `GLAS_BASELINE=1`: measure the shipped analyzer as it is, no training;
 //! - `GLAS_MISSES=roads:healthcare`: list the test appeals of one code that
 //!   were given another, with the rule or model behind every topic;
+//! - `GLAS_TONE=1`: the tone towards entities on RuSentNE (`glas_nlp::stance`);
 //! - `GLAS_GENRES=1`: how many calm news sentences the sentiment model calls
 //!   negative when read as posts and as media.
 
@@ -21,6 +22,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(
         args.next().unwrap_or_else(|| std::env::temp_dir().join("glas-learned.bin").display().to_string()),
     );
+    if std::env::var_os("GLAS_TONE").is_some() {
+        // The tone towards entities (glas_nlp::stance) on RuSentNE.
+        let r = glas_nlp::stance::evaluate(&glas_nlp::Analyzer::builtin(), &datasets)?;
+        for (w, s) in &r.selection {
+            println!("selection {w}: {} rows, accuracy {:.3}, macro-F1 {:.3}", s.rows, s.accuracy, s.macro_f1);
+        }
+        let v = &r.validation;
+        let whole = &r.validation_sentence;
+        println!(
+            "validation ±{} words: {} rows, accuracy {:.3}, macro-F1 {:.3}, F1 neg/neu/pos {:.3}/{:.3}/{:.3}",
+            glas_nlp::stance::WINDOW,
+            v.rows,
+            v.accuracy,
+            v.macro_f1,
+            v.f1[0],
+            v.f1[1],
+            v.f1[2]
+        );
+        println!("validation whole sentence: accuracy {:.3}, macro-F1 {:.3}", whole.accuracy, whole.macro_f1);
+        return Ok(());
+    }
     if std::env::var_os("GLAS_BASELINE").is_some() {
         // The shipped analyzer as it is, for a before/after comparison.
         report(&glas_nlp::Analyzer::builtin(), &datasets)?;

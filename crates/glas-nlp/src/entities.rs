@@ -47,20 +47,30 @@ impl Watchlist {
 
     /// Canonical names of the watched people and organizations a text names.
     pub fn find(&self, tokens: &[Token]) -> Vec<String> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                e.forms.iter().any(|(stems, proper)| {
-                    if *proper {
-                        name_occurrences(tokens, stems).any(|i| tokens[i].capitalized)
-                    } else {
-                        find_all(tokens, stems).next().is_some()
-                    }
-                })
-            })
-            .map(|e| e.name.clone())
-            .collect()
+        self.entries.iter().filter(|e| occurrences(e, tokens).next().is_some()).map(|e| e.name.clone()).collect()
     }
+
+    /// Token ranges `[from, to)` where the entries named `names` occur.
+    pub fn spans(&self, tokens: &[Token], names: &[String]) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> =
+            self.entries.iter().filter(|e| names.contains(&e.name)).flat_map(|e| occurrences(e, tokens)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// Where an entry's forms occur in `tokens`, as token ranges.
+fn occurrences<'a>(e: &'a Entry, tokens: &'a [Token]) -> impl Iterator<Item = (usize, usize)> + 'a {
+    e.forms.iter().flat_map(move |(stems, proper)| {
+        let n = stems.len();
+        let starts: Vec<usize> = if *proper {
+            name_occurrences(tokens, stems).filter(|&i| tokens[i].capitalized).collect()
+        } else {
+            find_all(tokens, stems).collect()
+        };
+        starts.into_iter().map(move |i| (i, i + n))
+    })
 }
 
 #[cfg(test)]

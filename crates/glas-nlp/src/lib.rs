@@ -39,6 +39,7 @@ pub mod neardup;
 pub mod places;
 pub mod public;
 pub mod sentiment;
+pub mod stance;
 pub mod text;
 pub mod topics;
 

@@ -20,6 +20,7 @@ pub enum Section {
     Sources,
     Incidents,
     MediaPlan,
+    OwnVoice,
 }
 
 impl Section {
@@ -38,6 +39,7 @@ impl Section {
             Section::Sources => "Работа источников",
             Section::Incidents => "Обратная связь: инциденты",
             Section::MediaPlan => "Медиаплан: план и факт",
+            Section::OwnVoice => "Официальные каналы: отклик жителей и имидж",
         }
     }
 
@@ -55,6 +57,7 @@ impl Section {
             Section::Sources => "Источники не заданы.",
             Section::Incidents => "Инцидентов за неделю не было.",
             Section::MediaPlan => "На неделю в медиаплане ничего нет.",
+            Section::OwnVoice => "Официальные каналы за неделю ничего не опубликовали.",
         }
     }
 }

@@ -59,6 +59,7 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
     for &section in &m.sections {
         if (section == Section::Incidents && m.incidents.is_none())
             || (section == Section::MediaPlan && m.media_plan.is_none())
+            || (section == Section::OwnVoice && m.own_voice.is_none())
         {
             continue;
         }
@@ -129,6 +130,20 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                 }
                 if let Some(t) = m.pickup_table() {
                     table(&mut h, &t);
+                }
+            }
+            Section::OwnVoice => {
+                let blocks = m.own_voice_blocks();
+                if blocks.is_empty() {
+                    h.push_str(&empty);
+                }
+                for b in &blocks {
+                    match b {
+                        crate::model::Block::Para(p) => {
+                            let _ = writeln!(h, "<p>{}</p>", esc(p));
+                        }
+                        crate::model::Block::Table(t, _) => table(&mut h, t),
+                    }
                 }
             }
             Section::TopNegative => mentions(&mut h, &empty, &m.top_negative),

@@ -97,6 +97,21 @@ pub struct Weekly<'a> {
     pub media_plan: Option<&'a glas_voice::PlanFact>,
     /// How the media carried the week's own publications.
     pub pickups: &'a [glas_voice::Pickup],
+    /// How the own publications were received, the pages' health and the
+    /// image index (none: no own channel; the section is left out).
+    pub own_voice: Option<&'a OwnVoice>,
+}
+
+/// The own voice's week: receptions, the official pages, the image index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnVoice {
+    /// The week's own publications, newest first.
+    pub received: Vec<glas_voice::Received>,
+    pub pages: Vec<glas_voice::PageHealth>,
+    /// The image index of the report's week and the weeks before, oldest first.
+    pub image: Vec<glas_voice::image::ImageWeek>,
+    /// The week's mentions that moved the index most.
+    pub movers: Vec<glas_voice::image::Scored>,
 }
 
 /// The incidents' key figures of the report's week and the week before,

@@ -113,6 +113,7 @@ pub struct Model {
     pub incidents: Option<crate::IncidentWeek>,
     pub media_plan: Option<glas_voice::PlanFact>,
     pub pickups: Vec<glas_voice::Pickup>,
+    pub own_voice: Option<crate::OwnVoice>,
     pub footnote: String,
 }
 
@@ -368,6 +369,7 @@ impl Weekly<'_> {
             incidents: self.incidents.cloned(),
             media_plan: self.media_plan.cloned(),
             pickups: self.pickups.to_vec(),
+            own_voice: self.own_voice.cloned(),
             footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
                 .into(),
         }
@@ -669,4 +671,208 @@ pub fn signal_table(rows: &[SignalRow]) -> Table {
         })
         .collect();
     Table::new(&["Когда", "Уровень", "Тема", "Где", "Что выросло", "Статус"], rows)
+}
+
+/// A piece of a section, in reading order, as every format shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Para(String),
+    /// A table and its column widths (shares of the PDF's line).
+    Table(Table, &'static [f32]),
+}
+
+fn count(e: Option<&glas_core::Engagement>, f: fn(&glas_core::Engagement) -> Option<i64>) -> String {
+    e.and_then(f).map_or("—".into(), |n| n.to_string())
+}
+
+fn signed(x: f64) -> String {
+    if x.abs() < 0.05 { "0".into() } else { format!("{}{:.1}", if x > 0.0 { "+" } else { "−" }, x.abs()) }
+}
+
+impl Model {
+    /// The own voice section (see [`own_voice_blocks`]).
+    pub fn own_voice_blocks(&self) -> Vec<Block> {
+        self.own_voice.as_ref().map(own_voice_blocks).unwrap_or_default()
+    }
+}
+
+/// The own voice of a week as paragraphs and tables: receptions, unanswered
+/// questions, the pages' health, the image index and its movers. The report
+/// and the workspace's «Медиаплан» page both show these.
+pub fn own_voice_blocks(v: &crate::OwnVoice) -> Vec<Block> {
+    {
+        let mut out = Vec::new();
+        if !v.received.is_empty() {
+            let comments: usize = v.received.iter().map(|r| r.reaction.comments).sum();
+            let negative: usize = v.received.iter().map(|r| r.reaction.negative).sum();
+            let questions: usize = v.received.iter().map(|r| r.reaction.questions).sum();
+            let unanswered: usize = v.received.iter().map(|r| r.reaction.unanswered.len()).sum();
+            out.push(Block::Para(format!(
+                "Официальные каналы опубликовали за неделю: {}. Комментариев жителей под ними: {comments}, из них негативных — {negative}; вопросов — {questions}, без ответа осталось — {unanswered}.",
+                v.received.len()
+            )));
+            let rows = v
+                .received
+                .iter()
+                .map(|r| {
+                    let f = &r.figures;
+                    let views = format!(
+                        "{} / {} / {}",
+                        count(f.day.as_ref(), |e| e.views),
+                        count(f.three_days.as_ref(), |e| e.views),
+                        count(f.latest.as_ref(), |e| e.views)
+                    );
+                    let reactions = format!(
+                        "{} / {}",
+                        count(f.latest.as_ref(), |e| e.likes),
+                        count(f.latest.as_ref(), |e| e.shares)
+                    );
+                    let c = &r.reaction;
+                    let people = if c.comments == 0 {
+                        "—".to_string()
+                    } else {
+                        format!("{} ({}); жалоб {}, вопросов {}", c.comments, c.mood_ru(), c.complaints, c.questions)
+                    };
+                    vec![
+                        Cell::from(r.published_at.format("%d.%m %H:%M").to_string()),
+                        Cell::from(r.source_name.clone()),
+                        Cell::from(r.text.chars().take(90).collect::<String>()),
+                        Cell::from(views),
+                        Cell::from(reactions),
+                        Cell { text: people, mark: if c.negative * 2 > c.comments { Mark::Bad } else { Mark::Plain } },
+                    ]
+                })
+                .collect();
+            out.push(Block::Table(
+                Table::new(
+                    &[
+                        "Когда",
+                        "Канал",
+                        "Публикация",
+                        "Просмотры 24 ч / 72 ч / сейчас",
+                        "Лайки / репосты",
+                        "Комментарии жителей",
+                    ],
+                    rows,
+                ),
+                &[0.1, 0.13, 0.32, 0.15, 0.1, 0.2],
+            ));
+            let open: Vec<Vec<Cell>> = v
+                .received
+                .iter()
+                .flat_map(|r| r.reaction.unanswered.iter().map(move |q| (r, q)))
+                .map(|(r, q)| {
+                    vec![
+                        Cell::from(q.at.format("%d.%m %H:%M").to_string()),
+                        Cell { text: q.text.chars().take(160).collect(), mark: Mark::Bad },
+                        Cell::from(r.text.chars().take(60).collect::<String>()),
+                    ]
+                })
+                .collect();
+            if !open.is_empty() {
+                out.push(Block::Para("Вопросы жителей, оставшиеся без официального ответа:".into()));
+                out.push(Block::Table(Table::new(&["Когда", "Вопрос", "Под публикацией"], open), &[0.14, 0.56, 0.3]));
+            }
+        }
+        if !v.pages.is_empty() {
+            let rows = v
+                .pages
+                .iter()
+                .map(|p| {
+                    let gap = Cell {
+                        text: format!("{:.1} дн.", p.longest_gap_days),
+                        mark: if p.longest_gap_days > 3.0 { Mark::Bad } else { Mark::Plain },
+                    };
+                    vec![
+                        Cell::from(p.name.clone()),
+                        Cell::from(format!("{} (по плану {})", p.posts, p.planned)),
+                        gap,
+                        Cell::from(p.audience.map_or("—".into(), |a| a.to_string())),
+                        Cell::from(p.engagement_per_100.map_or("—".into(), |e| format!("{e:.2}"))),
+                        Cell::from(p.answered_ru()),
+                    ]
+                })
+                .collect();
+            out.push(Block::Para("Официальные страницы:".into()));
+            out.push(Block::Table(
+                Table::new(
+                    &[
+                        "Страница",
+                        "Публикаций",
+                        "Самый долгий перерыв",
+                        "Подписчиков",
+                        "Реакций на публикацию на 100 подписчиков",
+                        "Ответили на вопросы",
+                    ],
+                    rows,
+                ),
+                &[0.22, 0.16, 0.14, 0.12, 0.2, 0.16],
+            ));
+        }
+        if let Some(this) = v.image.last() {
+            let before = v.image.len().checked_sub(2).map(|i| &v.image[i]);
+            let mut s = format!(
+                "Имидж-индекс администрации за неделю: {} ({} упоминаний: позитивных {}, негативных {})",
+                signed(this.index),
+                this.mentions,
+                this.positive,
+                this.negative
+            );
+            if let Some(b) = before {
+                s.push_str(&format!("; неделей раньше {}", signed(b.index)));
+            }
+            s.push_str(". Индекс — сумма по упоминаниям: вес источника × тон к администрации (+1, нейтральный — малый плюс, −1) × роль в тексте × прямая речь.");
+            out.push(Block::Para(s));
+            let weeks: Vec<Vec<Cell>> = v
+                .image
+                .iter()
+                .map(|w| {
+                    let mut topics: Vec<(&String, &f64)> = w.by_topic.iter().collect();
+                    topics.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+                    let top: Vec<String> = topics
+                        .iter()
+                        .take(3)
+                        .map(|(t, x)| format!("{} {}", glas_core::config::topic_name(t), signed(**x)))
+                        .collect();
+                    vec![
+                        Cell::from(format!("с {}", w.monday.format("%d.%m"))),
+                        Cell { text: signed(w.index), mark: if w.index < 0.0 { Mark::Bad } else { Mark::Plain } },
+                        Cell::from(w.mentions.to_string()),
+                        Cell::from(top.join("; ")),
+                    ]
+                })
+                .collect();
+            out.push(Block::Table(
+                Table::new(&["Неделя", "Индекс", "Упоминаний", "Темы, сильнее всего повлиявшие"], weeks),
+                &[0.16, 0.12, 0.14, 0.58],
+            ));
+            if !v.movers.is_empty() {
+                out.push(Block::Para("Публикации, сильнее всего изменившие индекс:".into()));
+                let rows = v
+                    .movers
+                    .iter()
+                    .map(|m| {
+                        let how = format!(
+                            "{}, {}{}",
+                            m.class.label_ru(),
+                            if m.main { "главный герой" } else { "упомянута" },
+                            if m.quoted { ", прямая речь" } else { "" }
+                        );
+                        vec![
+                            Cell::from(m.published_at.format("%d.%m").to_string()),
+                            Cell::from(m.source_name.clone()),
+                            Cell::from(m.text.chars().take(110).collect::<String>()),
+                            Cell::from(how),
+                            Cell { text: signed(m.value), mark: if m.value < 0.0 { Mark::Bad } else { Mark::Plain } },
+                        ]
+                    })
+                    .collect();
+                out.push(Block::Table(
+                    Table::new(&["Когда", "Источник", "Публикация", "Как", "Вклад"], rows),
+                    &[0.08, 0.16, 0.46, 0.2, 0.1],
+                ));
+            }
+        }
+        out
+    }
 }

@@ -251,6 +251,7 @@ fn layout(m: &Model) -> Flow {
     for &section in &m.sections {
         if (section == Section::Incidents && m.incidents.is_none())
             || (section == Section::MediaPlan && m.media_plan.is_none())
+            || (section == Section::OwnVoice && m.own_voice.is_none())
         {
             continue;
         }
@@ -349,6 +350,19 @@ fn layout(m: &Model) -> Flow {
                 }
                 if let Some(t) = m.pickup_table() {
                     f.table(&t, &[0.1, 0.4, 0.35, 0.15]);
+                }
+            }
+            Section::OwnVoice => {
+                f.heading(section.heading(), 60.0);
+                let blocks = m.own_voice_blocks();
+                if blocks.is_empty() {
+                    f.para(empty, 10.0, false, BLACK, 0.0);
+                }
+                for b in &blocks {
+                    match b {
+                        crate::model::Block::Para(p) => f.para(p, 10.0, false, BLACK, 0.0),
+                        crate::model::Block::Table(t, w) => f.table(t, w),
+                    }
                 }
             }
             Section::Sources => {

@@ -16,6 +16,8 @@ pub const INCIDENTS_SHEET: &str = "Инциденты";
 
 /// The sheet the week's media plan adds when it has planned items.
 pub const MEDIA_PLAN_SHEET: &str = "Медиаплан";
+/// The sheet of the own channels' reception, the pages and the image index.
+pub const OWN_VOICE_SHEET: &str = "Отклик и имидж";
 
 pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
@@ -106,6 +108,23 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
         ws.write_string(0, 0, summary)?;
         let tables: Vec<Table> = std::iter::once(t).chain(m.pickup_table()).collect();
         stacked(ws, 2, &tables, &head)?;
+    }
+    let blocks = m.own_voice_blocks();
+    if !blocks.is_empty() {
+        let ws = sheet(&mut wb, OWN_VOICE_SHEET)?;
+        let mut row = 0u32;
+        for b in &blocks {
+            match b {
+                crate::model::Block::Para(p) => {
+                    ws.write_string(row, 0, p)?;
+                    row += 2;
+                }
+                crate::model::Block::Table(t, _) => {
+                    stacked(ws, row, std::slice::from_ref(t), &head)?;
+                    row += t.rows.len() as u32 + 2;
+                }
+            }
+        }
     }
     if m.incidents.is_some() {
         let ws = sheet(&mut wb, INCIDENTS_SHEET)?;

@@ -87,6 +87,23 @@ CREATE TABLE IF NOT EXISTS media_plan_reminders (
     plan INTEGER PRIMARY KEY,
     sent_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS engagement (
+    mention TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    at TEXT NOT NULL,
+    views INTEGER,
+    likes INTEGER,
+    comments INTEGER,
+    shares INTEGER,
+    PRIMARY KEY (mention, at)
+);
+CREATE TABLE IF NOT EXISTS audience (
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    members INTEGER NOT NULL,
+    PRIMARY KEY (source, at)
+);
 ";
 
 /// Inserts one row, trimmed.
@@ -107,7 +124,9 @@ fn insert(c: &Connection, r: &PlanRow, who: &str, now: DateTime<Utc>) -> rusqlit
     )
 }
 
-/// The district's media plan.
+/// The own voice's tables in the workspace database: the media plan, its
+/// reminders, and the engagement captures of the own channels (see
+/// `engagement.rs`).
 pub struct MediaPlan {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -142,7 +161,7 @@ impl MediaPlan {
         Ok(MediaPlan { conn: Mutex::new(conn), path })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, PlanError> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, PlanError> {
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut c).map_err(|source| PlanError::Db { path: self.path.display().to_string(), source })
     }

@@ -1,6 +1,9 @@
 //! `/plan`: the media plan of a week against what the administration's own
 //! channels published — each planned item published, late, missing or still
-//! to come, with its publication; what was published without a plan. Anyone
+//! to come, with its publication; what was published without a plan; how the
+//! media picked the publications up and how residents received them (the
+//! weekly report's own voice tables: engagement, comments, unanswered
+//! questions, the pages' health, the image index and what moved it). Anyone
 //! reads it; analysts add and remove rows (a whole plan is imported with
 //! `glas plan import`).
 
@@ -70,9 +73,9 @@ async fn plan_view(
     let voice = tokio::task::spawn_blocking(move || stages.own_voice(monday, sunday, today))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-    let (fact, pickups) = match voice {
-        Ok((fact, pickups)) => (Ok(fact), pickups),
-        Err(e) => (Err(e), Vec::new()),
+    let (fact, pickups, own) = match voice {
+        Ok((fact, pickups, own)) => (Ok(fact), pickups, own),
+        Err(e) => (Err(e), Vec::new(), Default::default()),
     };
     let mut h = format!("<h1>Медиаплан {label}</h1>");
     message_html(&mut h, message);
@@ -204,6 +207,33 @@ async fn plan_view(
                 );
             }
             h.push_str("</ul>");
+        }
+    }
+    let blocks = glas_report::model::own_voice_blocks(&own);
+    if !blocks.is_empty() {
+        h.push_str("<h2 id=\"reaction\">Отклик жителей и имидж</h2>");
+        for b in &blocks {
+            match b {
+                glas_report::model::Block::Para(text) => {
+                    let _ = write!(h, "<p>{}</p>", esc(text));
+                }
+                glas_report::model::Block::Table(t, _) => {
+                    h.push_str("<table class=\"plan\"><thead><tr>");
+                    for c in &t.header {
+                        let _ = write!(h, "<th>{}</th>", esc(c));
+                    }
+                    h.push_str("</tr></thead><tbody>");
+                    for row in &t.rows {
+                        let bad = row.iter().any(|c| c.mark == glas_report::model::Mark::Bad);
+                        h.push_str(if bad { "<tr class=\"bad\">" } else { "<tr>" });
+                        for c in row {
+                            let _ = write!(h, "<td>{}</td>", esc(&c.text));
+                        }
+                        h.push_str("</tr>");
+                    }
+                    h.push_str("</tbody></table>");
+                }
+            }
         }
     }
     if p.role >= Role::Analyst {

@@ -28,13 +28,14 @@ pub trait Stages: Send + Sync {
     /// `DATA/reports/`.
     fn weekly_report(&self, week: &str) -> Result<(), String>;
     /// The media plan of `[from, to]` against the own channels, as of
-    /// `today`, and how the media carried the own publications of those days.
+    /// `today`, how the media carried the own publications of those days, and
+    /// how they were received (with the image index of the week from `from`).
     fn own_voice(
         &self,
         _from: chrono::NaiveDate,
         _to: chrono::NaiveDate,
         _today: chrono::NaiveDate,
-    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>), String> {
+    ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>, glas_report::OwnVoice), String> {
         Err("медиаплан недоступен: сервер запущен без конфигурации".into())
     }
     /// The own channels (`own = true` sources) as (id, name).

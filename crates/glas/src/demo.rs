@@ -143,7 +143,10 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
 
     let week = glas_report::IsoWeek::of(newest.with_timezone(&ctx.tz()).date_naive());
     let plan_file = fixtures.join("demo/media-plan.csv");
-    println!("\n6. media plan {week} ({}) against the administration's own channel", display(&plan_file));
+    println!(
+        "\n6. own voice {week}: the media plan ({}) against the own channels, pickup by the media, residents' reaction, image",
+        display(&plan_file)
+    );
     let rows = glas_app::voice::read_plan_file(&ctx, &plan_file)?;
     glas_app::voice::open(&ctx)?.import(&rows, "demo", Utc::now())?;
     let monday = week.monday().context("invalid week")?;
@@ -152,6 +155,8 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::plan_cli::print_fact(&pf, &week.to_string());
     let carried = glas_app::voice::pickups(&ctx, &records, monday, monday + Duration::days(6));
     crate::plan_cli::print_pickups(&carried, &week.to_string());
+    let voice = glas_app::voice::week(&ctx, &records, monday)?;
+    crate::plan_cli::print_voice(&voice, &week.to_string());
     let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n7. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));
 

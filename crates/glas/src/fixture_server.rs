@@ -11,7 +11,7 @@
 //!   round that lasts long enough to be interrupted).
 //! - `/_misbehave/retry-after`: `429 Too Many Requests` with `Retry-After: 1`
 //!   to the first request, then the administration's feed.
-//! - `/vk/method/wall.get`, `/vk/method/wall.getComments`: answers like the VK
+//! - `/vk/method/wall.get`, `wall.getComments`, `groups.getById`: answers like the VK
 //!   API from `fixtures/vk/`, with its error objects (see [`vk_api`]).
 //! - [`FixtureServer::silent`]: another listener that accepts connections and
 //!   never answers.
@@ -159,7 +159,8 @@ async fn retry_after(State(st): State<AppState>) -> Response {
 
 /// The VK API's answer shapes: `{"response": ...}` or `{"error": {...}}`.
 /// Walls are `fixtures/vk/wall{owner_id}.json` (`{"items": [...]}`, newest
-/// first), comments `fixtures/vk/comments{owner_id}_{post_id}.json`. A wrong
+/// first), comments `fixtures/vk/comments{owner_id}_{post_id}.json`;
+/// `groups.getById` gives the wall file's `members_count`. A wrong
 /// token gets error 5, owner -666 error 15 (access denied), and owner -101 one
 /// error 6 (rate limit) before its wall; `domain=velichaevka_vk` is wall -102.
 async fn vk_api(
@@ -185,6 +186,14 @@ async fn vk_api(
     }
     if owner == "-101" && st.vk_rate_hits.fetch_add(1, Ordering::SeqCst) == 0 {
         return error(6, "Too many requests per second");
+    }
+    if method == "groups.getById" {
+        // Members as a community's page shows them: `members_count` of its wall file.
+        let id = q.get("group_id").cloned().unwrap_or_default();
+        let wall = tokio::fs::read_to_string(st.dir.join(format!("vk/wall-{id}.json"))).await.unwrap_or_default();
+        let members = serde_json::from_str::<serde_json::Value>(&wall).ok().and_then(|w| w["members_count"].as_i64());
+        return axum::Json(serde_json::json!({"response": {"groups": [{"id": id.parse::<i64>().unwrap_or(0), "members_count": members}], "profiles": []}}))
+            .into_response();
     }
     let file = match method.as_str() {
         "wall.get" => format!("vk/wall{owner}.json"),

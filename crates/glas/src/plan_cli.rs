@@ -37,6 +37,15 @@ pub enum PlanCmd {
         #[arg(long)]
         json: bool,
     },
+    /// How the own publications of a week were received (engagement at 24
+    /// and 72 hours, residents' comments, questions left unanswered), the
+    /// official pages' health and the image index.
+    Voice {
+        #[arg(long)]
+        week: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn week_days(ctx: &Ctx, week: Option<&str>) -> anyhow::Result<(NaiveDate, NaiveDate, String)> {
@@ -95,6 +104,22 @@ pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
                 print_pickups(&p, &label);
             }
         }
+        PlanCmd::Voice { week, json } => {
+            let (from, _, label) = week_days(ctx, week.as_deref())?;
+            let store = ctx.open_store_reader()?;
+            let v = glas_app::voice::week(ctx, &store.records()?, from)?;
+            if *json {
+                let out = serde_json::json!({
+                    "received": v.received,
+                    "pages": v.pages,
+                    "image": v.image,
+                    "movers": v.movers,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print_voice(&v, &label);
+            }
+        }
         PlanCmd::Fact { week, json } => {
             let (from, to, label) = week_days(ctx, week.as_deref())?;
             let store = ctx.open_store_reader()?;
@@ -130,6 +155,51 @@ pub fn print_fact(pf: &glas_voice::PlanFact, label: &str) {
     for p in &pf.unplanned {
         let title: String = p.text.chars().take(70).collect();
         println!("  {} вне плана: {title} ({})", p.day.format("%d.%m"), p.source_name);
+    }
+}
+
+pub fn print_voice(v: &glas_report::OwnVoice, label: &str) {
+    let n = |x: Option<i64>| x.map_or("—".to_string(), |x| x.to_string());
+    println!("Отклик на официальные публикации {label}: {}", v.received.len());
+    for r in &v.received {
+        let f = &r.figures;
+        let c = &r.reaction;
+        println!(
+            "  {} {} ({}): просмотры 24 ч {} / 72 ч {} / сейчас {}; комментариев жителей {} ({}), вопросов {}, без ответа {}",
+            r.published_at.format("%d.%m %H:%M"),
+            r.text.chars().take(50).collect::<String>(),
+            r.source_name,
+            n(f.day.as_ref().and_then(|e| e.views)),
+            n(f.three_days.as_ref().and_then(|e| e.views)),
+            n(f.latest.as_ref().and_then(|e| e.views)),
+            c.comments,
+            c.mood_ru(),
+            c.questions,
+            c.unanswered.len()
+        );
+        for q in &c.unanswered {
+            println!("      без ответа: {}", q.text);
+        }
+    }
+    for p in &v.pages {
+        println!(
+            "  страница «{}»: публикаций {} (по плану {}), самый долгий перерыв {:.1} дн., подписчиков {}, ответили на вопросы {}",
+            p.name,
+            p.posts,
+            p.planned,
+            p.longest_gap_days,
+            n(p.audience),
+            p.answered_ru()
+        );
+    }
+    if let Some(w) = v.image.last() {
+        println!(
+            "Имидж-индекс {label}: {:+.1} ({} упоминаний: позитивных {}, негативных {})",
+            w.index, w.mentions, w.positive, w.negative
+        );
+        for m in &v.movers {
+            println!("  {:+.2} {} {}", m.value, m.source_name, m.text.chars().take(70).collect::<String>());
+        }
     }
 }
 

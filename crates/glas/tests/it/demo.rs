@@ -9,19 +9,28 @@ fn demo_crawls_analyses_alerts_and_reports() {
     let out = glas(&["demo", "--data", data.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains("6 sources · "), "{text}");
+    assert!(text.contains("7 sources · "), "{text}");
     assert!(text.contains("· 0 failed"), "{text}");
     assert!(text.contains("водоснабжение, Величаевское"), "{text}");
     assert!(text.contains("ВЫСОКИЙ (усиление): водоснабжение, Величаевское"), "{text}");
     // As live: the opening, then two escalations, each once.
     assert!(text.contains("alerts: 3 sent, 0 already sent earlier, 0 failed"), "{text}");
     assert!(text.contains("НИЗКИЙ: водоснабжение, Величаевское"), "{text}");
+    // The own voice: the residents' comments under the administration's
+    // announcements in its VK community, and the questions left unanswered.
+    assert!(
+        text.contains("Уважаемые жители Величаевского! Из-за порыва на во (Администрация округа ВКонтакте): просмотры 24 ч — / 72 ч — / сейчас 3400; комментариев жителей 6 (скорее негативная), вопросов 4, без ответа 2"),
+        "{text}"
+    );
+    assert!(text.contains("без ответа: А компенсацию за дни без воды сделают?"), "{text}");
+    assert!(text.contains("страница «Администрация округа ВКонтакте»: публикаций 3"), "{text}");
+    assert!(text.contains("Имидж-индекс 2026-W48: "), "{text}");
 
     // The water outage is one incident for the water utility, answered by
     // the administration's own post, with its reaction time.
     assert!(text.contains("№1 Водоснабжение — Величаевское — Водоканал"), "{text}");
     assert!(
-        text.contains("answered publicly 23.11 11:40 (https://levokumsky.example/news/2026/11/23/n127): reaction time 4.6 h from the first complaint, in time"),
+        text.contains("answered publicly 23.11 09:22 (https://vk.com/wall-200_303): reaction time 2.3 h from the first complaint, in time"),
         "{text}"
     );
     let incidents = glas(&["--data", data.to_str().unwrap(), "incidents", "--json"]);
@@ -64,7 +73,7 @@ fn demo_crawls_analyses_alerts_and_reports() {
     let out = glas(&["replay", "--input", month.to_str().unwrap(), "--out", replayed_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("replayed 440 mentions") && stderr(&out).contains("steps of 15m"),
+        stderr(&out).contains("replayed 460 mentions") && stderr(&out).contains("steps of 15m"),
         "{}",
         stderr(&out)
     );
@@ -87,7 +96,7 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert_eq!(replayed.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["low", "medium", "high"]);
 
     // Saved searches: the first round's matches are a digest each.
-    assert!(text.contains("saved search \"Вода в Величаевском\": 37 new · outbox"), "{text}");
+    assert!(text.contains("saved search \"Вода в Величаевском\": 40 new · outbox"), "{text}");
     assert!(report.contains("Сохранённые поиски") && report.contains("Жалобы на дороги"));
 
     // Deterministic: a second run (the demo starts afresh) prints the same,

@@ -16,4 +16,5 @@ mod search;
 mod service;
 mod signals;
 mod smtp;
+mod voice;
 mod workspace;

@@ -130,6 +130,23 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
         let sheet = wb.worksheet_range(glas_report::xlsx::MEDIA_PLAN_SHEET).unwrap();
         let cells: Vec<String> = sheet.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
         assert!(cells.iter().any(|c| c == "не вышло") && cells.iter().any(|c| c.contains("котельных")), "{cells:?}");
+        // The own voice: residents' comments under the VK announcements,
+        // the question nobody answered, the image index.
+        let sheet = wb.worksheet_range(glas_report::xlsx::OWN_VOICE_SHEET).unwrap();
+        let cells: Vec<String> = sheet.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
+        for want in
+            ["Сколько примерно по времени ремонт? Детей купать нечем.", "Администрация округа ВКонтакте", "5400"]
+        {
+            assert!(cells.iter().any(|c| c == want), "XLSX lacks {want:?}: {cells:?}");
+        }
+        assert!(cells.iter().any(|c| c.starts_with("Имидж-индекс администрации за неделю")), "{cells:?}");
+    }
+    assert!(html.contains("Официальные каналы: отклик жителей и имидж"), "the own voice section");
+    assert!(html.contains("Комментариев жителей под ними: 12"), "{html}");
+    assert!(html.contains("Детей купать нечем"), "an unanswered question");
+    for want in ["отклик жителей", "Официальные страницы", "купать нечем", "Имидж-индекс"]
+    {
+        assert!(pdf_text.contains(want), "PDF lacks {want:?}:\n{pdf_text}");
     }
 
     // The workspace's page: the head reads it; an analyst adds a row, with
@@ -153,6 +170,9 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
         "news/2026/11/23/n127",
         "Подхват СМИ",
         "Вестник Левокумья</a> (перепечатка, через 1.2 ч)",
+        "Отклик жителей и имидж",
+        "Детей купать нечем",
+        "Имидж-индекс администрации за неделю",
     ] {
         assert!(page.body.contains(want), "{want}: {}", page.body);
     }

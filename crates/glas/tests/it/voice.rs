@@ -1,0 +1,143 @@
+//! The administration's own VK community followed over time through the
+//! `glas` binary, against the VK API stand-in on 127.0.0.1: each crawl
+//! captures its recent posts' figures again (the engagement time series),
+//! collects comments that came under posts already stored, counts the
+//! community's members; the residents' comments are counted, their
+//! unanswered questions listed, and none of them is taken for an official
+//! publication.
+
+use std::path::Path;
+use std::process::Command;
+
+use glas::fixture_server::{FixtureServer, VK_TEST_TOKEN};
+
+use crate::support::*;
+
+fn post(id: i64, date: i64, text: &str, views: i64, likes: i64, comments: usize) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "owner_id": -300, "from_id": -300, "date": date, "text": text,
+        "views": {"count": views}, "likes": {"count": likes}, "reposts": {"count": 1},
+        "comments": {"count": comments}
+    })
+}
+
+fn comment(id: i64, from: i64, date: i64, text: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "from_id": from, "date": date, "text": text})
+}
+
+fn write(path: &Path, v: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
+}
+
+fn crawl(pipeline: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["crawl", "--once", "--json", "--pipeline"])
+        .arg(pipeline)
+        .env_remove("GLAS_VK_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+}
+
+fn voice(pipeline: &Path, week: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["plan", "voice", "--json", "--week", week, "--pipeline"])
+        .arg(pipeline)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn an_own_community_is_followed_crawl_after_crawl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("fixtures");
+    std::fs::create_dir_all(fixtures.join("vk")).unwrap();
+    // Both posts a day old, so the first crawl's capture is the 24-hour figure.
+    let now = chrono::Utc::now();
+    let day_ago = (now - chrono::Duration::hours(24)).timestamp();
+    let wall = fixtures.join("vk/wall-300.json");
+    let comments = fixtures.join("vk/comments-300_41.json");
+    let announcement = "Уважаемые жители! Завтра с 9 до 15 часов отключение электроэнергии на улице Мира.";
+    write(
+        &wall,
+        &serde_json::json!({"members_count": 2500, "items": [
+            post(42, day_ago + 60, "Глава округа провёл приём граждан.", 800, 12, 0),
+            post(41, day_ago, announcement, 1000, 10, 3),
+        ]}),
+    );
+    let mut thread = vec![
+        comment(1, 777001, day_ago + 600, "А дом 15 тоже отключат?"),
+        comment(2, -300, day_ago + 1200, "Да, весь нечётный порядок улицы."),
+        comment(3, 777002, day_ago + 1800, "Опять без света, в прошлый раз обещали, что последний."),
+    ];
+    write(&comments, &serde_json::json!({"items": thread}));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(FixtureServer::start(&fixtures)).unwrap();
+    let token = tmp.path().join("vk-token");
+    std::fs::write(&token, format!("{VK_TEST_TOKEN}\n")).unwrap();
+    let pipeline = tmp.path().join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[storage]\ndata_dir = \"data\"\n[crawl]\ndelay = \"0s\"\n\n[[sources]]\nid = \"adm-vk\"\nname = \"Администрация ВКонтакте\"\n\
+type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_file = \"vk-token\"\nallow_private = true\nown = true\n\n\
+[[watchlist]]\nname = \"Глава округа\"\nkind = \"official\"\nvariants = [\"глава округа\"]\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let week = glas_report::IsoWeek::of(
+        chrono::DateTime::from_timestamp(day_ago, 0).unwrap().with_timezone(&chrono_tz::Europe::Moscow).date_naive(),
+    )
+    .to_string();
+
+    crawl(&pipeline);
+    let v = voice(&pipeline, &week);
+    let received = v["received"].as_array().unwrap();
+    assert_eq!(received.len(), 2, "two publications; the comments are not publications: {v}");
+    let first = received.iter().find(|r| r["id"] == "vk:wall-300_41").unwrap();
+    assert_eq!(first["figures"]["captures"], 1);
+    assert_eq!(first["figures"]["day"]["views"], 1000, "captured 24 hours after publication: {first}");
+    assert!(first["figures"]["three_days"].is_null());
+    let r = &first["reaction"];
+    assert_eq!((r["comments"].as_u64(), r["replies"].as_u64(), r["questions"].as_u64()), (Some(2), Some(1), Some(1)));
+    assert!(r["unanswered"].as_array().unwrap().is_empty(), "answered by the community: {r}");
+    let page = &v["pages"][0];
+    assert_eq!(page["audience"], 2500);
+    assert_eq!(page["questions"], 1);
+    assert_eq!(page["answered"], 1);
+
+    // Later: the figures grew, a resident asked a question under the post
+    // already stored, and the community grew.
+    write(
+        &wall,
+        &serde_json::json!({"members_count": 2600, "items": [
+            post(42, day_ago + 60, "Глава округа провёл приём граждан.", 950, 15, 0),
+            post(41, day_ago, announcement, 1400, 16, 4),
+        ]}),
+    );
+    thread.push(comment(4, 777003, day_ago + 3600, "А компенсацию за испорченные продукты кто-нибудь выплатит?"));
+    write(&comments, &serde_json::json!({"items": thread}));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    crawl(&pipeline);
+    let v = voice(&pipeline, &week);
+    let first = v["received"].as_array().unwrap().iter().find(|r| r["id"] == "vk:wall-300_41").unwrap().clone();
+    assert_eq!(first["figures"]["captures"], 2, "{first}");
+    assert_eq!(first["figures"]["latest"]["views"], 1400);
+    assert_eq!(first["figures"]["latest"]["likes"], 16);
+    let r = &first["reaction"];
+    assert_eq!(r["comments"], 3, "the new comment under a stored post was collected: {r}");
+    let unanswered: Vec<&str> =
+        r["unanswered"].as_array().unwrap().iter().map(|q| q["text"].as_str().unwrap()).collect();
+    assert_eq!(unanswered, ["А компенсацию за испорченные продукты кто-нибудь выплатит?"]);
+    // The members counted nearest the week's end: the latest count while the
+    // week runs, the first after it once it is over.
+    let today = now.with_timezone(&chrono_tz::Europe::Moscow).date_naive();
+    let running = glas_report::IsoWeek::of(today).to_string() == week;
+    assert_eq!(v["pages"][0]["audience"], if running { 2600 } else { 2500 });
+    assert_eq!(v["pages"][0]["answered"], 1);
+    assert_eq!(v["pages"][0]["questions"], 2);
+}
