@@ -280,6 +280,10 @@ try {
     await page.getByText('вышло с опозданием (1 дн.)').waitFor();
     check((await page.locator('table.plan tr.bad').count()) === 2, 'two missing items not marked');
     await page.getByRole('heading', { name: 'Подхват СМИ' }).waitFor();
+    // How residents received the week's own publications, and the image.
+    await page.getByRole('heading', { name: 'Отклик жителей и имидж' }).waitFor();
+    await page.getByRole('cell', { name: 'Сколько примерно по времени ремонт? Детей купать нечем.' }).waitFor();
+    await page.getByText(/^Имидж-индекс администрации за неделю/).waitFor();
     await screenshots(page, 'plan', 'Вышло вне плана');
     await page.getByLabel('С', { exact: true }).fill('2026-11-28');
     await page.getByLabel('Канал').selectOption('adm-levokumsky');

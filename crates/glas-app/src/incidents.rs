@@ -159,7 +159,7 @@ pub async fn round(
         }
     }
     fresh.sort_by_key(|r| r.mention.published_at);
-    offer(ctx, &inc, &fresh, now, &mut out.round)?;
+    offer(ctx, &inc, &fresh, records, now, &mut out.round)?;
     if newest > cursor {
         inc.set_cursor(CURSOR, &newest.to_string())?;
     }
@@ -175,16 +175,40 @@ pub async fn round(
 /// posts, and its accounts' replies under residents' posts
 /// (`official_accounts`), may answer open incidents publicly; residents'
 /// complaints join open incidents of their topic and place, or reopen
-/// resolved ones.
+/// resolved ones. A resident's comment under an own post that names no topic
+/// or place takes the post's (the conversation is about it); `context` holds
+/// the records such posts are looked up in besides `records`.
 pub fn offer(
     ctx: &Ctx,
     inc: &Incidents,
     records: &[Record],
+    context: &[Record],
     now: DateTime<Utc>,
     round: &mut Round,
 ) -> anyhow::Result<()> {
+    let posts: HashMap<&str, &Record> = context
+        .iter()
+        .chain(records)
+        .filter(|r| crate::voice::voice_of(ctx, r) == crate::voice::Voice::OwnPost)
+        .map(|r| (r.mention.id.as_str(), r))
+        .collect();
     for r in records {
         let voice = crate::voice::voice_of(ctx, r);
+        let in_context;
+        let r = match r.mention.extra.get("reply_to").and_then(|v| v.as_str()).and_then(|p| posts.get(p)) {
+            Some(post) if voice == crate::voice::Voice::Resident => {
+                let mut c = r.clone();
+                if c.enrichment.topics.is_empty() {
+                    c.enrichment.topics = post.enrichment.topics.clone();
+                }
+                if c.enrichment.places.is_empty() {
+                    c.enrichment.places = post.enrichment.places.clone();
+                }
+                in_context = c;
+                &in_context
+            }
+            _ => r,
+        };
         // A reply of the administration's account under a resident's post.
         if let crate::voice::Voice::OfficialReply(parent) = voice {
             let e = evidence(ctx, r);

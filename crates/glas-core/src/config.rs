@@ -1908,8 +1908,10 @@ variants = ["водоканал"]
         let p = parse(&format!("[storage]\ndata_dir = \"d\"\n{watch}")).unwrap();
         assert_eq!(p.image, ImageSettings::default());
         assert_eq!(p.image.subjects_in(&p.watchlist), ["Глава округа", "Администрация округа"]);
-        let p = parse(&format!("[storage]\ndata_dir = \"d\"\n{watch}[image]\nsubjects = [\"Водоканал\"]\nquote = 2\nneutral = 0\n"))
-            .unwrap();
+        let p = parse(&format!(
+            "[storage]\ndata_dir = \"d\"\n{watch}[image]\nsubjects = [\"Водоканал\"]\nquote = 2\nneutral = 0\n"
+        ))
+        .unwrap();
         assert_eq!(p.image.subjects_in(&p.watchlist), ["Водоканал"]);
         assert_eq!((p.image.quote, p.image.neutral, p.image.media), (2.0, 0.0, 1.0));
         let errs = parse(&format!(

@@ -218,7 +218,7 @@ async fn plan_view(
                     let _ = write!(h, "<p>{}</p>", esc(text));
                 }
                 glas_report::model::Block::Table(t, _) => {
-                    h.push_str("<table class=\"plan\"><thead><tr>");
+                    h.push_str("<table class=\"voice\"><thead><tr>");
                     for c in &t.header {
                         let _ = write!(h, "<th>{}</th>", esc(c));
                     }

@@ -238,7 +238,7 @@ async fn demo_incidents(
         let upto = sorted[offered..].iter().take_while(|r| r.mention.published_at.with_timezone(&Utc) <= t).count();
         let batch: Vec<glas_core::Record> = sorted[offered..offered + upto].iter().map(|r| (*r).clone()).collect();
         offered += upto;
-        glas_app::incidents::offer(ctx, &inc, &batch, t, &mut out.round)?;
+        glas_app::incidents::offer(ctx, &inc, &batch, records, t, &mut out.round)?;
         let ticked = inc.tick(t)?;
         out.round.reminders += ticked.reminders;
         out.round.escalations += ticked.escalations;

@@ -37,6 +37,10 @@ fn demo_crawls_analyses_alerts_and_reports() {
     let list: serde_json::Value = serde_json::from_str(&stdout(&incidents)).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["service"], "Водоканал");
+    // A complaint under the administration's VK announcement (it names no
+    // village: the post it is under does) joined the incident.
+    let card = stdout(&glas(&["--data", data.to_str().unwrap(), "incidents", "show", "1"]));
+    assert!(card.contains("Администрация округа ВКонтакте — Третий раз за год без воды"), "{card}");
     let outbox: Vec<String> = std::fs::read_dir(data.join("outbox"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -80,7 +80,7 @@ async fn each_role_sees_and_changes_incidents_as_it_may() {
     let card = send(&app, "GET", "/incidents/1", &water, None).await;
     assert_eq!(card.status, StatusCode::OK);
     for want in
-        ["Публичный ответ", "news/2026/11/23/n127", "создан из тревожного эпизода", "Сменить статус", "Водоканал"]
+        ["Публичный ответ", "vk.com/wall-200_303", "создан из тревожного эпизода", "Сменить статус", "Водоканал"]
     {
         assert!(card.body.contains(want), "{want}: {}", card.body);
     }
@@ -228,7 +228,7 @@ async fn the_api_lists_shows_creates_and_changes_incidents_with_clear_errors() {
     assert_eq!(v["count"], 1);
     let i = &v["incidents"][0];
     assert_eq!((i["service"].as_str(), i["status"].as_str()), (Some("Водоканал"), Some("answered")));
-    assert!(i["public_answer_url"].as_str().unwrap().contains("n127"));
+    assert!(i["public_answer_url"].as_str().unwrap().contains("vk.com/wall-200_303"));
     let (s, v) = api(&d, "GET", "/api/incidents/1", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["evidence"].as_array().unwrap().len() as u64, v["mentions"].as_u64().unwrap());
@@ -375,9 +375,9 @@ aliases = ["Величаевка"]
     let (id, _) = inc.from_episode(&ep, now).unwrap();
     let mut round = glas_incidents::Round::default();
     let later = now + chrono::Duration::hours(1);
-    glas_app::incidents::offer(&ctx, &inc, std::slice::from_ref(&resident), later, &mut round).unwrap();
+    glas_app::incidents::offer(&ctx, &inc, std::slice::from_ref(&resident), &[], later, &mut round).unwrap();
     assert!(round.answered_publicly.is_empty(), "a resident's reply is no answer");
-    glas_app::incidents::offer(&ctx, &inc, &[official], later, &mut round).unwrap();
+    glas_app::incidents::offer(&ctx, &inc, &[official], &[], later, &mut round).unwrap();
     assert_eq!(round.answered_publicly, [id]);
     let i = inc.get(id).unwrap().unwrap();
     assert_eq!(i.public_answer_url.as_deref(), Some("https://vk.com/wall-100_518?reply=9"));

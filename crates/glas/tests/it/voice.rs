@@ -29,6 +29,17 @@ fn write(path: &Path, v: &serde_json::Value) {
     std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
 }
 
+/// A channel's web preview page (`t.me/s/NAME` markup) with one post.
+fn telegram_page(path: &Path, published: chrono::DateTime<chrono::Utc>, views: &str, subscribers: &str) {
+    let page = format!(
+        r#"<html><body><div class="tgme_channel_info"><div class="tgme_channel_info_counter"><span class="counter_value">{subscribers}</span> <span class="counter_type">subscribers</span></div></div>
+<div class="tgme_widget_message" data-post="adm_levokumsky/77"><div class="tgme_widget_message_text">Итоги приёма граждан: поступило 14 обращений, по девяти уже даны ответы.</div>
+<span class="tgme_widget_message_views">{views}</span><a class="tgme_widget_message_date"><time datetime="{}"></time></a></div></body></html>"#,
+        published.to_rfc3339()
+    );
+    std::fs::write(path, page).unwrap();
+}
+
 fn crawl(pipeline: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_glas"))
         .args(["crawl", "--once", "--json", "--pipeline"])
@@ -73,6 +84,8 @@ fn an_own_community_is_followed_crawl_after_crawl() {
         comment(3, 777002, day_ago + 1800, "Опять без света, в прошлый раз обещали, что последний."),
     ];
     write(&comments, &serde_json::json!({"items": thread}));
+    let channel = fixtures.join("adm_levokumsky.html");
+    telegram_page(&channel, now - chrono::Duration::hours(24) + chrono::Duration::seconds(90), "1.2K", "3.4K");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(FixtureServer::start(&fixtures)).unwrap();
@@ -83,7 +96,8 @@ fn an_own_community_is_followed_crawl_after_crawl() {
         &pipeline,
         format!(
             "[storage]\ndata_dir = \"data\"\n[crawl]\ndelay = \"0s\"\n\n[[sources]]\nid = \"adm-vk\"\nname = \"Администрация ВКонтакте\"\n\
-type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_file = \"vk-token\"\nallow_private = true\nown = true\n\n\
+type = \"vk\"\nurl = \"{0}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_file = \"vk-token\"\nallow_private = true\nown = true\n\n\
+[[sources]]\nid = \"adm-tg\"\ntype = \"telegram\"\nurl = \"{0}/adm_levokumsky.html\"\nallow_private = true\nown = true\n\n\
 [[watchlist]]\nname = \"Глава округа\"\nkind = \"official\"\nvariants = [\"глава округа\"]\n",
             server.base_url()
         ),
@@ -97,7 +111,11 @@ type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_f
     crawl(&pipeline);
     let v = voice(&pipeline, &week);
     let received = v["received"].as_array().unwrap();
-    assert_eq!(received.len(), 2, "two publications; the comments are not publications: {v}");
+    assert_eq!(received.len(), 3, "three publications; the comments are not publications: {v}");
+    let tg = received.iter().find(|r| r["id"] == "tg:adm_levokumsky/77").unwrap();
+    assert_eq!(tg["figures"]["day"]["views"], 1200, "Telegram views from the preview: {tg}");
+    let tg_page = v["pages"].as_array().unwrap().iter().find(|p| p["source_id"] == "adm-tg").unwrap();
+    assert_eq!(tg_page["audience"], 3400);
     let first = received.iter().find(|r| r["id"] == "vk:wall-300_41").unwrap();
     assert_eq!(first["figures"]["captures"], 1);
     assert_eq!(first["figures"]["day"]["views"], 1000, "captured 24 hours after publication: {first}");
@@ -105,13 +123,14 @@ type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_f
     let r = &first["reaction"];
     assert_eq!((r["comments"].as_u64(), r["replies"].as_u64(), r["questions"].as_u64()), (Some(2), Some(1), Some(1)));
     assert!(r["unanswered"].as_array().unwrap().is_empty(), "answered by the community: {r}");
-    let page = &v["pages"][0];
+    let page = v["pages"].as_array().unwrap().iter().find(|p| p["source_id"] == "adm-vk").unwrap();
     assert_eq!(page["audience"], 2500);
     assert_eq!(page["questions"], 1);
     assert_eq!(page["answered"], 1);
 
-    // Later: the figures grew, a resident asked a question under the post
+    // A second later (the preview's Last-Modified changes): the figures grew, a resident asked a question under the post
     // already stored, and the community grew.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     write(
         &wall,
         &serde_json::json!({"members_count": 2600, "items": [
@@ -119,9 +138,9 @@ type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_f
             post(41, day_ago, announcement, 1400, 16, 4),
         ]}),
     );
+    telegram_page(&channel, now - chrono::Duration::hours(24) + chrono::Duration::seconds(90), "1.5K", "3.4K");
     thread.push(comment(4, 777003, day_ago + 3600, "А компенсацию за испорченные продукты кто-нибудь выплатит?"));
     write(&comments, &serde_json::json!({"items": thread}));
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     crawl(&pipeline);
     let v = voice(&pipeline, &week);
     let first = v["received"].as_array().unwrap().iter().find(|r| r["id"] == "vk:wall-300_41").unwrap().clone();
@@ -137,7 +156,10 @@ type = \"vk\"\nurl = \"{}/vk/method\"\nowner_id = -300\ncomments = true\ntoken_f
     // week runs, the first after it once it is over.
     let today = now.with_timezone(&chrono_tz::Europe::Moscow).date_naive();
     let running = glas_report::IsoWeek::of(today).to_string() == week;
-    assert_eq!(v["pages"][0]["audience"], if running { 2600 } else { 2500 });
-    assert_eq!(v["pages"][0]["answered"], 1);
-    assert_eq!(v["pages"][0]["questions"], 2);
+    let page = v["pages"].as_array().unwrap().iter().find(|p| p["source_id"] == "adm-vk").unwrap();
+    assert_eq!(page["audience"], if running { 2600 } else { 2500 });
+    assert_eq!(page["answered"], 1);
+    assert_eq!(page["questions"], 2);
+    let tg = v["received"].as_array().unwrap().iter().find(|r| r["id"] == "tg:adm_levokumsky/77").unwrap();
+    assert_eq!((tg["figures"]["captures"].as_u64(), tg["figures"]["latest"]["views"].as_i64()), (Some(2), Some(1500)));
 }
