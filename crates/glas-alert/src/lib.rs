@@ -344,8 +344,11 @@ impl Alerter<'_> {
                 }
                 "resolution"
             } else {
-                // Crisis alarms only: coordinated activity is reported, not alarmed.
-                if !matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") {
+                // Crisis alarms only: coordinated activity is reported, not
+                // alarmed; an outlook only when the pipeline asks.
+                let outlook_alarm =
+                    s.kind == "outlook" && s.params.get("alarm").and_then(|a| a.as_bool()) == Some(true);
+                if !matches!(s.kind.as_str(), "tension" | "emerging" | "source_silent") && !outlook_alarm {
                     continue;
                 }
                 if let Some(last) = last {
@@ -584,6 +587,15 @@ pub fn subject_with(s: &Signal, names: &BTreeMap<String, String>) -> String {
     }
     if s.kind == "source_silent" {
         return source_line(s, names);
+    }
+    if s.kind == "outlook" {
+        return format!(
+            "ПРОГНОЗ: {}, {} — на неделю ожидается {} (обычно {})",
+            s.topic.as_deref().map_or("все темы", topic_name),
+            s.place.as_deref().unwrap_or("весь округ"),
+            ru::negative_mentions(s.count),
+            ru::usual_count(s.baseline)
+        );
     }
     let escalated = escalation_mark(s);
     format!(

@@ -6,11 +6,14 @@
 //! - [`trends`]: hourly and daily aggregates, the tension index (polars);
 //! - [`signals`]: tension, emerging and coordinated signals, incremental;
 //! - [`scenario`], [`evaluate`]: labelled streams and the detector's scores;
-//! - [`health`]: the source-health ledger and `source_silent` signals.
+//! - [`health`]: the source-health ledger and `source_silent` signals;
+//! - [`forecast`]: the outlook, daily counts forecast per key with intervals,
+//!   the baselines and the rolling-origin backtest.
 
 pub mod daily;
 pub mod evaluate;
 pub mod events;
+pub mod forecast;
 pub mod health;
 pub mod scenario;
 pub mod signals;

@@ -409,7 +409,10 @@ pub fn tension_weekly(daily: LazyFrame) -> LazyFrame {
 /// Writes a table beside its place and renames it over it: the workspace
 /// reads the tables while `glas run` rewrites them, and never sees a
 /// half-written file.
-fn replace(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>) -> Result<(), AnalyticsError> {
+pub(crate) fn replace(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>,
+) -> Result<(), AnalyticsError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

@@ -15,6 +15,7 @@
 
 pub mod incidents;
 pub mod ops;
+pub mod outlook;
 pub mod paths;
 pub mod service;
 pub mod voice;

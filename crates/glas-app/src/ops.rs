@@ -466,6 +466,7 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     };
     drop(frame);
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
+    signals.extend(crate::outlook::signals(ctx, &events, at - lookback, at));
     let health = source_health(ctx, store, at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
@@ -821,6 +822,7 @@ pub fn weekly_report(
         media_plan: media_plan_week(ctx, records, week)?.as_ref(),
         pickups: &crate::voice::pickups(ctx, records, week_start, week_start + Duration::days(6)),
         own_voice: own_voice.as_ref(),
+        outlook: Some(&crate::outlook::report(ctx, records, week_start)),
     }
     .model();
     let dir = ctx.data_dir.join("reports");

@@ -118,6 +118,8 @@ pub struct Pipeline {
     pub media_plan: MediaPlanSettings,
     /// `[image]`: the administration's image index.
     pub image: ImageSettings,
+    /// `[forecast]`: the outlook.
+    pub forecast: ForecastSettings,
 }
 
 /// `[media_plan]`.
@@ -188,6 +190,56 @@ impl ImageSettings {
             .filter(|w| w.kind == "official" || w.name.to_lowercase().starts_with("администрац"))
             .map(|w| w.name.clone())
             .collect()
+    }
+}
+
+/// A season that returns every year: from (month, day) to (month, day),
+/// both included; it may run over the New Year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Season {
+    pub from: (u32, u32),
+    pub to: (u32, u32),
+}
+
+impl Season {
+    /// The heating season of most of Russia: 15 October to 15 April.
+    pub const HEATING: Season = Season { from: (10, 15), to: (4, 15) };
+
+    pub fn contains(&self, d: chrono::NaiveDate) -> bool {
+        let md = (chrono::Datelike::month(&d), chrono::Datelike::day(&d));
+        if self.from <= self.to { md >= self.from && md <= self.to } else { md >= self.from || md <= self.to }
+    }
+
+    /// "10-15..04-15".
+    pub fn parse(s: &str) -> Option<Season> {
+        let (a, b) = s.split_once("..")?;
+        let md = |x: &str| -> Option<(u32, u32)> {
+            let (m, d) = x.trim().split_once('-')?;
+            let (m, d) = (m.parse().ok()?, d.parse().ok()?);
+            chrono::NaiveDate::from_ymd_opt(2024, m, d).map(|_| (m, d))
+        };
+        Some(Season { from: md(a)?, to: md(b)? })
+    }
+}
+
+/// `[forecast]`: the outlook's calendar and whether it alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastSettings {
+    /// The heating season (`heating` complaints have a level of their own in
+    /// it); `"10-15..04-15"` by default, `""` for none.
+    pub heating_season: Option<Season>,
+    /// Whether `outlook` signals (next week well above the usual) are
+    /// emailed; they are always shown.
+    pub alert: bool,
+    /// How far above the usual week a key's forecast week must be to make
+    /// an `outlook` signal (and at least `min_stories` stories).
+    pub ratio: f64,
+    pub min_stories: f64,
+}
+
+impl Default for ForecastSettings {
+    fn default() -> Self {
+        ForecastSettings { heating_season: Some(Season::HEATING), alert: false, ratio: 1.5, min_stories: 5.0 }
     }
 }
 
@@ -757,6 +809,7 @@ impl Pipeline {
                 "routing",
                 "media_plan",
                 "image",
+                "forecast",
             ],
         );
 
@@ -1282,6 +1335,28 @@ impl Pipeline {
             }
         };
 
+        let forecast = match r.table(root, "forecast") {
+            None => ForecastSettings::default(),
+            Some(t) => {
+                r.known_keys(t, "forecast", &["heating_season", "alert", "ratio", "min_stories"]);
+                let d = ForecastSettings::default();
+                let heating_season = match r.string_spanned(t, "heating_season") {
+                    None => d.heating_season,
+                    Some((s, _)) if s.trim().is_empty() => None,
+                    Some((s, span)) => Season::parse(&s).or_else(|| {
+                        r.error(span, format!("heating_season {s:?}: write \"10-15..04-15\" (month-day..month-day)"));
+                        None
+                    }),
+                };
+                ForecastSettings {
+                    heating_season,
+                    alert: r.boolean(t, "alert").unwrap_or(d.alert),
+                    ratio: r.float(t, "ratio").unwrap_or(d.ratio),
+                    min_stories: r.float(t, "min_stories").unwrap_or(d.min_stories),
+                }
+            }
+        };
+
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
@@ -1302,6 +1377,7 @@ impl Pipeline {
             incidents,
             media_plan,
             image,
+            forecast,
         })
     }
 

@@ -21,6 +21,7 @@ pub enum Section {
     Incidents,
     MediaPlan,
     OwnVoice,
+    Outlook,
 }
 
 impl Section {
@@ -40,6 +41,7 @@ impl Section {
             Section::Incidents => "Обратная связь: инциденты",
             Section::MediaPlan => "Медиаплан: план и факт",
             Section::OwnVoice => "Официальные каналы: отклик жителей и имидж",
+            Section::Outlook => "Прогноз на следующую неделю",
         }
     }
 
@@ -58,6 +60,7 @@ impl Section {
             Section::Incidents => "Инцидентов за неделю не было.",
             Section::MediaPlan => "На неделю в медиаплане ничего нет.",
             Section::OwnVoice => "Официальные каналы за неделю ничего не опубликовали.",
+            Section::Outlook => "Данных для прогноза пока мало.",
         }
     }
 }

@@ -60,6 +60,7 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
         if (section == Section::Incidents && m.incidents.is_none())
             || (section == Section::MediaPlan && m.media_plan.is_none())
             || (section == Section::OwnVoice && m.own_voice.is_none())
+            || (section == Section::Outlook && m.outlook.is_none())
         {
             continue;
         }
@@ -132,8 +133,8 @@ fn render_with(m: &Model, chart: &mut dyn FnMut(String, &str) -> String) -> Stri
                     table(&mut h, &t);
                 }
             }
-            Section::OwnVoice => {
-                let blocks = m.own_voice_blocks();
+            Section::OwnVoice | Section::Outlook => {
+                let blocks = if section == Section::Outlook { m.outlook_blocks() } else { m.own_voice_blocks() };
                 if blocks.is_empty() {
                     h.push_str(&empty);
                 }

@@ -100,6 +100,44 @@ pub struct Weekly<'a> {
     /// How the own publications were received, the pages' health and the
     /// image index (none: no own channel; the section is left out).
     pub own_voice: Option<&'a OwnVoice>,
+    /// The week ahead and the report's week against its forecast.
+    pub outlook: Option<&'a Outlook>,
+}
+
+/// One key's week in the outlook: forecast (expected stories and an 80 %
+/// range), the usual week, and what happened once the week is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutlookRow {
+    pub key: String,
+    /// "водоснабжение, Величаевское".
+    pub label: String,
+    pub expected: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// The mean week of the eight before.
+    pub usual: f64,
+    pub actual: Option<f64>,
+}
+
+impl OutlookRow {
+    /// Expected well above the usual: at least `ratio` times it and
+    /// `min_stories` stories.
+    pub fn tense(&self, ratio: f64, min_stories: f64) -> bool {
+        self.expected >= min_stories && self.expected >= ratio * self.usual.max(0.5)
+    }
+}
+
+/// The outlook of a report: the week ahead, and the report's week as it was
+/// forecast beside what happened (forecast against actual).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outlook {
+    pub next: Vec<OutlookRow>,
+    /// The report's week, its first `this_days` days (all seven once it is
+    /// over).
+    pub this: Vec<OutlookRow>,
+    pub this_days: usize,
+    pub ratio: f64,
+    pub min_stories: f64,
 }
 
 /// The own voice's week: receptions, the official pages, the image index.

@@ -114,6 +114,7 @@ pub struct Model {
     pub media_plan: Option<glas_voice::PlanFact>,
     pub pickups: Vec<glas_voice::Pickup>,
     pub own_voice: Option<crate::OwnVoice>,
+    pub outlook: Option<crate::Outlook>,
     pub footnote: String,
 }
 
@@ -370,6 +371,7 @@ impl Weekly<'_> {
             media_plan: self.media_plan.cloned(),
             pickups: self.pickups.to_vec(),
             own_voice: self.own_voice.cloned(),
+            outlook: self.outlook.cloned(),
             footnote: "Тональность, темы и населённые пункты определены автоматически (базовые правила glas) и могут содержать ошибки. Перепечатки одного материала показаны один раз."
                 .into(),
         }
@@ -875,4 +877,105 @@ pub fn own_voice_blocks(v: &crate::OwnVoice) -> Vec<Block> {
         }
         out
     }
+}
+
+fn stories(x: f64) -> String {
+    format!("{:.0}", x.round())
+}
+
+impl Model {
+    /// The outlook section (see [`outlook_blocks`]).
+    pub fn outlook_blocks(&self) -> Vec<Block> {
+        self.outlook.as_ref().map(outlook_blocks).unwrap_or_default()
+    }
+}
+
+/// The week ahead (the district, then where it is expected to be unusually
+/// tense) and the report's week as it was forecast beside what happened.
+pub fn outlook_blocks(o: &crate::Outlook) -> Vec<Block> {
+    let mut out = Vec::new();
+    if let Some(d) = o.next.iter().find(|r| r.key == "*") {
+        out.push(Block::Para(format!(
+            "Ожидается негативных историй по округу: {} (с вероятностью 80 % — от {} до {}); обычно за неделю {}.",
+            stories(d.expected),
+            stories(d.lo),
+            stories(d.hi),
+            stories(d.usual)
+        )));
+    }
+    let mut tense: Vec<&crate::OutlookRow> =
+        o.next.iter().filter(|r| r.key != "*" && r.tense(o.ratio, o.min_stories)).collect();
+    tense.sort_by(|a, b| (b.expected / b.usual.max(0.5)).total_cmp(&(a.expected / a.usual.max(0.5))));
+    if tense.is_empty() {
+        out.push(Block::Para("Необычной напряжённости на следующей неделе не ожидается.".into()));
+    } else {
+        out.push(Block::Para("Где ожидается напряжённость выше обычной:".into()));
+        let rows = tense
+            .iter()
+            .take(10)
+            .map(|r| {
+                vec![
+                    Cell::from(r.label.clone()),
+                    Cell { text: stories(r.expected), mark: Mark::Bad },
+                    Cell::from(format!("{}–{}", stories(r.lo), stories(r.hi))),
+                    Cell::from(format!("{:.1}", r.usual)),
+                    Cell::from(format!("×{:.1}", r.expected / r.usual.max(0.5))),
+                ]
+            })
+            .collect();
+        out.push(Block::Table(
+            Table::new(&["Тема и место", "Ожидается историй", "Диапазон 80 %", "Обычно за неделю", "К обычному"], rows),
+            &[0.4, 0.15, 0.15, 0.15, 0.15],
+        ));
+    }
+    // The report's week: its forecast against what happened.
+    let mut past: Vec<&crate::OutlookRow> = o
+        .this
+        .iter()
+        .filter(|r| r.actual.is_some())
+        .filter(|r| !r.key.contains('|') || r.expected.max(r.actual.unwrap_or(0.0)) >= o.min_stories)
+        .collect();
+    past.sort_by(|a, b| b.actual.unwrap_or(0.0).total_cmp(&a.actual.unwrap_or(0.0)).then(a.key.cmp(&b.key)));
+    past.truncate(12);
+    if !past.is_empty() {
+        let inside = past.iter().filter(|r| r.actual.is_some_and(|a| a >= r.lo && a <= r.hi)).count();
+        let span = if o.this_days >= 7 {
+            "этой недели".to_string()
+        } else {
+            format!("первых {} дн. недели", o.this_days)
+        };
+        out.push(Block::Para(format!(
+            "Прогноз {span}, сделанный до её начала, и факт: в диапазон прогноза попали {inside} из {}.",
+            past.len()
+        )));
+        let rows = past
+            .iter()
+            .take(12)
+            .map(|r| {
+                let a = r.actual.unwrap_or(0.0);
+                let hit = a >= r.lo && a <= r.hi;
+                vec![
+                    Cell::from(r.label.clone()),
+                    Cell::from(stories(r.expected)),
+                    Cell::from(format!("{}–{}", stories(r.lo), stories(r.hi))),
+                    Cell { text: stories(a), mark: if a > r.hi { Mark::Bad } else { Mark::Plain } },
+                    Cell::from(
+                        if hit {
+                            "да"
+                        } else if a > r.hi {
+                            "выше"
+                        } else {
+                            "ниже"
+                        }
+                        .to_string(),
+                    ),
+                ]
+            })
+            .collect();
+        out.push(Block::Table(
+            Table::new(&["Тема и место", "Прогноз", "Диапазон 80 %", "Факт", "В диапазоне"], rows),
+            &[0.4, 0.15, 0.15, 0.15, 0.15],
+        ));
+    }
+    out
 }

@@ -252,6 +252,7 @@ fn layout(m: &Model) -> Flow {
         if (section == Section::Incidents && m.incidents.is_none())
             || (section == Section::MediaPlan && m.media_plan.is_none())
             || (section == Section::OwnVoice && m.own_voice.is_none())
+            || (section == Section::Outlook && m.outlook.is_none())
         {
             continue;
         }
@@ -352,9 +353,9 @@ fn layout(m: &Model) -> Flow {
                     f.table(&t, &[0.1, 0.4, 0.35, 0.15]);
                 }
             }
-            Section::OwnVoice => {
+            Section::OwnVoice | Section::Outlook => {
                 f.heading(section.heading(), 60.0);
-                let blocks = m.own_voice_blocks();
+                let blocks = if section == Section::Outlook { m.outlook_blocks() } else { m.own_voice_blocks() };
                 if blocks.is_empty() {
                     f.para(empty, 10.0, false, BLACK, 0.0);
                 }

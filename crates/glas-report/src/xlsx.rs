@@ -18,6 +18,8 @@ pub const INCIDENTS_SHEET: &str = "Инциденты";
 pub const MEDIA_PLAN_SHEET: &str = "Медиаплан";
 /// The sheet of the own channels' reception, the pages and the image index.
 pub const OWN_VOICE_SHEET: &str = "Отклик и имидж";
+/// The sheet of the outlook: the week ahead, the week against its forecast.
+pub const OUTLOOK_SHEET: &str = "Прогноз";
 
 pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
@@ -109,9 +111,11 @@ pub fn render(m: &Model) -> Result<Vec<u8>, XlsxError> {
         let tables: Vec<Table> = std::iter::once(t).chain(m.pickup_table()).collect();
         stacked(ws, 2, &tables, &head)?;
     }
-    let blocks = m.own_voice_blocks();
-    if !blocks.is_empty() {
-        let ws = sheet(&mut wb, OWN_VOICE_SHEET)?;
+    for (name, blocks) in [(OWN_VOICE_SHEET, m.own_voice_blocks()), (OUTLOOK_SHEET, m.outlook_blocks())] {
+        if blocks.is_empty() {
+            continue;
+        }
+        let ws = sheet(&mut wb, name)?;
         let mut row = 0u32;
         for b in &blocks {
             match b {

@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod demo;
 pub mod eval;
 pub mod fixture_server;
+pub mod forecast_cli;
 pub mod incidents_cli;
 pub mod plan_cli;
 pub mod streams;
@@ -279,6 +280,11 @@ pub enum Command {
         #[command(subcommand)]
         kind: ReportKind,
     },
+    /// The outlook: complaint-or-negative stories forecast per topic ×
+    /// settlement, topic and district for the days ahead, with 80 %
+    /// intervals (DATA/analytics/forecast.csv and .parquet); or any
+    /// `date,key,count` series with --series.
+    Forecast(forecast_cli::ForecastArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -314,6 +320,10 @@ pub enum EvalKind {
         #[arg(long)]
         json: bool,
     },
+    /// The outlook's rolling-origin backtest: MASE against the weekly
+    /// seasonal naive and 80 % interval coverage, for the baselines and the
+    /// chosen method, on generated districts or a `date,key,count` CSV.
+    Forecast(forecast_cli::EvalArgs),
     /// The signal detector on generated scenarios: recall, false alarms per
     /// week, lead time; beside the plain mean + 3σ detector.
     Signals {
@@ -784,6 +794,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User { what } => users::user(&load_ctx(&cli)?, what),
         Command::Plan { what } => plan_cli::run(&load_ctx(&cli)?, what),
+        Command::Forecast(args) => forecast_cli::run(None, args, || load_ctx(&cli)),
+        Command::Eval { what: EvalKind::Forecast(args) } => forecast_cli::eval(args),
         Command::Incidents { what, status, service, overdue, json } => {
             incidents_cli::run(&load_ctx(&cli)?, what.as_ref(), status.as_deref(), service.as_deref(), *overdue, *json)
         }

@@ -1,0 +1,244 @@
+//! The outlook over a pipeline's data: the store's daily counts of
+//! complaint-or-negative stories per topic × settlement, topic and district,
+//! forecast with the Russian production calendar and the pipeline's heating
+//! season; the week ahead against the usual, and a past week's outlook
+//! against what happened.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use glas_analytics::forecast::{self, DayKinds, Method, Point, Series};
+use glas_core::Record;
+
+use crate::ops::Ctx;
+
+/// Public holidays and transferred working days from the shipped Russian
+/// production calendar.
+pub struct RussianDays(glas_incidents::calendar::Calendar);
+
+impl RussianDays {
+    pub fn new(tz: chrono_tz::Tz) -> RussianDays {
+        let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("valid time");
+        let six = chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("valid time");
+        RussianDays(glas_incidents::calendar::Calendar::russian(tz, (nine, six)))
+    }
+}
+
+impl DayKinds for RussianDays {
+    fn exception(&self, d: NaiveDate) -> Option<bool> {
+        let weekend = d.weekday().num_days_from_monday() >= 5;
+        match (weekend, self.0.is_working_day(d)) {
+            (false, false) => Some(true),
+            (true, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// The store's series as of `at` (a year back), pooled, with the pipeline's
+/// heating season for `heating`.
+pub fn store_series(ctx: &Ctx, records: &[Record], at: NaiveDate) -> Vec<Series> {
+    let tz = ctx.tz();
+    let ev = glas_analytics::events::Events::from_records(records, tz);
+    let heating = ctx.pipeline.forecast.heating_season;
+    forecast::from_events(&ev, tz, at - Duration::days(365), at, &|topic| heating.filter(|_| topic == "heating"))
+}
+
+/// Every key's forecast for `horizon` days from `at`, seeing only before it.
+pub fn points(ctx: &Ctx, series: &[Series], at: NaiveDate, horizon: usize) -> Vec<Point> {
+    forecast::forecast(series, at, horizon, Method::Pooled, &RussianDays::new(ctx.tz()))
+}
+
+/// The first `days` days of the week from `monday` as forecast from the
+/// days before it, per key, with the usual week and, when `actual`, what
+/// happened on those days.
+pub fn week(
+    ctx: &Ctx,
+    records: &[Record],
+    monday: NaiveDate,
+    days: usize,
+    actual: bool,
+) -> Vec<glas_report::OutlookRow> {
+    // The series to the week's end: the forecast from its Monday sees only
+    // the days before, and the week's own days are what happened.
+    let series = store_series(ctx, records, monday + Duration::days(7));
+    let pts = points(ctx, &series, monday, days);
+    let first = records.iter().map(|r| r.mention.published_at.with_timezone(&ctx.tz()).date_naive()).min();
+    let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
+    for p in &pts {
+        by_key.entry(p.key.as_str()).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for s in &series {
+        let (expected, lo, hi) = forecast::sum_interval(by_key.get(s.key.as_str()).map_or(&[][..], |v| v.as_slice()));
+        let usual = usual(s, monday, first);
+        let actual = actual.then(|| (0..days).map(|k| s.at(monday + Duration::days(k as i64))).sum::<f64>());
+        out.push(glas_report::OutlookRow { key: s.key.clone(), label: label(&s.key), expected, lo, hi, usual, actual });
+    }
+    out
+}
+
+/// The key's mean week over the eight before `day`, or over the history
+/// there is when it is shorter (from `first`, the store's first day).
+fn usual(s: &Series, day: NaiveDate, first: Option<NaiveDate>) -> f64 {
+    let back = first.map_or(56, |f| (day - f).num_days().clamp(1, 56));
+    (1..=back).map(|k| s.at(day - Duration::days(k))).sum::<f64>() * 7.0 / back as f64
+}
+
+/// "water|Величаевское" → "водоснабжение, Величаевское"; "*" → "весь округ".
+pub fn label(key: &str) -> String {
+    match key.split_once('|') {
+        _ if key == "*" => "весь округ".to_string(),
+        Some((t, p)) => format!("{}, {p}", glas_core::config::topic_name(t)),
+        None => format!("{}, весь округ", glas_core::config::topic_name(key)),
+    }
+}
+
+/// The outlook the weekly report of the week from `monday` shows: the week
+/// ahead (from the Monday after) and the report's own week as it was
+/// forecast, against what happened.
+pub fn report(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> glas_report::Outlook {
+    // The report's week so far: the days up to the newest mention.
+    let newest = records.iter().map(|r| r.mention.published_at.with_timezone(&ctx.tz()).date_naive()).max();
+    let seen = newest.map_or(0, |n| ((n - monday).num_days() + 1).clamp(0, 7) as usize);
+    glas_report::Outlook {
+        next: week(ctx, records, monday + Duration::days(7), 7, false),
+        this: if seen > 0 { week(ctx, records, monday, seen, true) } else { Vec::new() },
+        this_days: seen,
+        ratio: ctx.pipeline.forecast.ratio,
+        min_stories: ctx.pipeline.forecast.min_stories,
+    }
+}
+
+/// `outlook` signals: at the start of each district day in `(from, to]`,
+/// a key whose next seven days are forecast well above its usual week
+/// (`[forecast] ratio` times it and `min_stories` stories) opens an outlook
+/// episode, and one that grows graver escalates it; a day below the bar
+/// ends it. The usual week is read over the history there is (four weeks
+/// at least: with less, no outlook). Each signal carries the forecast, its
+/// interval and the usual week, and as evidence the key's negative mentions
+/// of the week before. Emailed only with `[forecast] alert = true`
+/// (`params.alarm`).
+pub fn signals(
+    ctx: &Ctx,
+    ev: &glas_analytics::events::Events,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Vec<glas_core::Signal> {
+    use chrono::TimeZone as _;
+    let tz = ctx.tz();
+    let settings = &ctx.pipeline.forecast;
+    let heating = settings.heating_season;
+    let kinds = RussianDays::new(tz);
+    let mut out = Vec::new();
+    let Some(first) = ev.events.iter().map(|e| e.at).min().and_then(|t| chrono::DateTime::from_timestamp(t, 0)) else {
+        return out;
+    };
+    let first = first.with_timezone(&tz).date_naive();
+    // Each key's open outlook episode: its gravest severity so far.
+    let mut open: std::collections::HashMap<String, glas_core::Severity> = std::collections::HashMap::new();
+    let mut day = from.with_timezone(&tz).date_naive() + Duration::days(1);
+    while let Some(start) = tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest() {
+        if start.with_timezone(&chrono::Utc) > to {
+            break;
+        }
+        let history = (day - first).num_days();
+        if history < 28 {
+            day += Duration::days(1);
+            continue;
+        }
+        let series =
+            forecast::from_events(ev, tz, day - Duration::days(365), day, &|t| heating.filter(|_| t == "heating"));
+        let pts = forecast::forecast(&series, day, 7, Method::Pooled, &kinds);
+        let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
+        for p in &pts {
+            by_key.entry(p.key.as_str()).or_default().push(p);
+        }
+        for s in &series {
+            let (expected, lo, hi) =
+                forecast::sum_interval(by_key.get(s.key.as_str()).map_or(&[][..], |v| v.as_slice()));
+            let usual = usual(s, day, Some(first));
+            let row = glas_report::OutlookRow {
+                key: s.key.clone(),
+                label: label(&s.key),
+                expected,
+                lo,
+                hi,
+                usual,
+                actual: None,
+            };
+            if !row.tense(settings.ratio, settings.min_stories) {
+                open.remove(&s.key);
+                continue;
+            }
+            let ratio = expected / usual.max(0.5);
+            let severity = if ratio >= 3.0 {
+                glas_core::Severity::High
+            } else if ratio >= 2.0 {
+                glas_core::Severity::Medium
+            } else {
+                glas_core::Severity::Low
+            };
+            let phase = match open.get(&s.key) {
+                None => "opened",
+                Some(&was) if severity > was => "escalated",
+                Some(_) => continue,
+            };
+            open.insert(s.key.clone(), severity);
+            let (topic, place) = match s.key.split_once('|') {
+                Some((t, p)) => (Some(t.to_string()), Some(p.to_string())),
+                None if s.key == "*" => (None, None),
+                None => (Some(s.key.clone()), None),
+            };
+            let mut params = serde_json::Map::new();
+            params.insert("alarm".into(), settings.alert.into());
+            params.insert("expected".into(), ((expected * 10.0).round() / 10.0).into());
+            params.insert("lo80".into(), lo.into());
+            params.insert("hi80".into(), hi.into());
+            params.insert("ratio".into(), ((ratio * 100.0).round() / 100.0).into());
+            params.insert("horizon_days".into(), 7.into());
+            params.insert("method".into(), "pooled weekly profile × level, negative binomial".into());
+            params.insert("phase".into(), phase.into());
+            out.push(glas_core::Signal {
+                detected_at: start.fixed_offset(),
+                kind: "outlook".into(),
+                topic,
+                place,
+                source: None,
+                severity,
+                score: (ratio * 100.0).round() / 100.0,
+                window: "7d".into(),
+                count: expected.round() as u64,
+                baseline: (usual * 10.0).round() / 10.0,
+                negative_share: 0.0,
+                evidence: evidence(ev, &s.key, start.timestamp()),
+                params,
+            });
+        }
+        day += Duration::days(1);
+    }
+    out
+}
+
+/// The key's negative mentions of the week before `at` (Unix seconds),
+/// newest first, at most ten.
+fn evidence(ev: &glas_analytics::events::Events, key: &str, at: i64) -> Vec<String> {
+    let (topic, place) = match key.split_once('|') {
+        Some((t, p)) => (Some(t), Some(p)),
+        None if key == "*" => (None, None),
+        None => (Some(key), None),
+    };
+    let mut ids: Vec<(i64, &str)> = Vec::new();
+    for (i, e) in ev.events.iter().enumerate() {
+        if !e.negative || e.at >= at || e.at < at - 7 * 86_400 {
+            continue;
+        }
+        let fits = topic.is_none()
+            || ev.series_of(e).iter().any(|&(t, p)| {
+                Some(ev.topics[t as usize].as_str()) == topic && (place.is_none() || ev.place_name(p) == place)
+            });
+        if fits {
+            ids.push((e.at, ev.ids.get(i as u32)));
+        }
+    }
+    ids.sort_by(|a, b| b.0.cmp(&a.0));
+    ids.into_iter().take(10).map(|(_, id)| id.to_string()).collect()
+}
