@@ -598,8 +598,9 @@ pub fn from_events(
 }
 
 /// Series from `date,key,count` rows: each key from the first day of the
-/// file to its last, missing days zero; every key pools towards their total
-/// (added as the key "*" when absent).
+/// file to its last, missing days zero. A key `topic|place` pools towards
+/// the key `topic` when the file has it, every other key towards the total
+/// (the key `*`, added as the sum of the others when absent).
 pub fn from_rows(rows: &[(NaiveDate, String, f64)]) -> Vec<Series> {
     let (Some(first), Some(last)) = (rows.iter().map(|r| r.0).min(), rows.iter().map(|r| r.0).max()) else {
         return Vec::new();
@@ -629,9 +630,10 @@ pub fn from_rows(rows: &[(NaiveDate, String, f64)]) -> Vec<Series> {
         out.push(Series::new(k, first, c));
     }
     let root = out.iter().position(|s| s.key == "*");
+    let index: HashMap<String, usize> = out.iter().enumerate().map(|(i, s)| (s.key.clone(), i)).collect();
     for s in &mut out {
         if s.key != "*" {
-            s.parent = root;
+            s.parent = s.key.rsplit_once('|').and_then(|(up, _)| index.get(up).copied()).or(root);
         }
     }
     out
@@ -706,6 +708,10 @@ mod tests {
         assert_eq!(s[0].counts, [2.0, 0.0, 2.0]);
         assert_eq!(s[1].counts, [2.0, 0.0, 1.0]);
         assert_eq!(s[2].parent, Some(0));
+        let nested =
+            from_rows(&[(day("2026-01-01"), "water".into(), 2.0), (day("2026-01-01"), "water|Заря".into(), 1.0)]);
+        assert_eq!(nested[2].key, "water|Заря");
+        assert_eq!(nested[2].parent, Some(1), "a settlement pools towards its topic");
     }
 }
 
@@ -759,6 +765,20 @@ pub mod generate {
     /// One district of `places` settlements over `days` days from `start`:
     /// series in parent-first order (the district, each topic, each topic ×
     /// settlement), `scale` times the base rates.
+    /// A district's series as `date,key,count` rows (zero days left out), the
+    /// form `glas forecast --series` reads.
+    pub fn to_csv(series: &[Series]) -> String {
+        let mut out = String::from("date,key,count\n");
+        for s in series {
+            for (i, c) in s.counts.iter().enumerate() {
+                if *c > 0.0 {
+                    out.push_str(&format!("{},{},{c}\n", s.start + Duration::days(i as i64), s.key));
+                }
+            }
+        }
+        out
+    }
+
     pub fn district(
         seed: u64,
         start: NaiveDate,

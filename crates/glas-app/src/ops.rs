@@ -467,6 +467,8 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     drop(frame);
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     signals.extend(crate::outlook::signals(ctx, &events, at - lookback, at));
+    std::fs::create_dir_all(&out_dir)?;
+    crate::outlook::write(ctx, &events, at).context("the outlook failed")?;
     let health = source_health(ctx, store, at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;

@@ -62,12 +62,26 @@ pub fn week(
     let series = store_series(ctx, records, monday + Duration::days(7));
     let pts = points(ctx, &series, monday, days);
     let first = records.iter().map(|r| r.mention.published_at.with_timezone(&ctx.tz()).date_naive()).min();
+    rows(&series, &pts, monday, days, actual, first)
+}
+
+/// Each key's days from `origin` summed: expected, interval, usual week
+/// and, when `actual`, what the series holds for those days.
+fn rows(
+    series: &[Series],
+    pts: &[Point],
+    origin: NaiveDate,
+    days: usize,
+    actual: bool,
+    first: Option<NaiveDate>,
+) -> Vec<glas_report::OutlookRow> {
+    let monday = origin;
     let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
-    for p in &pts {
+    for p in pts {
         by_key.entry(p.key.as_str()).or_default().push(p);
     }
     let mut out = Vec::new();
-    for s in &series {
+    for s in series {
         let (expected, lo, hi) = forecast::sum_interval(by_key.get(s.key.as_str()).map_or(&[][..], |v| v.as_slice()));
         let usual = usual(s, monday, first);
         let actual = actual.then(|| (0..days).map(|k| s.at(monday + Duration::days(k as i64))).sum::<f64>());
@@ -106,6 +120,35 @@ pub fn report(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> glas_report::
         ratio: ctx.pipeline.forecast.ratio,
         min_stories: ctx.pipeline.forecast.min_stories,
     }
+}
+
+/// The outlook as of `at` for `glas run`'s rounds: the next seven days from
+/// the district day of `at` (that day's own stories not seen), every key's
+/// days to `analytics/forecast.csv` and `.parquet` and their week to
+/// `analytics/outlook.csv` (`key,label,expected,lo80,hi80,usual`), which
+/// the overview reads.
+pub fn write(ctx: &Ctx, ev: &glas_analytics::events::Events, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    let tz = ctx.tz();
+    let origin = at.with_timezone(&tz).date_naive();
+    let heating = ctx.pipeline.forecast.heating_season;
+    let series =
+        forecast::from_events(ev, tz, origin - Duration::days(365), origin, &|t| heating.filter(|_| t == "heating"));
+    let pts = points(ctx, &series, origin, 7);
+    let dir = ctx.data_dir.join("analytics");
+    forecast::write(&pts, &dir.join("forecast.csv"), Some(&dir.join("forecast.parquet")))?;
+    let first = ev
+        .events
+        .iter()
+        .map(|e| e.at)
+        .min()
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.with_timezone(&tz).date_naive());
+    let f = &ctx.pipeline.forecast;
+    let csv = glas_report::outlook_csv(&rows(&series, &pts, origin, 7, false, first), f.ratio, f.min_stories);
+    let path = dir.join("outlook.csv");
+    let tmp = dir.join("outlook.csv.tmp");
+    std::fs::write(&tmp, csv).and_then(|_| std::fs::rename(&tmp, &path))?;
+    Ok(())
 }
 
 /// `outlook` signals: at the start of each district day in `(from, to]`,

@@ -1978,6 +1978,25 @@ variants = ["водоканал"]
     }
 
     #[test]
+    fn forecast_settings() {
+        let p = parse("[storage]\ndata_dir = \"d\"\n").unwrap();
+        assert_eq!(p.forecast, ForecastSettings::default());
+        let p = parse(
+            "[storage]\ndata_dir = \"d\"\n[forecast]\nheating_season = \"10-01..05-01\"\nalert = true\nratio = 2\n",
+        )
+        .unwrap();
+        assert_eq!(p.forecast.heating_season, Some(Season { from: (10, 1), to: (5, 1) }));
+        assert!(p.forecast.alert && p.forecast.ratio == 2.0 && p.forecast.min_stories == 5.0);
+        let p = parse("[storage]\ndata_dir = \"d\"\n[forecast]\nheating_season = \"\"\n").unwrap();
+        assert_eq!(p.forecast.heating_season, None);
+        let errs = parse("[storage]\ndata_dir = \"d\"\n[forecast]\nheating_season = \"осень\"\nratio = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("4:18") && errs.contains("heating_season \"осень\""), "{errs}");
+        assert!(errs.contains("`ratio` must be a positive number"), "{errs}");
+    }
+
+    #[test]
     fn image_weights_and_subjects() {
         let watch = "[[watchlist]]\nname = \"Глава округа\"\nkind = \"official\"\n\
 [[watchlist]]\nname = \"Администрация округа\"\n[[watchlist]]\nname = \"Водоканал\"\n";

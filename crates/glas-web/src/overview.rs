@@ -42,6 +42,7 @@ pub enum Panel {
     Incidents,
     Volume,
     Sources,
+    Outlook,
 }
 
 impl Panel {
@@ -53,6 +54,7 @@ impl Panel {
             Panel::Incidents => "incidents",
             Panel::Volume => "volume",
             Panel::Sources => "sources",
+            Panel::Outlook => "outlook",
         }
     }
 }
@@ -259,9 +261,57 @@ async fn overview_html(st: Arc<AppState>, p: Principal) -> Html<String> {
             Panel::Incidents => incidents_panel(&mut body, &st, o.episodes.limit),
             Panel::Volume => volume_panel(&mut body, volume.take().unwrap_or(Ok(None)), o.volume.days, &p),
             Panel::Sources => sources_panel(&mut body, ledger.take().flatten(), &p),
+            Panel::Outlook => outlook_panel(&mut body, &st),
         }
     }
     Html(layout(&o.title, Some(&p), &body))
+}
+
+/// The week ahead as the last analysis forecast it (`analytics/outlook.csv`):
+/// the district against its usual week, then where it is expected well
+/// above the usual, each linked to its search.
+fn outlook_panel(body: &mut String, st: &AppState) {
+    body.push_str("<section class=\"panel\" id=\"outlook\"><h2>Прогноз на неделю</h2>");
+    let Ok(text) = std::fs::read_to_string(st.data_dir.join("analytics/outlook.csv")) else {
+        body.push_str("<p class=\"muted\">Прогноза ещё нет: он появится после очередного анализа.</p></section>");
+        return;
+    };
+    let rows = glas_report::read_outlook_csv(&text);
+    if let Some((d, _)) = rows.iter().find(|(r, _)| r.key == "*") {
+        let _ = write!(
+            body,
+            "<p>По округу ожидается негативных историй: <b>{:.0}</b> (80 %: {:.0}–{:.0}); обычно за неделю {:.0}.</p>",
+            d.expected, d.lo, d.hi, d.usual
+        );
+    }
+    let mut tense: Vec<&glas_report::OutlookRow> =
+        rows.iter().filter(|(r, t)| *t && r.key != "*").map(|(r, _)| r).collect();
+    tense.sort_by(|a, b| (b.expected / b.usual.max(0.5)).total_cmp(&(a.expected / a.usual.max(0.5))));
+    if tense.is_empty() {
+        body.push_str("<p>Необычной напряжённости не ожидается.</p>");
+    } else {
+        body.push_str(
+            "<table><thead><tr><th>Где ожидается выше обычного</th><th>Ожидается</th><th>80 %</th><th>Обычно</th></tr></thead><tbody>",
+        );
+        for r in tense.iter().take(8) {
+            let q = match r.key.split_once('|') {
+                Some((t, p)) => format!("topic:{t} place:\"{p}\""),
+                None => format!("topic:{}", r.key),
+            };
+            let _ = write!(
+                body,
+                "<tr class=\"bad\"><td><a href=\"/search?q={}\">{}</a></td><td>{:.0}</td><td>{:.0}–{:.0}</td><td>{:.1}</td></tr>",
+                crate::page::url_path(&q),
+                esc(&r.label),
+                r.expected,
+                r.lo,
+                r.hi,
+                r.usual
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("<p class=\"muted\">Прогноз по дням и темам: <code>analytics/forecast.csv</code>; как он сбывается — в еженедельном отчёте.</p></section>");
 }
 
 /// The tension index's band, for the cell's colour: 0 none, 1 calm (below
@@ -654,7 +704,10 @@ mod tests {
     #[test]
     fn the_builtin_overview_parses_and_bad_ones_say_why() {
         let o = Overview::builtin();
-        assert_eq!(o.panels, [Panel::TensionGrid, Panel::Episodes, Panel::Incidents, Panel::Volume, Panel::Sources]);
+        assert_eq!(
+            o.panels,
+            [Panel::TensionGrid, Panel::Episodes, Panel::Incidents, Panel::Outlook, Panel::Volume, Panel::Sources]
+        );
         assert_eq!((o.tension_grid.days, o.volume.days), (7, 30));
         let e = Overview::parse("x", "title = \"О\"\npanels = [\"map\"]").unwrap_err().to_string();
         assert!(e.contains("tension_grid") && e.contains("map"), "{e}");

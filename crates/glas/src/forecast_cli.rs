@@ -46,6 +46,10 @@ pub struct EvalArgs {
     /// backtest (the goal's keys: 1).
     #[arg(long, default_value_t = 1.0)]
     pub min_mean: f64,
+    /// Also write each generated district to DIR/seed-N.csv (`date,key,count`),
+    /// for other tools to be scored on the same series.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -176,6 +180,12 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             let start = NaiveDate::from_ymd_opt(2025, 9, 1).expect("valid date");
             let scale = [0.5, 1.0, 2.0, 4.0][seed as usize % 4];
             let series = forecast::generate::district(seed, start, 365, 12, scale, &kinds);
+            if let Some(dir) = &args.export {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+                let path = dir.join(format!("seed-{seed}.csv"));
+                std::fs::write(&path, forecast::generate::to_csv(&series))
+                    .with_context(|| format!("cannot write '{}'", path.display()))?;
+            }
             let (scores, keys) = forecast::backtest(&series, args.weeks, 7, args.min_mean, &kinds);
             runs.push((format!("generated district, seed {seed}, scale {scale}"), scores, keys, series.len()));
         }

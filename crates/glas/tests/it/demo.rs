@@ -67,6 +67,13 @@ fn demo_crawls_analyses_alerts_and_reports() {
     assert!(!outbox.is_empty());
     assert!(data.join("analytics/daily_by_source.csv").exists());
     assert!(data.join("analytics/daily_by_topic.parquet").exists());
+    // The outlook: the days ahead per key, and the week ahead in the report.
+    let forecast = std::fs::read_to_string(data.join("analytics/forecast.csv")).unwrap();
+    assert!(forecast.starts_with("key,date,forecast,lo80,hi80\n"), "{forecast}");
+    assert!(forecast.contains("\nwater|Величаевское,2026-11-25,"), "{forecast}");
+    assert!(data.join("analytics/forecast.parquet").exists());
+    assert!(report.contains("Прогноз на следующую неделю"), "the outlook section");
+    assert!(report.contains("сделанный до её начала, и факт"), "the week's forecast against fact");
 
     // Replay: the same month as a file, stepped as the pipeline says (every
     // 15 minutes), gives the demo's tension signals at the same moments.

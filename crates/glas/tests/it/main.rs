@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod crawl;
 mod demo;
+mod forecast;
 mod import_kill;
 mod incidents;
 mod plan;

@@ -140,11 +140,17 @@ async fn a_media_plan_from_excel_against_the_own_channel_in_the_cli_the_report_a
             assert!(cells.iter().any(|c| c == want), "XLSX lacks {want:?}: {cells:?}");
         }
         assert!(cells.iter().any(|c| c.starts_with("Имидж-индекс администрации за неделю")), "{cells:?}");
+        // The outlook: the week ahead, and the week's forecast against fact.
+        let sheet = wb.worksheet_range(glas_report::xlsx::OUTLOOK_SHEET).unwrap();
+        let cells: Vec<String> = sheet.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
+        assert!(cells.iter().any(|c| c.starts_with("Ожидается негативных историй по округу")), "{cells:?}");
+        assert!(cells.iter().any(|c| c == "водоснабжение, Величаевское"), "{cells:?}");
     }
     assert!(html.contains("Официальные каналы: отклик жителей и имидж"), "the own voice section");
     assert!(html.contains("Комментариев жителей под ними: 12"), "{html}");
     assert!(html.contains("Детей купать нечем"), "an unanswered question");
-    for want in ["отклик жителей", "Официальные страницы", "купать нечем", "Имидж-индекс"]
+    for want in
+        ["отклик жителей", "Официальные страницы", "купать нечем", "Имидж-индекс", "Прогноз на следующую неделю"]
     {
         assert!(pdf_text.contains(want), "PDF lacks {want:?}:\n{pdf_text}");
     }
