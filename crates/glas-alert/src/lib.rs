@@ -614,6 +614,13 @@ fn resolution_subject(s: &Signal, names: &BTreeMap<String, String>) -> String {
         let id = s.source.as_deref().unwrap_or("?");
         return format!("Снято: источник «{}» снова работает", names.get(id).map_or(id, String::as_str));
     }
+    if s.kind == "outlook" {
+        return format!(
+            "Снято: прогноз — {}, {} — неделя ожидается обычной",
+            s.topic.as_deref().map_or("все темы", topic_name),
+            s.place.as_deref().unwrap_or("весь округ")
+        );
+    }
     format!("Снято: {}, {} — напряжённость спала", topic_label(s), s.place.as_deref().unwrap_or("весь округ"))
 }
 

@@ -545,14 +545,24 @@ pub fn from_events(
 ) -> Vec<Series> {
     use std::collections::{BTreeMap, HashSet};
     let days = (until - since).num_days().max(0) as usize;
-    let mut seen: HashSet<(String, usize, u32)> = HashSet::new();
-    let mut counts: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut bump = |key: String, day: usize, cluster: u32| {
-        if seen.insert((key.clone(), day, cluster)) {
+    // Keys as (topic, place) indexes while counting: u16::MAX for "all".
+    const ALL: u16 = u16::MAX;
+    let mut seen: HashSet<(u16, u16, u32, u32)> = HashSet::new();
+    let mut counts: HashMap<(u16, u16), Vec<f64>> = HashMap::new();
+    let mut bump = |key: (u16, u16), day: usize, cluster: u32| {
+        if seen.insert((key.0, key.1, day as u32, cluster)) {
             counts.entry(key).or_insert_with(|| vec![0.0; days])[day] += 1.0;
         }
     };
-    for e in &ev.events {
+    // The events are in time order: only the span's are read (a day of
+    // slack either side for the time zone).
+    let lo = ev.events.partition_point(|e| {
+        e.at < (since - Duration::days(1)).and_hms_opt(0, 0, 0).map_or(i64::MIN, |t| t.and_utc().timestamp())
+    });
+    let hi = ev.events.partition_point(|e| {
+        e.at < (until + Duration::days(1)).and_hms_opt(0, 0, 0).map_or(i64::MAX, |t| t.and_utc().timestamp())
+    });
+    for e in &ev.events[lo..hi.max(lo)] {
         if !e.negative {
             continue;
         }
@@ -562,15 +572,25 @@ pub fn from_events(
             continue;
         }
         let day = (d - since).num_days() as usize;
-        bump("*".into(), day, e.cluster);
+        bump((ALL, ALL), day, e.cluster);
         for &(t, p) in ev.series_of(e) {
-            let topic = &ev.topics[t as usize];
-            bump(topic.clone(), day, e.cluster);
-            if let Some(place) = ev.place_name(p) {
-                bump(format!("{topic}|{place}"), day, e.cluster);
+            bump((t, ALL), day, e.cluster);
+            if p != crate::events::NO_PLACE {
+                bump((t, p), day, e.cluster);
             }
         }
     }
+    let mut counts: BTreeMap<String, Vec<f64>> = counts
+        .into_iter()
+        .map(|((t, p), c)| {
+            let key = match (t, p) {
+                (ALL, _) => "*".to_string(),
+                (t, ALL) => ev.topics[t as usize].clone(),
+                (t, p) => format!("{}|{}", ev.topics[t as usize], ev.place_name(p).unwrap_or("")),
+            };
+            (key, c)
+        })
+        .collect();
     counts.entry("*".into()).or_insert_with(|| vec![0.0; days]);
     // Parent-first: the district, the topics, then the settlements.
     let mut keys: Vec<String> = counts.keys().cloned().collect();
@@ -808,7 +828,7 @@ pub mod generate {
                 let rate0 = base * scale * size / size_sum * places as f64 / 4.0;
                 let dispersion = 0.05 + 0.5 * rng.f();
                 let drift_period = 60.0 + 120.0 * rng.f();
-                let drift_phase = rng.f() * 6.28;
+                let drift_phase = rng.f() * std::f64::consts::TAU;
                 // Incidents: about one every 50 days on a busy key.
                 let mut excess = 0.0;
                 let mut counts = Vec::with_capacity(days);
@@ -822,7 +842,7 @@ pub mod generate {
                         Some(false) => week[2],
                         None => week[d.weekday().num_days_from_monday() as usize],
                     };
-                    let drift = 1.0 + 0.25 * ((i as f64) * 6.28 / drift_period + drift_phase).sin();
+                    let drift = 1.0 + 0.25 * ((i as f64) * std::f64::consts::TAU / drift_period + drift_phase).sin();
                     let mu = rate0 * season(d) * day * drift + excess * day;
                     excess *= 0.55 + 0.25 * rng.f();
                     counts.push(nb_draw(&mut rng, mu, dispersion));

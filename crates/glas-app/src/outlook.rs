@@ -36,10 +36,27 @@ impl DayKinds for RussianDays {
 /// The store's series as of `at` (a year back), pooled, with the pipeline's
 /// heating season for `heating`.
 pub fn store_series(ctx: &Ctx, records: &[Record], at: NaiveDate) -> Vec<Series> {
-    let tz = ctx.tz();
-    let ev = glas_analytics::events::Events::from_records(records, tz);
+    series_of(ctx, &glas_analytics::events::Events::from_records(records, ctx.tz()), at)
+}
+
+/// The store's events, read as columns from the log (as the analysis reads
+/// them: no record decoded).
+pub fn events(ctx: &Ctx, store: &glas_store::Store) -> anyhow::Result<glas_analytics::events::Events> {
+    use anyhow::Context as _;
+    let log_dir = store.log().dir();
+    let frame = glas_analytics::daily::consistent(log_dir, || glas_analytics::events::read_log(log_dir))
+        .context("reading the log failed")?;
+    Ok(match frame {
+        Some(df) => glas_analytics::events::Events::from_frame(&df, ctx.tz()).context("reading the log failed")?,
+        None => Default::default(),
+    })
+}
+
+/// The series of `events` as of `at` (a year back), pooled, with the
+/// pipeline's heating season for `heating`.
+pub fn series_of(ctx: &Ctx, ev: &glas_analytics::events::Events, at: NaiveDate) -> Vec<Series> {
     let heating = ctx.pipeline.forecast.heating_season;
-    forecast::from_events(&ev, tz, at - Duration::days(365), at, &|topic| heating.filter(|_| topic == "heating"))
+    forecast::from_events(ev, ctx.tz(), at - Duration::days(365), at, &|topic| heating.filter(|_| topic == "heating"))
 }
 
 /// Every key's forecast for `horizon` days from `at`, seeing only before it.
@@ -130,9 +147,7 @@ pub fn report(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> glas_report::
 pub fn write(ctx: &Ctx, ev: &glas_analytics::events::Events, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let tz = ctx.tz();
     let origin = at.with_timezone(&tz).date_naive();
-    let heating = ctx.pipeline.forecast.heating_season;
-    let series =
-        forecast::from_events(ev, tz, origin - Duration::days(365), origin, &|t| heating.filter(|_| t == "heating"));
+    let series = series_of(ctx, ev, origin);
     let pts = points(ctx, &series, origin, 7);
     let dir = ctx.data_dir.join("analytics");
     forecast::write(&pts, &dir.join("forecast.csv"), Some(&dir.join("forecast.parquet")))?;
@@ -169,7 +184,6 @@ pub fn signals(
     use chrono::TimeZone as _;
     let tz = ctx.tz();
     let settings = &ctx.pipeline.forecast;
-    let heating = settings.heating_season;
     let kinds = RussianDays::new(tz);
     let mut out = Vec::new();
     let Some(first) = ev.events.iter().map(|e| e.at).min().and_then(|t| chrono::DateTime::from_timestamp(t, 0)) else {
@@ -188,8 +202,7 @@ pub fn signals(
             day += Duration::days(1);
             continue;
         }
-        let series =
-            forecast::from_events(ev, tz, day - Duration::days(365), day, &|t| heating.filter(|_| t == "heating"));
+        let series = series_of(ctx, ev, day);
         let pts = forecast::forecast(&series, day, 7, Method::Pooled, &kinds);
         let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
         for p in &pts {
@@ -208,24 +221,30 @@ pub fn signals(
                 usual,
                 actual: None,
             };
-            if !row.tense(settings.ratio, settings.min_stories) {
-                open.remove(&s.key);
-                continue;
-            }
             let ratio = expected / usual.max(0.5);
-            let severity = if ratio >= 3.0 {
-                glas_core::Severity::High
-            } else if ratio >= 2.0 {
-                glas_core::Severity::Medium
+            let (phase, severity) = if row.tense(settings.ratio, settings.min_stories) {
+                let severity = if ratio >= 3.0 {
+                    glas_core::Severity::High
+                } else if ratio >= 2.0 {
+                    glas_core::Severity::Medium
+                } else {
+                    glas_core::Severity::Low
+                };
+                match open.get(&s.key) {
+                    None => ("opened", severity),
+                    Some(&was) if severity > was => ("escalated", severity),
+                    Some(_) => continue,
+                }
             } else {
-                glas_core::Severity::Low
+                // Below the bar: an open outlook ends.
+                match open.remove(&s.key) {
+                    Some(was) => ("resolved", was),
+                    None => continue,
+                }
             };
-            let phase = match open.get(&s.key) {
-                None => "opened",
-                Some(&was) if severity > was => "escalated",
-                Some(_) => continue,
-            };
-            open.insert(s.key.clone(), severity);
+            if phase != "resolved" {
+                open.insert(s.key.clone(), severity);
+            }
             let (topic, place) = match s.key.split_once('|') {
                 Some((t, p)) => (Some(t.to_string()), Some(p.to_string())),
                 None if s.key == "*" => (None, None),
@@ -282,6 +301,6 @@ fn evidence(ev: &glas_analytics::events::Events, key: &str, at: i64) -> Vec<Stri
             ids.push((e.at, ev.ids.get(i as u32)));
         }
     }
-    ids.sort_by(|a, b| b.0.cmp(&a.0));
+    ids.sort_by_key(|x| std::cmp::Reverse(x.0));
     ids.into_iter().take(10).map(|(_, id)| id.to_string()).collect()
 }

@@ -191,7 +191,17 @@ async fn signals_view(st: &Arc<AppState>, who: &Principal, message: Option<Strin
             })
             .collect();
         let _ = write!(h, "{}</p>", esc(&steps.join(" → ")));
-        if last.kind != "source_silent" && last.phase() != Some("resolved") {
+        if last.kind == "outlook" && last.phase() != Some("resolved") {
+            let f = |k: &str| last.params.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let _ = write!(
+                h,
+                "<p>Прогноз на 7 дней вперёд: {} (80 %: {:.0}–{:.0}) при обычных {} за неделю.</p>",
+                esc(&ru::negative_mentions(last.count)),
+                f("lo80"),
+                f("hi80"),
+                esc(&ru::usual_count(last.baseline))
+            );
+        } else if last.kind != "source_silent" && last.phase() != Some("resolved") {
             let _ = write!(
                 h,
                 "<p>{} за {} при обычных {}; негативных {:.0} %{}</p>",

@@ -149,8 +149,8 @@ pub fn run(
         None => Utc::now().with_timezone(&ctx.tz()).date_naive(),
     };
     let store = ctx.open_store_reader()?;
-    let records = store.records()?;
-    let series = glas_app::outlook::store_series(ctx, &records, at);
+    let events = glas_app::outlook::events(ctx, &store)?;
+    let series = glas_app::outlook::series_of(ctx, &events, at);
     let points = forecast::forecast(&series, at, args.horizon, Method::Pooled, &RussianDays::new(ctx.tz()));
     let (csv, pq) = match &args.out {
         Some(o) => (o.clone(), None),

@@ -79,6 +79,57 @@ fn a_counts_file_is_forecast_seeing_only_the_past() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Six calm weeks of water complaints in Величаевское, then three days of
+/// an outage: the analysis forecasts next week well above the usual, raises
+/// an `outlook` signal with the recent posts as evidence (not emailed: the
+/// pipeline does not ask), and writes the outlook the overview reads.
+#[test]
+fn an_incident_raises_an_outlook_for_the_week_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let lines = tmp.path().join("month.jsonl");
+    let today = chrono::Utc::now().date_naive();
+    let mut out = String::new();
+    let mut n = 0;
+    for back in (1..=45).rev() {
+        let day = today - chrono::Duration::days(back);
+        let per_day = if back <= 3 { 9 } else { usize::from(back % 2 == 0) };
+        for k in 0..per_day {
+            n += 1;
+            let at = format!("{day}T{:02}:{:02}:00+03:00", 8 + k, (n * 7) % 60);
+            out.push_str(&line(
+                &format!("w{n}"),
+                &format!("В Величаевском опять нет воды на улице номер {n}, жалуемся уже {k} раз"),
+                &at,
+            ));
+            out.push('\n');
+        }
+    }
+    std::fs::write(&lines, out).unwrap();
+    let d = data.to_str().unwrap();
+    let o = glas(&["import", lines.to_str().unwrap(), "--data", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = glas(&["analyze", "--data", d, "--lookback", "2d"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let signals = std::fs::read_to_string(data.join("analytics/signals.jsonl")).unwrap();
+    let outlook: Vec<serde_json::Value> = signals
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|s| s["kind"] == "outlook" && s["place"] == "Величаевское")
+        .collect();
+    assert!(!outlook.is_empty(), "{signals}");
+    let s = &outlook[0];
+    assert_eq!(s["topic"], "water");
+    assert_eq!(s["params"]["phase"], "opened");
+    assert_eq!(s["params"]["alarm"], false);
+    assert!(s["params"]["ratio"].as_f64().unwrap() >= 1.5, "{s}");
+    assert!(s["params"]["lo80"].as_f64().unwrap() <= s["params"]["expected"].as_f64().unwrap(), "{s}");
+    assert!(s["evidence"].as_array().unwrap().len() >= 9, "{s}");
+    let outlook_csv = std::fs::read_to_string(data.join("analytics/outlook.csv")).unwrap();
+    assert!(outlook_csv.contains("water|Величаевское,\"водоснабжение, Величаевское\","), "{outlook_csv}");
+    assert!(outlook_csv.lines().any(|l| l.starts_with("water|Величаевское,") && l.ends_with(",1")), "{outlook_csv}");
+}
+
 #[test]
 fn the_backtest_compares_the_methods() {
     let o = glas(&["eval", "forecast", "--seeds", "1", "--json"]);
