@@ -534,10 +534,10 @@ async fn saved_search_digests_reach_a_real_smtp_server_once_per_mention() {
     let baseline = store.indexed_seq().unwrap();
     ops::crawl_once(&ctx, &mut store, &mut enricher).await.unwrap();
     let first = ops::deliver_digests(&ctx, &store, baseline).await.unwrap();
-    assert_eq!((first[0].new, first[0].status.as_str()), (37, "sent"), "{first:?}");
+    assert_eq!((first[0].new, first[0].status.as_str()), (40, "sent"), "{first:?}");
     let messages = sink.messages();
     assert_eq!(messages.len(), 1);
-    assert_eq!(subject(&messages[0]), "Поиск «Вода в Величаевском»: 37 новых публикаций");
+    assert_eq!(subject(&messages[0]), "Поиск «Вода в Величаевском»: 40 новых публикаций");
     let body = decoded(&messages[0]);
     assert!(body.contains("https://t.me/velichaevka_online/"), "{body}");
     assert!(body.contains("Все публикации: glas search 'topic:water place:Величаевское'"), "{body}");
