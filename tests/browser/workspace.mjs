@@ -244,7 +244,7 @@ try {
     check((await page.locator('#episodes li').filter({ hasText: 'Величаевское' }).count()) >= 1, 'the open episode is not listed');
     check((await page.locator('#volume figure.chart svg rect').count()) > 0, 'no bars in the volume chart');
     await page.getByRole('heading', { name: 'Прогноз на неделю' }).waitFor();
-    check((await page.locator('#outlook').getByText(/По округу ожидается негативных историй/).count()) === 1, 'no outlook');
+    check((await page.locator('#outlook').getByText(/по округу ожидается негативных историй/).count()) === 1, 'no outlook');
     await screenshots(page, 'overview', 'Открытые эпизоды');
     // A cell without an episode opens its negative posts in the search.
     const cell = page.locator('table.grid td:not(.open) a').first();

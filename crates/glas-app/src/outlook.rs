@@ -159,7 +159,7 @@ pub fn write(ctx: &Ctx, ev: &glas_analytics::events::Events, at: chrono::DateTim
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.with_timezone(&tz).date_naive());
     let f = &ctx.pipeline.forecast;
-    let csv = glas_report::outlook_csv(&rows(&series, &pts, origin, 7, false, first), f.ratio, f.min_stories);
+    let csv = glas_report::outlook_csv(&rows(&series, &pts, origin, 7, false, first), f.ratio, f.min_stories, origin);
     let path = dir.join("outlook.csv");
     let tmp = dir.join("outlook.csv.tmp");
     std::fs::write(&tmp, csv).and_then(|_| std::fs::rename(&tmp, &path))?;

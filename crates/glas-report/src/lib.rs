@@ -128,16 +128,17 @@ impl OutlookRow {
 }
 
 /// The week ahead as `analytics/outlook.csv` holds it
-/// (`key,label,expected,lo80,hi80,usual,tense`), for the overview; `tense`
-/// is 1 for a week expected well above the usual (`ratio`, `min_stories`).
-pub fn outlook_csv(rows: &[OutlookRow], ratio: f64, min_stories: f64) -> String {
+/// (`key,label,expected,lo80,hi80,usual,tense,from`), for the overview;
+/// `tense` is 1 for a week expected well above the usual (`ratio`,
+/// `min_stories`), `from` the first day forecast.
+pub fn outlook_csv(rows: &[OutlookRow], ratio: f64, min_stories: f64, from: chrono::NaiveDate) -> String {
     let quote = |s: &str| {
         if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
     };
-    let mut csv = String::from("key,label,expected,lo80,hi80,usual,tense\n");
+    let mut csv = String::from("key,label,expected,lo80,hi80,usual,tense,from\n");
     for r in rows {
         csv.push_str(&format!(
-            "{},{},{:.1},{},{},{:.1},{}\n",
+            "{},{},{:.1},{},{},{:.1},{},{from}\n",
             quote(&r.key),
             quote(&r.label),
             r.expected,
@@ -150,12 +151,14 @@ pub fn outlook_csv(rows: &[OutlookRow], ratio: f64, min_stories: f64) -> String 
     csv
 }
 
-/// [`outlook_csv`]'s text read back, each row with its `tense` flag; rows
-/// that do not parse are skipped.
-pub fn read_outlook_csv(text: &str) -> Vec<(OutlookRow, bool)> {
+/// [`outlook_csv`]'s text read back, each row with its `tense` flag, and
+/// the first day forecast; rows that do not parse are skipped.
+pub fn read_outlook_csv(text: &str) -> (Vec<(OutlookRow, bool)>, Option<chrono::NaiveDate>) {
     let mut rd = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let mut out = Vec::new();
+    let mut from = None;
     for row in rd.records().flatten() {
+        from = from.or_else(|| row.get(7).and_then(|d| d.parse().ok()));
         let f = |i: usize| row.get(i).and_then(|x| x.parse::<f64>().ok());
         let (Some(key), Some(label), Some(expected), Some(lo), Some(hi), Some(usual)) =
             (row.get(0), row.get(1), f(2), f(3), f(4), f(5))
@@ -165,7 +168,7 @@ pub fn read_outlook_csv(text: &str) -> Vec<(OutlookRow, bool)> {
         let tense = row.get(6) == Some("1");
         out.push((OutlookRow { key: key.into(), label: label.into(), expected, lo, hi, usual, actual: None }, tense));
     }
-    out
+    (out, from)
 }
 
 /// The outlook of a report: the week ahead, and the report's week as it was

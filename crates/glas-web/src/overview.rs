@@ -276,11 +276,14 @@ fn outlook_panel(body: &mut String, st: &AppState) {
         body.push_str("<p class=\"muted\">Прогноза ещё нет: он появится после очередного анализа.</p></section>");
         return;
     };
-    let rows = glas_report::read_outlook_csv(&text);
+    let (rows, from) = glas_report::read_outlook_csv(&text);
+    let span = from.map_or(String::new(), |f| {
+        format!(" с {} по {}", f.format("%d.%m"), (f + chrono::Duration::days(6)).format("%d.%m"))
+    });
     if let Some((d, _)) = rows.iter().find(|(r, _)| r.key == "*") {
         let _ = write!(
             body,
-            "<p>По округу ожидается негативных историй: <b>{:.0}</b> (80 %: {:.0}–{:.0}); обычно за неделю {:.0}.</p>",
+            "<p>На 7 дней{span} по округу ожидается негативных историй: <b>{:.0}</b> (80 %: {:.0}–{:.0}); обычно за неделю {:.0}.</p>",
             d.expected, d.lo, d.hi, d.usual
         );
     }
