@@ -107,11 +107,9 @@ pub fn read_series(path: &Path) -> anyhow::Result<Vec<(NaiveDate, String, f64)>>
     Ok(rows)
 }
 
-pub fn run(
-    ctx: Option<&Ctx>,
-    args: &ForecastArgs,
-    load: impl FnOnce() -> anyhow::Result<Ctx>,
-) -> anyhow::Result<ExitCode> {
+/// `glas forecast`: on `--series` no pipeline is needed; on the store,
+/// `load` gives the pipeline's context.
+pub fn run(args: &ForecastArgs, load: impl FnOnce() -> anyhow::Result<Ctx>) -> anyhow::Result<ExitCode> {
     if args.horizon == 0 || args.horizon > 90 {
         return Err(crate::usage("--horizon: 1 to 90 days"));
     }
@@ -136,14 +134,7 @@ pub fn run(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let owned;
-    let ctx = match ctx {
-        Some(c) => c,
-        None => {
-            owned = load()?;
-            &owned
-        }
-    };
+    let ctx = &load()?;
     let at = match &args.at {
         Some(a) => parse_day(a)?,
         None => Utc::now().with_timezone(&ctx.tz()).date_naive(),

@@ -794,7 +794,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User { what } => users::user(&load_ctx(&cli)?, what),
         Command::Plan { what } => plan_cli::run(&load_ctx(&cli)?, what),
-        Command::Forecast(args) => forecast_cli::run(None, args, || load_ctx(&cli)),
+        Command::Forecast(args) => forecast_cli::run(args, || load_ctx(&cli)),
         Command::Eval { what: EvalKind::Forecast(args) } => forecast_cli::eval(args),
         Command::Incidents { what, status, service, overdue, json } => {
             incidents_cli::run(&load_ctx(&cli)?, what.as_ref(), status.as_deref(), service.as_deref(), *overdue, *json)
