@@ -1,7 +1,8 @@
 //! `glas demo`: the main job on the embedded default pipeline.
 //!
 //! Serves the repository's `fixtures/` on loopback, crawls the demo pipeline's
-//! sources (three news feeds, three residents' Telegram channels, a month of the
+//! sources (three news feeds, the administration's VK community through the
+//! fixture server's VK stand-in, three residents' Telegram channels, a month of the
 //! Levokumsky district with a water outage in Величаевское), indexes, analyses,
 //! delivers alerts (to the outbox: the demo has no SMTP server), writes the
 //! weekly report and prints where everything is. Deterministic: the data dir is
