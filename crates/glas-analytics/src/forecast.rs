@@ -532,6 +532,16 @@ pub fn backtest(
     (scores, keys)
 }
 
+/// A key's topic and settlement: `*` is (None, None), `water` is
+/// (Some("water"), None), `water|Заря` is (Some("water"), Some("Заря")).
+pub fn key_parts(key: &str) -> (Option<&str>, Option<&str>) {
+    match key.split_once('|') {
+        _ if key == "*" => (None, None),
+        Some((t, p)) => (Some(t), Some(p)),
+        None => (Some(key), None),
+    }
+}
+
 /// The store's daily counts of complaint-or-negative stories (distinct
 /// reprint clusters) before `until`, from `since`: the district (`*`), each
 /// topic (`water`) and each topic × settlement (`water|Величаевское`), in
@@ -714,6 +724,13 @@ mod tests {
         let f = forecast(&s, start + Duration::days(84), 7, Method::Pooled, &Weekends);
         let child: Vec<&Point> = f.iter().filter(|p| p.key == "water|Заря").collect();
         assert!(child[0].mean > 2.0 * child[1].mean, "Mondays heavier, as the parent's: {child:?}");
+    }
+
+    #[test]
+    fn keys_name_their_topic_and_settlement() {
+        assert_eq!(key_parts("*"), (None, None));
+        assert_eq!(key_parts("water"), (Some("water"), None));
+        assert_eq!(key_parts("water|Заря"), (Some("water"), Some("Заря")));
     }
 
     #[test]

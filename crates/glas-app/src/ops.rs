@@ -467,11 +467,10 @@ pub fn analyze(ctx: &Ctx, store: &Store, at: DateTime<Utc>, lookback: Duration) 
     drop(frame);
     let mut signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, at - lookback, at, ctx.tz());
     signals.extend(crate::outlook::signals(ctx, &events, at - lookback, at));
-    std::fs::create_dir_all(&out_dir)?;
-    crate::outlook::write(ctx, &events, at).context("the outlook failed")?;
     let health = source_health(ctx, store, at)?;
     signals.extend(glas_analytics::health::signals(&health, at, ctx.tz()));
     std::fs::create_dir_all(&out_dir)?;
+    crate::outlook::write(ctx, &events, at).context("the outlook failed")?;
     let signals_path = out_dir.join("signals.jsonl");
     std::fs::write(&signals_path, signal_lines(&signals))
         .with_context(|| format!("cannot write '{}'", signals_path.display()))?;
@@ -704,6 +703,9 @@ pub fn source_statuses(ctx: &Ctx, store: &Store, at: DateTime<Utc>) -> anyhow::R
 pub struct WorkspaceStages {
     pub ctx: Ctx,
     pub store: std::sync::Arc<Store>,
+    /// The pipeline's analyzer, loaded once (the «Медиаплан» page reads the
+    /// tone towards the administration on every visit).
+    pub analyzer: std::sync::Arc<Analyzer>,
     /// The last ledger and when it was made: it scans the log's source
     /// column, and the overview asks for it on every visit.
     ledger: std::sync::Mutex<Option<(std::time::Instant, Vec<glas_analytics::health::SourceHealth>)>>,
@@ -713,8 +715,8 @@ pub struct WorkspaceStages {
 pub const LEDGER_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl WorkspaceStages {
-    pub fn new(ctx: Ctx, store: std::sync::Arc<Store>) -> WorkspaceStages {
-        WorkspaceStages { ctx, store, ledger: Default::default() }
+    pub fn new(ctx: Ctx, store: std::sync::Arc<Store>, analyzer: std::sync::Arc<Analyzer>) -> WorkspaceStages {
+        WorkspaceStages { ctx, store, analyzer, ledger: Default::default() }
     }
 }
 
@@ -746,7 +748,7 @@ impl glas_web::Stages for WorkspaceStages {
     ) -> Result<(glas_voice::PlanFact, Vec<glas_voice::Pickup>, glas_report::OwnVoice), String> {
         let records = self.store.records().map_err(|e| e.to_string())?;
         let fact = crate::voice::plan_fact(&self.ctx, &records, from, to, today).map_err(|e| format!("{e:#}"))?;
-        let own = crate::voice::week(&self.ctx, &records, from).map_err(|e| format!("{e:#}"))?;
+        let own = crate::voice::week(&self.ctx, &self.analyzer, &records, from).map_err(|e| format!("{e:#}"))?;
         Ok((fact, crate::voice::pickups(&self.ctx, &records, from, to), own))
     }
 
@@ -767,7 +769,8 @@ pub fn workspace(
     let mut state = glas_web::AppState::new(store, ctx.data_dir.clone(), ctx.pipeline.searches.clone(), ctx.tz())
         .context("cannot open the workspace's accounts")?;
     state.limits.timeout = timeout;
-    state.analyzer = Some(std::sync::Arc::new(ctx.analyzer()));
+    let analyzer = std::sync::Arc::new(ctx.analyzer());
+    state.analyzer = Some(analyzer.clone());
     state.overview = std::sync::Arc::new(overview);
     state.topics = ctx.pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect();
     state.incidents = crate::incidents::open(&ctx)?.map(std::sync::Arc::new);
@@ -777,7 +780,7 @@ pub fn workspace(
             ctx.data_dir.display()
         );
     }
-    state.stages = Some(std::sync::Arc::new(WorkspaceStages::new(ctx, state.store.clone())));
+    state.stages = Some(std::sync::Arc::new(WorkspaceStages::new(ctx, state.store.clone(), analyzer)));
     Ok(state)
 }
 
@@ -807,7 +810,7 @@ pub fn weekly_report(
     let signals = glas_analytics::signals::detect(&events, &ctx.pipeline.signals, start - Duration::days(1), end, tz);
     let week_start = week.monday().context("invalid week")?;
     let own_voice = if ctx.pipeline.sources.iter().any(|s| s.own) {
-        Some(crate::voice::week(ctx, records, week_start)?)
+        Some(crate::voice::week(ctx, &ctx.analyzer(), records, week_start)?)
     } else {
         None
     };
@@ -824,7 +827,7 @@ pub fn weekly_report(
         media_plan: media_plan_week(ctx, records, week)?.as_ref(),
         pickups: &crate::voice::pickups(ctx, records, week_start, week_start + Duration::days(6)),
         own_voice: own_voice.as_ref(),
-        outlook: Some(&crate::outlook::report(ctx, records, week_start)),
+        outlook: Some(&crate::outlook::report(ctx, &events, week_start)),
     }
     .model();
     let dir = ctx.data_dir.join("reports");

@@ -5,8 +5,8 @@
 //! against what happened.
 
 use chrono::{Datelike, Duration, NaiveDate};
+use glas_analytics::events::Events;
 use glas_analytics::forecast::{self, DayKinds, Method, Point, Series};
-use glas_core::Record;
 
 use crate::ops::Ctx;
 
@@ -33,28 +33,22 @@ impl DayKinds for RussianDays {
     }
 }
 
-/// The store's series as of `at` (a year back), pooled, with the pipeline's
-/// heating season for `heating`.
-pub fn store_series(ctx: &Ctx, records: &[Record], at: NaiveDate) -> Vec<Series> {
-    series_of(ctx, &glas_analytics::events::Events::from_records(records, ctx.tz()), at)
-}
-
 /// The store's events, read as columns from the log (as the analysis reads
 /// them: no record decoded).
-pub fn events(ctx: &Ctx, store: &glas_store::Store) -> anyhow::Result<glas_analytics::events::Events> {
+pub fn events(ctx: &Ctx, store: &glas_store::Store) -> anyhow::Result<Events> {
     use anyhow::Context as _;
     let log_dir = store.log().dir();
     let frame = glas_analytics::daily::consistent(log_dir, || glas_analytics::events::read_log(log_dir))
         .context("reading the log failed")?;
     Ok(match frame {
-        Some(df) => glas_analytics::events::Events::from_frame(&df, ctx.tz()).context("reading the log failed")?,
+        Some(df) => Events::from_frame(&df, ctx.tz()).context("reading the log failed")?,
         None => Default::default(),
     })
 }
 
 /// The series of `events` as of `at` (a year back), pooled, with the
 /// pipeline's heating season for `heating`.
-pub fn series_of(ctx: &Ctx, ev: &glas_analytics::events::Events, at: NaiveDate) -> Vec<Series> {
+pub fn series_of(ctx: &Ctx, ev: &Events, at: NaiveDate) -> Vec<Series> {
     let heating = ctx.pipeline.forecast.heating_season;
     forecast::from_events(ev, ctx.tz(), at - Duration::days(365), at, &|topic| heating.filter(|_| topic == "heating"))
 }
@@ -67,19 +61,19 @@ pub fn points(ctx: &Ctx, series: &[Series], at: NaiveDate, horizon: usize) -> Ve
 /// The first `days` days of the week from `monday` as forecast from the
 /// days before it, per key, with the usual week and, when `actual`, what
 /// happened on those days.
-pub fn week(
-    ctx: &Ctx,
-    records: &[Record],
-    monday: NaiveDate,
-    days: usize,
-    actual: bool,
-) -> Vec<glas_report::OutlookRow> {
+pub fn week(ctx: &Ctx, ev: &Events, monday: NaiveDate, days: usize, actual: bool) -> Vec<glas_report::OutlookRow> {
     // The series to the week's end: the forecast from its Monday sees only
     // the days before, and the week's own days are what happened.
-    let series = store_series(ctx, records, monday + Duration::days(7));
+    let series = series_of(ctx, ev, monday + Duration::days(7));
     let pts = points(ctx, &series, monday, days);
-    let first = records.iter().map(|r| r.mention.published_at.with_timezone(&ctx.tz()).date_naive()).min();
-    rows(&series, &pts, monday, days, actual, first)
+    rows(&series, &pts, monday, days, actual, span(ctx, ev).map(|(first, _)| first))
+}
+
+/// The district days of the first and the newest event (events are in time
+/// order).
+fn span(ctx: &Ctx, ev: &Events) -> Option<(NaiveDate, NaiveDate)> {
+    let day = |at: i64| chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&ctx.tz()).date_naive());
+    Some((day(ev.events.first()?.at)?, day(ev.events.last()?.at)?))
 }
 
 /// Each key's days from `origin` summed: expected, interval, usual week
@@ -92,7 +86,6 @@ fn rows(
     actual: bool,
     first: Option<NaiveDate>,
 ) -> Vec<glas_report::OutlookRow> {
-    let monday = origin;
     let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
     for p in pts {
         by_key.entry(p.key.as_str()).or_default().push(p);
@@ -100,8 +93,8 @@ fn rows(
     let mut out = Vec::new();
     for s in series {
         let (expected, lo, hi) = forecast::sum_interval(by_key.get(s.key.as_str()).map_or(&[][..], |v| v.as_slice()));
-        let usual = usual(s, monday, first);
-        let actual = actual.then(|| (0..days).map(|k| s.at(monday + Duration::days(k as i64))).sum::<f64>());
+        let usual = usual(s, origin, first);
+        let actual = actual.then(|| (0..days).map(|k| s.at(origin + Duration::days(k as i64))).sum::<f64>());
         out.push(glas_report::OutlookRow { key: s.key.clone(), label: label(&s.key), expected, lo, hi, usual, actual });
     }
     out
@@ -116,23 +109,22 @@ fn usual(s: &Series, day: NaiveDate, first: Option<NaiveDate>) -> f64 {
 
 /// "water|Величаевское" → "водоснабжение, Величаевское"; "*" → "весь округ".
 pub fn label(key: &str) -> String {
-    match key.split_once('|') {
-        _ if key == "*" => "весь округ".to_string(),
-        Some((t, p)) => format!("{}, {p}", glas_core::config::topic_name(t)),
-        None => format!("{}, весь округ", glas_core::config::topic_name(key)),
+    match forecast::key_parts(key) {
+        (None, _) => "весь округ".to_string(),
+        (Some(t), Some(p)) => format!("{}, {p}", glas_core::config::topic_name(t)),
+        (Some(t), None) => format!("{}, весь округ", glas_core::config::topic_name(t)),
     }
 }
 
 /// The outlook the weekly report of the week from `monday` shows: the week
 /// ahead (from the Monday after) and the report's own week as it was
 /// forecast, against what happened.
-pub fn report(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> glas_report::Outlook {
+pub fn report(ctx: &Ctx, ev: &Events, monday: NaiveDate) -> glas_report::Outlook {
     // The report's week so far: the days up to the newest mention.
-    let newest = records.iter().map(|r| r.mention.published_at.with_timezone(&ctx.tz()).date_naive()).max();
-    let seen = newest.map_or(0, |n| ((n - monday).num_days() + 1).clamp(0, 7) as usize);
+    let seen = span(ctx, ev).map_or(0, |(_, newest)| ((newest - monday).num_days() + 1).clamp(0, 7) as usize);
     glas_report::Outlook {
-        next: week(ctx, records, monday + Duration::days(7), 7, false),
-        this: if seen > 0 { week(ctx, records, monday, seen, true) } else { Vec::new() },
+        next: week(ctx, ev, monday + Duration::days(7), 7, false),
+        this: if seen > 0 { week(ctx, ev, monday, seen, true) } else { Vec::new() },
         this_days: seen,
         ratio: ctx.pipeline.forecast.ratio,
         min_stories: ctx.pipeline.forecast.min_stories,
@@ -144,20 +136,14 @@ pub fn report(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> glas_report::
 /// days to `analytics/forecast.csv` and `.parquet` and their week to
 /// `analytics/outlook.csv` (`key,label,expected,lo80,hi80,usual`), which
 /// the overview reads.
-pub fn write(ctx: &Ctx, ev: &glas_analytics::events::Events, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+pub fn write(ctx: &Ctx, ev: &Events, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let tz = ctx.tz();
     let origin = at.with_timezone(&tz).date_naive();
     let series = series_of(ctx, ev, origin);
     let pts = points(ctx, &series, origin, 7);
     let dir = ctx.data_dir.join("analytics");
     forecast::write(&pts, &dir.join("forecast.csv"), Some(&dir.join("forecast.parquet")))?;
-    let first = ev
-        .events
-        .iter()
-        .map(|e| e.at)
-        .min()
-        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(|t| t.with_timezone(&tz).date_naive());
+    let first = span(ctx, ev).map(|(first, _)| first);
     let f = &ctx.pipeline.forecast;
     let csv = glas_report::outlook_csv(&rows(&series, &pts, origin, 7, false, first), f.ratio, f.min_stories, origin);
     let path = dir.join("outlook.csv");
@@ -177,7 +163,7 @@ pub fn write(ctx: &Ctx, ev: &glas_analytics::events::Events, at: chrono::DateTim
 /// (`params.alarm`).
 pub fn signals(
     ctx: &Ctx,
-    ev: &glas_analytics::events::Events,
+    ev: &Events,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
 ) -> Vec<glas_core::Signal> {
@@ -186,10 +172,7 @@ pub fn signals(
     let settings = &ctx.pipeline.forecast;
     let kinds = RussianDays::new(tz);
     let mut out = Vec::new();
-    let Some(first) = ev.events.iter().map(|e| e.at).min().and_then(|t| chrono::DateTime::from_timestamp(t, 0)) else {
-        return out;
-    };
-    let first = first.with_timezone(&tz).date_naive();
+    let Some((first, _)) = span(ctx, ev) else { return out };
     // Each key's open outlook episode: its gravest severity so far.
     let mut open: std::collections::HashMap<String, glas_core::Severity> = std::collections::HashMap::new();
     let mut day = from.with_timezone(&tz).date_naive() + Duration::days(1);
@@ -204,24 +187,8 @@ pub fn signals(
         }
         let series = series_of(ctx, ev, day);
         let pts = forecast::forecast(&series, day, 7, Method::Pooled, &kinds);
-        let mut by_key: std::collections::HashMap<&str, Vec<&Point>> = std::collections::HashMap::new();
-        for p in &pts {
-            by_key.entry(p.key.as_str()).or_default().push(p);
-        }
-        for s in &series {
-            let (expected, lo, hi) =
-                forecast::sum_interval(by_key.get(s.key.as_str()).map_or(&[][..], |v| v.as_slice()));
-            let usual = usual(s, day, Some(first));
-            let row = glas_report::OutlookRow {
-                key: s.key.clone(),
-                label: label(&s.key),
-                expected,
-                lo,
-                hi,
-                usual,
-                actual: None,
-            };
-            let ratio = expected / usual.max(0.5);
+        for row in rows(&series, &pts, day, 7, false, Some(first)) {
+            let ratio = row.ratio();
             let (phase, severity) = if row.tense(settings.ratio, settings.min_stories) {
                 let severity = if ratio >= 3.0 {
                     glas_core::Severity::High
@@ -230,31 +197,28 @@ pub fn signals(
                 } else {
                     glas_core::Severity::Low
                 };
-                match open.get(&s.key) {
+                match open.get(&row.key) {
                     None => ("opened", severity),
                     Some(&was) if severity > was => ("escalated", severity),
                     Some(_) => continue,
                 }
             } else {
                 // Below the bar: an open outlook ends.
-                match open.remove(&s.key) {
+                match open.remove(&row.key) {
                     Some(was) => ("resolved", was),
                     None => continue,
                 }
             };
             if phase != "resolved" {
-                open.insert(s.key.clone(), severity);
+                open.insert(row.key.clone(), severity);
             }
-            let (topic, place) = match s.key.split_once('|') {
-                Some((t, p)) => (Some(t.to_string()), Some(p.to_string())),
-                None if s.key == "*" => (None, None),
-                None => (Some(s.key.clone()), None),
-            };
+            let (topic, place) = forecast::key_parts(&row.key);
+            let (topic, place) = (topic.map(str::to_string), place.map(str::to_string));
             let mut params = serde_json::Map::new();
             params.insert("alarm".into(), settings.alert.into());
-            params.insert("expected".into(), ((expected * 10.0).round() / 10.0).into());
-            params.insert("lo80".into(), lo.into());
-            params.insert("hi80".into(), hi.into());
+            params.insert("expected".into(), ((row.expected * 10.0).round() / 10.0).into());
+            params.insert("lo80".into(), row.lo.into());
+            params.insert("hi80".into(), row.hi.into());
             params.insert("ratio".into(), ((ratio * 100.0).round() / 100.0).into());
             params.insert("horizon_days".into(), 7.into());
             params.insert("method".into(), "pooled weekly profile × level, negative binomial".into());
@@ -268,10 +232,10 @@ pub fn signals(
                 severity,
                 score: (ratio * 100.0).round() / 100.0,
                 window: "7d".into(),
-                count: expected.round() as u64,
-                baseline: (usual * 10.0).round() / 10.0,
+                count: row.expected.round() as u64,
+                baseline: (row.usual * 10.0).round() / 10.0,
                 negative_share: 0.0,
-                evidence: evidence(ev, &s.key, start.timestamp()),
+                evidence: evidence(ev, &row.key, start.timestamp()),
                 params,
             });
         }
@@ -282,12 +246,8 @@ pub fn signals(
 
 /// The key's negative mentions of the week before `at` (Unix seconds),
 /// newest first, at most ten.
-fn evidence(ev: &glas_analytics::events::Events, key: &str, at: i64) -> Vec<String> {
-    let (topic, place) = match key.split_once('|') {
-        Some((t, p)) => (Some(t), Some(p)),
-        None if key == "*" => (None, None),
-        None => (Some(key), None),
-    };
+fn evidence(ev: &Events, key: &str, at: i64) -> Vec<String> {
+    let (topic, place) = forecast::key_parts(key);
     let mut ids: Vec<(i64, &str)> = Vec::new();
     for (i, e) in ev.events.iter().enumerate() {
         if !e.negative || e.at >= at || e.at < at - 7 * 86_400 {

@@ -229,6 +229,7 @@ pub async fn remind(ctx: &Ctx, now: DateTime<Utc>) -> anyhow::Result<usize> {
 /// them (comments up to a week after `to`). Newest first.
 pub fn receptions(
     ctx: &Ctx,
+    db: &MediaPlan,
     records: &[Record],
     from: NaiveDate,
     to: NaiveDate,
@@ -262,7 +263,7 @@ pub fn receptions(
     }
     let mut reactions = glas_voice::reactions(&comments);
     let id_list: Vec<&str> = pubs.iter().map(|p| p.id.as_str()).collect();
-    let mut captures = open(ctx)?.captures(&id_list)?;
+    let mut captures = db.captures(&id_list)?;
     let mut out: Vec<glas_voice::Received> = pubs
         .into_iter()
         .filter_map(|p| {
@@ -294,11 +295,11 @@ pub fn receptions(
 /// publications and the media plan.
 pub fn page_health(
     ctx: &Ctx,
+    db: &MediaPlan,
     received: &[glas_voice::Received],
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<Vec<glas_voice::PageHealth>> {
-    let db = open(ctx)?;
     let rows = db.rows(from, to)?;
     let tz = ctx.tz();
     let start = glas_store::search::day_start(tz, from).fixed_offset();
@@ -362,12 +363,19 @@ pub fn image_scores(ctx: &Ctx, analyzer: &glas_nlp::Analyzer, records: &[Record]
 
 /// The own voice of one week: how the own publications were received, the
 /// official pages' health, and the image index of the week and the seven
-/// before it with the week's movers.
-pub fn week(ctx: &Ctx, records: &[Record], monday: NaiveDate) -> anyhow::Result<glas_report::OwnVoice> {
+/// before it with the week's movers. `analyzer` reads the tone towards the
+/// administration (the pipeline's: the workspace passes the one it holds).
+pub fn week(
+    ctx: &Ctx,
+    analyzer: &glas_nlp::Analyzer,
+    records: &[Record],
+    monday: NaiveDate,
+) -> anyhow::Result<glas_report::OwnVoice> {
     let sunday = monday + Duration::days(6);
-    let received = receptions(ctx, records, monday, sunday)?;
-    let pages = page_health(ctx, &received, monday, sunday)?;
-    let scored = image_scores(ctx, &ctx.analyzer(), records);
+    let db = open(ctx)?;
+    let received = receptions(ctx, &db, records, monday, sunday)?;
+    let pages = page_health(ctx, &db, &received, monday, sunday)?;
+    let scored = image_scores(ctx, analyzer, records);
     let mondays: Vec<NaiveDate> = (0..8).rev().map(|k| monday - Duration::weeks(k)).collect();
     Ok(glas_report::OwnVoice {
         received,

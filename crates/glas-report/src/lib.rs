@@ -123,7 +123,13 @@ impl OutlookRow {
     /// Expected well above the usual: at least `ratio` times it and
     /// `min_stories` stories.
     pub fn tense(&self, ratio: f64, min_stories: f64) -> bool {
-        self.expected >= min_stories && self.expected >= ratio * self.usual.max(0.5)
+        self.expected >= min_stories && self.ratio() >= ratio
+    }
+
+    /// Expected against the usual week (a usual week under half a story
+    /// counts as half).
+    pub fn ratio(&self) -> f64 {
+        self.expected / self.usual.max(0.5)
     }
 }
 
@@ -132,23 +138,22 @@ impl OutlookRow {
 /// `tense` is 1 for a week expected well above the usual (`ratio`,
 /// `min_stories`), `from` the first day forecast.
 pub fn outlook_csv(rows: &[OutlookRow], ratio: f64, min_stories: f64, from: chrono::NaiveDate) -> String {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    };
-    let mut csv = String::from("key,label,expected,lo80,hi80,usual,tense,from\n");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut put = |cells: &[String]| w.write_record(cells).expect("writing to memory");
+    put(&["key", "label", "expected", "lo80", "hi80", "usual", "tense", "from"].map(String::from));
     for r in rows {
-        csv.push_str(&format!(
-            "{},{},{:.1},{},{},{:.1},{},{from}\n",
-            quote(&r.key),
-            quote(&r.label),
-            r.expected,
-            r.lo,
-            r.hi,
-            r.usual,
-            u8::from(r.tense(ratio, min_stories))
-        ));
+        put(&[
+            r.key.clone(),
+            r.label.clone(),
+            format!("{:.1}", r.expected),
+            r.lo.to_string(),
+            r.hi.to_string(),
+            format!("{:.1}", r.usual),
+            u8::from(r.tense(ratio, min_stories)).to_string(),
+            from.to_string(),
+        ]);
     }
-    csv
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("the cells are text")
 }
 
 /// [`outlook_csv`]'s text read back, each row with its `tense` flag, and

@@ -905,7 +905,7 @@ pub fn outlook_blocks(o: &crate::Outlook) -> Vec<Block> {
     }
     let mut tense: Vec<&crate::OutlookRow> =
         o.next.iter().filter(|r| r.key != "*" && r.tense(o.ratio, o.min_stories)).collect();
-    tense.sort_by(|a, b| (b.expected / b.usual.max(0.5)).total_cmp(&(a.expected / a.usual.max(0.5))));
+    tense.sort_by(|a, b| b.ratio().total_cmp(&a.ratio()));
     if tense.is_empty() {
         out.push(Block::Para("Необычной напряжённости на следующей неделе не ожидается.".into()));
     } else {
@@ -919,7 +919,7 @@ pub fn outlook_blocks(o: &crate::Outlook) -> Vec<Block> {
                     Cell { text: stories(r.expected), mark: Mark::Bad },
                     Cell::from(format!("{}–{}", stories(r.lo), stories(r.hi))),
                     Cell::from(format!("{:.1}", r.usual)),
-                    Cell::from(format!("×{:.1}", r.expected / r.usual.max(0.5))),
+                    Cell::from(format!("×{:.1}", r.ratio())),
                 ]
             })
             .collect();

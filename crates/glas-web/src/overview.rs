@@ -289,7 +289,7 @@ fn outlook_panel(body: &mut String, st: &AppState) {
     }
     let mut tense: Vec<&glas_report::OutlookRow> =
         rows.iter().filter(|(r, t)| *t && r.key != "*").map(|(r, _)| r).collect();
-    tense.sort_by(|a, b| (b.expected / b.usual.max(0.5)).total_cmp(&(a.expected / a.usual.max(0.5))));
+    tense.sort_by(|a, b| b.ratio().total_cmp(&a.ratio()));
     if tense.is_empty() {
         body.push_str("<p>Необычной напряжённости не ожидается.</p>");
     } else {
@@ -297,9 +297,9 @@ fn outlook_panel(body: &mut String, st: &AppState) {
             "<table><thead><tr><th>Где ожидается выше обычного</th><th>Ожидается</th><th>80 %</th><th>Обычно</th></tr></thead><tbody>",
         );
         for r in tense.iter().take(8) {
-            let q = match r.key.split_once('|') {
-                Some((t, p)) => format!("topic:{t} place:\"{p}\""),
-                None => format!("topic:{}", r.key),
+            let q = match glas_analytics::forecast::key_parts(&r.key) {
+                (Some(t), Some(p)) => format!("topic:{t} place:\"{p}\""),
+                (t, _) => format!("topic:{}", t.unwrap_or("")),
             };
             let _ = write!(
                 body,

@@ -156,7 +156,7 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     crate::plan_cli::print_fact(&pf, &week.to_string());
     let carried = glas_app::voice::pickups(&ctx, &records, monday, monday + Duration::days(6));
     crate::plan_cli::print_pickups(&carried, &week.to_string());
-    let voice = glas_app::voice::week(&ctx, &records, monday)?;
+    let voice = glas_app::voice::week(&ctx, &ctx.analyzer(), &records, monday)?;
     crate::plan_cli::print_voice(&voice, &week.to_string());
     let report = ops::weekly_report(&ctx, &store, &records, week, &glas_report::Dashboard::default_weekly())?;
     println!("\n7. weekly report {week}: {} (also .pdf for printing, .xlsx with its tables)", display(&report.html));

@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, cmd: &PlanCmd) -> anyhow::Result<ExitCode> {
         PlanCmd::Voice { week, json } => {
             let (from, _, label) = week_days(ctx, week.as_deref())?;
             let store = ctx.open_store_reader()?;
-            let v = glas_app::voice::week(ctx, &store.records()?, from)?;
+            let v = glas_app::voice::week(ctx, &ctx.analyzer(), &store.records()?, from)?;
             if *json {
                 let out = serde_json::json!({
                     "received": v.received,
