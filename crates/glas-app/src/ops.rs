@@ -174,10 +174,12 @@ const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
 /// before its checkpoint is saved; failures are appended, with source, URL,
 /// stage and reason, to `crawl/failures.jsonl` in the data dir.
 pub async fn crawl_once(ctx: &Ctx, store: &mut Store, enricher: &mut Enricher) -> anyhow::Result<Vec<SourceSummary>> {
-    crawl_sources(ctx, store, enricher, &ctx.pipeline.sources, None).await
+    crawl_sources(ctx, store, enricher, &ctx.pipeline.sources, None, Utc::now()).await
 }
 
-/// A crawl round over `sources` (as [`crawl_once`]). Once `stop` is set,
+/// A crawl round over `sources` (as [`crawl_once`]) at `now` (the service's
+/// clock: what stands in for a missing date, which own posts are still
+/// followed, when their engagement was captured). Once `stop` is set,
 /// sources not yet started are skipped; those in flight finish and commit.
 pub async fn crawl_sources(
     ctx: &Ctx,
@@ -185,9 +187,9 @@ pub async fn crawl_sources(
     enricher: &mut Enricher,
     sources: &[glas_core::config::SourceConfig],
     stop: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<SourceSummary>> {
     let fetcher = std::sync::Arc::new(glas_crawl::Fetcher::new(&ctx.pipeline.crawl));
-    let now = Utc::now();
     let mut checkpoints = store.checkpoints()?;
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(ctx.pipeline.crawl.concurrency));
     let (tx, mut rx) = tokio::sync::mpsc::channel(ctx.pipeline.crawl.concurrency.max(1));

@@ -281,7 +281,7 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
         if !ready.is_empty() {
             let started = std::time::Instant::now();
             let baseline = store.indexed_seq()?;
-            let summaries = ops::crawl_sources(&ctx, &mut store, &mut enricher, &ready, Some(&stop)).await?;
+            let summaries = ops::crawl_sources(&ctx, &mut store, &mut enricher, &ready, Some(&stop), now).await?;
             for s in &ready {
                 due.insert(s.id.clone(), now + s.interval);
             }

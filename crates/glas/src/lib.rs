@@ -65,6 +65,11 @@ pub enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Crawl as of this moment (RFC 3339; default now): what stands in
+        /// for a missing date, which own posts are still followed and when
+        /// their engagement is captured.
+        #[arg(long)]
+        at: Option<DateTime<chrono::FixedOffset>>,
     },
     /// Bulk import of mention lines (JSON Lines).
     Import {
@@ -461,7 +466,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Crawl { once, json } => {
+        Command::Crawl { once, json, at } => {
             if !once {
                 return Err(usage("continuous crawling comes with `glas run`; use `glas crawl --once`"));
             }
@@ -469,7 +474,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut store = ctx.open_store()?;
             let mut enricher = ops::Enricher::new(&ctx, &store)?;
             let baseline = store.indexed_seq()?;
-            let summaries = ops::crawl_once(&ctx, &mut store, &mut enricher).await?;
+            let at = at.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+            let summaries =
+                ops::crawl_sources(&ctx, &mut store, &mut enricher, &ctx.pipeline.sources, None, at).await?;
             let digests = ops::deliver_digests(&ctx, &store, baseline).await?;
             if *json {
                 // stdout stays the per-source summary; digests go to stderr.
