@@ -63,13 +63,23 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'],
 });
 let failed = null;
+// Whatever the Content-Security-Policy refuses (a style, an image, a form
+// target) is something a person would see broken.
+const refused = [];
+async function newContext(options) {
+  const c = await browser.newContext(options);
+  c.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) refused.push(msg.text());
+  });
+  return c;
+}
 try {
   const analyst = account('ANALYST');
   const viewer = account('VIEWER');
   const admin = account('ADMIN');
 
   // An analyst follows a link from an alert email: login, then the search.
-  const ctx = await browser.newContext({ acceptDownloads: true, locale: 'ru-RU' });
+  const ctx = await newContext({ acceptDownloads: true, locale: 'ru-RU' });
   const page = await ctx.newPage();
   await step('login page', async () => {
     await page.goto(base + '/search?q=' + encodeURIComponent('вода'));
@@ -89,6 +99,9 @@ try {
     check(new URL(page.url()).pathname === '/search', `after login: ${page.url()}`);
     check(new URL(page.url()).searchParams.get('q') === 'вода', `the link's query is lost: ${page.url()}`);
     check((await page.locator('mark').count()) > 0, 'no marked words in the hits');
+    // The stylesheet is applied under the policy (allowed by its hash).
+    const bar = await page.evaluate(() => getComputedStyle(document.querySelector('header')).backgroundColor);
+    check(bar === 'rgb(31, 58, 95)', `the workspace's stylesheet is not applied: header ${bar}`);
   });
   await step('search by typing a query', async () => {
     const box = page.getByLabel('Запрос');
@@ -304,7 +317,7 @@ try {
   await ctx.close();
 
   // The head: the home page, but not the search or the export.
-  const vctx = await browser.newContext({ locale: 'ru-RU' });
+  const vctx = await newContext({ locale: 'ru-RU' });
   const vpage = await vctx.newPage();
   await step('a viewer is refused the search and the export', async () => {
     await logIn(vpage, viewer, '/');
@@ -326,7 +339,7 @@ try {
   await vctx.close();
 
   // The water utility: its incidents are its workspace. It answers one.
-  const sctx = await browser.newContext({ locale: 'ru-RU' });
+  const sctx = await newContext({ locale: 'ru-RU' });
   const spage = await sctx.newPage();
   await step('a service sees its own incidents and resolves one with a comment', async () => {
     const service = account('SERVICE');
@@ -351,7 +364,7 @@ try {
   await sctx.close();
 
   // An administrator adds an account and reads the audit log.
-  const actx = await browser.newContext({ locale: 'ru-RU' });
+  const actx = await newContext({ locale: 'ru-RU' });
   const apage = await actx.newPage();
   await step('an administrator adds an account and reads the audit log', async () => {
     await logIn(apage, admin, '/');
@@ -371,6 +384,7 @@ try {
     await screenshots(apage, 'audit', 'Журнал действий');
   });
   await actx.close();
+  check(refused.length === 0, `the Content-Security-Policy refused: ${refused.join('; ')}`);
 } catch (e) {
   failed = e;
 } finally {

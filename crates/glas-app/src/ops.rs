@@ -787,6 +787,34 @@ pub fn workspace(
 }
 
 /// The overview's definition: `FILE`, or the built-in one.
+/// The secret files the pipeline names (a VK source's `token_file`) that
+/// other users of the machine could read: the service refuses to start with
+/// one (`chmod 600`), so a token never sits in a file anyone may copy. One
+/// line per file; empty when all are private (or the platform has no modes).
+pub fn readable_secret_files(p: &Pipeline) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &p.sources {
+        let glas_core::config::SourceOptions::Vk(o) = &s.options else { continue };
+        let Some(f) = &o.token_file else { continue };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            match std::fs::metadata(f) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => out.push(format!(
+                    "source '{}': token_file '{}' can be read by other users (mode {:o}); make it the service's alone: chmod 600 '{}'",
+                    s.id,
+                    f.display(),
+                    m.permissions().mode() & 0o777,
+                    f.display()
+                )),
+                Ok(_) => {}
+                Err(e) => out.push(format!("source '{}': token_file '{}' cannot be read: {e}", s.id, f.display())),
+            }
+        }
+    }
+    out
+}
+
 pub fn overview(file: Option<&Path>) -> anyhow::Result<glas_web::overview::Overview> {
     match file {
         None => Ok(glas_web::overview::Overview::builtin()),

@@ -15,6 +15,7 @@
 //! One process writes a data dir at a time (an exclusive lock on `store.lock`).
 
 pub mod analyzer;
+pub mod backup;
 pub mod checkpoints;
 pub mod export;
 pub mod highlight;

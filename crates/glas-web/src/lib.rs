@@ -28,6 +28,10 @@
 //! | `GET /api/incidents`, `GET /api/incidents/{id}`, `POST /api/incidents`, `POST /api/incidents/{id}` | incidents as JSON (`status`, `service`, `overdue` filters); create from mentions (analyst); a change `{"action": ...}` (analyst, or the incident's service) | service (own incidents only) |
 //! | `GET /api/openapi.json` | this API as OpenAPI 3.0 | viewer |
 //!
+//! Every response carries security headers ([`headers`]): a
+//! Content-Security-Policy that allows no script and nothing from elsewhere,
+//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`.
+//!
 //! Every error is JSON: `{"error": code, "reason": English, "reason_ru":
 //! Russian, "position": n}` (position only for query syntax errors). Limits:
 //! queries up to [`glas_core::query::MAX_QUERY_CHARS`] characters, pages up to
@@ -39,6 +43,7 @@
 
 pub mod accounts;
 pub mod auth;
+mod headers;
 mod incidents_page;
 mod mention_page;
 mod openapi;
@@ -189,6 +194,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
+        .layer(axum::middleware::from_fn(headers::secure))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }

@@ -337,7 +337,9 @@ fn event_ru(event: &str) -> &str {
     }
 }
 
-const CSS: &str = "*{box-sizing:border-box}body{font-family:Arial,Helvetica,sans-serif;margin:0;color:#222;line-height:1.4}\
+/// The workspace's one stylesheet, inlined in every page; the
+/// Content-Security-Policy allows it by its hash ([`crate::headers`]).
+pub(crate) const CSS: &str = "*{box-sizing:border-box}body{font-family:Arial,Helvetica,sans-serif;margin:0;color:#222;line-height:1.4}\
 main{max-width:980px;margin:16px auto;padding:0 12px}\
 header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:8px;padding:8px 12px;background:#1f3a5f;color:#fff}\
 header nav{display:flex;flex-wrap:wrap;gap:14px}header a{color:#fff;text-decoration:none;font-weight:bold}\

@@ -81,6 +81,18 @@ pub enum Command {
     /// Merge each day's log parts into one: faster analytics over a store
     /// written in many small rounds (`glas run` and `glas import` do it too).
     Compact,
+    /// A consistent copy of the store (log, databases, state) and the
+    /// pipeline file into a new folder, also while `glas run` writes.
+    Backup {
+        /// A new or empty folder.
+        dir: PathBuf,
+    },
+    /// Restore a backup into the pipeline's data dir (or `--data`), which
+    /// must be new or empty; the search index is rebuilt.
+    Restore {
+        /// The folder `glas backup` wrote.
+        dir: PathBuf,
+    },
     /// Mention lines on stdin → enrichment lines on stdout, same order.
     Classify {
         /// Add the terms that drove the sentiment (`explain` field).
@@ -393,6 +405,16 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
+/// A refused or damaged backup is the user's to fix (exit 2); a failed
+/// read or write is a failure (exit 1).
+fn backup_error(e: glas_store::backup::BackupError) -> anyhow::Error {
+    use glas_store::backup::BackupError;
+    match e {
+        BackupError::Refused(_) | BackupError::Damaged { .. } => usage(e.to_string()),
+        e => anyhow::Error::new(e),
+    }
+}
+
 pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
@@ -511,6 +533,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let before = store.log().parts()?.len();
             let (merged, written) = store.compact(None)?;
             println!("log parts: {before} → {} ({merged} merged into {written})", before - merged + written);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { dir } => {
+            let ctx = load_ctx(&cli)?;
+            let started = std::time::Instant::now();
+            let m = glas_store::backup::backup(&ctx.data_dir, cli.pipeline.as_deref(), dir, env!("CARGO_PKG_VERSION"))
+                .map_err(backup_error)?;
+            let bytes: u64 = m.files.values().map(|f| f.bytes).sum();
+            println!(
+                "backup of '{}' in '{}': {} files, {} log parts, {:.1} MB in {:.1} s (the index is rebuilt at restore)",
+                ctx.data_dir.display(),
+                dir.display(),
+                m.files.len(),
+                m.parts,
+                bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { dir } => {
+            let ctx = load_ctx(&cli)?;
+            let started = std::time::Instant::now();
+            let m = glas_store::backup::restore(dir, &ctx.data_dir).map_err(backup_error)?;
+            let store = ctx.open_store()?;
+            println!(
+                "restored the backup of {} ({} files, {} log parts) into '{}': {} mentions, index rebuilt, {:.1} s",
+                m.finished,
+                m.files.len(),
+                m.parts,
+                ctx.data_dir.display(),
+                store.len()?,
+                started.elapsed().as_secs_f64()
+            );
+            if m.files.contains_key(glas_store::backup::PIPELINE) {
+                println!("the pipeline it was taken with: '{}'", dir.join(glas_store::backup::PIPELINE).display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Classify { explain } => classify(&cli, *explain),
@@ -843,6 +901,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let ctx = load_ctx(&cli)?;
             let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+            let exposed = ops::readable_secret_files(&ctx.pipeline);
+            if !exposed.is_empty() {
+                return Err(usage(exposed.join("\n")));
+            }
             let clock = match clock_start {
                 Some(t) => service::Clock::starting(t.with_timezone(&Utc), *clock_speed),
                 None => service::Clock::starting(Utc::now(), *clock_speed),

@@ -29,7 +29,7 @@ fn pipeline(dir: &Path, name: &str, smtp_port: u16) -> std::path::PathBuf {
         .replace("[report]\nschedule = \"Mon 09:00\"", "[report]\nschedule = \"Mon 10:40\"")
         .replace("/demo/telegram/velichaevka_online.html", "/_misbehave/slow/5000/demo/telegram/velichaevka_online.html")
         // The file moves: the token file's relative path would not follow.
-        .replace("\"../fixtures/vk/demo-token\"", &format!("{:?}", fixtures().join("vk/demo-token").display().to_string()));
+        .replace("\"../fixtures/vk/demo-token\"", &format!("{:?}", private_token(dir).display().to_string()));
     assert!(
         text.contains("Mon 10:40")
             && text.contains("alerts.routes")
@@ -40,6 +40,34 @@ fn pipeline(dir: &Path, name: &str, smtp_port: u16) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The demo's VK token, copied where only its owner may read it: the
+/// service refuses a token file others can read.
+fn private_token(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("vk-token");
+    std::fs::copy(fixtures().join("vk/demo-token"), &path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn run_refuses_a_token_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let pipe = pipeline(tmp.path(), "pipeline.toml", 9);
+    let token = tmp.path().join("vk-token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glas"))
+        .args(["--pipeline", pipe.to_str().unwrap(), "--data", tmp.path().join("data").to_str().unwrap()])
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("adm-vk") && err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+    assert!(!tmp.path().join("data/log").exists(), "it started before refusing");
 }
 
 fn start(pipeline: &Path, data: &Path, base: &str, clock: &str) -> (Child, String) {

@@ -197,6 +197,34 @@ async fn wrong_passwords_are_refused_slowly_then_locked_and_logged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_security_headers_and_a_report_its_own_policy() {
+    let (tmp, app) = workspace();
+    let (session, _) = log_in(&app, "глава", "пароль главы", "/").await;
+    let reports = tmp.path().join("data/reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("weekly-2026-W48.html"), "<html><style>p{}</style><p>отчёт</p></html>").unwrap();
+    let header = |r: &Resp, name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_string());
+    // The login page, a page, a refusal, the API's 401, a missing page.
+    for (path, cookies) in
+        [("/login", ""), ("/", session.as_str()), ("/admin/users", &session), ("/api", ""), ("/nope", &session)]
+    {
+        let r = send(&app, "GET", path, cookies, None).await;
+        let csp = header(&r, "content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe") && !csp.contains("script"), "{csp}");
+        assert_eq!(header(&r, "x-frame-options").as_deref(), Some("DENY"), "{path}");
+        assert_eq!(header(&r, "x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header(&r, "referrer-policy").as_deref(), Some("same-origin"), "{path}");
+    }
+    // A report's HTML: its own inline style, sandboxed, no scripts.
+    let r = send(&app, "GET", "/reports/weekly-2026-W48.html", &session, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let csp = header(&r, "content-security-policy").unwrap();
+    assert!(csp.contains("style-src 'unsafe-inline'") && csp.ends_with("sandbox") && !csp.contains("script"), "{csp}");
+    assert_eq!(header(&r, "x-content-type-options").as_deref(), Some("nosniff"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_sees_its_own_and_is_refused_the_rest() {
     let (tmp, app) = workspace();
     // The head: the home page, not search, export or accounts.
