@@ -231,6 +231,9 @@ fn lex(q: &str) -> Result<Vec<Lexed>, QueryError> {
                 out.push(Lexed { tok: Tok::Range { from, to }, pos: start });
                 i += len + 2;
             }
+            // A closing quote with no opening one ends nothing: skipped like
+            // a space (it must not stop the lexer where it stands).
+            '»' | '”' => i += 1,
             _ => {
                 while i < chars.len() && !is_break(chars[i]) {
                     i += 1;
@@ -736,6 +739,18 @@ mod tests {
         );
         assert_eq!(p(""), Node::All);
         assert_eq!(p("10:00"), word("10:00"));
+    }
+
+    /// Found by `scripts/fuzz` (target `query`): a closing quote with no
+    /// opening one stopped the lexer in place, and it pushed empty words
+    /// until memory ran out (one `»` in the search box took a server down).
+    #[test]
+    fn a_stray_closing_quote_is_skipped() {
+        assert_eq!(p("”"), Node::All);
+        assert_eq!(p("»"), Node::All);
+        assert_eq!(p("вода »"), word("вода"));
+        assert_eq!(p("» вода ”"), word("вода"));
+        assert_eq!(p("«нет воды» газ»"), p("\"нет воды\" газ"));
     }
 
     #[test]

@@ -208,8 +208,10 @@ pub(crate) fn remember(seen: &mut Vec<String>, ids: impl IntoIterator<Item = Str
 /// How many article URLs a source remembers as already fetched.
 pub const SEEN_LIMIT: usize = 2000;
 
-#[cfg(test)]
-pub(crate) fn test_source(kind: &str, url: &str) -> SourceConfig {
+/// A minimal source of `kind` at `url` (private addresses allowed), for
+/// tests and the fuzzer (`examples/fuzz.rs`).
+#[doc(hidden)]
+pub fn test_source(kind: &str, url: &str) -> SourceConfig {
     let options = match kind {
         "rss" => SourceOptions::Rss { full_text: false },
         "telegram" => SourceOptions::Telegram { max_pages: 3 },

@@ -210,7 +210,8 @@ fn stamp(ctx: &SourceCtx<'_>, unix: i64) -> chrono::DateTime<chrono::FixedOffset
 }
 
 fn author(from_id: Option<i64>) -> Option<String> {
-    from_id.map(|id| if id < 0 { format!("vk:club{}", -id) } else { format!("vk:id{id}") })
+    // `unsigned_abs`: an id of i64::MIN from a broken answer must not overflow.
+    from_id.map(|id| if id < 0 { format!("vk:club{}", id.unsigned_abs()) } else { format!("vk:id{id}") })
 }
 
 fn post_mention(ctx: &SourceCtx<'_>, owner: i64, p: &Post) -> Mention {

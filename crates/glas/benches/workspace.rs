@@ -15,6 +15,8 @@
 //! Memory: the process's peak and current resident set (VmHWM, VmRSS) after
 //! the run, store and index opened, every page answered.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,15 +29,6 @@ use tower::ServiceExt as _;
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn status_kb(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn enc(s: &str) -> String {
@@ -123,6 +116,10 @@ fn main() {
     all.sort_by(f64::total_cmp);
     let p95 = all[((all.len() as f64 - 1.0) * 0.95).round() as usize];
     println!("all pages: p95 {p95:.1} ms over {} requests", all.len());
-    println!("memory: peak resident {} MB, now {} MB", status_kb("VmHWM:") / 1024, status_kb("VmRSS:") / 1024);
+    println!(
+        "memory: peak resident {} MB, now {} MB",
+        common::status_kb("self", "VmHWM:") / 1024,
+        common::status_kb("self", "VmRSS:") / 1024
+    );
     let _ = state.accounts.revoke_token(&name);
 }
