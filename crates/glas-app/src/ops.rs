@@ -786,7 +786,6 @@ pub fn workspace(
     Ok(state)
 }
 
-/// The overview's definition: `FILE`, or the built-in one.
 /// The secret files the pipeline names (a VK source's `token_file`) that
 /// other users of the machine could read: the service refuses to start with
 /// one (`chmod 600`), so a token never sits in a file anyone may copy. One
@@ -815,6 +814,7 @@ pub fn readable_secret_files(p: &Pipeline) -> Vec<String> {
     out
 }
 
+/// The overview's definition: `FILE`, or the built-in one.
 pub fn overview(file: Option<&Path>) -> anyhow::Result<glas_web::overview::Overview> {
     match file {
         None => Ok(glas_web::overview::Overview::builtin()),
