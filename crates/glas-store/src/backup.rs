@@ -95,14 +95,13 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
     std::fs::create_dir_all(&out).map_err(io("create", &out))?;
     let mut files = BTreeMap::new();
     if let Some(p) = pipeline {
-        let target = dest.join(PIPELINE);
-        std::fs::copy(p, &target).map_err(io("copy the pipeline file", p))?;
-        files.insert(PIPELINE.to_string(), entry(&target)?);
+        let entry = copy_hashed(p, &dest.join(PIPELINE)).map_err(io("copy the pipeline file", p))?;
+        files.insert(PIPELINE.to_string(), entry);
     }
 
     // 1 and 2: everything but the log and the index; databases last.
     let mut databases = Vec::new();
-    for path in walk(data, &["log", "index"])? {
+    for path in walk(data, &["log", "index"])?.0 {
         let rel = path.strip_prefix(data).expect("walked under data").to_path_buf();
         if skipped(&rel) {
             continue;
@@ -113,29 +112,31 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
         }
         let target = out.join(&rel);
         make_parent(&target)?;
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            copy_whole_lines(&path, &target)?;
+        let entry = if path.extension().is_some_and(|e| e == "jsonl") {
+            copy_whole_lines(&path, &target)?
         } else {
-            match std::fs::copy(&path, &target) {
-                Ok(_) => {}
+            match copy_hashed(&path, &target) {
+                Ok(entry) => entry,
                 // Replaced or removed by the writer between the listing and
                 // the copy (an outbox message sent, a temporary file).
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io("copy", &path)(e)),
             }
-        }
-        files.insert(key(DATA, &rel), entry(&target)?);
+        };
+        files.insert(key(DATA, &rel), entry);
     }
     for rel in databases {
         let target = out.join(&rel);
         make_parent(&target)?;
         vacuum_into(&data.join(&rel), &target)?;
+        File::open(&target).and_then(|f| f.sync_all()).map_err(io("sync", &target))?;
         files.insert(key(DATA, &rel), entry(&target)?);
     }
 
     // 3: the log.
     let log = data.join("log");
-    let mut copied: BTreeMap<u64, logparts::PartFile> = BTreeMap::new();
+    let under_log = |p: &logparts::PartFile| Path::new("log").join(p.path.strip_prefix(&log).expect("part under log"));
+    let mut copied: BTreeMap<u64, (logparts::PartFile, FileEntry)> = BTreeMap::new();
     let mut settled = false;
     for _ in 0..10 {
         let parts = logparts::list(&log).map_err(io("list the log parts of", &log))?;
@@ -144,11 +145,11 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
             if copied.contains_key(&p.seq) {
                 continue;
             }
-            let target = out.join("log").join(p.path.strip_prefix(&log).expect("part under log"));
+            let target = out.join(under_log(p));
             make_parent(&target)?;
-            match std::fs::copy(&p.path, &target) {
-                Ok(_) => {
-                    copied.insert(p.seq, p.clone());
+            match copy_hashed(&p.path, &target) {
+                Ok(entry) => {
+                    copied.insert(p.seq, (p.clone(), entry));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => lost = true,
                 Err(e) => return Err(io("copy", &p.path)(e)),
@@ -158,16 +159,15 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
         let now: BTreeSet<u64> =
             logparts::list(&log).map_err(io("list the log parts of", &log))?.iter().map(|p| p.seq).collect();
         let merged_days: BTreeSet<chrono::NaiveDate> =
-            copied.values().filter(|p| !now.contains(&p.seq)).map(|p| p.day).collect();
+            copied.values().filter(|(p, _)| !now.contains(&p.seq)).map(|(p, _)| p.day).collect();
         if merged_days.is_empty() && !lost {
             settled = true;
             break;
         }
-        copied.retain(|_, p| {
+        copied.retain(|_, (p, _)| {
             let redo = merged_days.contains(&p.day);
             if redo {
-                let target = out.join("log").join(p.path.strip_prefix(&log).expect("part under log"));
-                let _ = std::fs::remove_file(target);
+                let _ = std::fs::remove_file(out.join(under_log(p)));
             }
             !redo
         });
@@ -177,9 +177,9 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
             "the log kept changing under the copy (ten tries); try again when the service is between rounds".into(),
         ));
     }
-    for p in copied.values() {
-        let rel = Path::new("log").join(p.path.strip_prefix(&log).expect("part under log"));
-        files.insert(key(DATA, &rel), entry(&out.join(&rel))?);
+    let parts = copied.len();
+    for (p, entry) in copied.into_values() {
+        files.insert(key(DATA, &under_log(&p)), entry);
     }
 
     let manifest = Manifest {
@@ -187,10 +187,10 @@ pub fn backup(data: &Path, pipeline: Option<&Path>, dest: &Path, version: &str) 
         finished: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         version: version.to_string(),
         source: data.display().to_string(),
-        parts: copied.len(),
+        parts,
         files,
     };
-    sync_tree(dest)?;
+    sync_dirs(dest)?;
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
     let path = dest.join(MANIFEST);
     crate::write_atomic(&path, &text).map_err(io("write", &path))?;
@@ -230,19 +230,23 @@ fn stage(src: &Path, manifest: &Manifest, staging: &Path) -> Result<(), BackupEr
     for (name, want) in &manifest.files {
         let Some(rel) = name.strip_prefix(&prefix) else { continue };
         let from = src.join(DATA).join(rel);
-        let got = entry(&from).map_err(|_| damaged(src, format!("'{name}' is missing")))?;
+        let to = staging.join(rel);
+        make_parent(&to)?;
+        let got = match copy_hashed(&from, &to) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(damaged(src, format!("'{name}' is missing")));
+            }
+            Err(e) => return Err(io("copy", &from)(e)),
+        };
         if &got != want {
             return Err(damaged(
                 src,
                 format!("'{name}' does not match the manifest ({} bytes, expected {})", got.bytes, want.bytes),
             ));
         }
-        let to = staging.join(rel);
-        make_parent(&to)?;
-        std::fs::copy(&from, &to).map_err(io("copy", &from))?;
-        File::open(&to).and_then(|f| f.sync_all()).map_err(io("sync", &to))?;
     }
-    sync_tree(staging)
+    sync_dirs(staging)
 }
 
 /// The manifest of a complete backup.
@@ -315,28 +319,50 @@ fn vacuum_into(from: &Path, to: &Path) -> Result<(), BackupError> {
 }
 
 /// Copies an append-only file up to its last whole line (a writer may be
-/// half-way through the next).
-fn copy_whole_lines(from: &Path, to: &Path) -> Result<(), BackupError> {
+/// half-way through the next), synced; returns the copy's entry.
+fn copy_whole_lines(from: &Path, to: &Path) -> Result<FileEntry, BackupError> {
     let bytes = std::fs::read(from).map_err(io("read", from))?;
     let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut f = File::create(to).map_err(io("create", to))?;
-    f.write_all(&bytes[..end]).map_err(io("write", to))
+    f.write_all(&bytes[..end]).and_then(|()| f.sync_all()).map_err(io("write", to))?;
+    Ok(FileEntry::of(&bytes[..end]))
 }
 
-fn entry(path: &Path) -> Result<FileEntry, BackupError> {
-    let mut f = File::open(path).map_err(io("read", path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
+impl FileEntry {
+    fn of(bytes: &[u8]) -> FileEntry {
+        let mut h = Sha256::new();
+        h.update(bytes);
+        FileEntry::finish(h, bytes.len() as u64)
+    }
+
+    fn finish(h: Sha256, bytes: u64) -> FileEntry {
+        FileEntry { bytes, sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect() }
+    }
+}
+
+/// Copies `from` to `to` in one pass, hashing what it copies, and syncs the
+/// copy: each file is read once for both.
+fn copy_hashed(from: &Path, to: &Path) -> std::io::Result<FileEntry> {
+    let mut src = File::open(from)?;
+    let mut dst = File::create(to)?;
+    let (mut h, mut bytes, mut buf) = (Sha256::new(), 0u64, vec![0u8; 1 << 16]);
     loop {
-        let n = f.read(&mut buf).map_err(io("read", path))?;
+        let n = src.read(&mut buf)?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
+        dst.write_all(&buf[..n])?;
         bytes += n as u64;
     }
-    Ok(FileEntry { bytes, sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect() })
+    dst.sync_all()?;
+    Ok(FileEntry::finish(h, bytes))
+}
+
+/// The entry of a file already written (a database's snapshot).
+fn entry(path: &Path) -> Result<FileEntry, BackupError> {
+    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    Ok(FileEntry::of(&bytes))
 }
 
 fn key(prefix: &str, rel: &Path) -> String {
@@ -348,38 +374,31 @@ fn key(prefix: &str, rel: &Path) -> String {
     k
 }
 
-/// Every regular file under `dir`, sorted, but those under its top-level
-/// folders `skip`. A folder removed meanwhile is passed over.
-fn walk(dir: &Path, skip: &[&str]) -> Result<Vec<PathBuf>, BackupError> {
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io("read", dir))? {
-        let e = e.map_err(io("read", dir))?;
-        let t = e.file_type().map_err(io("read", &e.path()))?;
-        if t.is_dir() && !skip.iter().any(|s| e.file_name() == **s) {
-            stack.push(e.path());
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
+/// Every regular file under `dir` (sorted) and every folder (`dir` first),
+/// leaving out the top-level folders `skip`. A folder removed meanwhile is
+/// passed over.
+fn walk(dir: &Path, skip: &[&str]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), BackupError> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d != dir => continue,
             Err(e) => return Err(io("read", &d)(e)),
         };
         for e in entries {
             let e = e.map_err(io("read", &d))?;
             let t = e.file_type().map_err(io("read", &e.path()))?;
-            if t.is_dir() {
+            if t.is_dir() && !(d == dir && skip.iter().any(|s| e.file_name() == **s)) {
                 stack.push(e.path());
             } else if t.is_file() {
-                out.push(e.path());
+                files.push(e.path());
             }
         }
+        dirs.push(d);
     }
-    out.sort();
-    Ok(out)
+    files.sort();
+    Ok((files, dirs))
 }
 
 fn make_parent(path: &Path) -> Result<(), BackupError> {
@@ -391,20 +410,11 @@ fn sync(dir: &Path) -> Result<(), BackupError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))
 }
 
-/// Syncs every file and folder under `dir`, so the manifest is never on disk
-/// before what it lists.
-fn sync_tree(dir: &Path) -> Result<(), BackupError> {
-    for f in walk(dir, &[])? {
-        File::open(&f).and_then(|f| f.sync_all()).map_err(io("sync", &f))?;
-    }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
+/// Syncs every folder under `dir` (each file was synced as it was written),
+/// so the manifest is never on disk before what it lists.
+fn sync_dirs(dir: &Path) -> Result<(), BackupError> {
+    for d in walk(dir, &[])?.1 {
         sync(&d)?;
-        for e in std::fs::read_dir(&d).map_err(io("read", &d))?.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(e.path());
-            }
-        }
     }
     Ok(())
 }
