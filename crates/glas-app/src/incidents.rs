@@ -16,8 +16,9 @@ use crate::ops::Ctx;
 /// service exactly between two steps whose order durability depends on.
 /// Points: `incidents:after-episode` (an incident committed, the mentions
 /// not yet offered), `incidents:mail-accepted` (the SMTP server took an
-/// email, its delivery not yet recorded).
-fn failpoint(name: &str) {
+/// email, its delivery not yet recorded), `erase:after-log` (an erasure's
+/// log and index done, the copies elsewhere not yet).
+pub(crate) fn failpoint(name: &str) {
     if std::env::var("GLAS_FAILPOINT").is_ok_and(|v| v == name) {
         eprintln!("failpoint {name}: stopping the process");
         // SAFETY: signals our own process; SIGKILL cannot be caught.

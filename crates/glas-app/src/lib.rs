@@ -17,5 +17,6 @@ pub mod incidents;
 pub mod ops;
 pub mod outlook;
 pub mod paths;
+pub mod privacy;
 pub mod service;
 pub mod voice;

@@ -27,8 +27,13 @@ impl Ctx {
         Ctx { pipeline, data_dir: crate::paths::user_path(&data_dir) }
     }
 
+    /// The store opened to write it, `[retention]` applied to what is
+    /// appended and an erasure a killed process left finished.
     pub fn open_store(&self) -> anyhow::Result<Store> {
-        Store::open(&self.data_dir).with_context(|| format!("cannot open the store in '{}'", self.data_dir.display()))
+        let mut store = Store::open(&self.data_dir)
+            .with_context(|| format!("cannot open the store in '{}'", self.data_dir.display()))?;
+        crate::privacy::prepare(self, &mut store)?;
+        Ok(store)
     }
 
     /// The store opened to read (search, serve, reports), also while `glas
@@ -365,6 +370,8 @@ pub struct ImportSummary {
     pub imported: usize,
     pub duplicate: usize,
     pub rejected: usize,
+    /// Older than `[retention] delete_after_days`: not stored.
+    pub expired: usize,
     #[serde(skip)]
     pub errors: Vec<LineError>,
 }
@@ -418,6 +425,7 @@ pub fn import_file(
             let stats = store.append(enricher.enrich(std::mem::take(&mut pending), "import", None))?;
             summary.imported += stats.new;
             summary.duplicate += stats.duplicate;
+            summary.expired += stats.expired;
         }
         Ok(())
     })?;
@@ -425,6 +433,7 @@ pub fn import_file(
         let stats = store.append(enricher.enrich(pending, "import", None))?;
         summary.imported += stats.new;
         summary.duplicate += stats.duplicate;
+        summary.expired += stats.expired;
     }
     summary.rejected = summary.errors.len();
     Ok(summary)
@@ -776,6 +785,8 @@ pub fn workspace(
     state.overview = std::sync::Arc::new(overview);
     state.topics = ctx.pipeline.topics.iter().map(|t| (t.code.clone(), t.name.clone())).collect();
     state.incidents = crate::incidents::open(&ctx)?.map(std::sync::Arc::new);
+    state.privacy.personal_data_roles =
+        ctx.pipeline.privacy.personal_data_roles.iter().filter_map(|r| glas_web::accounts::Role::parse(r)).collect();
     if !state.accounts.has_users()? {
         eprintln!(
             "Учётных записей ещё нет: создайте администратора командой\n  glas --data {} user add ИМЯ --role admin",
@@ -795,23 +806,34 @@ pub fn readable_secret_files(p: &Pipeline) -> Vec<String> {
     for s in &p.sources {
         let glas_core::config::SourceOptions::Vk(o) = &s.options else { continue };
         let Some(f) = &o.token_file else { continue };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            match std::fs::metadata(f) {
-                Ok(m) if m.permissions().mode() & 0o077 != 0 => out.push(format!(
-                    "source '{}': token_file '{}' can be read by other users (mode {:o}); make it the service's alone: chmod 600 '{}'",
-                    s.id,
-                    f.display(),
-                    m.permissions().mode() & 0o777,
-                    f.display()
-                )),
-                Ok(_) => {}
-                Err(e) => out.push(format!("source '{}': token_file '{}' cannot be read: {e}", s.id, f.display())),
-            }
+        if let Some(why) = exposed_secret(f) {
+            out.push(format!("source '{}': token_file {why}", s.id));
         }
     }
     out
+}
+
+/// Why a secret file (a token, a TLS key) is not fit to be read by the
+/// service: other users can read it, or it cannot be read; `None` if fine.
+pub fn exposed_secret(f: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        match std::fs::metadata(f) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => Some(format!(
+                "'{}' can be read by other users (mode {:o}); make it the service's alone: chmod 600 '{}'",
+                f.display(),
+                m.permissions().mode() & 0o777,
+                f.display()
+            )),
+            Ok(_) => None,
+            Err(e) => Some(format!("'{}' cannot be read: {e}", f.display())),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(f).err().map(|e| format!("'{}' cannot be read: {e}", f.display()))
+    }
 }
 
 /// The overview's definition: `FILE`, or the built-in one.

@@ -212,6 +212,8 @@ pub struct RunOptions {
     /// The time limit of one of the workspace's searches.
     pub timeout: std::time::Duration,
     pub clock: Clock,
+    /// TLS, the header time limit and trusted proxies of the listener.
+    pub web: glas_web::serve::ServeOptions,
 }
 
 /// Runs until SIGINT/SIGTERM.
@@ -238,9 +240,9 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
                 }),
             )
             .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+        let web = opts.web.clone();
         tokio::spawn(async move {
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = glas_web::serve::serve(listener, app, web, std::future::pending()).await {
                 tracing::error!(error = %e, "workspace server stopped");
             }
         });
@@ -281,6 +283,7 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
         if !ready.is_empty() {
             let started = std::time::Instant::now();
             let baseline = store.indexed_seq()?;
+            crate::privacy::retain_at_ingest(&ctx, &mut store, now)?;
             let summaries = ops::crawl_sources(&ctx, &mut store, &mut enricher, &ready, Some(&stop), now).await?;
             for s in &ready {
                 due.insert(s.id.clone(), now + s.interval);
@@ -322,6 +325,17 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
         }
         if stop.load(Ordering::SeqCst) {
             break;
+        }
+        if crate::privacy::retention_due(&ctx, clock.now()) {
+            match crate::privacy::apply_retention(&ctx, &mut store, clock.now(), false) {
+                Ok(r) => tracing::info!(
+                    pseudonymised = r.log.pseudonymised,
+                    deleted = r.log.removed,
+                    parts = r.log.parts,
+                    "retention applied"
+                ),
+                Err(e) => tracing::error!(error = format!("{e:#}"), "retention failed; retried at the next check"),
+            }
         }
         if let Err(e) = weekly_if_due(&ctx, &store, clock.now(), &metrics).await {
             tracing::error!(error = format!("{e:#}"), "weekly report failed; retried at the next check");

@@ -120,6 +120,40 @@ pub struct Pipeline {
     pub image: ImageSettings,
     /// `[forecast]`: the outlook.
     pub forecast: ForecastSettings,
+    /// `[retention]`: how long residents' personal data is kept.
+    pub retention: Retention,
+    /// `[privacy]`: who sees authors' names.
+    pub privacy: PrivacySettings,
+}
+
+/// `[retention]`: authors' names and profile links are replaced by a
+/// pseudonym (a keyed hash: distinct voices stay distinct) once a mention is
+/// older than `pseudonymise_authors_after_days`; whole mentions are deleted
+/// after `delete_after_days`. Either may be off (`0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub pseudonymise_authors_after_days: u32,
+    pub delete_after_days: u32,
+}
+
+impl Retention {
+    pub fn is_off(&self) -> bool {
+        self.pseudonymise_authors_after_days == 0 && self.delete_after_days == 0
+    }
+}
+
+/// `[privacy]`: the workspace roles with the right to residents' personal
+/// data; every other role sees authors as pseudonyms in pages, the API and
+/// exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacySettings {
+    pub personal_data_roles: Vec<String>,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings { personal_data_roles: vec!["analyst".into(), "admin".into()] }
+    }
 }
 
 /// `[media_plan]`.
@@ -810,6 +844,8 @@ impl Pipeline {
                 "media_plan",
                 "image",
                 "forecast",
+                "retention",
+                "privacy",
             ],
         );
 
@@ -1357,6 +1393,43 @@ impl Pipeline {
             }
         };
 
+        let retention = match r.table(root, "retention") {
+            None => Retention::default(),
+            Some(t) => {
+                r.known_keys(t, "retention", &["pseudonymise_authors_after_days", "delete_after_days"]);
+                let days = |r: &mut Reader, key| r.integer(t, key, 0..=36_500).map_or(0, |n| n as u32);
+                let retention = Retention {
+                    pseudonymise_authors_after_days: days(&mut r, "pseudonymise_authors_after_days"),
+                    delete_after_days: days(&mut r, "delete_after_days"),
+                };
+                if retention.delete_after_days > 0
+                    && retention.pseudonymise_authors_after_days >= retention.delete_after_days
+                {
+                    let span = r.value_span(t, "delete_after_days");
+                    r.error(span, "delete_after_days must be longer than pseudonymise_authors_after_days".to_string());
+                }
+                retention
+            }
+        };
+
+        let privacy = match r.table(root, "privacy") {
+            None => PrivacySettings::default(),
+            Some(t) => {
+                r.known_keys(t, "privacy", &["personal_data_roles"]);
+                let roles = r.strings(t, "personal_data_roles").unwrap_or_default();
+                for role in &roles {
+                    if !["service", "viewer", "analyst", "admin"].contains(&role.as_str()) {
+                        let span = r.value_span(t, "personal_data_roles");
+                        r.error(
+                            span,
+                            format!("personal_data_roles: unknown role {role:?} (service, viewer, analyst, admin)"),
+                        );
+                    }
+                }
+                PrivacySettings { personal_data_roles: roles }
+            }
+        };
+
         if !r.errors.is_empty() {
             r.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(r.errors));
@@ -1378,6 +1451,8 @@ impl Pipeline {
             media_plan,
             image,
             forecast,
+            retention,
+            privacy,
         })
     }
 

@@ -81,6 +81,19 @@ pub enum Node {
     All,
 }
 
+impl Node {
+    /// Whether the query searches by author (`author:`), which only roles
+    /// with the right to personal data may do.
+    pub fn names_author(&self) -> bool {
+        match self {
+            Node::Text { scope, .. } => *scope == TextScope::Author,
+            Node::And(v) | Node::Or(v) => v.iter().any(Node::names_author),
+            Node::Not(n) => n.names_author(),
+            _ => false,
+        }
+    }
+}
+
 /// A query that cannot be read: where, why, and what to do, in both languages.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueryError {

@@ -428,6 +428,9 @@ impl Incidents {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        // Residents' words removed (an erasure) are overwritten, not left in
+        // free pages.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         let link_base =
             settings.workspace_url.clone().or_else(|| pipeline.alerts.as_ref().and_then(|a| a.search_url.clone()));
@@ -473,6 +476,71 @@ impl Incidents {
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> IncidentError + '_ {
         move |source| IncidentError::Db { path: self.path.display().to_string(), source }
+    }
+
+    /// Erases mentions from the incidents (an erasure request): their rows
+    /// of evidence go, and their snippets and links are cut out of every
+    /// email the incidents queued or sent, in one transaction. The incidents
+    /// themselves and their history (counts, no text) stay. Returns
+    /// (evidence rows removed, emails changed).
+    pub fn erase_mentions(&self, ids: &[String]) -> Result<(usize, usize)> {
+        const GONE: &str = "[удалено по запросу]";
+        let db = self.db();
+        self.tx(|tx| {
+            let mut quoted: Vec<(String, String)> = Vec::new();
+            let mut rows = 0;
+            for id in ids {
+                let mut st =
+                    tx.t.prepare_cached("SELECT snippet, url FROM incident_mentions WHERE mention = ?1")
+                        .map_err(&db)?;
+                let found = st
+                    .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(&db)?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(&db)?;
+                quoted.extend(found);
+                rows += tx.t.execute("DELETE FROM incident_mentions WHERE mention = ?1", [id]).map_err(&db)?;
+            }
+            let mut pieces: Vec<String> = Vec::new();
+            for (snippet, url) in quoted {
+                for p in [snippet, url] {
+                    if !p.is_empty() {
+                        pieces.push(glas_core::ru::escape_html(&p));
+                        pieces.push(p);
+                    }
+                }
+            }
+            pieces.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            pieces.dedup();
+            let mut mails = 0;
+            let all: Vec<(String, String, String)> = {
+                let mut st = tx.t.prepare("SELECT key, text, html FROM incident_mail").map_err(&db)?;
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(&db)?
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(&db)?
+            };
+            for (key, text, html) in all {
+                let (mut t, mut h) = (text.clone(), html.clone());
+                for p in &pieces {
+                    t = t.replace(p.as_str(), GONE);
+                    h = h.replace(p.as_str(), GONE);
+                }
+                if t != text || h != html {
+                    tx.t.execute("UPDATE incident_mail SET text = ?2, html = ?3 WHERE key = ?1", (key, t, h))
+                        .map_err(&db)?;
+                    mails += 1;
+                }
+            }
+            Ok((rows, mails))
+        })
+        .and_then(|done| {
+            // The old pages leave the write-ahead log for the database file,
+            // where they are overwritten (best effort: a reader holding an
+            // old snapshot delays it to a later checkpoint).
+            self.with(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(&db))?;
+            Ok(done)
+        })
     }
 
     /// In one transaction: all of `f` happens, or none of it.

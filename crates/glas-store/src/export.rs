@@ -13,6 +13,7 @@ use std::io::Write;
 use glas_core::config::topic_name;
 use glas_core::ru::{sentiment_label, type_label};
 
+use crate::privacy::PseudonymKey;
 use crate::{SearchRequest, Store, StoreError, StoredMention};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -100,32 +101,47 @@ fn fields(m: &StoredMention) -> [String; 14] {
 }
 
 /// Writes every mention matching `req` to `out`; returns how many.
+///
+/// With `pseudonyms`, every author is written as its pseudonym (for a role
+/// without the right to residents' personal data).
 pub fn write(
     store: &Store,
     req: &SearchRequest,
     format: ExportFormat,
     out: &mut dyn Write,
+    pseudonyms: Option<&PseudonymKey>,
 ) -> Result<usize, StoreError> {
+    let hide = |mut m: StoredMention| {
+        if let Some(k) = pseudonyms {
+            m.author = m.author.map(|a| k.pseudonym(&a));
+        }
+        m
+    };
     match format {
         ExportFormat::Jsonl => store.export(req, |m| {
-            serde_json::to_writer(&mut *out, &line(&m)).map_err(std::io::Error::other)?;
+            serde_json::to_writer(&mut *out, &line(&hide(m))).map_err(std::io::Error::other)?;
             out.write_all(b"\n")
         }),
         ExportFormat::Csv => {
             out.write_all("\u{feff}".as_bytes()).map_err(StoreError::Export)?;
             let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut *out);
             w.write_record(CSV_HEADER).map_err(|e| StoreError::Export(e.into()))?;
-            let n = store.export(req, |m| w.write_record(fields(&m)).map_err(std::io::Error::from))?;
+            let n = store.export(req, |m| w.write_record(fields(&hide(m))).map_err(std::io::Error::from))?;
             w.flush().map_err(StoreError::Export)?;
             Ok(n)
         }
-        ExportFormat::Xlsx => xlsx(store, req, out),
+        ExportFormat::Xlsx => xlsx(store, req, out, &hide),
     }
 }
 
 /// The export as one sheet with the CSV's columns, the header frozen and
 /// filtered, scores as numbers; at most [`XLSX_MAX_ROWS`] mentions.
-fn xlsx(store: &Store, req: &SearchRequest, out: &mut dyn Write) -> Result<usize, StoreError> {
+fn xlsx(
+    store: &Store,
+    req: &SearchRequest,
+    out: &mut dyn Write,
+    hide: &dyn Fn(StoredMention) -> StoredMention,
+) -> Result<usize, StoreError> {
     use rust_xlsxwriter::{Format, Workbook};
     let failed = |e: rust_xlsxwriter::XlsxError| StoreError::Export(std::io::Error::other(e.to_string()));
     let mut wb = Workbook::new();
@@ -143,6 +159,7 @@ fn xlsx(store: &Store, req: &SearchRequest, out: &mut dyn Write) -> Result<usize
             )));
         }
         row += 1;
+        let m = hide(m);
         let cells = fields(&m);
         for (c, v) in cells.iter().enumerate() {
             let r = if c == SCORE {

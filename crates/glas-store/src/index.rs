@@ -295,10 +295,53 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Deletes the documents with these ids (effective at the next commit).
+    pub fn delete_ids(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let f = self.fields.id;
+        let ops: Vec<UserOperation<TantivyDocument>> =
+            ids.iter().map(|id| UserOperation::Delete(Term::from_field_text(f, id))).collect();
+        self.writer()?.run(ops).map_err(|e| StoreError::index("delete documents", e))?;
+        Ok(())
+    }
+
+    /// Merges the committed segments that hold deleted documents, so their
+    /// stored text leaves the disk (a deletion alone only hides it), and
+    /// removes the files no commit uses any more. Merges the writer already
+    /// started are waited for first: the segments they consume are gone.
+    pub fn purge_deleted(&mut self) -> Result<(), StoreError> {
+        if let Some(w) = self.writer.take() {
+            w.wait_merging_threads().map_err(|e| StoreError::index("finish merging", e))?;
+        }
+        // Only ids kept: a segment's metadata held alive keeps its files
+        // from the collection below.
+        let with_deletes: Vec<_> = {
+            let metas = self.index.searchable_segment_metas().map_err(|e| StoreError::index("list segments", e))?;
+            metas.iter().filter(|m| m.has_deletes()).map(|m| m.id()).collect()
+        };
+        if !with_deletes.is_empty() {
+            self.writer()?.merge(&with_deletes).wait().map_err(|e| StoreError::index("merge segments", e))?;
+        }
+        // The reader lets go of the merged segments first: files a searcher
+        // still uses are kept by the collection.
+        self.reader.reload().map_err(|e| StoreError::index("reload reader", e))?;
+        self.writer()?.garbage_collect_files().wait().map_err(|e| StoreError::index("remove unused index files", e))?;
+        Ok(())
+    }
+
     /// Drops every document (before a rebuild).
     pub fn clear(&mut self) -> Result<(), StoreError> {
         self.writer()?.delete_all_documents().map_err(|e| StoreError::index("clear index", e))?;
         Ok(())
+    }
+
+    /// Documents deleted but still in the segment files (for checks and
+    /// tests: an erasure leaves none).
+    pub fn deleted_docs(&self) -> u64 {
+        self.refresh();
+        self.reader.searcher().segment_readers().iter().map(|s| u64::from(s.num_deleted_docs())).sum()
     }
 
     pub fn num_docs(&self) -> u64 {

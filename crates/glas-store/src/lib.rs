@@ -21,6 +21,7 @@ pub mod export;
 pub mod highlight;
 pub mod index;
 pub mod log;
+pub mod privacy;
 pub mod saved;
 pub mod search;
 
@@ -89,7 +90,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppendStats {
     pub new: usize,
+    /// Already stored, repeated in the batch, or erased on request.
     pub duplicate: usize,
+    /// Older than the retention period: not stored.
+    pub expired: usize,
+}
+
+/// The pipeline's `[retention]` as ingest applies it: a mention published
+/// before `delete_before` is not stored, one before `pseudonymise_before`
+/// is stored with its author's pseudonym (the daily pass would do both a day
+/// later anyway; an old archive imported must not bring names back).
+#[derive(Debug, Clone)]
+pub struct IngestRetention {
+    pub key: privacy::PseudonymKey,
+    pub pseudonymise_before: Option<chrono::DateTime<Utc>>,
+    pub delete_before: Option<chrono::DateTime<Utc>>,
 }
 
 pub struct Store {
@@ -101,6 +116,9 @@ pub struct Store {
     ids: std::sync::OnceLock<HashSet<String>>,
     /// The writer's lock; `None` for a reader.
     lock: Option<File>,
+    /// Ids erased on request, kept from coming back (writer only).
+    blocked: HashSet<String>,
+    retention: Option<IngestRetention>,
 }
 
 impl Store {
@@ -113,7 +131,16 @@ impl Store {
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked { path: dir.to_path_buf() })?;
         let log = log::Log::open(&dir.join("log"))?;
         let index = SearchIndex::open(&dir.join("index"))?;
-        let mut store = Store { dir: dir.to_path_buf(), log, index, ids: std::sync::OnceLock::new(), lock: Some(lock) };
+        let blocked = privacy::blocked_ids(dir)?;
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            log,
+            index,
+            ids: std::sync::OnceLock::new(),
+            lock: Some(lock),
+            blocked,
+            retention: None,
+        };
         store.catch_up()?;
         Ok(store)
     }
@@ -137,6 +164,8 @@ impl Store {
                 index: SearchIndex::open_following(&dir.join("index"))?,
                 ids: std::sync::OnceLock::new(),
                 lock: None,
+                blocked: HashSet::new(),
+                retention: None,
             }),
             Err(e) => Err(e),
         }
@@ -156,6 +185,23 @@ impl Store {
 
     pub fn index(&self) -> &SearchIndex {
         &self.index
+    }
+
+    /// Applies `[retention]` to what is appended from now on.
+    pub fn set_retention(&mut self, retention: Option<IngestRetention>) {
+        self.retention = retention;
+    }
+
+    /// Keeps these ids from being stored again (an erasure done).
+    pub fn block(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.blocked.extend(ids);
+    }
+
+    /// Lets ids erased by a withdrawn request be stored again.
+    pub fn unblock(&mut self, ids: &[String]) {
+        for id in ids {
+            self.blocked.remove(id);
+        }
     }
 
     fn ids(&self) -> Result<&HashSet<String>, StoreError> {
@@ -195,12 +241,24 @@ impl Store {
         self.ids()?;
         let ids = self.ids.get_mut().expect("loaded above");
         let mut batch_ids = HashSet::new();
+        let retention = self.retention.as_ref();
+        let older = |r: &Record, cut: Option<chrono::DateTime<Utc>>| cut.is_some_and(|c| r.mention.published_at < c);
         for records in groups {
             let mut stats = AppendStats::default();
-            for r in records {
-                if ids.contains(&r.mention.id) || !batch_ids.insert(r.mention.id.clone()) {
+            for mut r in records {
+                if retention.is_some_and(|k| older(&r, k.delete_before)) {
+                    stats.expired += 1;
+                } else if ids.contains(&r.mention.id)
+                    || self.blocked.contains(&r.mention.id)
+                    || !batch_ids.insert(r.mention.id.clone())
+                {
                     stats.duplicate += 1;
                 } else {
+                    if let Some(k) = retention.filter(|k| older(&r, k.pseudonymise_before))
+                        && let Some(a) = &r.mention.author
+                    {
+                        r.mention.author = Some(k.key.pseudonym(a));
+                    }
                     stats.new += 1;
                     fresh.push(r);
                 }

@@ -236,7 +236,7 @@ impl Log {
 }
 
 /// The `id` column of a part, read alone.
-fn part_ids(part: &Part) -> Result<StringChunked, StoreError> {
+pub(crate) fn part_ids(part: &Part) -> Result<StringChunked, StoreError> {
     let df = read_columns(&part.path, Some(&["id"]))?;
     df.column("id").and_then(|c| c.str().cloned()).map_err(|e| StoreError::parquet("read ids", &part.path, e))
 }
@@ -246,7 +246,7 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 /// Writes a part to `tmp`, synced: the caller renames it into place.
-fn write_part(df: &mut DataFrame, tmp: &Path) -> Result<(), StoreError> {
+pub(crate) fn write_part(df: &mut DataFrame, tmp: &Path) -> Result<(), StoreError> {
     let mut file = File::create(tmp).map_err(|e| StoreError::io("create part", tmp, e))?;
     ParquetWriter::new(&mut file)
         .with_compression(ParquetCompression::Zstd(None))
@@ -262,7 +262,7 @@ fn remove(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io("sync folder", dir, e))
 }
 

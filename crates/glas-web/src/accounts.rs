@@ -159,7 +159,8 @@ pub struct AuditEntry {
     /// What happened: `login`, `login_failed`, `login_locked`, `logout`,
     /// `forbidden`, `search`, `export`, `saved_search_created`,
     /// `saved_search_deleted`, `saved_search_changed`, `user_added`, `user_disabled`,
-    /// `password_changed`, `token_created`, `token_revoked`.
+    /// `password_changed`, `token_created`, `token_revoked`, `erasure`,
+    /// `erasure_withdrawn`.
     pub event: String,
     /// The details: the query searched or exported, the page refused, the
     /// account changed. Never a password.

@@ -52,6 +52,7 @@ mod page;
 mod plan_page;
 mod saved_page;
 mod search_page;
+pub mod serve;
 mod signals_page;
 mod status_pages;
 
@@ -75,7 +76,7 @@ use glas_store::saved::{SavedError, SavedSearches};
 use glas_store::search::MAX_PAGE;
 use glas_store::{ExportFormat, SearchRequest, Sort, Store, StoreError};
 
-use accounts::{AccountError, Accounts, Principal};
+use accounts::{AccountError, Accounts, Principal, Role};
 use serde::Deserialize;
 
 /// Deepest result accepted (`(page - 1) * size`): paging further is a sign
@@ -119,8 +120,18 @@ pub struct AppState {
     pub topics: Vec<(String, String)>,
     /// The feedback loop's incidents (none: the pipeline has no routing).
     pub incidents: Option<Arc<glas_incidents::Incidents>>,
+    /// Who sees residents' names; everyone else sees pseudonyms.
+    pub privacy: Privacy,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
+}
+
+/// `[privacy]` in the workspace: the roles with the right to residents'
+/// personal data, and the data dir's key for everyone else's pseudonyms
+/// (the same pseudonyms `[retention]` writes into the log).
+pub struct Privacy {
+    pub key: glas_store::privacy::PseudonymKey,
+    pub personal_data_roles: Vec<Role>,
 }
 
 impl AppState {
@@ -131,6 +142,8 @@ impl AppState {
         tz: chrono_tz::Tz,
     ) -> Result<AppState, AccountError> {
         let accounts = Arc::new(Accounts::open(&data_dir)?);
+        let key = glas_store::privacy::PseudonymKey::load_or_create(&data_dir)
+            .map_err(|e| AccountError::Invalid(format!("pseudonym key in '{}': {e}", data_dir.display())))?;
         Ok(AppState {
             store,
             data_dir,
@@ -143,12 +156,34 @@ impl AppState {
             overview: Arc::new(overview::Overview::builtin()),
             topics: glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
             incidents: None,
+            privacy: Privacy { key, personal_data_roles: vec![Role::Analyst, Role::Admin] },
             saved_lock: Default::default(),
         })
     }
 }
 
 impl AppState {
+    /// The key to hide authors with, for a role without the right to
+    /// personal data; `None` for one with it.
+    pub fn pseudonyms(&self, who: &Principal) -> Option<&glas_store::privacy::PseudonymKey> {
+        (!self.privacy.personal_data_roles.contains(&who.role)).then_some(&self.privacy.key)
+    }
+
+    /// Refuses a search by author (`author:`) to a role without the right
+    /// to personal data: pseudonyms in the answers would not hide a name
+    /// the query could test.
+    pub fn check_author_query(&self, who: &Principal, q: &str) -> Result<(), ApiError> {
+        if self.pseudonyms(who).is_some() && glas_core::query::parse(q).is_ok_and(|n| n.names_author()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "searching by author needs the right to personal data",
+                "поиск по автору доступен только тем, кому разрешена работа с персональными данными",
+            ));
+        }
+        Ok(())
+    }
+
     /// A topic's Russian name in the pipeline's taxonomy (the code when it
     /// has none, as for a topic a changed taxonomy no longer has).
     pub fn topic_name<'a>(&'a self, code: &'a str) -> &'a str {
@@ -366,6 +401,7 @@ async fn search(
 ) -> ApiResult<Json<glas_store::SearchResults>> {
     let Query(p) = params.map_err(query_rejection)?;
     let req = p.request(&st)?;
+    st.check_author_query(&who, &req.query)?;
     st.accounts.record(
         &who.name,
         "search",
@@ -373,7 +409,17 @@ async fn search(
         who.ip.clone(),
     );
     let store = st.store.clone();
-    blocking(st.limits.timeout, move || Ok(Json(store.search(&req)?))).await
+    let key = st.pseudonyms(&who).cloned();
+    blocking(st.limits.timeout, move || {
+        let mut found = store.search(&req)?;
+        if let Some(k) = &key {
+            for h in &mut found.hits {
+                h.author = h.author.take().map(|a| k.pseudonym(&a));
+            }
+        }
+        Ok(Json(found))
+    })
+    .await
 }
 
 async fn facets(
@@ -395,13 +441,27 @@ async fn facets(
 
 async fn mention(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<glas_store::StoredMention>> {
     let store = st.store.clone();
     let found = blocking(st.limits.timeout, move || Ok(store.get(&id)?.ok_or(id))).await?;
-    found.map(Json).map_err(|id| {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no mention with id {id:?}"), "такой публикации нет")
-    })
+    let key = st.pseudonyms(&who);
+    found
+        .map(|mut m| {
+            if let Some(k) = key {
+                m.author = m.author.map(|a| k.pseudonym(&a));
+            }
+            Json(m)
+        })
+        .map_err(|id| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no mention with id {id:?}"),
+                "такой публикации нет",
+            )
+        })
 }
 
 /// Hands what the export writes to the response body in 64 KiB chunks, and
@@ -449,12 +509,14 @@ async fn export(
     let req = p.request(&st)?;
     // Report a bad query as an error, before the response starts streaming.
     glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    st.check_author_query(&who, &req.query)?;
+    // How many the export holds: for the audit log, and a workbook is built
+    // whole before it is sent (say so before building one too big).
+    let store = st.store.clone();
+    let mut count = req.clone();
+    (count.limit, count.collapse, count.facets) = (0, false, false);
+    let total = blocking(st.limits.timeout, move || Ok(store.search(&count)?.total)).await?;
     if format == ExportFormat::Xlsx {
-        // A workbook is built whole before it is sent: say so before building one too big.
-        let store = st.store.clone();
-        let mut count = req.clone();
-        (count.limit, count.collapse, count.facets) = (0, false, false);
-        let total = blocking(st.limits.timeout, move || Ok(store.search(&count)?.total)).await?;
         let max = glas_store::export::XLSX_MAX_ROWS;
         if total > max {
             return Err(ApiError::new(
@@ -465,11 +527,16 @@ async fn export(
             ));
         }
     }
-    // Residents' posts are personal data: who exported what is kept.
+    // Residents' posts are personal data: who exported what, and how many,
+    // is kept; and whether the authors went out as names or pseudonyms.
+    let key = st.pseudonyms(&who).cloned();
     st.accounts.record(
         &who.name,
         "export",
-        serde_json::json!({"q": p.q, "since": p.since, "from": p.from, "to": p.to, "format": format.extension()}),
+        serde_json::json!({
+            "q": p.q, "since": p.since, "from": p.from, "to": p.to, "format": format.extension(),
+            "count": total, "authors": if key.is_some() { "pseudonyms" } else { "names" },
+        }),
         who.ip.clone(),
     );
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
@@ -477,7 +544,7 @@ async fn export(
     let deadline = std::time::Instant::now() + st.limits.export_timeout;
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter { tx, buf: Vec::new(), deadline };
-        let r = glas_store::export::write(&store, &req, format, &mut w).and_then(|n| {
+        let r = glas_store::export::write(&store, &req, format, &mut w, key.as_ref()).and_then(|n| {
             std::io::Write::flush(&mut w).map_err(StoreError::Export)?;
             Ok(n)
         });

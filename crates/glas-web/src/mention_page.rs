@@ -63,7 +63,8 @@ pub(crate) async fn mention_page(
     let when = m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " ");
     let _ = write!(h, "<h1>{}</h1><p class=\"meta\">{} · {}", esc(&heading), esc(&when), esc(&m.source));
     if let Some(a) = &m.author {
-        let _ = write!(h, " · {}", esc(a));
+        let shown = st.pseudonyms(&who).map_or_else(|| a.clone(), |k| k.pseudonym(a));
+        let _ = write!(h, " · {}", esc(&shown));
     }
     if let Some(u) = &m.url {
         let _ = write!(h, " · <a href=\"{}\" rel=\"noopener noreferrer\">открыть в источнике</a>", esc(u));

@@ -59,7 +59,7 @@ pub(crate) async fn search_page(
         serde_json::json!({"q": q, "since": since, "page": p.page}),
         who.ip.clone(),
     );
-    let found = match p.request(&st) {
+    let found = match p.request(&st).and_then(|req| st.check_author_query(&who, &req.query).map(|_| req)) {
         Err(e) => Err(e.reason_ru),
         Ok(mut req) => {
             req.facets = true;

@@ -87,6 +87,43 @@ pub enum Command {
         /// A new or empty folder.
         dir: PathBuf,
     },
+    /// Erase mentions on a lawful request, everywhere they were copied: the
+    /// log, the index, the signals' and the incidents' evidence and emails,
+    /// the outbox, the weekly reports (made again). The erasure is recorded
+    /// (`erasures.jsonl`: what, when, by whom, why; no content) and the ids
+    /// are kept from coming back until the request is withdrawn.
+    Erase {
+        /// A mention's id (repeatable).
+        #[arg(long = "id")]
+        ids: Vec<String>,
+        /// Every mention by this author: the name as stored, or its pseudonym (repeatable).
+        #[arg(long = "author")]
+        authors: Vec<String>,
+        /// The mention at this address (repeatable).
+        #[arg(long = "url")]
+        urls: Vec<String>,
+        /// The request's number and ground (required).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who carries it out (default: the login name).
+        #[arg(long)]
+        by: Option<String>,
+        /// Say what would be erased; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Withdraw an earlier request (its number, E-…): its ids may be stored again.
+        #[arg(long, conflicts_with_all = ["ids", "authors", "urls", "dry_run"])]
+        withdraw: Option<String>,
+        /// List the erasure record.
+        #[arg(long, conflicts_with_all = ["ids", "authors", "urls", "dry_run", "withdraw"])]
+        list: bool,
+    },
+    /// The pipeline's `[retention]`: pseudonymise authors and delete old
+    /// mentions now (`glas run` does it daily).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Restore a backup into the pipeline's data dir (or `--data`), which
     /// must be new or empty; the search index is rebuilt.
     Restore {
@@ -155,6 +192,8 @@ pub enum Command {
         /// The overview's panels (default: the built-in dashboards/overview.toml).
         #[arg(long, value_name = "FILE")]
         overview: Option<PathBuf>,
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Write a synthetic corpus of Russian mentions for benchmarks (BENCHMARKS.md).
     GenCorpus {
@@ -267,6 +306,8 @@ pub enum Command {
         /// Rehearsal: run the service's clock this many times faster than real time.
         #[arg(long, default_value_t = 1.0)]
         clock_speed: f64,
+        #[command(flatten)]
+        web: WebArgs,
     },
     /// Incidents: residents' problems routed to the services with deadlines.
     /// Without a subcommand, the list (`--status`, `--service`, `--overdue`,
@@ -405,6 +446,94 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
+/// How the workspace listens: TLS directly, or behind a proxy.
+#[derive(clap::Args, Debug)]
+pub struct WebArgs {
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM), readable by the service alone.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy whose X-Forwarded-For names the client in the audit log (repeatable).
+    #[arg(long, value_name = "IP")]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a request's headers (and finish a TLS handshake).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+}
+
+impl WebArgs {
+    fn options(&self) -> anyhow::Result<glas_web::serve::ServeOptions> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                if let Some(why) = ops::exposed_secret(key) {
+                    return Err(usage(format!("--tls-key {why}")));
+                }
+                Some(glas_web::serve::tls_config(cert, key).map_err(usage)?)
+            }
+            _ => None,
+        };
+        Ok(glas_web::serve::ServeOptions {
+            tls,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout.max(1)),
+            trusted_proxies: self.trusted_proxy.clone(),
+        })
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls_cert.is_some() { "https" } else { "http" }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionAction {
+    /// Apply it now.
+    Apply {
+        /// Say what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// "2023-01-01 … 2026-09-08 (12 days)", or "none".
+fn days_span(days: &[chrono::NaiveDate]) -> String {
+    match (days.first(), days.last()) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a} … {b} ({} days)", days.len()),
+        _ => "none".into(),
+    }
+}
+
+/// `glas erase --list`: the erasure record, one request a line.
+fn erasure_list(ctx: &glas_app::ops::Ctx) -> anyhow::Result<ExitCode> {
+    use glas_store::privacy::ErasureLine;
+    let lines = glas_store::privacy::erasures(&ctx.data_dir)?;
+    if lines.is_empty() {
+        println!("no erasures recorded");
+    }
+    for l in lines {
+        match l {
+            ErasureLine::Erased(e) => {
+                let kinds: Vec<&str> = e.criteria.iter().map(|c| c.kind.as_str()).collect();
+                println!(
+                    "{}  {}  by {}  {} mentions ({})  reason: {}",
+                    e.request,
+                    e.at.format("%Y-%m-%d %H:%M UTC"),
+                    e.by,
+                    e.ids.len(),
+                    kinds.join(", "),
+                    e.reason
+                );
+            }
+            ErasureLine::Withdrawn { request, at, by, reason } => {
+                println!("{request}  withdrawn {}  by {by}  reason: {reason}", at.format("%Y-%m-%d %H:%M UTC"));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A refused or damaged backup is the user's to fix (exit 2); a failed
 /// read or write is a failure (exit 1).
 fn backup_error(e: glas_store::backup::BackupError) -> anyhow::Error {
@@ -524,7 +653,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             // A bulk import writes a part per batch and day: merge them.
             store.compact(None)?;
-            println!("imported {} · duplicate {} · rejected {}", s.imported, s.duplicate, s.rejected);
+            let expired = if s.expired > 0 {
+                format!(" · older than the retention period {}", s.expired)
+            } else {
+                String::new()
+            };
+            println!("imported {} · duplicate {} · rejected {}{expired}", s.imported, s.duplicate, s.rejected);
             Ok(if s.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
         }
         Command::Compact => {
@@ -552,6 +686,74 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Erase { ids, authors, urls, reason, by, dry_run, withdraw, list } => {
+            let ctx = load_ctx(&cli)?;
+            let by = by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into());
+            if *list {
+                return erasure_list(&ctx);
+            }
+            let mut store = ctx.open_store()?;
+            if let Some(request) = withdraw {
+                let n = glas_app::privacy::withdraw(&ctx, &mut store, request, &by, reason)
+                    .map_err(|e| usage(format!("{e:#}")))?;
+                println!("erasure request {request} withdrawn: its {n} ids may be stored again");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let req = glas_app::privacy::EraseRequest {
+                ids: ids.clone(),
+                authors: authors.clone(),
+                urls: urls.clone(),
+                by,
+                reason: reason.clone(),
+            };
+            if req.reason.trim().is_empty() || (ids.is_empty() && authors.is_empty() && urls.is_empty()) {
+                return Err(usage("name what to erase (--id, --author, --url) and why (--reason)"));
+            }
+            let out = glas_app::privacy::erase(&ctx, &mut store, &req, Utc::now(), *dry_run)?;
+            for id in &out.not_stored {
+                eprintln!("not in the store (blocked from being stored all the same): {id}");
+            }
+            if *dry_run {
+                println!(
+                    "would erase {} mentions ({} log parts, days {}); nothing changed",
+                    out.found,
+                    out.log.parts,
+                    days_span(&out.log.days)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let copies: Vec<String> =
+                out.erasure.removed.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+            println!(
+                "erasure {}: {} mentions erased from the log ({} parts) and the index; other copies: {}; recorded in '{}'",
+                out.erasure.request,
+                out.log.removed,
+                out.log.parts,
+                if copies.is_empty() { "none".to_string() } else { copies.join(", ") },
+                ctx.data_dir.join(glas_store::privacy::ERASURES).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention { action: RetentionAction::Apply { dry_run } } => {
+            let ctx = load_ctx(&cli)?;
+            if ctx.pipeline.retention.is_off() {
+                return Err(usage("the pipeline has no [retention]: nothing to apply"));
+            }
+            let mut store = ctx.open_store()?;
+            let out = glas_app::privacy::apply_retention(&ctx, &mut store, Utc::now(), *dry_run)?;
+            let when = |d: Option<chrono::NaiveDate>| d.map_or("off".to_string(), |d| format!("before {d}"));
+            println!(
+                "{}: authors pseudonymised {} (published {}), mentions deleted {} (published {}); {} log parts, days {}",
+                if *dry_run { "retention, dry run (nothing changed)" } else { "retention applied" },
+                out.log.pseudonymised,
+                when(out.pseudonymise_before),
+                out.log.removed,
+                when(out.delete_before),
+                out.log.parts,
+                days_span(&out.log.days)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Restore { dir } => {
             let ctx = load_ctx(&cli)?;
             let started = std::time::Instant::now();
@@ -574,6 +776,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify { explain } => classify(&cli, *explain),
         Command::Search { query, since, from, to, sort, by_date, limit, page, all_reprints, facets, json, export } => {
             let ctx = load_ctx(&cli)?;
+            let since_arg = since.clone();
             let store = ctx.open_store_reader()?;
             let tz = ctx.tz();
             let (since, until) =
@@ -606,13 +809,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let file =
                     std::fs::File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
                 let mut out = std::io::BufWriter::new(file);
-                let written = glas_store::export::write(&store, &req, format, &mut out)
+                let written = glas_store::export::write(&store, &req, format, &mut out, None)
                     .map_err(query_error)
                     .and_then(|n| out.flush().map(|_| n).with_context(|| format!("cannot write '{}'", path.display())));
                 // No half-written file is left behind to be taken for a whole one.
                 let n = written.inspect_err(|_| {
                     let _ = std::fs::remove_file(path);
                 })?;
+                users::audit(
+                    &ctx.data_dir,
+                    "export",
+                    serde_json::json!({
+                        "q": query, "since": since_arg, "format": format.extension(), "count": n,
+                        "file": path.display().to_string(), "authors": "names",
+                    }),
+                )?;
                 println!("Выгружено: {} → {}", glas_core::ru::mentions(n as u64), path.display());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -624,22 +835,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { addr, timeout, overview } => {
+        Command::Serve { addr, timeout, overview, web } => {
             let ctx = load_ctx(&cli)?;
+            let serve_options = web.options()?;
             let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
             let state = ops::workspace(ctx, overview, std::time::Duration::from_secs((*timeout).max(1)))?;
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             println!(
-                "glas workspace on http://{} (log in at /login; API: /api/openapi.json); Ctrl-C stops",
+                "glas workspace on {}://{} (log in at /login; API: /api/openapi.json); Ctrl-C stops",
+                web.scheme(),
                 listener.local_addr()?
             );
             let app = glas_web::router(std::sync::Arc::new(state));
-            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            glas_web::serve::serve(listener, app, serve_options, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::GenCorpus { out, count, days, sources, seed, datasets } => {
@@ -895,12 +1107,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eval::print_public(&public);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { listen, overview, timeout, clock_start, clock_speed } => {
+        Command::Run { listen, overview, timeout, clock_start, clock_speed, web } => {
             if !(*clock_speed > 0.0 && clock_speed.is_finite()) {
                 return Err(usage("--clock-speed must be a positive number"));
             }
             let ctx = load_ctx(&cli)?;
             let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+            let web = web.options()?;
             let exposed = ops::readable_secret_files(&ctx.pipeline);
             if !exposed.is_empty() {
                 return Err(usage(exposed.join("\n")));
@@ -910,7 +1123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => service::Clock::starting(Utc::now(), *clock_speed),
             };
             let timeout = std::time::Duration::from_secs((*timeout).max(1));
-            service::run(ctx, service::RunOptions { listen: *listen, overview, timeout, clock }).await?;
+            service::run(ctx, service::RunOptions { listen: *listen, overview, timeout, clock, web }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {

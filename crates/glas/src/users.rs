@@ -63,6 +63,13 @@ fn operator() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()))
 }
 
+/// Records a command run on the server that touched residents' personal
+/// data (an export, an erasure) in the workspace's audit log, as `cli:USER`.
+pub(crate) fn audit(data_dir: &Path, event: &str, detail: serde_json::Value) -> anyhow::Result<()> {
+    open(data_dir)?.record(&operator(), event, detail, None);
+    Ok(())
+}
+
 fn open(data_dir: &Path) -> anyhow::Result<Accounts> {
     Accounts::open(data_dir).with_context(|| format!("cannot open the accounts of '{}'", data_dir.display()))
 }
