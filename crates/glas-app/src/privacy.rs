@@ -60,7 +60,7 @@ pub fn retain_at_ingest(ctx: &Ctx, store: &mut Store, now: DateTime<Utc>) -> any
 }
 
 /// What an erasure request names.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EraseRequest {
     pub ids: Vec<String>,
     pub authors: Vec<String>,
@@ -141,6 +141,68 @@ pub fn erase(
     write_journal(&ctx.data_dir, &journal)?;
     let (erasure, log) = finish(ctx, store, journal)?;
     Ok(EraseOutcome { erasure, found, not_stored, log })
+}
+
+/// Where `glas erase` leaves a request while `glas run` holds the store.
+const QUEUE: &str = "erase-requests";
+
+/// Leaves `req` for the running service (which holds the store's lock) to
+/// carry out at its next check; returns the file.
+pub fn queue(ctx: &Ctx, req: &EraseRequest, now: DateTime<Utc>) -> anyhow::Result<std::path::PathBuf> {
+    let dir = ctx.data_dir.join(QUEUE);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let path = dir.join(format!("{}-{:09}.json", now.format("%Y%m%dT%H%M%S"), now.timestamp_subsec_nanos()));
+    crate::ops::write_atomic(&path, &serde_json::to_vec_pretty(req).expect("a request serializes"))?;
+    Ok(path)
+}
+
+/// Wakes the service's loop within two seconds of a request being queued
+/// (it would otherwise sleep up to a minute).
+pub fn watch_queue(ctx: &Ctx, wake: std::sync::Arc<tokio::sync::Notify>) {
+    let dir = ctx.data_dir.join(QUEUE);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let waiting = std::fs::read_dir(&dir)
+                .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))));
+            if waiting {
+                wake.notify_one();
+            }
+        }
+    });
+}
+
+/// Carries out the requests `glas erase` queued, oldest first; each file
+/// goes once its erasure is recorded (one that cannot be read or carried
+/// out is renamed `.failed`, with the reason in the log). Returns how many
+/// were done.
+pub fn run_queued(ctx: &Ctx, store: &mut Store, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let dir = ctx.data_dir.join(QUEUE);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut done = 0;
+    for path in files {
+        let outcome = std::fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| serde_json::from_slice::<EraseRequest>(&b).map_err(anyhow::Error::from))
+            .and_then(|req| erase(ctx, store, &req, now, false));
+        match outcome {
+            Ok(out) => {
+                tracing::info!(request = %out.erasure.request, mentions = out.erasure.ids.len(), "queued erasure done");
+                std::fs::remove_file(&path).with_context(|| format!("cannot remove '{}'", path.display()))?;
+                done += 1;
+            }
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = format!("{e:#}"), "queued erasure failed; set aside");
+                let _ = std::fs::rename(&path, path.with_extension("failed"));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Every step of an erasure after its journal: each one idempotent.

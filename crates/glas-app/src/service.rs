@@ -222,6 +222,7 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(tokio::sync::Notify::new());
     spawn_signal_handler(stop.clone(), wake.clone())?;
+    crate::privacy::watch_queue(&ctx, wake.clone());
     let clock = opts.clock;
     let mut store = ctx.open_store()?;
     if let Some(addr) = opts.listen {
@@ -325,6 +326,10 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
         }
         if stop.load(Ordering::SeqCst) {
             break;
+        }
+        // Erasures asked for with `glas erase` while this process holds the store.
+        if let Err(e) = crate::privacy::run_queued(&ctx, &mut store, Utc::now()) {
+            tracing::error!(error = format!("{e:#}"), "queued erasures failed; retried at the next check");
         }
         if crate::privacy::retention_due(&ctx, clock.now()) {
             match crate::privacy::apply_retention(&ctx, &mut store, clock.now(), false) {

@@ -112,6 +112,7 @@ const TOKENS: &[&str] = &[
 const TARGETS: &[&str] = &[
     "rss",
     "telegram",
+    "vk",
     "article",
     "html_text",
     "decode",
@@ -204,6 +205,11 @@ fn run(target: &str, input: &[u8], fetcher: &Fetcher) -> usize {
             let base = url::Url::parse("https://gazeta.example/news/").unwrap();
             a.text.len() / 64 + glas_crawl::article::article_links(&text, &base, &s).len()
         }
+        "vk" => {
+            let src = glas_crawl::test_source("vk", "https://api.vk.com/method");
+            let ctx = SourceCtx { source: &src, fetcher, tz, now };
+            glas_crawl::vk::parse_wall(&ctx, -200, input).map_or_else(|e| e.len() / 32, |m| 100 + m.len())
+        }
         "html_text" => glas_crawl::text::html_to_text(&text).len() / 64,
         "decode" => {
             let a = glas_crawl::fetch::decode(input, Some("text/html; charset=windows-1251"));
@@ -253,6 +259,7 @@ fn seeds(repo: &Path, target: &str) -> Vec<Vec<u8>> {
             files_under(&f, &[".xml", ".atom"], &mut out);
         }
         "telegram" => files_under(&f.join("telegram_preview"), &[".html"], &mut out),
+        "vk" => files_under(&f.join("vk"), &[".json"], &mut out),
         "article" | "html_text" | "decode" => files_under(&f.join("sites"), &[".html"], &mut out),
         "dates" => strings(
             &[

@@ -167,8 +167,7 @@ async fn call<T: for<'de> Deserialize<'de>>(
             crate::Fetch::NotModified => return Err(ctx.error(&shown, Stage::Api, "unexpected 304".into())),
         };
         out.fetched += 1;
-        let env: Envelope<T> = serde_json::from_slice(&body.bytes)
-            .map_err(|e| ctx.error(&shown, Stage::Parse, format!("not a VK API answer: {e}")))?;
+        let env: Envelope<T> = envelope(&body.bytes).map_err(|e| ctx.error(&shown, Stage::Parse, e))?;
         match (env.response, env.error) {
             (Some(r), None) => return Ok(r),
             (_, Some(e)) if matches!(e.error_code, 6 | 9 | 29) && attempt < ctx.fetcher.settings().retries => {
@@ -184,6 +183,23 @@ async fn call<T: for<'de> Deserialize<'de>>(
             }
         }
     }
+}
+
+fn envelope<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Envelope<T>, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("not a VK API answer: {e}"))
+}
+
+/// A `wall.get` (or `wall.getComments`) answer read as the crawler reads
+/// it, every item as a post of wall `owner` and as a comment under its
+/// post 1: for the fuzzer.
+#[doc(hidden)]
+pub fn parse_wall(ctx: &SourceCtx<'_>, owner: i64, bytes: &[u8]) -> Result<Vec<Mention>, String> {
+    let env: Envelope<Items> = envelope(bytes)?;
+    if let Some(e) = env.error {
+        return Err(describe(&e));
+    }
+    let items = env.response.map(|r| r.items).unwrap_or_default();
+    Ok(items.iter().flat_map(|p| [post_mention(ctx, owner, p), comment_mention(ctx, owner, 1, p)]).collect())
 }
 
 /// `members_count` of `groups.getById`'s answer: `{"groups": [...]}` since

@@ -150,12 +150,18 @@ fn main() {
             held.push(std::net::TcpStream::connect(&addr).expect("idle connection"));
         }
         let slow_sent = Arc::new(AtomicU64::new(0));
+        let slow_cut = Arc::new(AtomicU64::new(0));
         for _ in 0..slow {
-            let (addr, stop, sent) = (addr.clone(), stop.clone(), slow_sent.clone());
+            let (addr, stop, sent, cut) = (addr.clone(), stop.clone(), slow_sent.clone(), slow_cut.clone());
             std::thread::spawn(move || {
                 let Ok(mut s) = std::net::TcpStream::connect(&addr) else { return };
                 for b in b"GET /search?q=%D0%B2%D0%BE%D0%B4%D0%B0 HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
-                    if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if s.write_all(&[*b]).is_err() {
+                        // The server cut the connection off.
+                        cut.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                     sent.fetch_add(1, Ordering::Relaxed);
@@ -266,14 +272,24 @@ fn main() {
             }
         }
         stop.store(true, Ordering::Relaxed);
-        // The idle connections are still open: the server kept them and
-        // served everyone else.
-        let open = held.len();
+        // The idle connections the server closed (a header time limit) or
+        // still holds.
+        let open = held
+            .iter()
+            .filter(|c| {
+                let _ = c.set_nonblocking(true);
+                let mut b = [0u8; 1];
+                !matches!(std::io::Read::read(&mut &**c, &mut b), Ok(0))
+            })
+            .count();
+        let closed = held.len() - open;
         drop(held);
         (
             all,
             (
                 open,
+                closed,
+                slow_cut.load(Ordering::Relaxed),
                 slow_sent.load(Ordering::Relaxed),
                 oversized.load(Ordering::Relaxed),
                 refused.load(Ordering::Relaxed),
@@ -310,9 +326,9 @@ fn main() {
         percentile(&every, 0.99),
         every.last().copied().unwrap_or(f64::NAN)
     );
-    let (open, slow_bytes, oversized, refused) = adversaries;
+    let (open, closed, slow_cut, slow_bytes, oversized, refused) = adversaries;
     println!(
-        "held: {open} idle connections; slow senders sent {slow_bytes} bytes; oversized bodies: {oversized} sent, {refused} refused with 4xx"
+        "idle connections: {open} still open, {closed} closed by the server; slow senders: {slow_cut} of {slow} cut off, {slow_bytes} bytes sent; oversized bodies: {oversized} sent, {refused} refused with 4xx"
     );
     println!(
         "server memory: VmRSS {} MB at start, peak sampled {} MB, VmHWM {} MB",

@@ -692,13 +692,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *list {
                 return erasure_list(&ctx);
             }
-            let mut store = ctx.open_store()?;
-            if let Some(request) = withdraw {
-                let n = glas_app::privacy::withdraw(&ctx, &mut store, request, &by, reason)
-                    .map_err(|e| usage(format!("{e:#}")))?;
-                println!("erasure request {request} withdrawn: its {n} ids may be stored again");
-                return Ok(ExitCode::SUCCESS);
-            }
             let req = glas_app::privacy::EraseRequest {
                 ids: ids.clone(),
                 authors: authors.clone(),
@@ -706,8 +699,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 by,
                 reason: reason.clone(),
             };
-            if req.reason.trim().is_empty() || (ids.is_empty() && authors.is_empty() && urls.is_empty()) {
+            if withdraw.is_none()
+                && (req.reason.trim().is_empty() || (ids.is_empty() && authors.is_empty() && urls.is_empty()))
+            {
                 return Err(usage("name what to erase (--id, --author, --url) and why (--reason)"));
+            }
+            let mut store = match glas_store::Store::open(&ctx.data_dir) {
+                Ok(mut store) => {
+                    glas_app::privacy::prepare(&ctx, &mut store)?;
+                    store
+                }
+                Err(glas_store::StoreError::Locked { .. }) if withdraw.is_none() && !*dry_run => {
+                    // `glas run` holds the store: it carries the request out at its next check.
+                    let file = glas_app::privacy::queue(&ctx, &req, Utc::now())?;
+                    println!(
+                        "the service holds the store: the request is queued ('{}') and carried out within a minute; `glas erase --list` shows it when done",
+                        file.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("cannot open the store in '{}'", ctx.data_dir.display()))
+                    );
+                }
+            };
+            if let Some(request) = withdraw {
+                let n = glas_app::privacy::withdraw(&ctx, &mut store, request, &req.by, reason)
+                    .map_err(|e| usage(format!("{e:#}")))?;
+                users::audit(&ctx.data_dir, "erasure_withdrawn", serde_json::json!({"request": request}))?;
+                println!("erasure request {request} withdrawn: its {n} ids may be stored again");
+                return Ok(ExitCode::SUCCESS);
             }
             let out = glas_app::privacy::erase(&ctx, &mut store, &req, Utc::now(), *dry_run)?;
             for id in &out.not_stored {

@@ -342,7 +342,7 @@ async fn roles_without_personal_data_rights_see_pseudonyms_and_exports_are_audit
 }
 
 #[test]
-fn the_service_applies_retention_once_a_day_by_its_clock() {
+fn the_service_applies_retention_by_its_clock_and_carries_out_queued_erasures() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = data.to_str().unwrap();
@@ -370,11 +370,22 @@ fn the_service_applies_retention_once_a_day_by_its_clock() {
         .spawn()
         .unwrap();
     let state = data.join("retention.json");
-    let started = std::time::Instant::now();
-    while !state.exists() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the service never applied retention");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait("the retention pass", &|| state.exists());
+    // An erasure asked for while the service holds the store is queued and
+    // carried out by the service.
+    let out =
+        run(&["--pipeline", pipeline.to_str().unwrap(), "erase", "--id", "s:new", "--reason", "обращение 7"], &[]);
+    assert!(stdout(&out).contains("the request is queued"), "{}{}", stdout(&out), stderr(&out));
+    wait("the queued erasure", &|| data.join("erasures.jsonl").exists());
+    let list = stdout(&run(&["--pipeline", pipeline.to_str().unwrap(), "erase", "--list"], &[]));
+    assert!(list.contains("1 mentions (id)") && list.contains("обращение 7"), "{list}");
     // SIGTERM: a clean stop.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
@@ -388,5 +399,6 @@ fn the_service_applies_retention_once_a_day_by_its_clock() {
         .map(|r| (r.mention.id, r.mention.author.unwrap_or_default()))
         .collect();
     assert!(authors["s:old"].starts_with("аноним-"), "{authors:?}");
-    assert_eq!(authors["s:new"], "Иван Петров");
+    assert!(!authors.contains_key("s:new"), "erased by the service: {authors:?}");
+    assert_eq!(std::fs::read_dir(data.join("erase-requests")).unwrap().count(), 0, "the request file is gone");
 }
