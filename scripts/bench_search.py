@@ -274,6 +274,9 @@ def main():
         res["pg_gin_bytes"] = cur.execute("SELECT pg_relation_size('mentions_tsv')").fetchone()[0]
         res["pg_all_indexes_bytes"] = cur.execute("SELECT pg_indexes_size('mentions')").fetchone()[0]
 
+        # The API wants a token (an analyst's, as a script would use).
+        token = subprocess.run([glas, "token", "create", f"bench-{int(time.time())}", "--role", "analyst", "--data", data],
+                               check=True, capture_output=True, text=True).stdout.strip()
         serve = subprocess.Popen([glas, "serve", "--addr", "127.0.0.1:0", "--data", data], stdout=subprocess.PIPE, text=True)
         line = serve.stdout.readline()
         addr = line.split("http://")[1].split()[0]
@@ -285,7 +288,7 @@ def main():
         def glas_once(q, sort):
             url = "/api/search?" + urllib.parse.urlencode({"q": q, "sort": sort, "size": 20})
             t = time.perf_counter()
-            hc.request("GET", url)
+            hc.request("GET", url, headers={"Authorization": f"Bearer {token}"})
             r = hc.getresponse()
             body = r.read()
             dt = time.perf_counter() - t

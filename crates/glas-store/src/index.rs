@@ -42,6 +42,10 @@ pub(crate) struct Fields {
     pub entity: Field,
     pub mention_type: Field,
     pub cluster: Field,
+    /// A 64-bit hash of the cluster's label (0: none), a fast field: the
+    /// search collapses reprints by it without reading the label's
+    /// dictionary for every hit.
+    pub cluster_key: Field,
     pub log_seq: Field,
     /// Hours since 1970 (UTC), indexed: whole-hour date ranges (every
     /// `date:` day and `--from/--to`) read a few posting lists instead of
@@ -83,6 +87,7 @@ fn schema() -> (Schema, Fields) {
         entity: b.add_text_field("entity", facet.clone()),
         mention_type: b.add_text_field("type", facet.clone()),
         cluster: b.add_text_field("cluster", facet),
+        cluster_key: b.add_u64_field("cluster_key", FAST),
         log_seq: b.add_u64_field("log_seq", INDEXED | STORED | FAST),
         hour: b.add_u64_field("hour", INDEXED),
     };
@@ -112,6 +117,16 @@ pub struct StoredMention {
     pub entities: Vec<String>,
     pub mention_type: String,
     pub cluster: String,
+}
+
+/// The cluster label's key: FNV-1a, 64 bits, never 0 for a label (0 is
+/// "no cluster").
+pub(crate) fn cluster_key(label: &str) -> u64 {
+    if label.is_empty() {
+        return 0;
+    }
+    let h = label.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    h.max(1)
 }
 
 pub struct SearchIndex {
@@ -236,6 +251,7 @@ impl SearchIndex {
                 f.sentiment_score => e.sentiment_score,
                 f.mention_type => e.mention_type.as_str(),
                 f.cluster => e.cluster.as_str(),
+                f.cluster_key => cluster_key(&e.cluster),
                 f.log_seq => log_seq,
                 f.hour => m.published_at.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64,
             );

@@ -147,14 +147,16 @@ pub(crate) struct Compiled {
     pub highlighter: Highlighter,
     /// The analyzer the query was read with, kept for highlighting its hits.
     pub analyzer: TextAnalyzer,
-    /// Phrases and prefixes are evaluated over every match anyway (no
-    /// block-max pruning), so counting and ranking share one pass.
+    /// Phrases, prefixes and date ranges are evaluated over every match
+    /// anyway (no block-max pruning), so counting and ranking share one pass.
     pub exhaustive: bool,
 }
 
 fn exhaustive(node: &Node) -> bool {
     match node {
         Node::Text { item: TextItem::Phrase { .. } | TextItem::Prefix(_), .. } => true,
+        // A date range's matches are gathered whole for each pass.
+        Node::Date { .. } => true,
         Node::Url { prefix: true, .. } => true,
         Node::And(v) | Node::Or(v) => v.iter().any(exhaustive),
         Node::Not(b) => exhaustive(b),
@@ -404,22 +406,23 @@ impl Compiler<'_> {
     }
 }
 
-/// Per-segment fast-field readers used while walking ranked hits.
-struct ClusterColumns(Vec<Option<StrColumn>>);
+/// Above this many matches, reprint clusters are counted on the query
+/// narrowed to them; below, one pass over the matches costs less than
+/// evaluating the query again (a date range's docset, say).
+const NARROW_CLUSTERS_ABOVE: usize = 2_000;
+
+/// Per-segment cluster keys, read while walking ranked hits.
+struct ClusterColumns(Vec<Option<tantivy::columnar::Column<u64>>>);
 
 impl ClusterColumns {
     fn new(searcher: &Searcher) -> ClusterColumns {
-        ClusterColumns(
-            searcher.segment_readers().iter().map(|r| r.fast_fields().str("cluster").ok().flatten()).collect(),
-        )
+        ClusterColumns(searcher.segment_readers().iter().map(|r| r.fast_fields().u64("cluster_key").ok()).collect())
     }
 
-    fn get(&self, addr: DocAddress) -> Option<String> {
+    /// The hit's cluster key; `None` when it has no cluster.
+    fn get(&self, addr: DocAddress) -> Option<u64> {
         let col = self.0.get(addr.segment_ord as usize)?.as_ref()?;
-        let ord = col.term_ords(addr.doc_id).next()?;
-        let mut s = String::new();
-        col.ord_to_str(ord, &mut s).ok()?;
-        Some(s)
+        col.first(addr.doc_id).filter(|&k| k != 0)
     }
 }
 
@@ -441,7 +444,8 @@ impl SearchIndex {
         }
         let query: Box<dyn Query> =
             if clauses.len() == 1 { clauses.pop().unwrap().1 } else { Box::new(BooleanQuery::new(clauses)) };
-        Ok(Compiled { query, highlighter, analyzer, exhaustive: exhaustive(&node) })
+        let ranged = req.since.is_some() || req.until.is_some() || req.after_seq.is_some();
+        Ok(Compiled { query, highlighter, analyzer, exhaustive: ranged || exhaustive(&node) })
     }
 
     fn ranked(
@@ -503,7 +507,7 @@ impl SearchIndex {
         let limit = req.limit.clamp(1, MAX_PAGE);
         let total;
         // The page, as (hit, other members of its cluster in the result set).
-        let mut page: Vec<((f32, DocAddress), u64)> = Vec::with_capacity(limit);
+        let mut page: Vec<((f32, DocAddress), u64)>;
         if !req.collapse {
             let (n, docs) = self.ranked_counted(&searcher, &compiled, req.sort, req.offset, limit)?;
             total = n;
@@ -516,12 +520,12 @@ impl SearchIndex {
             total = n;
             let groups = loop {
                 let mut seen = HashSet::new();
-                let groups: Vec<((f32, DocAddress), Option<String>)> = docs
+                let groups: Vec<((f32, DocAddress), Option<u64>)> = docs
                     .iter()
                     .filter_map(|&(s, a)| {
                         let c = columns.get(a);
-                        match &c {
-                            Some(label) if !seen.insert(label.clone()) => None,
+                        match c {
+                            Some(key) if !seen.insert(key) => None,
                             _ => Some(((s, a), c)),
                         }
                     })
@@ -532,19 +536,24 @@ impl SearchIndex {
                 fetch = (fetch * 4).min(COLLAPSE_WINDOW);
                 docs = self.ranked(&searcher, query, req.sort, 0, fetch)?;
             };
-            let shown: Vec<((f32, DocAddress), Option<String>)> =
-                groups.into_iter().skip(req.offset).take(limit).collect();
-            let sizes = self.cluster_sizes(&searcher, query, shown.iter().filter_map(|(_, c)| c.as_deref()))?;
-            for (hit, cluster) in shown {
-                let more = cluster.and_then(|c| sizes.get(&c).copied()).unwrap_or(1).saturating_sub(1);
-                page.push((hit, more));
+            page = groups.into_iter().skip(req.offset).take(limit).map(|(hit, _)| (hit, 0)).collect();
+        }
+        // The page's documents; with reprints collapsed, how many more of
+        // each one's cluster match (by the labels the documents carry).
+        let mut docs = Vec::with_capacity(page.len());
+        for &((_, addr), _) in &page {
+            let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
+            docs.push(self.stored(&d));
+        }
+        if req.collapse {
+            let sizes = self.cluster_sizes(&searcher, query, total, docs.iter().map(|m| m.cluster.as_str()))?;
+            for ((_, more), m) in page.iter_mut().zip(&docs) {
+                *more = sizes.get(&m.cluster).copied().unwrap_or(1).saturating_sub(1);
             }
         }
         let Compiled { query, highlighter, mut analyzer, .. } = compiled;
         let mut hits = Vec::with_capacity(page.len());
-        for ((score, addr), more) in page {
-            let d: TantivyDocument = searcher.doc(addr).map_err(|e| StoreError::index("read hit", e))?;
-            let m = self.stored(&d);
+        for (((score, _), more), m) in page.into_iter().zip(docs) {
             let Marked { text: snippet, ranges: highlights } = highlighter.snippet(&mut analyzer, &m.text, 240);
             let title_highlights = m.title.as_deref().map(|t| highlighter.mark(&mut analyzer, t)).unwrap_or_default();
             hits.push(Hit {
@@ -574,26 +583,43 @@ impl SearchIndex {
         Ok(SearchResults { total, offset: req.offset, limit, hits, facets })
     }
 
-    /// How many mentions of each reprint cluster match the query: one pass
-    /// over the matches, for the clusters with more than one mention at all
-    /// (the term's document frequency says which; the rest count 1).
+    /// How many mentions of each reprint cluster match the query, for the
+    /// clusters with more than one mention at all (the term's document
+    /// frequency says which; the rest count 1): the query intersected with
+    /// those clusters, counted by cluster key.
     fn cluster_sizes<'a>(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
+        total: usize,
         labels: impl Iterator<Item = &'a str>,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        let mut wanted = HashSet::new();
+        let mut wanted = HashMap::new();
         for label in labels {
             let t = Term::from_field_text(self.fields.cluster, label);
             if searcher.doc_freq(&t).map_err(|e| StoreError::index("count cluster", e))? > 1 {
-                wanted.insert(label.to_string());
+                wanted.insert(crate::index::cluster_key(label), label.to_string());
             }
         }
         if wanted.is_empty() {
             return Ok(HashMap::new());
         }
-        searcher.search(query, &ClusterCounter { labels: wanted }).map_err(|e| StoreError::index("count clusters", e))
+        let counter = ClusterCounter { keys: wanted.keys().copied().collect() };
+        let counts = if total <= NARROW_CLUSTERS_ABOVE {
+            searcher.search(query, &counter)
+        } else {
+            // The query narrowed to those clusters: their few postings lead
+            // the intersection, so this is not a pass over every match.
+            let clusters: Vec<(Occur, Box<dyn Query>)> =
+                wanted.values().map(|l| (Occur::Should, term(self.fields.cluster, l))).collect();
+            let narrowed = BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (Occur::Must, Box::new(BooleanQuery::new(clusters))),
+            ]);
+            searcher.search(&narrowed, &counter)
+        }
+        .map_err(|e| StoreError::index("count clusters", e))?;
+        Ok(counts.into_iter().filter_map(|(k, n)| wanted.get(&k).map(|l| (l.clone(), n))).collect())
     }
 
     /// Every mention matching `req` (no paging, no collapsing), newest first
@@ -618,41 +644,32 @@ impl SearchIndex {
     }
 }
 
-/// Counts the matches of a few reprint clusters, reading the cluster fast field.
+/// Counts the matches of a few reprint clusters, reading the cluster key.
 struct ClusterCounter {
-    labels: HashSet<String>,
+    keys: HashSet<u64>,
 }
 
 struct ClusterSegment {
-    column: Option<StrColumn>,
-    /// Term ordinal in this segment → label, for the wanted clusters present.
-    ords: HashMap<u64, String>,
+    column: Option<tantivy::columnar::Column<u64>>,
+    keys: HashSet<u64>,
     counts: HashMap<u64, u64>,
 }
 
 impl Collector for ClusterCounter {
-    type Fruit = HashMap<String, u64>;
+    type Fruit = HashMap<u64, u64>;
     type Child = ClusterSegment;
 
     fn for_segment(&self, _ord: u32, reader: &SegmentReader) -> tantivy::Result<ClusterSegment> {
-        let column = reader.fast_fields().str("cluster")?;
-        let mut ords = HashMap::new();
-        if let Some(col) = &column {
-            for label in &self.labels {
-                if let Some(o) = col.dictionary().term_ord(label.as_bytes())? {
-                    ords.insert(o, label.clone());
-                }
-            }
-        }
-        Ok(ClusterSegment { column, ords, counts: HashMap::new() })
+        let column = reader.fast_fields().u64("cluster_key").ok();
+        Ok(ClusterSegment { column, keys: self.keys.clone(), counts: HashMap::new() })
     }
 
     fn requires_scoring(&self) -> bool {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<HashMap<String, u64>>) -> tantivy::Result<HashMap<String, u64>> {
-        let mut out: HashMap<String, u64> = HashMap::new();
+    fn merge_fruits(&self, fruits: Vec<HashMap<u64, u64>>) -> tantivy::Result<HashMap<u64, u64>> {
+        let mut out: HashMap<u64, u64> = HashMap::new();
         for f in fruits {
             for (k, v) in f {
                 *out.entry(k).or_default() += v;
@@ -663,24 +680,18 @@ impl Collector for ClusterCounter {
 }
 
 impl SegmentCollector for ClusterSegment {
-    type Fruit = HashMap<String, u64>;
+    type Fruit = HashMap<u64, u64>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if self.ords.is_empty() {
-            return;
-        }
-        if let Some(col) = &self.column {
-            for ord in col.term_ords(doc) {
-                if self.ords.contains_key(&ord) {
-                    *self.counts.entry(ord).or_default() += 1;
-                }
-            }
+        if let Some(k) = self.column.as_ref().and_then(|c| c.first(doc))
+            && self.keys.contains(&k)
+        {
+            *self.counts.entry(k).or_default() += 1;
         }
     }
 
-    fn harvest(self) -> HashMap<String, u64> {
-        let ords = self.ords;
-        self.counts.into_iter().filter_map(|(o, n)| ords.get(&o).map(|l| (l.clone(), n))).collect()
+    fn harvest(self) -> HashMap<u64, u64> {
+        self.counts
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -145,8 +145,55 @@ fn unavailable(e: AccountError) -> LoginRefused {
 pub struct Accounts {
     db: Mutex<Connection>,
     db_path: PathBuf,
-    audit: Mutex<std::fs::File>,
+    audit: Arc<Mutex<AuditFile>>,
     audit_path: PathBuf,
+}
+
+/// The audit log's file and whether it holds lines not yet synced.
+struct AuditFile {
+    file: std::fs::File,
+    dirty: bool,
+}
+
+/// Events written to the audit log at once but synced by the flusher
+/// within [`AUDIT_SYNC`] (a group commit): searches, one per request, would
+/// otherwise wait for the disk each. Every other event is synced before
+/// its answer.
+const LAZY_EVENTS: &[&str] = &["search"];
+const AUDIT_SYNC: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Syncs the audit log while it has unsynced lines, until the accounts go.
+fn spawn_audit_flusher(audit: &Arc<Mutex<AuditFile>>) {
+    let weak = Arc::downgrade(audit);
+    let spawned = std::thread::Builder::new().name("audit-sync".into()).spawn(move || {
+        loop {
+            std::thread::sleep(AUDIT_SYNC);
+            let Some(audit) = weak.upgrade() else { return };
+            // The file is synced through a second handle: writers wait for
+            // the lock, not for the disk.
+            let pending = {
+                let mut a = audit.lock().unwrap_or_else(|p| p.into_inner());
+                std::mem::take(&mut a.dirty).then(|| a.file.try_clone())
+            };
+            if let Some(Ok(f)) = pending
+                && let Err(e) = f.sync_data()
+            {
+                tracing::error!(error = %e, "cannot sync the audit log");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the audit log's flusher; searches are synced at once");
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        let a = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        if a.dirty {
+            let _ = a.file.sync_data();
+        }
+    }
 }
 
 /// One line of the audit log.
@@ -318,7 +365,9 @@ impl Accounts {
                 audit.write_all(b"\n").and_then(|()| audit.sync_data()).map_err(audit_err)?;
             }
         }
-        Ok(Accounts { db: Mutex::new(conn), db_path, audit: Mutex::new(audit), audit_path })
+        let audit = Arc::new(Mutex::new(AuditFile { file: audit, dirty: false }));
+        spawn_audit_flusher(&audit);
+        Ok(Accounts { db: Mutex::new(conn), db_path, audit, audit_path })
     }
 
     fn db<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, AccountError> {
@@ -330,10 +379,19 @@ impl Accounts {
     pub fn audit(&self, entry: &AuditEntry) -> Result<(), AccountError> {
         let mut line = serde_json::to_string(entry).expect("an audit entry serializes");
         line.push('\n');
-        let mut f = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(line.as_bytes())
-            .and_then(|()| f.sync_data())
-            .map_err(|source| AccountError::Audit { path: self.audit_path.display().to_string(), source })
+        let mut a = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        let lazy = LAZY_EVENTS.contains(&entry.event.as_str());
+        let written = a.file.write_all(line.as_bytes()).and_then(|()| {
+            if lazy {
+                a.dirty = true;
+                Ok(())
+            } else {
+                // Earlier lazy lines are synced with this one.
+                a.dirty = false;
+                a.file.sync_data()
+            }
+        });
+        written.map_err(|source| AccountError::Audit { path: self.audit_path.display().to_string(), source })
     }
 
     /// Records an event now.

@@ -424,10 +424,12 @@ async fn search(
 
 async fn facets(
     State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Query(p) = params.map_err(query_rejection)?;
     let mut req = p.request(&st)?;
+    st.check_author_query(&who, &req.query)?;
     req.facets = true;
     req.limit = 1;
     req.collapse = false;
