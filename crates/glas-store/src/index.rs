@@ -328,9 +328,7 @@ impl SearchIndex {
     /// removes the files no commit uses any more. Merges the writer already
     /// started are waited for first: the segments they consume are gone.
     pub fn purge_deleted(&mut self) -> Result<(), StoreError> {
-        if let Some(w) = self.writer.take() {
-            w.wait_merging_threads().map_err(|e| StoreError::index("finish merging", e))?;
-        }
+        self.settle()?;
         // Only ids kept: a segment's metadata held alive keeps its files
         // from the collection below.
         let with_deletes: Vec<_> = {
@@ -347,8 +345,19 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Drops every document (before a rebuild).
+    /// Lets the writer finish what it started (merges in the background)
+    /// and closes it; the next change opens a new one.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        if let Some(w) = self.writer.take() {
+            w.wait_merging_threads().map_err(|e| StoreError::index("finish merging", e))?;
+        }
+        Ok(())
+    }
+
+    /// Drops every document (before a rebuild), once the writer has
+    /// finished what it started.
     pub fn clear(&mut self) -> Result<(), StoreError> {
+        self.settle()?;
         self.writer()?.delete_all_documents().map_err(|e| StoreError::index("clear index", e))?;
         Ok(())
     }
