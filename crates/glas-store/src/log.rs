@@ -230,9 +230,14 @@ impl Log {
     /// part it was appended in (a merged part holds several).
     pub fn read_part_with_seqs(&self, part: &Part) -> Result<(Vec<Record>, Vec<u64>), StoreError> {
         let df = read_columns(&part.path, None)?;
-        let decode = || Ok((from_frame(&df)?, row_seqs(&df, part.seq)?));
-        decode().map_err(|e| StoreError::parquet("decode part", &part.path, e))
+        decode_with_seqs(&df, part)
     }
+}
+
+/// A part's rows as records, each with its sequence number.
+pub(crate) fn decode_with_seqs(df: &DataFrame, part: &Part) -> Result<(Vec<Record>, Vec<u64>), StoreError> {
+    let decode = || Ok((from_frame(df)?, row_seqs(df, part.seq)?));
+    decode().map_err(|e| StoreError::parquet("decode part", &part.path, e))
 }
 
 /// The `id` column of a part, read alone.

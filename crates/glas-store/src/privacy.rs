@@ -196,9 +196,12 @@ impl Store {
                 stats.days.push(part.day);
             }
             if !dry_run {
+                // The re-pseudonymised rows go to the index as written,
+                // decoded from the frame in memory, not read back.
+                let decoded =
+                    if out.pseudonymised > 0 { Some(crate::log::decode_with_seqs(&out.frame, part)?) } else { None };
                 self.commit_rewrite(part, out.frame, last_seq == Some(part.seq))?;
-                if out.pseudonymised > 0 {
-                    let (recs, seqs) = self.log.read_part_with_seqs(part)?;
+                if let Some((recs, seqs)) = decoded {
                     let touched: HashSet<&str> = out.touched.iter().map(String::as_str).collect();
                     for (r, s) in recs.into_iter().zip(seqs) {
                         if touched.contains(r.mention.id.as_str()) {
