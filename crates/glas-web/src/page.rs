@@ -285,6 +285,11 @@ fn detail_ru(detail: &serde_json::Value) -> String {
         let text = match value {
             serde_json::Value::Null => continue,
             serde_json::Value::String(s) if key == "role" => Role::parse(s).map_or(s.clone(), |r| r.label_ru().into()),
+            serde_json::Value::String(s) if key == "authors" => match s.as_str() {
+                "names" => "имена".into(),
+                "pseudonyms" => "псевдонимы".into(),
+                other => other.into(),
+            },
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Array(v) if v.is_empty() => continue,
             other => other.to_string(),
@@ -305,6 +310,11 @@ fn detail_ru(detail: &serde_json::Value) -> String {
             "episode" => "эпизод",
             "text" => "текст",
             "week" => "неделя",
+            "count" => "публикаций",
+            "authors" => "авторы",
+            "request" => "запрос на удаление",
+            "mentions" => "публикации",
+            "file" => "файл",
             other => other,
         };
         parts.push(format!("{label}: {text}"));
@@ -333,6 +343,8 @@ fn event_ru(event: &str) -> &str {
         "report_made" => "сделан отчёт",
         "episode_note" => "заметка к сигналу",
         "episode_acknowledged" => "сигнал принят в работу",
+        "erasure" => "удаление по запросу",
+        "erasure_withdrawn" => "запрос на удаление отозван",
         other => other,
     }
 }
