@@ -17,8 +17,12 @@ use crate::ops::Ctx;
 /// Points: `incidents:after-episode` (an incident committed, the mentions
 /// not yet offered), `incidents:mail-accepted` (the SMTP server took an
 /// email, its delivery not yet recorded), `erase:after-log` (an erasure's
-/// log and index done, the copies elsewhere not yet).
-pub(crate) fn failpoint(name: &str) {
+/// log and index done, the copies elsewhere not yet); in a region's workers
+/// `crawl:after-raw` (a fetch's mentions published, its end not yet),
+/// `enrich:after-publish` (records published, the raw mentions not yet
+/// acknowledged), `store:after-commit` (records committed, not yet
+/// acknowledged).
+pub fn failpoint(name: &str) {
     if std::env::var("GLAS_FAILPOINT").is_ok_and(|v| v == name) {
         eprintln!("failpoint {name}: stopping the process");
         // SAFETY: signals our own process; SIGKILL cannot be caught.

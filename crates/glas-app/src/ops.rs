@@ -132,7 +132,7 @@ impl Enricher {
 
     /// What follows the classifiers, in publication order: the source's
     /// settlement for a mention that names none, then the reprint cluster.
-    fn finish(
+    pub fn finish(
         &mut self,
         mention: Mention,
         mut enrichment: glas_core::Enrichment,
@@ -255,59 +255,18 @@ pub async fn crawl_sources(
         let mut captured: Vec<(String, Vec<glas_crawl::Snapshot>, Option<i64>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
         while let Some((order, src, old_cp, result)) = batch.pop() {
-            let mut s = SourceSummary {
-                source: src.id.clone(),
-                kind: src.kind.clone(),
-                status: "ok",
-                fetched: 0,
-                parsed: 0,
-                new: 0,
-                duplicate: 0,
-                errors: Vec::new(),
-            };
-            match result {
-                Ok(out) => {
-                    s.fetched = out.fetched;
-                    s.parsed = out.mentions.len();
-                    if out.not_modified {
-                        s.status = "not modified";
-                    }
-                    for e in &out.partial_failures {
-                        tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "part of a source failed");
-                        s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
-                        log_failure(&failures_path, e, &stamp);
-                    }
-                    if !out.partial_failures.is_empty() {
-                        s.status = "partial";
-                    }
-                    if !out.snapshots.is_empty() || out.audience.is_some() {
-                        captured.push((src.id.clone(), out.snapshots, out.audience));
-                    }
-                    groups.push(enricher.enrich(out.mentions, &src.kind, src.place.as_deref()));
-                    let cp = Checkpoint {
-                        last_success: Some(stamp.clone()),
-                        last_attempt: Some(stamp.clone()),
-                        last_new: old_cp.last_new.clone(),
-                        consecutive_failures: 0,
-                        last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
-                        ..out.checkpoint
-                    };
-                    done.push((order, s, cp, Some(groups.len() - 1)));
-                }
-                Err(e) => {
-                    tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "source failed");
-                    s.status = "failed";
-                    s.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
-                    log_failure(&failures_path, &e, &stamp);
-                    let cp = Checkpoint {
-                        last_attempt: Some(stamp.clone()),
-                        consecutive_failures: old_cp.consecutive_failures + 1,
-                        last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
-                        ..old_cp
-                    };
-                    done.push((order, s, cp, None));
-                }
+            let out = settle(&src, &old_cp, result, &stamp);
+            for e in &out.failures {
+                log_failure(&failures_path, e, &stamp);
             }
+            let group = out.mentions.map(|mentions| {
+                if !out.snapshots.is_empty() || out.audience.is_some() {
+                    captured.push((src.id.clone(), out.snapshots, out.audience));
+                }
+                groups.push(enricher.enrich(mentions, &src.kind, src.place.as_deref()));
+                groups.len() - 1
+            });
+            done.push((order, out.summary, out.checkpoint, group));
         }
         let stats = store.append_groups(groups)?;
         record_engagement(ctx, &captured, now);
@@ -327,6 +286,85 @@ pub async fn crawl_sources(
     }
     summaries.sort_by_key(|(order, _)| *order);
     Ok(summaries.into_iter().map(|(_, s)| s).collect())
+}
+
+/// What one source's crawl comes to, before its mentions are committed.
+pub struct Settled {
+    pub summary: SourceSummary,
+    /// To be saved once `mentions` are committed (`last_new` is set by the
+    /// caller when the commit found new ones).
+    pub checkpoint: Checkpoint,
+    /// `None` when the source as a whole failed.
+    pub mentions: Option<Vec<Mention>>,
+    /// Every failure, the source's or a part's, for `crawl/failures.jsonl`.
+    pub failures: Vec<CrawlError>,
+    pub snapshots: Vec<glas_crawl::Snapshot>,
+    pub audience: Option<i64>,
+}
+
+/// Reads a source's crawl result at `stamp` (RFC 3339): its summary line, its
+/// next checkpoint (failures counted, the cursor kept on a failure), its
+/// mentions. Shared by `glas run`'s rounds and the region's crawl workers.
+pub fn settle(
+    src: &glas_core::config::SourceConfig,
+    old_cp: &Checkpoint,
+    result: Result<glas_crawl::CrawlOutput, CrawlError>,
+    stamp: &str,
+) -> Settled {
+    let mut summary = SourceSummary {
+        source: src.id.clone(),
+        kind: src.kind.clone(),
+        status: "ok",
+        fetched: 0,
+        parsed: 0,
+        new: 0,
+        duplicate: 0,
+        errors: Vec::new(),
+    };
+    match result {
+        Ok(out) => {
+            summary.fetched = out.fetched;
+            summary.parsed = out.mentions.len();
+            if out.not_modified {
+                summary.status = "not modified";
+            }
+            for e in &out.partial_failures {
+                tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "part of a source failed");
+                summary.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
+            }
+            if !out.partial_failures.is_empty() {
+                summary.status = "partial";
+            }
+            let checkpoint = Checkpoint {
+                last_success: Some(stamp.to_string()),
+                last_attempt: Some(stamp.to_string()),
+                last_new: old_cp.last_new.clone(),
+                consecutive_failures: 0,
+                last_error: out.partial_failures.last().map(|e| format!("{} {}: {}", e.stage, e.url, e.reason)),
+                ..out.checkpoint
+            };
+            Settled {
+                summary,
+                checkpoint,
+                mentions: Some(out.mentions),
+                failures: out.partial_failures,
+                snapshots: out.snapshots,
+                audience: out.audience,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(source = %src.id, url = %e.url, stage = %e.stage, reason = %e.reason, "source failed");
+            summary.status = "failed";
+            summary.errors.push(format!("{} {}: {}", e.stage, e.url, e.reason));
+            let checkpoint = Checkpoint {
+                last_attempt: Some(stamp.to_string()),
+                consecutive_failures: old_cp.consecutive_failures + 1,
+                last_error: Some(format!("{stamp} {} {}: {}", e.stage, e.url, e.reason)),
+                ..old_cp.clone()
+            };
+            Settled { summary, checkpoint, mentions: None, failures: vec![e], snapshots: Vec::new(), audience: None }
+        }
+    }
 }
 
 /// Stores the own channels' engagement captures of a crawl round. A failure
@@ -353,8 +391,19 @@ fn batch_size(result: &Result<glas_crawl::CrawlOutput, CrawlError>) -> usize {
     result.as_ref().map_or(0, |o| o.mentions.len())
 }
 
-fn log_failure(path: &Path, e: &CrawlError, at: &str) {
-    let line = serde_json::json!({"at": at, "source": e.source_id, "url": e.url, "stage": e.stage.to_string(), "reason": e.reason});
+/// Appends a failure to `crawl/failures.jsonl` (the line's fields: at,
+/// source, url, stage, reason).
+pub fn log_failure(path: &Path, e: &CrawlError, at: &str) {
+    log_failure_line(path, &failure_line(e, at));
+}
+
+/// A failure as `crawl/failures.jsonl` keeps it.
+pub fn failure_line(e: &CrawlError, at: &str) -> serde_json::Value {
+    serde_json::json!({"at": at, "source": e.source_id, "url": e.url, "stage": e.stage.to_string(), "reason": e.reason})
+}
+
+/// Appends one line, already made by [`failure_line`], to a failure log.
+pub fn log_failure_line(path: &Path, line: &serde_json::Value) {
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;

@@ -54,7 +54,7 @@ impl Clock {
     }
 
     /// Real time until `at` on this clock.
-    fn real_until(&self, at: DateTime<Utc>) -> std::time::Duration {
+    pub fn real_until(&self, at: DateTime<Utc>) -> std::time::Duration {
         let d = (at - self.now()).to_std().unwrap_or_default();
         d.div_f64(self.speed)
     }
@@ -82,6 +82,28 @@ struct MetricsInner {
 }
 
 impl Metrics {
+    /// Counts a round's sources: fetched, new, duplicate, failed.
+    pub fn crawled(&self, summaries: &[ops::SourceSummary]) {
+        self.with(|m| {
+            for s in summaries {
+                let c = m.sources.entry(s.source.clone()).or_default();
+                c[0] += s.fetched as u64;
+                c[1] += s.new as u64;
+                c[2] += s.duplicate as u64;
+                c[3] += u64::from(!s.errors.is_empty());
+            }
+        });
+    }
+
+    /// Counts a finished round and how long it took.
+    pub fn round_done(&self, started: std::time::Instant) {
+        self.with(|m| {
+            m.rounds += 1;
+            m.round_seconds = started.elapsed().as_secs_f64();
+            m.last_round = Utc::now().timestamp();
+        });
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut MetricsInner) -> T) -> T {
         f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -226,50 +248,15 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     let clock = opts.clock;
     let mut store = ctx.open_store()?;
     if let Some(addr) = opts.listen {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let bound = listener.local_addr()?;
-        // The workspace reads its own view of the store, which follows this
-        // loop's commits.
-        let workspace = ops::workspace(ctx.clone(), opts.overview, opts.timeout)?;
         let m = metrics.clone();
-        let app = glas_web::router(Arc::new(workspace))
-            .route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let m = m.clone();
-                    async move { ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m.render()) }
-                }),
-            )
-            .route("/healthz", axum::routing::get(|| async { "ok\n" }));
-        let web = opts.web.clone();
-        tokio::spawn(async move {
-            if let Err(e) = glas_web::serve::serve(listener, app, web, std::future::pending()).await {
-                tracing::error!(error = %e, "workspace server stopped");
-            }
-        });
-        tracing::info!(addr = %bound, "serving the workspace, /metrics and /healthz");
-        // Machine-readable, for scripts and tests that asked for port 0.
-        println!("listening on {bound}");
+        let web = Some((opts.overview, opts.timeout));
+        listen(&ctx, addr, web, opts.web, Arc::new(move || m.render())).await?;
     }
     let mut enricher = ops::Enricher::new(&ctx, &store)?;
     // A source fetched less than its interval ago (before a restart) waits
     // for the rest of it: a service restarted in a loop never hammers a site.
-    let checkpoints = store.checkpoints()?;
-    let mut due: HashMap<String, DateTime<Utc>> = ctx
-        .pipeline
-        .sources
-        .iter()
-        .map(|s| {
-            let wait = last_attempt(&checkpoints.get(&s.id))
-                .map_or(Duration::zero(), |last| (last + s.interval - Utc::now()).max(Duration::zero()));
-            (s.id.clone(), clock.now() + wait)
-        })
-        .collect();
-    // The first start begins the report schedule with the next occurrence.
-    if load_report_state(&ctx)?.is_none() {
-        let (_, week) = last_occurrence(&ctx, clock.now());
-        save_report_state(&ctx, &ReportState { last_week: Some(week.to_string()) })?;
-    }
+    let mut due = first_due(&ctx, &store.checkpoints()?, clock.now());
+    start_report_schedule(&ctx, clock.now())?;
     let mut seen_signals: std::collections::HashSet<String> = Default::default();
     tracing::info!(
         sources = ctx.pipeline.sources.len(),
@@ -289,15 +276,7 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
             for s in &ready {
                 due.insert(s.id.clone(), now + s.interval);
             }
-            metrics.with(|m| {
-                for s in &summaries {
-                    let c = m.sources.entry(s.source.clone()).or_default();
-                    c[0] += s.fetched as u64;
-                    c[1] += s.new as u64;
-                    c[2] += s.duplicate as u64;
-                    c[3] += u64::from(!s.errors.is_empty());
-                }
-            });
+            metrics.crawled(&summaries);
             let new: usize = summaries.iter().map(|s| s.new).sum();
             let failed: Vec<&str> =
                 summaries.iter().filter(|s| !s.errors.is_empty()).map(|s| s.source.as_str()).collect();
@@ -305,50 +284,17 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            if let Err(e) = after_round(&ctx, &store, baseline, clock.now(), &metrics, &mut seen_signals).await {
-                // Analytics or delivery failing must not stop the crawling.
-                tracing::error!(error = format!("{e:#}"), "analysis or delivery failed; retried after the next round");
-            }
-            // Days before today are complete but for late arrivals: one part
-            // each keeps the analytics' reads short however often rounds run.
-            match store.compact(Some(clock.now().date_naive())) {
-                Ok((merged, written)) if merged > 0 => tracing::info!(merged, written, "log parts compacted"),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "log compaction failed; the parts stay as they are")
-                }
-            }
-            metrics.with(|m| {
-                m.rounds += 1;
-                m.round_seconds = started.elapsed().as_secs_f64();
-                m.last_round = Utc::now().timestamp();
-            });
+            after_commit(&ctx, &mut store, baseline, clock.now(), &metrics, &mut seen_signals).await;
+            metrics.round_done(started);
         }
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        // Erasures asked for with `glas erase` while this process holds the store.
-        if let Err(e) = crate::privacy::run_queued(&ctx, &mut store, Utc::now()) {
-            tracing::error!(error = format!("{e:#}"), "queued erasures failed; retried at the next check");
-        }
-        if crate::privacy::retention_due(&ctx, clock.now()) {
-            match crate::privacy::apply_retention(&ctx, &mut store, clock.now(), false) {
-                Ok(r) => tracing::info!(
-                    pseudonymised = r.log.pseudonymised,
-                    deleted = r.log.removed,
-                    parts = r.log.parts,
-                    "retention applied"
-                ),
-                Err(e) => tracing::error!(error = format!("{e:#}"), "retention failed; retried at the next check"),
-            }
-        }
-        if let Err(e) = weekly_if_due(&ctx, &store, clock.now(), &metrics).await {
-            tracing::error!(error = format!("{e:#}"), "weekly report failed; retried at the next check");
-        }
+        between_rounds(&ctx, &mut store, clock.now(), &metrics).await;
         // Sleep until the next source or report is due (at most a minute of
         // real time, so a changed clock or a missed wake-up costs little).
         let now = clock.now();
-        let next = due.values().copied().min().unwrap_or(now + Duration::hours(1)).min(next_occurrence(&ctx, now));
+        let next = next_wake(&ctx, &due, now);
         let nap = clock.real_until(next).min(std::time::Duration::from_secs(60));
         tokio::select! {
             _ = tokio::time::sleep(nap) => {}
@@ -359,11 +305,132 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// When each source is first due: a source fetched less than its interval
+/// ago (before a restart) waits for the rest of it, so a service restarted
+/// in a loop never hammers a site.
+pub fn first_due(
+    ctx: &Ctx,
+    checkpoints: &glas_store::checkpoints::Checkpoints,
+    now: DateTime<Utc>,
+) -> HashMap<String, DateTime<Utc>> {
+    ctx.pipeline
+        .sources
+        .iter()
+        .map(|s| {
+            let wait = last_attempt(&checkpoints.get(&s.id))
+                .map_or(Duration::zero(), |last| (last + s.interval - Utc::now()).max(Duration::zero()));
+            (s.id.clone(), now + wait)
+        })
+        .collect()
+}
+
+/// The first start begins the weekly report's schedule with its next
+/// occurrence (no report of a week the service did not watch).
+pub fn start_report_schedule(ctx: &Ctx, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if load_report_state(ctx)?.is_none() {
+        let (_, week) = last_occurrence(ctx, now);
+        save_report_state(ctx, &ReportState { last_week: Some(week.to_string()) })?;
+    }
+    Ok(())
+}
+
+/// The next moment the loop has work: a source due or the weekly report.
+pub fn next_wake(ctx: &Ctx, due: &HashMap<String, DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    due.values().copied().min().unwrap_or(now + Duration::hours(1)).min(next_occurrence(ctx, now))
+}
+
+/// What `/metrics` answers, rendered on each request.
+pub type RenderMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Serves `/metrics` and `/healthz` on `addr`, and with `workspace` (its
+/// overview and search time limit) the workspace over the pipeline's data.
+/// Prints `listening on ADDR` (for scripts and tests that asked for port 0).
+pub async fn listen(
+    ctx: &Ctx,
+    addr: SocketAddr,
+    workspace: Option<(glas_web::overview::Overview, std::time::Duration)>,
+    web: glas_web::serve::ServeOptions,
+    metrics: RenderMetrics,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = match workspace {
+        // The workspace reads its own view of the store, which follows the
+        // writer's commits.
+        Some((overview, timeout)) => glas_web::router(Arc::new(ops::workspace(ctx.clone(), overview, timeout)?)),
+        None => axum::Router::new(),
+    };
+    let app = app
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let m = metrics.clone();
+                async move { ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m()) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    tokio::spawn(async move {
+        if let Err(e) = glas_web::serve::serve(listener, app, web, std::future::pending()).await {
+            tracing::error!(error = %e, "web server stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "serving /metrics and /healthz");
+    println!("listening on {bound}");
+    Ok(bound)
+}
+
 /// When a source was last fetched (wall clock), successfully or not; for a
 /// checkpoint saved before attempts were recorded, its last success.
 fn last_attempt(cp: &glas_core::Checkpoint) -> Option<DateTime<Utc>> {
     let at = cp.last_attempt.as_deref().or(cp.last_success.as_deref())?;
     DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// What follows a commit of new mentions: analytics, alerts, incidents and
+/// digests, then the compaction of the days before today. Failures are
+/// logged: they must not stop the crawling.
+pub async fn after_commit(
+    ctx: &Ctx,
+    store: &mut glas_store::Store,
+    baseline: u64,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    if let Err(e) = after_round(ctx, store, baseline, now, metrics, seen).await {
+        tracing::error!(error = format!("{e:#}"), "analysis or delivery failed; retried after the next round");
+    }
+    // Days before today are complete but for late arrivals: one part each
+    // keeps the analytics' reads short however often rounds run.
+    match store.compact(Some(now.date_naive())) {
+        Ok((merged, written)) if merged > 0 => tracing::info!(merged, written, "log parts compacted"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = format!("{e:#}"), "log compaction failed; the parts stay as they are"),
+    }
+}
+
+/// The work of the quiet time between rounds: queued erasures, the daily
+/// retention, the weekly report when due. Failures are logged and retried
+/// at the next call.
+pub async fn between_rounds(ctx: &Ctx, store: &mut glas_store::Store, now: DateTime<Utc>, metrics: &Metrics) {
+    // Erasures asked for with `glas erase` while this process holds the store.
+    if let Err(e) = crate::privacy::run_queued(ctx, store, Utc::now()) {
+        tracing::error!(error = format!("{e:#}"), "queued erasures failed; retried at the next check");
+    }
+    if crate::privacy::retention_due(ctx, now) {
+        match crate::privacy::apply_retention(ctx, store, now, false) {
+            Ok(r) => tracing::info!(
+                pseudonymised = r.log.pseudonymised,
+                deleted = r.log.removed,
+                parts = r.log.parts,
+                "retention applied"
+            ),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "retention failed; retried at the next check"),
+        }
+    }
+    if let Err(e) = weekly_if_due(ctx, store, now, metrics).await {
+        tracing::error!(error = format!("{e:#}"), "weekly report failed; retried at the next check");
+    }
 }
 
 /// Analytics, alerts and digests after a crawl round.
@@ -457,7 +524,7 @@ async fn weekly_if_due(
     save_report_state(ctx, &ReportState { last_week: Some(week.to_string()) })
 }
 
-fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> anyhow::Result<()> {
+pub fn spawn_signal_handler(stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -103,10 +103,12 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<PartFile>> {
 }
 
 /// Runs `read` over the committed parts of the log in `dir` and runs it
-/// again (three times in all at most) while the list of parts changed during
-/// the read: a writer beside this reader may merge a day's parts meanwhile,
-/// so a part listed is gone when read, or a day is read both before and
-/// after its merge. `list_error` turns a failure to list into `E`.
+/// again while the list of parts changed during the read: a writer beside
+/// this reader may merge a day's parts meanwhile, so a part listed is gone
+/// when read, or a day is read both before and after its merge. A read
+/// that succeeded is taken after three tries (a busy writer appends all the
+/// time: what it read was whole); one that failed while the list changed
+/// is tried up to twenty times. `list_error` turns a failure to list into `E`.
 pub fn read_consistently<T, E>(
     dir: &Path,
     list_error: impl Fn(std::io::Error) -> E,
@@ -116,7 +118,8 @@ pub fn read_consistently<T, E>(
     loop {
         let parts = list(dir).map_err(&list_error)?;
         let out = read(&parts);
-        if attempt == 3 || list(dir).ok().as_ref() == Some(&parts) {
+        let settled = list(dir).ok().as_ref() == Some(&parts);
+        if settled || (attempt >= 3 && out.is_ok()) || attempt >= 20 {
             return out;
         }
         attempt += 1;

@@ -45,7 +45,11 @@ struct AppState {
 pub struct FixtureServer {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    log: RequestLog,
 }
+
+/// Every request served: when it came, when its answer was ready, its path.
+type RequestLog = Arc<std::sync::Mutex<Vec<(std::time::Instant, std::time::Instant, String)>>>;
 
 impl FixtureServer {
     /// Serves `dir` on `127.0.0.1` at a port the OS picks.
@@ -63,7 +67,19 @@ impl FixtureServer {
             // Compress like real servers do (brotli or gzip, as the client accepts),
             // so every crawl over this server exercises decompression.
             .layer(tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest));
-        Self::serve(app).await
+        let log = RequestLog::default();
+        let record = log.clone();
+        let app =
+            app.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let record = record.clone();
+                async move {
+                    let (started, path) = (std::time::Instant::now(), req.uri().path().to_string());
+                    let response = next.run(req).await;
+                    record.lock().unwrap_or_else(|p| p.into_inner()).push((started, std::time::Instant::now(), path));
+                    response
+                }
+            }));
+        Self::serve(app, log).await
     }
 
     /// A listener that accepts connections and never answers.
@@ -76,10 +92,10 @@ impl FixtureServer {
                 held.push(sock);
             }
         });
-        Ok(FixtureServer { addr, task })
+        Ok(FixtureServer { addr, task, log: RequestLog::default() })
     }
 
-    async fn serve(app: axum::Router) -> std::io::Result<FixtureServer> {
+    async fn serve(app: axum::Router, log: RequestLog) -> std::io::Result<FixtureServer> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -87,7 +103,13 @@ impl FixtureServer {
                 tracing::error!(error = %e, "fixture server stopped");
             }
         });
-        Ok(FixtureServer { addr, task })
+        Ok(FixtureServer { addr, task, log })
+    }
+
+    /// The requests served so far, in the order their answers were ready:
+    /// (arrived, answered, path).
+    pub fn requests(&self) -> Vec<(std::time::Instant, std::time::Instant, String)> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// `http://127.0.0.1:PORT`

@@ -14,6 +14,7 @@ pub mod fixture_server;
 pub mod forecast_cli;
 pub mod incidents_cli;
 pub mod plan_cli;
+pub mod region_cli;
 pub mod streams;
 pub mod users;
 
@@ -308,6 +309,18 @@ pub enum Command {
         clock_speed: f64,
         #[command(flatten)]
         web: WebArgs,
+    },
+    /// A worker of a region over NATS JetStream: `crawl`, `enrich` or
+    /// `store` (the district's single writer). Any number of each, on any
+    /// machines; see deploy/region/.
+    Worker {
+        #[command(subcommand)]
+        role: region_cli::Role,
+    },
+    /// Across a region's districts: `search`.
+    Region {
+        #[command(subcommand)]
+        what: region_cli::RegionCmd,
     },
     /// Incidents: residents' problems routed to the services with deadlines.
     /// Without a subcommand, the list (`--status`, `--service`, `--overdue`,
@@ -1148,6 +1161,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             service::run(ctx, service::RunOptions { listen: *listen, overview, timeout, clock, web }).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Worker { role } => region_cli::worker(&cli, role).await,
+        Command::Region { what } => region_cli::region(&cli, what),
         Command::Report { kind: ReportKind::Weekly { week, dashboard } } => {
             let ctx = load_ctx(&cli)?;
             let store = ctx.open_store_reader()?;

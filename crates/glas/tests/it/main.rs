@@ -14,6 +14,7 @@ mod import_kill;
 mod incidents;
 mod plan;
 mod privacy;
+mod region;
 mod report;
 mod search;
 mod serve;

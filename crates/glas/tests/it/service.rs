@@ -92,15 +92,6 @@ fn start_with(pipeline: &Path, data: &Path, base: &str, clock: &str, failpoint: 
         .expect("start glas run")
 }
 
-/// GET `path` from the service's own HTTP listener.
-fn get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 /// A GET with an API token.
 fn get_as(addr: &str, path: &str, token: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();

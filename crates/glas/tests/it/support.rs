@@ -24,6 +24,17 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// GET `path` over plain HTTP/1.0 from a listener of ours (the service's,
+/// a worker's): the whole answer, status line and headers included.
+pub fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 /// A mention line of the contract format.
 pub fn line(id: &str, text: &str, at: &str) -> String {
     serde_json::json!({"id": id, "text": text, "published_at": at, "source": "test"}).to_string()

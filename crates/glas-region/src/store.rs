@@ -1,0 +1,269 @@
+//! `glas worker store`: a district's single writer. It schedules the
+//! district's fetches, commits the enriched records to the Parquet log and
+//! the index (adding the reprint cluster and the source's settlement, which
+//! depend on what the district stored before), saves checkpoints, and runs
+//! analytics, alerts, incidents, digests, reports and the workspace as
+//! `glas run` does.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream::LastRawMessageErrorKind};
+use chrono::{DateTime, Utc};
+use glas_app::ops::{self, Ctx, Enricher, SourceSummary};
+use glas_app::service;
+use glas_core::Record;
+use glas_store::Store;
+
+use crate::metrics::WorkerMetrics;
+use crate::{District, Region};
+
+pub struct StoreOptions {
+    /// Records committed together at most.
+    pub batch: usize,
+    pub ack_wait: Duration,
+    /// Analytics, alerts and digests run at most this often while new
+    /// mentions arrive.
+    pub analyse_every: Duration,
+    /// A fetch job not ended in this time, and no longer in the stream, is
+    /// taken as lost and published again.
+    pub job_timeout: Duration,
+    /// The workspace, `/metrics` and `/healthz`, as `glas run --listen`.
+    pub listen: Option<SocketAddr>,
+    pub overview: glas_web::overview::Overview,
+    pub timeout: Duration,
+    pub web: glas_web::serve::ServeOptions,
+}
+
+pub async fn run(
+    region: Region,
+    district: District,
+    opts: StoreOptions,
+    metrics: Arc<WorkerMetrics>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<()> {
+    let ctx = &district.ctx;
+    let d = district.id.as_str();
+    let mut store = ctx.open_store()?;
+    let service_metrics = Arc::new(service::Metrics::default());
+    if let Some(addr) = opts.listen {
+        let (s, w) = (service_metrics.clone(), metrics.clone());
+        let render: service::RenderMetrics = Arc::new(move || s.render() + &w.render());
+        service::listen(ctx, addr, Some((opts.overview.clone(), opts.timeout)), opts.web.clone(), render).await?;
+    }
+    let mut enricher = Enricher::new(ctx, &store)?;
+    let durable = format!("store-{d}");
+    let consumer = crate::consumer(
+        &region.js,
+        crate::STORE_STREAM,
+        &durable,
+        format!("glas.store.{d}.>"),
+        opts.ack_wait,
+        (opts.batch * 2) as i64,
+    )
+    .await?;
+    crate::metrics::watch_lag(metrics.clone(), consumer.clone(), durable.clone());
+    let fetch_stream = region.js.get_stream(crate::FETCH_STREAM).await?;
+    let mut scheduler =
+        Scheduler { due: service::first_due(ctx, &store.checkpoints()?, Utc::now()), issued: HashMap::new() };
+    service::start_report_schedule(ctx, Utc::now())?;
+    let mut seen_signals = HashSet::new();
+    let mut baseline = store.indexed_seq()?;
+    let mut analysis_due = false;
+    let mut last_analysis: Option<Instant> = None;
+    let mut last_quiet = Instant::now();
+    tracing::info!(district = d, sources = ctx.pipeline.sources.len(), data = %ctx.data_dir.display(), "store writer started");
+    while !crate::stopped(&stop) {
+        scheduler.publish_due(&region, &fetch_stream, d, ctx, &store, opts.job_timeout).await?;
+        let batch = crate::fetch(&consumer, opts.batch, Duration::from_millis(500)).await;
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            let again = batch.iter().filter(|m| crate::redelivered(m)).count() as u64;
+            let new = commit(&region, ctx, &mut store, &mut enricher, &mut scheduler, &service_metrics, batch).await?;
+            metrics.handled(&durable, n, again);
+            analysis_due |= new > 0;
+        }
+        if analysis_due && last_analysis.is_none_or(|t| t.elapsed() >= opts.analyse_every) {
+            let started = Instant::now();
+            service::after_commit(ctx, &mut store, baseline, Utc::now(), &service_metrics, &mut seen_signals).await;
+            service_metrics.round_done(started);
+            baseline = store.indexed_seq()?;
+            analysis_due = false;
+            last_analysis = Some(Instant::now());
+        }
+        if last_quiet.elapsed() >= Duration::from_secs(30) {
+            service::between_rounds(ctx, &mut store, Utc::now(), &service_metrics).await;
+            last_quiet = Instant::now();
+        }
+    }
+    tracing::info!(district = d, "store writer stopped");
+    Ok(())
+}
+
+/// Commits one batch: the records (duplicates dropped by the store), then
+/// the fetches' checkpoints, then the acknowledgements. Returns the new
+/// mentions.
+async fn commit(
+    region: &Region,
+    ctx: &Ctx,
+    store: &mut Store,
+    enricher: &mut Enricher,
+    scheduler: &mut Scheduler,
+    service_metrics: &service::Metrics,
+    batch: Vec<jetstream::Message>,
+) -> anyhow::Result<usize> {
+    let mut records: Vec<crate::EnrichedMention> = Vec::new();
+    let mut dones: Vec<crate::CrawlDone> = Vec::new();
+    let mut keep = Vec::with_capacity(batch.len());
+    for msg in batch {
+        let parsed = if msg.subject.ends_with(".rec") {
+            serde_json::from_slice(&msg.payload).map(|r| records.push(r)).map_err(|e| format!("not a record: {e}"))
+        } else if msg.subject.ends_with(".done") {
+            serde_json::from_slice(&msg.payload).map(|r| dones.push(r)).map_err(|e| format!("not a fetch's end: {e}"))
+        } else {
+            Err(format!("unknown subject {}", msg.subject))
+        };
+        match parsed {
+            Ok(()) => keep.push(msg),
+            Err(reason) => region.reject("store", &msg, &reason).await?,
+        }
+    }
+    let now = Utc::now();
+    glas_app::privacy::retain_at_ingest(ctx, store, now)?;
+    // Publication order, as `glas run` enriches, so reprints join the
+    // earliest of their cluster.
+    records.sort_by(|a, b| a.mention.published_at.cmp(&b.mention.published_at).then(a.mention.id.cmp(&b.mention.id)));
+    let mut by_source: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+    for e in records {
+        let record = enricher.finish(e.mention, e.enrichment, &e.kind, e.place.as_deref());
+        by_source.entry(e.source).or_default().push(record);
+    }
+    let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source.into_iter().unzip();
+    let stats = store.append_groups(groups)?;
+    let stamp = now.to_rfc3339();
+    let mut checkpoints = store.checkpoints()?;
+    let mut saved = Vec::new();
+    let mut new_total = 0;
+    let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (source, st) in sources.iter().zip(&stats) {
+        new_total += st.new;
+        counts.insert(source, (st.new, st.duplicate));
+        if st.new > 0 {
+            let mut cp = checkpoints.get(source);
+            cp.last_new = Some(stamp.clone());
+            saved.push((source.clone(), cp));
+        }
+    }
+    checkpoints.save_many(std::mem::take(&mut saved))?;
+    let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
+    let mut summaries = Vec::new();
+    for done in dones {
+        let current = checkpoints.get(&done.source);
+        // The store's own `last_new` is the newer: it is set at commit.
+        let cp = glas_core::Checkpoint {
+            last_new: current.last_new.or(done.checkpoint.last_new.clone()),
+            ..done.checkpoint
+        };
+        for line in &done.failures {
+            ops::log_failure_line(&failures_path, line);
+        }
+        let (new, duplicate) = counts.get(done.source.as_str()).copied().unwrap_or_default();
+        summaries.push(SourceSummary {
+            source: done.source.clone(),
+            kind: String::new(),
+            status: "ok",
+            fetched: done.fetched,
+            parsed: done.parsed,
+            new,
+            duplicate,
+            errors: done.errors.clone(),
+        });
+        scheduler.finished(ctx, &done.source, &done.job, now);
+        saved.push((done.source, cp));
+    }
+    checkpoints.save_many(saved)?;
+    service_metrics.crawled(&summaries);
+    glas_app::incidents::failpoint("store:after-commit");
+    // Durable now: the log and the index are committed, the checkpoints saved.
+    for msg in &keep {
+        if let Err(e) = msg.ack().await {
+            tracing::warn!(error = %e, "cannot acknowledge a stored message; its copy will be dropped as a duplicate");
+        }
+    }
+    if new_total > 0 {
+        tracing::info!(new = new_total, "committed");
+    }
+    Ok(new_total)
+}
+
+/// The district's fetch schedule: each source once per interval, one job at
+/// a time (a job still in the fetch stream is in hand somewhere).
+struct Scheduler {
+    due: HashMap<String, DateTime<Utc>>,
+    /// Source → (job, when published) for jobs whose end has not come.
+    issued: HashMap<String, (String, Instant)>,
+}
+
+impl Scheduler {
+    async fn publish_due(
+        &mut self,
+        region: &Region,
+        fetch_stream: &jetstream::stream::Stream,
+        d: &str,
+        ctx: &Ctx,
+        store: &Store,
+        job_timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let ready: Vec<String> = ctx
+            .pipeline
+            .sources
+            .iter()
+            .filter(|s| self.due.get(&s.id).is_some_and(|t| *t <= now))
+            .filter(|s| self.issued.get(&s.id).is_none_or(|(_, at)| at.elapsed() >= job_timeout))
+            .map(|s| s.id.clone())
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let checkpoints = store.checkpoints()?;
+        for source in ready {
+            let subject = crate::fetch_subject(d, &source);
+            match fetch_stream.get_last_raw_message_by_subject(&subject).await {
+                // In the stream: queued or in a crawl worker's hands (after a
+                // restart of this writer, or a slow fetch).
+                Ok(_) => {
+                    self.issued.insert(source, (String::new(), Instant::now()));
+                    continue;
+                }
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the fetch stream; the schedule waits");
+                    return Ok(());
+                }
+            }
+            let job = format!("{source}@{}", now.timestamp_millis());
+            let fetch = crate::FetchJob {
+                district: d.to_string(),
+                source: source.clone(),
+                checkpoint: checkpoints.get(&source),
+                issued_at: now,
+                job: job.clone(),
+            };
+            region.publish(subject, &format!("job/{d}/{job}"), serde_json::to_vec(&fetch)?.into()).await?;
+            self.issued.insert(source, (job, Instant::now()));
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, ctx: &Ctx, source: &str, job: &str, now: DateTime<Utc>) {
+        if self.issued.get(source).is_some_and(|(j, _)| j.is_empty() || j == job) {
+            self.issued.remove(source);
+        }
+        if let Some(s) = ctx.pipeline.sources.iter().find(|s| s.id == source) {
+            self.due.insert(source.to_string(), now + s.interval);
+        }
+    }
+}
