@@ -230,26 +230,38 @@ pub async fn consumer(
     .await
 }
 
-/// Fetches up to `max` messages, waiting at most `expires` for the first.
-/// A failed fetch (the server restarting) is logged and reads as none.
+/// Fetches up to `max` messages: what the stream has now; when it has
+/// none, waits up to `expires` for one and then takes what else came. So a
+/// busy worker takes full batches, an idle one sleeps on the server instead
+/// of polling, and a lone message goes on at once. A failed fetch (the
+/// server restarting) is logged and reads as none.
 pub async fn fetch(
     consumer: &jetstream::consumer::PullConsumer,
     max: usize,
     expires: Duration,
 ) -> Vec<jetstream::Message> {
+    let mut out = take(consumer.fetch().max_messages(max).messages().await).await;
+    if out.is_empty() {
+        out = take(consumer.batch().max_messages(1).expires(expires).messages().await).await;
+        if !out.is_empty() && max > 1 {
+            out.extend(take(consumer.fetch().max_messages(max - 1).messages().await).await);
+        }
+    }
+    out
+}
+
+async fn take(
+    batch: Result<jetstream::consumer::pull::Batch, jetstream::consumer::pull::BatchError>,
+) -> Vec<jetstream::Message> {
     use futures_util::StreamExt as _;
-    let batch = match consumer.fetch().max_messages(max).expires(expires).messages().await {
-        Ok(b) => b,
+    match batch {
+        Ok(b) => b.filter_map(|m| async move { m.ok() }).collect().await,
         Err(e) => {
             tracing::warn!(error = %e, "cannot fetch messages; trying again");
             tokio::time::sleep(Duration::from_millis(500)).await;
-            return Vec::new();
+            Vec::new()
         }
-    };
-    batch
-        .filter_map(|m| async move { m.inspect_err(|e| tracing::debug!(error = %e, "a fetch ended early")).ok() })
-        .collect()
-        .await
+    }
 }
 
 /// Whether JetStream delivered this message before.

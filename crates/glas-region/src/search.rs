@@ -38,22 +38,58 @@ pub struct RegionalResults {
     pub failed: Vec<DistrictFailure>,
 }
 
-/// Searches every district's store (opened to read, beside their writers)
-/// for `req`; the page (`offset`, `limit`) is of the merged list.
+/// A district's store opened to read (beside its writer), or why it
+/// could not be.
+pub struct OpenDistrict {
+    pub id: String,
+    pub tz: chrono_tz::Tz,
+    pub store: Result<glas_store::Store, String>,
+}
+
+/// Opens every district's store to read, on threads.
+pub fn open(districts: &[District]) -> Vec<OpenDistrict> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = districts
+            .iter()
+            .map(|d| s.spawn(move || d.ctx.open_store_reader().map_err(|e| format!("{e:#}"))))
+            .collect();
+        districts
+            .iter()
+            .zip(handles)
+            .map(|(d, h)| OpenDistrict {
+                id: d.id.clone(),
+                tz: d.ctx.tz(),
+                store: h.join().unwrap_or_else(|_| Err("opening the store panicked".into())),
+            })
+            .collect()
+    })
+}
+
+/// Searches every district's store for `req`; the page (`offset`, `limit`)
+/// is of the merged list.
 pub fn search(districts: &[District], req: &SearchRequest) -> RegionalResults {
+    search_open(&open(districts), req)
+}
+
+/// [`search`] over stores already open (a server keeps them open).
+pub fn search_open(districts: &[OpenDistrict], req: &SearchRequest) -> RegionalResults {
     // Each district gives its best `offset + limit`: enough for the page.
     let per = SearchRequest { offset: 0, limit: req.offset + req.limit, ..req.clone() };
-    let answers: Vec<(String, anyhow::Result<glas_store::SearchResults>)> = std::thread::scope(|s| {
+    let answers: Vec<(String, Result<glas_store::SearchResults, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = districts
             .iter()
             .map(|d| {
-                let per = SearchRequest { tz: d.ctx.tz(), ..per.clone() };
-                (d.id.clone(), s.spawn(move || -> anyhow::Result<_> { Ok(d.ctx.open_store_reader()?.search(&per)?) }))
+                let per = SearchRequest { tz: d.tz, ..per.clone() };
+                let run = move || match &d.store {
+                    Ok(store) => store.search(&per).map_err(|e| format!("{e:#}")),
+                    Err(e) => Err(e.clone()),
+                };
+                (d.id.clone(), s.spawn(run))
             })
             .collect();
         handles
             .into_iter()
-            .map(|(id, h)| (id, h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the search panicked")))))
+            .map(|(id, h)| (id, h.join().unwrap_or_else(|_| Err("the search panicked".into()))))
             .collect()
     });
     let mut out = RegionalResults {
@@ -75,7 +111,7 @@ pub fn search(districts: &[District], req: &SearchRequest) -> RegionalResults {
                 }
                 out.hits.extend(r.hits.into_iter().map(|hit| RegionalHit { district: district.clone(), hit }));
             }
-            Err(e) => out.failed.push(DistrictFailure { district, error: format!("{e:#}") }),
+            Err(error) => out.failed.push(DistrictFailure { district, error }),
         }
     }
     match req.sort {

@@ -20,6 +20,9 @@ use glas_store::Store;
 use crate::metrics::WorkerMetrics;
 use crate::{District, Region};
 
+/// How long a forming commit waits for more records after its first.
+const COMMIT_WAIT: Duration = Duration::from_millis(300);
+
 pub struct StoreOptions {
     /// Records committed together at most.
     pub batch: usize,
@@ -77,11 +80,30 @@ pub async fn run(
     tracing::info!(district = d, sources = ctx.pipeline.sources.len(), data = %ctx.data_dir.display(), "store writer started");
     while !crate::stopped(&stop) {
         scheduler.publish_due(&region, &fetch_stream, d, ctx, &store, opts.job_timeout).await?;
-        let batch = crate::fetch(&consumer, opts.batch, Duration::from_millis(500)).await;
+        let mut batch = crate::fetch(&consumer, opts.batch, Duration::from_millis(500)).await;
+        // A commit (a log part per day, an index commit) costs the same for
+        // ten records as for ten thousand: gather what comes within
+        // COMMIT_WAIT of the first, as `glas run` batches its sources.
+        let until = Instant::now() + COMMIT_WAIT;
+        while !batch.is_empty() && batch.len() < opts.batch {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let more = crate::fetch(&consumer, opts.batch - batch.len(), left).await;
+            if more.is_empty() {
+                break;
+            }
+            batch.extend(more);
+        }
         if !batch.is_empty() {
             let n = batch.len() as u64;
             let again = batch.iter().filter(|m| crate::redelivered(m)).count() as u64;
-            let new = commit(&region, ctx, &mut store, &mut enricher, &mut scheduler, &service_metrics, batch).await?;
+            let (new, ended) =
+                commit(&region, ctx, &mut store, &mut enricher, &service_metrics, &metrics, batch).await?;
+            for (source, job) in ended {
+                scheduler.finished(ctx, &source, &job, Utc::now());
+            }
             metrics.handled(&durable, n, again);
             analysis_due |= new > 0;
         }
@@ -104,16 +126,16 @@ pub async fn run(
 
 /// Commits one batch: the records (duplicates dropped by the store), then
 /// the fetches' checkpoints, then the acknowledgements. Returns the new
-/// mentions.
+/// mentions and the fetches that ended (source, job).
 async fn commit(
     region: &Region,
     ctx: &Ctx,
     store: &mut Store,
     enricher: &mut Enricher,
-    scheduler: &mut Scheduler,
     service_metrics: &service::Metrics,
+    worker_metrics: &WorkerMetrics,
     batch: Vec<jetstream::Message>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Vec<(String, String)>)> {
     let mut records: Vec<crate::EnrichedMention> = Vec::new();
     let mut dones: Vec<crate::CrawlDone> = Vec::new();
     let mut keep = Vec::with_capacity(batch.len());
@@ -135,13 +157,34 @@ async fn commit(
     // Publication order, as `glas run` enriches, so reprints join the
     // earliest of their cluster.
     records.sort_by(|a, b| a.mention.published_at.cmp(&b.mention.published_at).then(a.mention.id.cmp(&b.mention.id)));
-    let mut by_source: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, Vec<(Record, DateTime<Utc>)>> = BTreeMap::new();
     for e in records {
         let record = enricher.finish(e.mention, e.enrichment, &e.kind, e.place.as_deref());
-        by_source.entry(e.source).or_default().push(record);
+        by_source.entry(e.source).or_default().push((record, e.fetched_at));
     }
-    let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source.into_iter().unzip();
+    let mut fetched: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source
+        .into_iter()
+        .map(|(source, rs)| {
+            let records = rs
+                .into_iter()
+                .map(|(r, at)| {
+                    fetched.insert(r.mention.id.clone(), at);
+                    r
+                })
+                .collect();
+            (source, records)
+        })
+        .unzip();
+    let committed: HashSet<String> = fetched.keys().filter(|id| !store.contains(id).unwrap_or(true)).cloned().collect();
     let stats = store.append_groups(groups)?;
+    let searchable = Utc::now();
+    let latencies = committed
+        .iter()
+        .filter_map(|id| fetched.get(id))
+        .map(|at| (searchable - *at).num_milliseconds().max(0) as f64 / 1000.0);
+    let (new, dup) = stats.iter().fold((0, 0), |(n, d), s| (n + s.new as u64, d + s.duplicate as u64));
+    worker_metrics.stored(new, dup, latencies);
     let stamp = now.to_rfc3339();
     let mut checkpoints = store.checkpoints()?;
     let mut saved = Vec::new();
@@ -159,6 +202,7 @@ async fn commit(
     checkpoints.save_many(std::mem::take(&mut saved))?;
     let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
     let mut summaries = Vec::new();
+    let mut ended = Vec::new();
     for done in dones {
         let current = checkpoints.get(&done.source);
         // The store's own `last_new` is the newer: it is set at commit.
@@ -180,7 +224,7 @@ async fn commit(
             duplicate,
             errors: done.errors.clone(),
         });
-        scheduler.finished(ctx, &done.source, &done.job, now);
+        ended.push((done.source.clone(), done.job.clone()));
         saved.push((done.source, cp));
     }
     checkpoints.save_many(saved)?;
@@ -195,7 +239,7 @@ async fn commit(
     if new_total > 0 {
         tracing::info!(new = new_total, "committed");
     }
-    Ok(new_total)
+    Ok((new_total, ended))
 }
 
 /// The district's fetch schedule: each source once per interval, one job at

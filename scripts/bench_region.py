@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""A region's pipeline over NATS JetStream against `glas crawl --once`.
+
+One district whose sources are jsonl files cut from a generated corpus is
+ingested (fetch, enrich, commit to log and index) three ways:
+
+  run   `glas crawl --once` (the round `glas run` does);
+  1x    a nats-server, one store writer, 1 crawl and 1 enrich worker;
+  2x    the same with 2 crawl and 2 enrich workers.
+
+For each: seconds until every mention is stored (the store writer's
+/metrics), mentions per second, and from the store writer's histogram the
+seconds from fetch to searchable (p50, p99 by bucket upper bound). Then a
+trickle: a second district's source of a few hundred mentions crawled on
+an idle region, for the per-mention cost JetStream adds.
+
+  python3 scripts/bench_region.py --glas target/release/glas --count 100000
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def pipeline(path, name, files, interval="6h"):
+    src = "".join(
+        f'\n[[sources]]\nid = "part-{i}"\ntype = "jsonl"\nurl = "{f}"\ninterval = "{interval}"\n' for i, f in enumerate(files)
+    )
+    with open(path, "w") as out:
+        out.write(f'[district]\nname = "Округ {name}"\n[storage]\ndata_dir = "data-{name}"\n{src}')
+
+
+def metrics(addr):
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def stored(text):
+    m = re.search(r'glas_region_stored_total\{outcome="new"\} (\d+)', text)
+    return int(m.group(1)) if m else 0
+
+
+def quantiles(text):
+    buckets = [(float(le), int(n)) for le, n in re.findall(r'fetch_to_searchable_seconds_bucket\{le="([0-9.]+)"\} (\d+)', text)]
+    count = int(re.search(r"fetch_to_searchable_seconds_count (\d+)", text).group(1))
+    out = {}
+    for q in (0.5, 0.99):
+        out[f"p{int(q * 100)}"] = next((le for le, n in buckets if n >= q * count), None)
+    out["mean"] = float(re.search(r"fetch_to_searchable_seconds_sum ([0-9.]+)", text).group(1)) / max(count, 1)
+    return out
+
+
+class Nats:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "nats")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(os.path.join(self.dir, "ports"))
+        exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.proc = subprocess.Popen(
+            [exe, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", os.path.join(self.dir, "js"), "--ports_file_dir", os.path.join(self.dir, "ports")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            files = os.listdir(os.path.join(self.dir, "ports"))
+            if files:
+                with open(os.path.join(self.dir, "ports", files[0])) as f:
+                    text = f.read()
+                if "nats" in text:
+                    self.url = json.loads(text)["nats"][0]
+                    return
+            time.sleep(0.05)
+        raise SystemExit("nats-server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a live process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def region(glas, work, pipe, n, workers, log):
+    nats = Nats(work)
+    common = ["--nats", nats.url, "--pipeline", pipe]
+    procs = []
+    names = []
+
+    def spawn(name, args):
+        names.append(name)
+        f = open(os.path.join(work, f"{name}.log"), "w")
+        p = subprocess.Popen([glas, "worker", *args, *common], stdout=subprocess.PIPE, stderr=f, text=True)
+        procs.append(p)
+        return p
+
+    started = time.time()
+    store = spawn("store", ["store", "--listen", "127.0.0.1:0", "--analyse-every", "3600"])
+    addr = store.stdout.readline().strip().removeprefix("listening on ")
+    for i in range(workers):
+        spawn(f"crawl-{i}", ["crawl"])
+        spawn(f"enrich-{i}", ["enrich"])
+    last = 0
+    while True:
+        text = metrics(addr)
+        got = stored(text)
+        if got >= n:
+            break
+        if got != last:
+            last = got
+        time.sleep(0.2)
+    elapsed = time.time() - started
+    q = quantiles(text)
+    cpu = {name: round(cpu_seconds(p.pid), 1) for name, p in zip(names, procs)}
+    cpu["nats-server"] = round(cpu_seconds(nats.proc.pid), 1)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    nats.stop()
+    log(f"  {workers} crawl + {workers} enrich + 1 store: {elapsed:.1f} s, {n / elapsed:,.0f} mentions/s; fetch→searchable p50 ≤ {q['p50']} s, p99 ≤ {q['p99']} s, mean {q['mean']:.2f} s")
+    log(f"    CPU seconds: {cpu}")
+    return {"workers": workers, "seconds": elapsed, "per_second": n / elapsed, "cpu": cpu, **q}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--glas", default="target/release/glas")
+    ap.add_argument("--count", type=int, default=100000)
+    ap.add_argument("--sources", type=int, default=10)
+    ap.add_argument("--trickle", type=int, default=300)
+    ap.add_argument("--work", default=os.path.expanduser("~/.cache/glas-bench-region"))
+    args = ap.parse_args()
+    glas = os.path.abspath(args.glas)
+    os.makedirs(args.work, exist_ok=True)
+    work = args.work
+    corpus = os.path.join(work, f"corpus-{args.count}.jsonl")
+    if not os.path.exists(corpus):
+        sh([glas, "gen-corpus", "--out", corpus, "--count", str(args.count)])
+    with open(corpus) as f:
+        lines = f.readlines()
+    files = []
+    for i in range(args.sources):
+        path = os.path.join(work, f"part-{i}.jsonl")
+        with open(path, "w") as out:
+            out.writelines(lines[i :: args.sources])
+        files.append(path)
+    n = len(lines)
+    results = {"count": n, "sources": args.sources}
+
+    def log(s):
+        print(s, flush=True)
+
+    log(f"{n:,} mentions in {args.sources} jsonl sources")
+    for mode in ["run", 1, 2]:
+        name = f"bench{mode}"
+        for d in [f"data-{name}"]:
+            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+        pipe = os.path.join(work, f"{name}.toml")
+        pipeline(pipe, name, files)
+        if mode == "run":
+            t = time.time()
+            before = os.times()
+            sh([glas, "crawl", "--once", "--pipeline", pipe], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            el = time.time() - t
+            after = os.times()
+            cpu = round(after.children_user + after.children_system - before.children_user - before.children_system, 1)
+            log(f"  glas crawl --once: {el:.1f} s, {n / el:,.0f} mentions/s; CPU seconds {cpu}")
+            results["run"] = {"seconds": el, "per_second": n / el, "cpu": cpu}
+        else:
+            results[f"region_{mode}"] = region(glas, work, pipe, n, mode, log)
+    # The trickle: a few hundred mentions on an idle region.
+    small = os.path.join(work, "trickle.jsonl")
+    with open(small, "w") as out:
+        out.writelines(lines[: args.trickle])
+    pipe = os.path.join(work, "trickle.toml")
+    shutil.rmtree(os.path.join(work, "data-trickle"), ignore_errors=True)
+    pipeline(pipe, "trickle", [small])
+    results["trickle"] = region(glas, work, pipe, args.trickle, 1, log)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
