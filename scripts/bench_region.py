@@ -15,6 +15,14 @@ trickle: a second district's source of a few hundred mentions crawled on
 an idle region, for the per-mention cost JetStream adds.
 
   python3 scripts/bench_region.py --glas target/release/glas --count 100000
+
+With --search: the regional search over 10 districts of 100,000 mentions
+each (the first million of scripts/bench_search.py's corpus, one district
+per tenth, each imported by `glas import`), the same 200 queries as that
+benchmark, facets on, through the stores opened once
+(`examples/regional_search.rs`, built in release).
+
+  python3 scripts/bench_region.py --search
 """
 
 import argparse
@@ -147,8 +155,12 @@ def main():
     ap.add_argument("--sources", type=int, default=10)
     ap.add_argument("--trickle", type=int, default=300)
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/glas-bench-region"))
+    ap.add_argument("--search", action="store_true", help="the regional search benchmark instead")
+    ap.add_argument("--districts", type=int, default=10)
     args = ap.parse_args()
     glas = os.path.abspath(args.glas)
+    if args.search:
+        return search_bench(glas, args)
     os.makedirs(args.work, exist_ok=True)
     work = args.work
     corpus = os.path.join(work, f"corpus-{args.count}.jsonl")
@@ -196,6 +208,39 @@ def main():
     results["trickle"] = region(glas, work, pipe, args.trickle, 1, log)
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+
+
+def search_bench(glas, args):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_search
+
+    work = os.path.join(args.work, "search")
+    os.makedirs(work, exist_ok=True)
+    per = args.count
+    total = per * args.districts
+    corpus = os.path.join(work, f"corpus-{total}.jsonl")
+    if not os.path.exists(corpus):
+        sh([glas, "gen-corpus", "--out", corpus, "--count", str(total)])
+    dirs = []
+    with open(corpus) as f:
+        lines = f.readlines()
+    for d in range(args.districts):
+        data = os.path.join(work, f"district-{d}")
+        dirs.append(data)
+        if os.path.exists(os.path.join(data, "index")):
+            continue
+        part = os.path.join(work, f"district-{d}.jsonl")
+        with open(part, "w") as out:
+            out.writelines(lines[d::args.districts])
+        t = time.time()
+        sh([glas, "import", part, "--data", data], stdout=subprocess.DEVNULL)
+        print(f"district {d}: {per:,} mentions imported in {time.time() - t:.1f} s", flush=True)
+    qfile = os.path.join(work, "queries.tsv")
+    with open(qfile, "w") as out:
+        for _cat, q, sort, _where, _tsq in bench_search.queries():
+            out.write(f"{sort}\t{q}\n")
+    example = os.path.join(os.path.dirname(glas), "examples", "regional_search")
+    sh([example, qfile, *dirs], stdout=open(os.path.join(work, "timings.tsv"), "w"))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,23 @@ fn main() -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let res = search_open(&districts, &req);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        anyhow::ensure!(res.failed.is_empty(), "{query}: {:?}", res.failed.iter().map(|f| &f.error).collect::<Vec<_>>());
+        anyhow::ensure!(
+            res.failed.is_empty(),
+            "{query}: {:?}",
+            res.failed.iter().map(|f| &f.error).collect::<Vec<_>>()
+        );
         times.push(ms);
         println!("{ms:.2}\t{}\t{query}", res.total);
     }
     times.sort_by(f64::total_cmp);
     let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).saturating_sub(1).min(times.len() - 1)];
-    eprintln!("{} queries over {} districts: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", times.len(), dirs.len(), pct(0.5), pct(0.99), pct(1.0));
+    eprintln!(
+        "{} queries over {} districts: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        times.len(),
+        dirs.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     Ok(())
 }

@@ -240,28 +240,41 @@ pub async fn fetch(
     max: usize,
     expires: Duration,
 ) -> Vec<jetstream::Message> {
-    let mut out = take(consumer.fetch().max_messages(max).messages().await).await;
+    let mut out = take(consumer.fetch().max_messages(max).messages(), Duration::ZERO).await;
     if out.is_empty() {
-        out = take(consumer.batch().max_messages(1).expires(expires).messages().await).await;
+        out = take(consumer.batch().max_messages(1).expires(expires).messages(), expires).await;
         if !out.is_empty() && max > 1 {
-            out.extend(take(consumer.fetch().max_messages(max - 1).messages().await).await);
+            out.extend(take(consumer.fetch().max_messages(max - 1).messages(), Duration::ZERO).await);
         }
     }
     out
 }
 
+/// Collects a pull request's messages. The server ends a request when it
+/// expires, but a request sent just before the server went away is never
+/// answered: past its expiry and a grace it is given up (messages taken
+/// meanwhile are not acknowledged, so they come again).
 async fn take(
-    batch: Result<jetstream::consumer::pull::Batch, jetstream::consumer::pull::BatchError>,
+    batch: impl std::future::Future<
+        Output = Result<jetstream::consumer::pull::Batch, jetstream::consumer::pull::BatchError>,
+    >,
+    expires: Duration,
 ) -> Vec<jetstream::Message> {
     use futures_util::StreamExt as _;
-    match batch {
-        Ok(b) => b.filter_map(|m| async move { m.ok() }).collect().await,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot fetch messages; trying again");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            Vec::new()
+    let collect = async {
+        match batch.await {
+            Ok(b) => b.filter_map(|m| async move { m.ok() }).collect().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot fetch messages; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Vec::new()
+            }
         }
-    }
+    };
+    tokio::time::timeout(expires + Duration::from_secs(5), collect).await.unwrap_or_else(|_| {
+        tracing::warn!("a fetch went unanswered (the server restarting?); trying again");
+        Vec::new()
+    })
 }
 
 /// Whether JetStream delivered this message before.

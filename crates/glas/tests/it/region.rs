@@ -248,7 +248,7 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
 
     let mut store_a = Worker::spawn(dir, "store-alpha", &store_a_args, &[]);
     let addr = store_a.listening();
-    let _store_b = Worker::spawn(dir, "store-beta", &store_b_args, &[]);
+    let store_b = Worker::spawn(dir, "store-beta", &store_b_args, &[]);
     // The first of each kind dies at its worst moment: a crawl worker after
     // publishing a fetch's mentions and before its end and acknowledgement;
     // an enrich worker after publishing records and before acknowledging.
@@ -286,12 +286,13 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
         }
         assert!(
             Instant::now() < deadline,
-            "the region stored {}/{} and {}/{}\nstore-alpha:\n{}\nenrich-1b:\n{}\ncrawl-1b:\n{}",
+            "the region stored {}/{} and {}/{}\nstore-alpha:\n{}\nstore-beta:\n{}\nenrich-1b:\n{}\ncrawl-1b:\n{}",
             ga.len(),
             ref_a.len(),
             gb.len(),
             ref_b.len(),
             store_a.log(),
+            store_b.log(),
             _enrich1.log(),
             _crawl1.log()
         );
