@@ -4,7 +4,7 @@
 //!
 //!   cargo run --release -p glas-region --example regional_search -- QUERIES DATA_DIR...
 
-use glas_region::search::{OpenDistrict, search_open};
+use glas_store::regional::{OpenDistrict, search};
 use glas_store::{SearchRequest, Sort, Store};
 
 fn main() -> anyhow::Result<()> {
@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
         .map(|(i, d)| OpenDistrict {
             id: format!("d{i}"),
             tz: chrono_tz::Europe::Moscow,
-            store: Store::open_reader(std::path::Path::new(d)).map_err(|e| e.to_string()),
+            store: Store::open_reader(std::path::Path::new(d)).map(std::sync::Arc::new).map_err(|e| e.to_string()),
         })
         .collect();
     let mut times = Vec::new();
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         let started = std::time::Instant::now();
-        let res = search_open(&districts, &req);
+        let res = search(&districts, &req);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         anyhow::ensure!(
             res.failed.is_empty(),

@@ -22,6 +22,7 @@ pub mod highlight;
 pub mod index;
 pub mod log;
 pub mod privacy;
+pub mod regional;
 pub mod saved;
 pub mod search;
 

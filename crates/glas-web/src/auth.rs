@@ -39,12 +39,13 @@ const LOGIN_COOKIE: &str = "glas_login";
 /// The least role a request needs. A viewer reads signals and reports; an
 /// analyst also writes notes on signals and makes reports.
 pub fn required_role(method: &Method, path: &str) -> Role {
-    const ANALYST: [&str; 8] = [
+    const ANALYST: [&str; 9] = [
         "/search",
         "/searches",
         "/sources",
         "/signals/note",
         "/api/search",
+        "/api/region",
         "/api/facets",
         "/api/export",
         "/api/searches",

@@ -122,8 +122,19 @@ pub struct AppState {
     pub incidents: Option<Arc<glas_incidents::Incidents>>,
     /// Who sees residents' names; everyone else sees pseudonyms.
     pub privacy: Privacy,
+    /// The region's other districts this workspace searches too
+    /// (`/api/region/search`), and this district's id among them; none: one
+    /// district.
+    pub region: Option<RegionalView>,
     /// Serializes changes to the saved-search files.
     saved_lock: tokio::sync::Mutex<()>,
+}
+
+/// Other districts' stores, opened to read, for the regional search.
+pub struct RegionalView {
+    /// This workspace's own district's id.
+    pub home: String,
+    pub others: Vec<glas_store::regional::OpenDistrict>,
 }
 
 /// `[privacy]` in the workspace: the roles with the right to residents'
@@ -157,6 +168,7 @@ impl AppState {
             topics: glas_core::config::builtin_topics().iter().map(|t| (t.code.clone(), t.name.clone())).collect(),
             incidents: None,
             privacy: Privacy { key, personal_data_roles: vec![Role::Analyst, Role::Admin] },
+            region: None,
             saved_lock: Default::default(),
         })
     }
@@ -221,6 +233,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/reports", get(status_pages::reports_page).post(status_pages::make_report))
         .route("/reports/{name}", get(status_pages::report_file_get))
         .route("/api/search", get(search))
+        .route("/api/region/search", get(region_search))
         .route("/api/facets", get(facets))
         .route("/api/mentions/{id}", get(mention))
         .route("/api/export", get(export))
@@ -415,6 +428,50 @@ async fn search(
         if let Some(k) = &key {
             for h in &mut found.hits {
                 h.author = h.author.take().map(|a| k.pseudonym(&a));
+            }
+        }
+        Ok(Json(found))
+    })
+    .await
+}
+
+/// The search across the region's districts: this one and those the
+/// workspace was started with (`glas serve --district`).
+async fn region_search(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Json<glas_store::regional::RegionalResults>> {
+    let Query(p) = params.map_err(query_rejection)?;
+    let Some(region) = &st.region else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this workspace serves one district (start it with --district to search a region)",
+            "этот сервер работает с одним округом: поиск по региону не настроен",
+        ));
+    };
+    let req = p.request(&st)?;
+    st.check_author_query(&who, &req.query)?;
+    st.accounts.record(
+        &who.name,
+        "search",
+        serde_json::json!({"q": p.q, "since": p.since, "page": p.page, "region": true}),
+        who.ip.clone(),
+    );
+    let mut districts =
+        vec![glas_store::regional::OpenDistrict { id: region.home.clone(), tz: st.tz, store: Ok(st.store.clone()) }];
+    districts.extend(region.others.iter().map(|d| glas_store::regional::OpenDistrict {
+        id: d.id.clone(),
+        tz: d.tz,
+        store: d.store.clone(),
+    }));
+    let key = st.pseudonyms(&who).cloned();
+    blocking(st.limits.timeout, move || {
+        let mut found = glas_store::regional::search(&districts, &req);
+        if let Some(k) = &key {
+            for h in &mut found.hits {
+                h.hit.author = h.hit.author.take().map(|a| k.pseudonym(&a));
             }
         }
         Ok(Json(found))

@@ -70,6 +70,16 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
                     "503": error_response("The request took longer than the time limit"),
                 },
             }},
+            "/api/region/search": {"get": {
+                "summary": "A page of hits across the region's districts (a workspace started with --district): each hit names its district; facets summed; districts that failed listed in `failed`",
+                "parameters": search_params(),
+                "responses": {
+                    "200": {"description": "Hits of every district, ranked together", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "per_district": {"type": "array"}, "hits": {"type": "array"}, "facets": {"$ref": "#/components/schemas/Facets"}, "failed": {"type": "array"}}}}}},
+                    "400": error_response("Bad parameters or query syntax (with position)"),
+                    "404": error_response("This workspace serves one district"),
+                    "503": error_response("The request took longer than the time limit"),
+                },
+            }},
             "/api/facets": {"get": {
                 "summary": "Hits per source, topic, place, sentiment, type and day",
                 "parameters": search_params(),

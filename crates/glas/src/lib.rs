@@ -193,6 +193,10 @@ pub enum Command {
         /// The overview's panels (default: the built-in dashboards/overview.toml).
         #[arg(long, value_name = "FILE")]
         overview: Option<PathBuf>,
+        /// Another district's pipeline whose store the API's regional
+        /// search (`/api/region/search`) reads too (repeatable).
+        #[arg(long, value_name = "FILE")]
+        district: Vec<PathBuf>,
         #[command(flatten)]
         web: WebArgs,
     },
@@ -870,11 +874,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { addr, timeout, overview, web } => {
+        Command::Serve { addr, timeout, overview, district, web } => {
             let ctx = load_ctx(&cli)?;
             let serve_options = web.options()?;
             let overview = ops::overview(overview.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
-            let state = ops::workspace(ctx, overview, std::time::Duration::from_secs((*timeout).max(1)))?;
+            let mut state = ops::workspace(ctx, overview, std::time::Duration::from_secs((*timeout).max(1)))?;
+            state.region = region_cli::regional_view(&cli, district)?;
             let listener =
                 tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             println!(

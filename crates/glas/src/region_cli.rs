@@ -137,6 +137,17 @@ fn districts(cli: &Cli, more: &[PathBuf]) -> anyhow::Result<Vec<District>> {
     Ok(out)
 }
 
+/// The other districts a workspace's regional search reads (`glas serve
+/// --district`); none without `--district`.
+pub fn regional_view(cli: &Cli, more: &[PathBuf]) -> anyhow::Result<Option<glas_web::RegionalView>> {
+    if more.is_empty() {
+        return Ok(None);
+    }
+    let mut all = districts(cli, more)?;
+    let home = all.remove(0).id;
+    Ok(Some(glas_web::RegionalView { home, others: glas_region::search::open(&all) }))
+}
+
 impl WorkerArgs {
     fn limits(&self) -> glas_region::Limits {
         glas_region::Limits {

@@ -248,7 +248,7 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
 
     let mut store_a = Worker::spawn(dir, "store-alpha", &store_a_args, &[]);
     let addr = store_a.listening();
-    let store_b = Worker::spawn(dir, "store-beta", &store_b_args, &[]);
+    let mut store_b = Worker::spawn(dir, "store-beta", &store_b_args, &[]);
     // The first of each kind dies at its worst moment: a crawl worker after
     // publishing a fetch's mentions and before its end and acknowledgement;
     // an enrich worker after publishing records and before acknowledging.
@@ -272,9 +272,9 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
     std::thread::sleep(Duration::from_millis(300));
     enrich2.child.kill().unwrap();
     enrich2.child.wait().unwrap();
-    let _crawl1 = Worker::spawn(dir, "crawl-1b", &crawl_args, &[]);
-    let _enrich1 = Worker::spawn(dir, "enrich-1b", &enrich_args, &[]);
-    let _enrich2 = Worker::spawn(dir, "enrich-2b", &enrich_args, &[]);
+    let mut crawl1b = Worker::spawn(dir, "crawl-1b", &crawl_args, &[]);
+    let mut enrich1b = Worker::spawn(dir, "enrich-1b", &enrich_args, &[]);
+    let mut enrich2b = Worker::spawn(dir, "enrich-2b", &enrich_args, &[]);
 
     let (data_a, data_b) = (dir.join("data-alpha"), dir.join("data-beta"));
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -293,8 +293,8 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
             ref_b.len(),
             store_a.log(),
             store_b.log(),
-            _enrich1.log(),
-            _crawl1.log()
+            enrich1b.log(),
+            crawl1b.log()
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -357,7 +357,7 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
     let out = glas(&["region", "search", QUERY, "--json", "--limit", "100", "--pipeline", &a_s, "--district", &b_s]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let total = |v: &serde_json::Value| v["total"].as_u64().unwrap();
+    let total = |v: &serde_json::Value| v["total"].as_u64().unwrap_or_else(|| panic!("no total in {v}"));
     assert!(total(&sa) > 5 && total(&sb) > 5 && total(&sa) + total(&sb) < 100, "{} {}", total(&sa), total(&sb));
     assert_eq!(total(&r), total(&sa) + total(&sb));
     let hits = r["hits"].as_array().unwrap();
@@ -374,6 +374,70 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
     assert_eq!(got, expect);
     let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "not ranked by score");
+    // The same from the API of a workspace started with the other district.
+    let token = |role: &str| {
+        let out = glas(&["token", "create", &format!("bot-{role}"), "--role", role, "--pipeline", &a_s]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let (analyst, viewer) = (token("analyst"), token("viewer"));
+    let mut serve = Worker::spawn(
+        dir,
+        "serve",
+        &["serve", "--addr", "127.0.0.1:0", "--pipeline", &a_s, "--district", &b_s].map(String::from),
+        &[],
+    );
+    let mut first = String::new();
+    BufReader::new(serve.child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    let web = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_string();
+    let path =
+        "/api/region/search?q=%22%D0%B4%D0%BE%D0%BC%D0%B0%207%20%D0%BF%D1%80%D0%BE%D1%81%D1%8F%D1%82%22&size=100";
+    let answer = get_as(&web, path, &analyst);
+    let body: serde_json::Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(total(&body), total(&r), "{answer}");
+    let api: BTreeSet<(String, String)> = body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["district"].as_str().unwrap().to_string(), h["id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(api, expect);
+    let refused = get_as(&web, path, &viewer);
+    assert!(refused.lines().next().unwrap_or_default().contains(" 403 "), "a viewer is not an analyst: {refused}");
+    drop(serve);
+
+    // Bad input: a malformed message on a worker's subject is set aside in
+    // GLAS_REJECTED with its reason, and the workers go on.
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+        js.publish("glas.raw.alpha", "not json".into()).await.unwrap().await.unwrap();
+        js.publish("glas.store.beta.rec", r#"{"source": "tg"}"#.into()).await.unwrap().await.unwrap();
+        let mut stream = js.get_stream("GLAS_REJECTED").await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while stream.info().await.unwrap().state.messages < 2 {
+            assert!(Instant::now() < deadline, "malformed messages were not set aside");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut reasons = Vec::new();
+        for seq in 1..=2 {
+            let m = stream.get_raw_message(seq).await.unwrap();
+            let header = |name: &str| m.headers.get(name).map(|v| v.as_str().to_string()).unwrap_or_default();
+            reasons.push((
+                header("Glas-Subject"),
+                header("Glas-Reason"),
+                String::from_utf8_lossy(&m.payload).to_string(),
+            ));
+        }
+        reasons.sort();
+        assert_eq!(reasons[0].0, "glas.raw.alpha");
+        assert!(reasons[0].1.starts_with("not a raw mention"), "{reasons:?}");
+        assert_eq!(reasons[0].2, "not json");
+        assert_eq!(reasons[1].0, "glas.store.beta.rec");
+        assert!(reasons[1].1.starts_with("not a record"), "{reasons:?}");
+    });
+    for w in [&mut store_a, &mut store_b, &mut enrich1b, &mut enrich2b, &mut crawl1b] {
+        assert!(w.child.try_wait().unwrap().is_none(), "{} stopped:\n{}", w.name, w.log());
+    }
     // One district's failure is reported, not fatal.
     // (its data folder is a file: it cannot be opened)
     std::fs::write(dir.join("gamma.toml"), "[storage]\ndata_dir = \"a.jsonl\"\n").unwrap();

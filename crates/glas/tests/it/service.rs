@@ -4,7 +4,7 @@
 //! to deliver, stopped with SIGTERM, and started once more: every mention is
 //! stored once, the water-outage alert and the weekly report arrive once each.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,15 +90,6 @@ fn start_with(pipeline: &Path, data: &Path, base: &str, clock: &str, failpoint: 
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start glas run")
-}
-
-/// A GET with an API token.
-fn get_as(addr: &str, path: &str, token: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 fn metric(metrics: &str, name: &str) -> f64 {

@@ -35,6 +35,16 @@ pub fn get(addr: &str, path: &str) -> String {
     out
 }
 
+/// A GET with an API token (`Authorization: Bearer`).
+pub fn get_as(addr: &str, path: &str, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 /// A mention line of the contract format.
 pub fn line(id: &str, text: &str, at: &str) -> String {
     serde_json::json!({"id": id, "text": text, "published_at": at, "source": "test"}).to_string()
