@@ -75,10 +75,7 @@ pub async fn run(
             anyhow::Ok(())
         });
     }
-    while let Some(r) = loops.join_next().await {
-        r??;
-    }
-    Ok(())
+    crate::join_loops(loops).await
 }
 
 async fn job(

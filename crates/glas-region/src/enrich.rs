@@ -62,10 +62,7 @@ pub async fn run(
             anyhow::Ok(())
         });
     }
-    while let Some(r) = loops.join_next().await {
-        r??;
-    }
-    Ok(())
+    crate::join_loops(loops).await
 }
 
 async fn handle(
@@ -100,11 +97,7 @@ async fn handle(
                         part.iter()
                             .map(|r| crate::EnrichedMention {
                                 enrichment: analyzer.enrich(&r.mention, &r.kind),
-                                source: r.source.clone(),
-                                kind: r.kind.clone(),
-                                place: r.place.clone(),
-                                fetched_at: r.fetched_at,
-                                mention: r.mention.clone(),
+                                raw: r.clone(),
                             })
                             .collect::<Vec<_>>()
                     })
@@ -117,7 +110,7 @@ async fn handle(
     let out: Vec<(String, String, bytes::Bytes)> = enriched
         .iter()
         .map(|e| {
-            let id = crate::mention_msg_id(district, &e.mention.id);
+            let id = crate::mention_msg_id(district, &e.raw.mention.id);
             Ok((crate::record_subject(district), id, serde_json::to_vec(e)?.into()))
         })
         .collect::<anyhow::Result<_>>()?;

@@ -381,17 +381,14 @@ pub struct RawMention {
     pub mention: Mention,
 }
 
-/// An enriched mention on its way to its district's store. The reprint
-/// cluster and the source's settlement are the store writer's to add: they
-/// depend on what the district stored before.
+/// An enriched mention on its way to its district's store: the raw
+/// mention's fields and its enrichment. The reprint cluster and the
+/// source's settlement are the store writer's to add: they depend on what
+/// the district stored before.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrichedMention {
-    pub source: String,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub place: Option<String>,
-    pub fetched_at: DateTime<Utc>,
-    pub mention: Mention,
+    #[serde(flatten)]
+    pub raw: RawMention,
     pub enrichment: Enrichment,
 }
 
@@ -427,6 +424,15 @@ pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::Atom
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     glas_app::service::spawn_signal_handler(stop.clone(), std::sync::Arc::new(tokio::sync::Notify::new()))?;
     Ok(stop)
+}
+
+/// Waits for a worker's per-district loops; the first to fail ends the
+/// worker with its error.
+pub(crate) async fn join_loops(mut loops: tokio::task::JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {
+    while let Some(r) = loops.join_next().await {
+        r??;
+    }
+    Ok(())
 }
 
 pub(crate) fn stopped(stop: &std::sync::atomic::AtomicBool) -> bool {

@@ -156,11 +156,14 @@ async fn commit(
     glas_app::privacy::retain_at_ingest(ctx, store, now)?;
     // Publication order, as `glas run` enriches, so reprints join the
     // earliest of their cluster.
-    records.sort_by(|a, b| a.mention.published_at.cmp(&b.mention.published_at).then(a.mention.id.cmp(&b.mention.id)));
+    records.sort_by(|a, b| {
+        (a.raw.mention.published_at, &a.raw.mention.id).cmp(&(b.raw.mention.published_at, &b.raw.mention.id))
+    });
     let mut by_source: BTreeMap<String, Vec<(Record, DateTime<Utc>)>> = BTreeMap::new();
     for e in records {
-        let record = enricher.finish(e.mention, e.enrichment, &e.kind, e.place.as_deref());
-        by_source.entry(e.source).or_default().push((record, e.fetched_at));
+        let raw = e.raw;
+        let record = enricher.finish(raw.mention, e.enrichment, &raw.kind, raw.place.as_deref());
+        by_source.entry(raw.source).or_default().push((record, raw.fetched_at));
     }
     let mut fetched: HashMap<String, DateTime<Utc>> = HashMap::new();
     let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source

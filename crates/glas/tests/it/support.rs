@@ -27,19 +27,18 @@ pub fn stderr(o: &Output) -> String {
 /// GET `path` over plain HTTP/1.0 from a listener of ours (the service's,
 /// a worker's): the whole answer, status line and headers included.
 pub fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    http_get(addr, path, "")
 }
 
 /// A GET with an API token (`Authorization: Bearer`).
 pub fn get_as(addr: &str, path: &str, token: &str) -> String {
+    http_get(addr, path, &format!("Authorization: Bearer {token}\r\n"))
+}
+
+fn http_get(addr: &str, path: &str, headers: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
