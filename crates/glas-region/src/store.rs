@@ -101,11 +101,13 @@ pub async fn run(
             let again = batch.iter().filter(|m| crate::redelivered(m)).count() as u64;
             let (new, ended) =
                 commit(&region, ctx, &mut store, &mut enricher, &service_metrics, &metrics, batch).await?;
+            // As after each of `glas run`'s rounds: new mentions, or a fetch
+            // that ended (a source silent or failing is news too).
+            analysis_due |= new > 0 || !ended.is_empty();
             for (source, job) in ended {
                 scheduler.finished(ctx, &source, &job, Utc::now());
             }
             metrics.handled(&durable, n, again);
-            analysis_due |= new > 0;
         }
         if analysis_due && last_analysis.is_none_or(|t| t.elapsed() >= opts.analyse_every) {
             let started = Instant::now();
