@@ -370,7 +370,7 @@ pub fn settle(
 /// Stores the own channels' engagement captures of a crawl round. A failure
 /// costs one point of the time series, never a mention: it is logged and the
 /// round goes on.
-fn record_engagement(ctx: &Ctx, captured: &[(String, Vec<glas_crawl::Snapshot>, Option<i64>)], at: DateTime<Utc>) {
+pub fn record_engagement(ctx: &Ctx, captured: &[(String, Vec<glas_crawl::Snapshot>, Option<i64>)], at: DateTime<Utc>) {
     if captured.is_empty() {
         return;
     }

@@ -88,7 +88,7 @@ pub struct CrawlOutput {
 }
 
 /// A post's engagement as one crawl saw it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// The mention id of the post.
     pub id: String,

@@ -158,6 +158,8 @@ async fn job(
         errors: settled.summary.errors,
         failures: settled.failures.iter().map(|e| glas_app::ops::failure_line(e, &stamp)).collect(),
         checkpoint: settled.checkpoint,
+        snapshots: settled.snapshots,
+        audience: settled.audience,
     };
     let done_id = format!("done/{}/{}", d.id, job.job);
     region.publish(crate::done_subject(&d.id), &done_id, serde_json::to_vec(&done)?.into()).await?;

@@ -409,6 +409,13 @@ pub struct CrawlDone {
     #[serde(default)]
     pub failures: Vec<serde_json::Value>,
     pub checkpoint: Checkpoint,
+    /// `own` sources: every recent post's engagement seen by this fetch,
+    /// and the channel's audience (stored by the writer beside the media
+    /// plan, as `glas run` does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<glas_crawl::Snapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<i64>,
 }
 
 /// A message's id for JetStream's duplicate window: the district and the

@@ -230,6 +230,10 @@ async fn commit(
             errors: done.errors.clone(),
         });
         ended.push((done.source.clone(), done.job.clone()));
+        if !done.snapshots.is_empty() || done.audience.is_some() {
+            // A lost capture costs a point of the time series, never a mention.
+            ops::record_engagement(ctx, &[(done.source.clone(), done.snapshots, done.audience)], done.at);
+        }
         saved.push((done.source, cp));
     }
     checkpoints.save_many(saved)?;

@@ -207,8 +207,9 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
             source("atom", "rss", &format!("{base}/demo/feeds/stavropolye-vostok.atom"), ""),
             source("html", "html", &format!("{base}/sites/gazeta/index.html"), ""),
             source("vk", "vk", &format!("{base}/vk/method"), "owner_id = -100\ncomments = true"),
-            // The same channel as alpha's: each district keeps its own copy.
-            source("tg", "telegram", &format!("{base}/demo/telegram/levokumka_live.html"), ""),
+            // The same channel as alpha's: each district keeps its own copy;
+            // here it is the administration's own (its audience is recorded).
+            source("tg", "telegram", &format!("{base}/demo/telegram/levokumka_live.html"), "own = true"),
             source("appeals.bulk", "jsonl", &dir.join("b.jsonl").display().to_string(), ""),
         ]
         .concat(),
@@ -321,6 +322,14 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
             assert_eq!(g["consecutive_failures"], 0, "{name}/{source}: {g}");
         }
     }
+    // The own channel's audience came over the streams to the writer.
+    let audience = |data: &Path| -> Vec<(String, i64)> {
+        let db = rusqlite::Connection::open(data.join("workspace.sqlite")).unwrap();
+        let mut q = db.prepare("SELECT source, members FROM audience ORDER BY source").unwrap();
+        q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(audience(&data_b), vec![("tg".to_string(), 1180)]);
+    assert_eq!(audience(&data_b), audience(&dir.join("ref-beta")));
     // The same channel followed by both districts is in both.
     assert!(ref_a.iter().any(|id| id.starts_with("tg:") && ref_b.contains(id)));
     // No id of one district's own files in the other's store.
