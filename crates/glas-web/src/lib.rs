@@ -50,6 +50,7 @@ mod openapi;
 pub mod overview;
 mod page;
 mod plan_page;
+mod region_page;
 mod saved_page;
 mod search_page;
 pub mod serve;
@@ -135,6 +136,15 @@ pub struct RegionalView {
     /// This workspace's own district's id.
     pub home: String,
     pub others: Vec<glas_store::regional::OpenDistrict>,
+    /// District id → the name people read (`[district] name`).
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+impl RegionalView {
+    /// A district's name as people read it (its id when it has none).
+    pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
+    }
 }
 
 /// `[privacy]` in the workspace: the roles with the right to residents'
@@ -216,6 +226,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/admin/audit", get(page::audit_page))
         .route("/api", get(index))
         .route("/search", get(search_page::search_page))
+        .route("/search/region", get(region_page::region_page))
         .route("/search/refine", get(search_page::refine))
         .route("/mentions/{id}", get(mention_page::mention_page))
         .route("/sources", get(status_pages::sources_page))
@@ -443,14 +454,6 @@ async fn region_search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<glas_store::regional::RegionalResults>> {
     let Query(p) = params.map_err(query_rejection)?;
-    let Some(region) = &st.region else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "this workspace serves one district (start it with --district to search a region)",
-            "этот сервер работает с одним округом: поиск по региону не настроен",
-        ));
-    };
     let req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
     st.accounts.record(
@@ -459,14 +462,30 @@ async fn region_search(
         serde_json::json!({"q": p.q, "since": p.since, "page": p.page, "region": true}),
         who.ip.clone(),
     );
+    Ok(Json(regional_search(&st, &who, req).await?))
+}
+
+/// Runs a regional search for `who` (authors as pseudonyms for a role
+/// without the right to personal data); an error on a one-district
+/// workspace. Shared by the API and the page.
+pub(crate) async fn regional_search(
+    st: &Arc<AppState>,
+    who: &Principal,
+    req: SearchRequest,
+) -> ApiResult<glas_store::regional::RegionalResults> {
+    let Some(region) = &st.region else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this workspace serves one district (start it with --district to search a region)",
+            "этот сервер работает с одним округом: поиск по региону не настроен",
+        ));
+    };
+    st.check_author_query(who, &req.query)?;
     let mut districts =
         vec![glas_store::regional::OpenDistrict { id: region.home.clone(), tz: st.tz, store: Ok(st.store.clone()) }];
-    districts.extend(region.others.iter().map(|d| glas_store::regional::OpenDistrict {
-        id: d.id.clone(),
-        tz: d.tz,
-        store: d.store.clone(),
-    }));
-    let key = st.pseudonyms(&who).cloned();
+    districts.extend(region.others.iter().cloned());
+    let key = st.pseudonyms(who).cloned();
     blocking(st.limits.timeout, move || {
         let mut found = glas_store::regional::search(&districts, &req);
         if let Some(k) = &key {
@@ -474,7 +493,7 @@ async fn region_search(
                 h.hit.author = h.hit.author.take().map(|a| k.pseudonym(&a));
             }
         }
-        Ok(Json(found))
+        Ok(found)
     })
     .await
 }

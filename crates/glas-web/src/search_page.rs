@@ -123,7 +123,7 @@ fn period_term(today: NaiveDate, days: u32) -> String {
 }
 
 /// `text` with the byte ranges `marks` wrapped in `<mark>`, all escaped.
-fn marked(text: &str, marks: &[(usize, usize)]) -> String {
+pub(crate) fn marked(text: &str, marks: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len() + 16 * marks.len());
     let mut at = 0;
     for &(s, e) in marks {
@@ -368,6 +368,13 @@ placeholder=\"например: вода Величаевское\" aria-label=\
         let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
     }
     h.push_str("<button>Найти</button></form>");
+    if st.region.is_some() {
+        let _ = write!(
+            h,
+            "<p class=\"meta\"><a href=\"{}\">Искать во всех округах региона</a></p>",
+            esc(&link(q, None, 1).replacen("/search?", "/search/region?", 1))
+        );
+    }
     let facets = found.as_ref().ok().and_then(|f| f.facets.as_ref());
     filter_form(&mut h, st, q, since, facets);
     if let Some(s) = since {

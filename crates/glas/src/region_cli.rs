@@ -144,8 +144,9 @@ pub fn regional_view(cli: &Cli, more: &[PathBuf]) -> anyhow::Result<Option<glas_
         return Ok(None);
     }
     let mut all = districts(cli, more)?;
+    let names = all.iter().map(|d| (d.id.clone(), d.ctx.pipeline.district.name.clone())).collect();
     let home = all.remove(0).id;
-    Ok(Some(glas_web::RegionalView { home, others: glas_region::search::open(&all) }))
+    Ok(Some(glas_web::RegionalView { home, others: glas_region::search::open(&all), names }))
 }
 
 impl WorkerArgs {

@@ -411,6 +411,17 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
         .map(|h| (h["district"].as_str().unwrap().to_string(), h["id"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(api, expect);
+    // The page: both districts' hits, each naming its district; a link to
+    // the page from the district's own search.
+    let page = get_as(&web, &path.replacen("/api/region/search", "/search/region", 1), &analyst);
+    assert!(page.contains("Найдено во всех округах"), "{page}");
+    // Districts by the names people read ([district] name).
+    assert!(page.contains("<b>Округ alpha</b>") && page.contains("<b>Округ beta</b>"), "{page}");
+    assert!(
+        page.contains(&format!("По округам: Округ alpha — {} · Округ beta — {}", total(&sa), total(&sb))),
+        "{page}"
+    );
+    assert!(get_as(&web, "/search?q=x", &analyst).contains("/search/region?q=x"));
     let refused = get_as(&web, path, &viewer);
     assert!(refused.lines().next().unwrap_or_default().contains(" 403 "), "a viewer is not an analyst: {refused}");
     drop(serve);
