@@ -114,6 +114,18 @@ try {
     check(found > 0, 'no hits for topic:water OR topic:roads');
     await screenshots(page, 'search', 'Найдено:');
   });
+  await step('the same search across the region', async () => {
+    await page.getByRole('link', { name: 'Искать во всех округах региона' }).click();
+    await page.waitForURL(/\/search\/region\?q=topic/);
+    await page.getByText('Найдено во всех округах').waitFor();
+    const counts = await page.getByText('По округам:').textContent();
+    check(counts.includes('Соседний округ'), `the other district is not counted: ${counts}`);
+    check((await page.locator('ol.hits > li b', { hasText: 'Соседний округ' }).count()) > 0, 'no hit of the other district');
+    await screenshots(page, 'region', 'Найдено во всех округах');
+    await page.getByRole('link', { name: 'Искать только в этом округе' }).click();
+    await page.waitForURL(/\/search\?q=topic/);
+    await page.getByText('Найдено:').waitFor();
+  });
   await step('next page', async () => {
     await page.getByRole('link', { name: 'Следующие →' }).click();
     await page.waitForURL(/page=2/);

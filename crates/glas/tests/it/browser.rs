@@ -45,9 +45,15 @@ impl Drop for Server {
     }
 }
 
-fn serve(data: &Path) -> (Server, String) {
+/// The demo district's workspace, which also searches `other` across the
+/// region (`--district`).
+fn serve(data: &Path, other: &Path) -> (Server, String) {
+    let demo = repo().join("pipelines/demo.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_glas"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data", data.to_str().unwrap()])
+        .args(["serve", "--addr", "127.0.0.1:0", "--data", data.to_str().unwrap(), "--pipeline"])
+        .arg(demo)
+        .arg("--district")
+        .arg(other)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -80,7 +86,24 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     accounts.add_service_user("водоканал", "Водоканал", "пароль водоканала").unwrap();
     drop(accounts);
 
-    let (_server, url) = serve(&data);
+    // A neighbouring district with a few water and road complaints of its
+    // own, for the search across the region.
+    let other = tmp.path().join("sosed.toml");
+    std::fs::write(&other, "[district]\nname = \"Соседний округ\"\n[storage]\ndata_dir = \"sosed\"\n").unwrap();
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            line(
+                &format!("sosed-{i}"),
+                "Опять нет воды в посёлке, и дорога разбита, ямы по колено",
+                "2026-11-20T10:00:00+03:00",
+            )
+        })
+        .collect();
+    std::fs::write(tmp.path().join("sosed.jsonl"), lines.join("\n") + "\n").unwrap();
+    let imported =
+        glas(&["import", tmp.path().join("sosed.jsonl").to_str().unwrap(), "--pipeline", other.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let (_server, url) = serve(&data, &other);
     // GLAS_SHOTS keeps the screenshots for a person to look at.
     let shots = std::env::var_os("GLAS_SHOTS").map_or_else(|| tmp.path().join("shots"), PathBuf::from);
     let downloads = tmp.path().join("downloads");
@@ -102,14 +125,14 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
     assert!(run.status.success(), "the browser test failed:\n{}\n{}", stdout(&run), stderr(&run));
     let report: serde_json::Value = serde_json::from_str(stdout(&run).lines().last().unwrap()).unwrap();
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 22, "every step ran: {steps:?}");
+    assert_eq!(steps.len(), 23, "every step ran: {steps:?}");
 
     // Every screen at both widths, with something on it: not a blank page
     // (the script checked each one's own text was visible and that the page
     // was no wider than the window; the login page inks about 0.6 %).
     let files: Vec<PathBuf> =
         report["screenshots"].as_array().unwrap().iter().map(|f| PathBuf::from(f.as_str().unwrap())).collect();
-    assert_eq!(files.len(), 30, "15 screens × 2 widths: {files:?}");
+    assert_eq!(files.len(), 32, "16 screens × 2 widths: {files:?}");
     for f in &files {
         let (share, _, width) = ink(f);
         let want = if f.to_str().unwrap().ends_with("-390.png") { 390 } else { 1280 };
