@@ -206,6 +206,16 @@ impl AppState {
         Ok(())
     }
 
+    /// A search in the audit log (query, period, page; `region` for one
+    /// across the region's districts).
+    pub(crate) fn audit_search(&self, who: &Principal, p: &SearchParams, region: bool) {
+        let mut details = serde_json::json!({"q": p.q, "since": p.since, "page": p.page});
+        if region {
+            details["region"] = true.into();
+        }
+        self.accounts.record(&who.name, "search", details, who.ip.clone());
+    }
+
     /// A topic's Russian name in the pipeline's taxonomy (the code when it
     /// has none, as for a topic a changed taxonomy no longer has).
     pub fn topic_name<'a>(&'a self, code: &'a str) -> &'a str {
@@ -426,12 +436,7 @@ async fn search(
     let Query(p) = params.map_err(query_rejection)?;
     let req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
-    st.accounts.record(
-        &who.name,
-        "search",
-        serde_json::json!({"q": p.q, "since": p.since, "page": p.page}),
-        who.ip.clone(),
-    );
+    st.audit_search(&who, &p, false);
     let store = st.store.clone();
     let key = st.pseudonyms(&who).cloned();
     blocking(st.limits.timeout, move || {
@@ -456,12 +461,7 @@ async fn region_search(
     let Query(p) = params.map_err(query_rejection)?;
     let req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
-    st.accounts.record(
-        &who.name,
-        "search",
-        serde_json::json!({"q": p.q, "since": p.since, "page": p.page, "region": true}),
-        who.ip.clone(),
-    );
+    st.audit_search(&who, &p, true);
     Ok(Json(regional_search(&st, &who, req).await?))
 }
 

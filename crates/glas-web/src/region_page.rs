@@ -17,7 +17,7 @@ use glas_store::regional::RegionalResults;
 
 use crate::accounts::Principal;
 use crate::page::layout;
-use crate::search_page::{link, marked, mention_link};
+use crate::search_page::{hit_body, hit_line, link};
 use crate::{AppState, SearchParams};
 
 pub(crate) async fn region_page(
@@ -32,12 +32,7 @@ pub(crate) async fn region_page(
     let found = match p.request(&st).and_then(|req| st.check_author_query(&who, &req.query).map(|_| req)) {
         Err(e) => Err(e.reason_ru),
         Ok(req) => {
-            st.accounts.record(
-                &who.name,
-                "search",
-                serde_json::json!({"q": p.q, "since": p.since, "page": p.page, "region": true}),
-                who.ip.clone(),
-            );
+            st.audit_search(&who, &p, true);
             crate::regional_search(&st, &who, req).await.map_err(|e| e.reason_ru)
         }
     };
@@ -91,11 +86,7 @@ placeholder=\"например: вода\" aria-label=\"Запрос по все
     let _ = write!(h, "<ol class=\"hits\" start=\"{}\">", first.max(1));
     for r in &res.hits {
         let hit = &r.hit;
-        let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
-        let mut tags =
-            vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
-        tags.extend(hit.topics.iter().map(|t| st.topic_name(t).to_string()));
-        tags.extend(hit.places.iter().cloned());
+        let (when, tags) = hit_line(st, hit);
         let _ = write!(
             h,
             "<li class=\"{}\"><div class=\"meta\"><b>{}</b> · {} · {} · {}</div>",
@@ -103,24 +94,10 @@ placeholder=\"например: вода\" aria-label=\"Запрос по все
             esc(region.name(&r.district)),
             esc(&when),
             esc(&hit.source),
-            esc(&tags.join(" · "))
+            esc(&tags)
         );
-        if let Some(t) = &hit.title {
-            let _ = write!(h, "<div class=\"title\">{}</div>", marked(t, &hit.title_highlights));
-        }
-        let _ = write!(h, "<div>{}</div>", marked(&hit.snippet, &hit.highlights));
         // A mention's own page reads this district's store only.
-        let mut more = Vec::new();
-        if r.district == region.home {
-            more.push(format!("<a href=\"{}\">подробнее</a>", esc(&mention_link(&hit.id))));
-        }
-        if let Some(u) = &hit.url {
-            more.push(format!("<a href=\"{}\" rel=\"noopener noreferrer\">источник</a>", esc(u)));
-        }
-        if hit.more_in_cluster > 0 {
-            more.push(esc(&ru::and_more(hit.more_in_cluster)));
-        }
-        let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
+        hit_body(&mut h, hit, r.district == region.home);
     }
     h.push_str("</ol>");
     let mut nav = Vec::new();

@@ -53,12 +53,7 @@ pub(crate) async fn search_page(
         return Html(layout("Поиск", Some(&who), &body));
     };
     let (q, since) = (p.q.clone(), p.since.clone());
-    st.accounts.record(
-        &who.name,
-        "search",
-        serde_json::json!({"q": q, "since": since, "page": p.page}),
-        who.ip.clone(),
-    );
+    st.audit_search(&who, &p, false);
     let found = match p.request(&st).and_then(|req| st.check_author_query(&who, &req.query).map(|_| req)) {
         Err(e) => Err(e.reason_ru),
         Ok(mut req) => {
@@ -123,7 +118,7 @@ fn period_term(today: NaiveDate, days: u32) -> String {
 }
 
 /// `text` with the byte ranges `marks` wrapped in `<mark>`, all escaped.
-pub(crate) fn marked(text: &str, marks: &[(usize, usize)]) -> String {
+fn marked(text: &str, marks: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len() + 16 * marks.len());
     let mut at = 0;
     for &(s, e) in marks {
@@ -136,6 +131,36 @@ pub(crate) fn marked(text: &str, marks: &[(usize, usize)]) -> String {
     }
     out.push_str(&esc(&text[at..]));
     out
+}
+
+/// A hit's time (local, to the minute) and its tags: tone, type, topics,
+/// settlements.
+pub(crate) fn hit_line(st: &AppState, hit: &glas_store::search::Hit) -> (String, String) {
+    let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
+    let mut tags = vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
+    tags.extend(hit.topics.iter().map(|t| st.topic_name(t).to_string()));
+    tags.extend(hit.places.iter().cloned());
+    (when, tags.join(" · "))
+}
+
+/// A hit's title, fragment and links, closing its `<li>`; `own` links its
+/// page (a hit of this district's store).
+pub(crate) fn hit_body(h: &mut String, hit: &glas_store::search::Hit, own: bool) {
+    if let Some(t) = &hit.title {
+        let _ = write!(h, "<div class=\"title\">{}</div>", marked(t, &hit.title_highlights));
+    }
+    let _ = write!(h, "<div>{}</div>", marked(&hit.snippet, &hit.highlights));
+    let mut more = Vec::new();
+    if own {
+        more.push(format!("<a href=\"{}\">подробнее</a>", esc(&mention_link(&hit.id))));
+    }
+    if let Some(u) = &hit.url {
+        more.push(format!("<a href=\"{}\" rel=\"noopener noreferrer\">источник</a>", esc(u)));
+    }
+    if hit.more_in_cluster > 0 {
+        more.push(esc(&ru::and_more(hit.more_in_cluster)));
+    }
+    let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
 }
 
 pub(crate) fn link(q: &str, since: Option<&str>, page: usize) -> String {
@@ -433,11 +458,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
     h.push_str("<div class=\"results\"><div>");
     let _ = write!(h, "<ol class=\"hits\" start=\"{}\">", first.max(1));
     for hit in &res.hits {
-        let when = hit.published_at.get(..16).unwrap_or(&hit.published_at).replace('T', " ");
-        let mut tags =
-            vec![ru::sentiment_label(&hit.sentiment).to_string(), ru::type_label(&hit.mention_type).to_string()];
-        tags.extend(hit.topics.iter().map(|t| st.topic_name(t).to_string()));
-        tags.extend(hit.places.iter().cloned());
+        let (when, tags) = hit_line(st, hit);
         // With incidents, each hit can be picked for a new one (the form
         // below the list).
         let pick = if pick_form {
@@ -454,20 +475,9 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
             esc(&hit.sentiment),
             esc(&when),
             esc(&hit.source),
-            esc(&tags.join(" · "))
+            esc(&tags)
         );
-        if let Some(t) = &hit.title {
-            let _ = write!(h, "<div class=\"title\">{}</div>", marked(t, &hit.title_highlights));
-        }
-        let _ = write!(h, "<div>{}</div>", marked(&hit.snippet, &hit.highlights));
-        let mut more = vec![format!("<a href=\"{}\">подробнее</a>", esc(&mention_link(&hit.id)))];
-        if let Some(u) = &hit.url {
-            more.push(format!("<a href=\"{}\" rel=\"noopener noreferrer\">источник</a>", esc(u)));
-        }
-        if hit.more_in_cluster > 0 {
-            more.push(esc(&ru::and_more(hit.more_in_cluster)));
-        }
-        let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
+        hit_body(&mut h, hit, true);
     }
     h.push_str("</ol>");
     if let (true, Some(csrf)) = (pick_form, &who_csrf) {
