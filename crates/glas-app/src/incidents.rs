@@ -12,24 +12,6 @@ use glas_store::Store;
 
 use crate::ops::Ctx;
 
-/// Kills the process on the spot with SIGKILL when `GLAS_FAILPOINT` names this point: how the tests kill the
-/// service exactly between two steps whose order durability depends on.
-/// Points: `incidents:after-episode` (an incident committed, the mentions
-/// not yet offered), `incidents:mail-accepted` (the SMTP server took an
-/// email, its delivery not yet recorded), `erase:after-log` (an erasure's
-/// log and index done, the copies elsewhere not yet); in a region's workers
-/// `crawl:after-raw` (a fetch's mentions published, its end not yet),
-/// `enrich:after-publish` (records published, the raw mentions not yet
-/// acknowledged), `store:after-commit` (records committed, not yet
-/// acknowledged).
-pub fn failpoint(name: &str) {
-    if std::env::var("GLAS_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint {name}: stopping the process");
-        // SAFETY: signals our own process; SIGKILL cannot be caught.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
-}
-
 /// The log position up to which mentions were offered to the incidents.
 const CURSOR: &str = "log_seq";
 
@@ -146,7 +128,7 @@ pub async fn round(
         if new {
             out.round.created.push(id);
         }
-        failpoint("incidents:after-episode");
+        crate::failpoint("incidents:after-episode");
     }
     // Mentions stored since the last round, oldest first. A restart offers
     // some again: an incident takes a mention once.
@@ -271,7 +253,7 @@ pub async fn deliver(ctx: &Ctx, inc: &Incidents, out: &mut RoundOutcome) -> anyh
         };
         match result {
             Ok(d) => {
-                failpoint("incidents:mail-accepted");
+                crate::failpoint("incidents:mail-accepted");
                 inc.mark_sent(&m.key, Utc::now())?;
                 let to = match d {
                     glas_alert::Delivered::Smtp { to } => to.join(", "),

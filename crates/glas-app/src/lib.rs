@@ -20,3 +20,21 @@ pub mod paths;
 pub mod privacy;
 pub mod service;
 pub mod voice;
+
+/// Kills the process on the spot with SIGKILL when `GLAS_FAILPOINT` names this point: how the tests kill the
+/// service exactly between two steps whose order durability depends on.
+/// Points: `incidents:after-episode` (an incident committed, the mentions
+/// not yet offered), `incidents:mail-accepted` (the SMTP server took an
+/// email, its delivery not yet recorded), `erase:after-log` (an erasure's
+/// log and index done, the copies elsewhere not yet); in a region's workers
+/// `crawl:after-raw` (a fetch's mentions published, its end not yet),
+/// `enrich:after-publish` (records published, the raw mentions not yet
+/// acknowledged), `store:after-commit` (records committed, not yet
+/// acknowledged).
+pub fn failpoint(name: &str) {
+    if std::env::var("GLAS_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: stopping the process");
+        // SAFETY: signals our own process; SIGKILL cannot be caught.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+}

@@ -104,18 +104,8 @@ impl Enricher {
     /// and reprint clustering after them in order. Each mention comes with
     /// its source kind and default place.
     pub fn enrich_parallel(&mut self, items: Vec<(Mention, &str, Option<&str>)>) -> Vec<Record> {
-        let threads = glas_core::worker_threads();
-        let chunk = items.len().div_ceil(threads).max(1);
-        let analyzer = &self.analyzer;
-        let enrichments: Vec<glas_core::Enrichment> = std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || part.iter().map(|(m, kind, _)| analyzer.enrich(m, kind)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("enrichment does not panic")).collect()
-        });
+        let enrichments =
+            classify_on_threads(&self.analyzer, &items, glas_core::worker_threads(), |(m, kind, _)| (m, kind));
         items
             .into_iter()
             .zip(enrichments)
@@ -145,6 +135,35 @@ impl Enricher {
         glas_nlp::assign_cluster(&mut self.neardup, &mut enrichment, mention.published_at.timestamp());
         Record { enrichment, mention, source_kind: source_kind.to_string() }
     }
+}
+
+/// The classifiers over `items` on `threads` threads, in order; `view`
+/// gives each item's mention and source kind. (Reprint clusters and the
+/// source's settlement come after, in order: [`Enricher::finish`].)
+pub fn classify_on_threads<T: Sync>(
+    analyzer: &Analyzer,
+    items: &[T],
+    threads: usize,
+    view: impl Fn(&T) -> (&Mention, &str) + Sync,
+) -> Vec<glas_core::Enrichment> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let view = &view;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|item| {
+                            let (m, kind) = view(item);
+                            analyzer.enrich(m, kind)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("enrichment does not panic")).collect()
+    })
 }
 
 /// One source's line in the crawl summary.

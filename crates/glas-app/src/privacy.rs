@@ -210,7 +210,7 @@ fn finish(ctx: &Ctx, store: &mut Store, journal: Journal) -> anyhow::Result<(Era
     let Journal { mut erasure, urls } = journal;
     let ids: HashSet<String> = erasure.ids.iter().cloned().collect();
     let log = store.rewrite(&Rewrite { drop_ids: ids.clone(), ..Default::default() }, false)?;
-    crate::incidents::failpoint("erase:after-log");
+    crate::failpoint("erase:after-log");
     let mut removed = remove_copies(ctx, &ids)?;
     removed.insert("outbox_emails".into(), erase_outbox(&ctx.data_dir, &ids, &urls)?);
     removed.insert("weekly_reports".into(), remake_reports(ctx, store, &ids, &urls)?);

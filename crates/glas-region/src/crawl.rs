@@ -35,17 +35,7 @@ pub async fn run(
     let opts = Arc::new(opts);
     let mut loops = tokio::task::JoinSet::new();
     for d in districts {
-        let durable = format!("crawl-{}", d.id);
-        let consumer = crate::consumer(
-            &region.js,
-            crate::FETCH_STREAM,
-            &durable,
-            format!("glas.fetch.{}.>", d.id),
-            opts.ack_wait,
-            1_000,
-        )
-        .await?;
-        crate::metrics::watch_lag(metrics.clone(), consumer.clone(), durable.clone());
+        let (consumer, durable) = region.consumer(crate::Stage::Crawl, &d.id, opts.ack_wait, 1_000, &metrics).await?;
         let fetcher = Arc::new(glas_crawl::Fetcher::new(&d.ctx.pipeline.crawl));
         let (region, permits, opts, metrics, stop) =
             (region.clone(), permits.clone(), opts.clone(), metrics.clone(), stop.clone());
@@ -88,14 +78,14 @@ async fn job(
 ) -> anyhow::Result<()> {
     let job: crate::FetchJob = match serde_json::from_slice(&msg.payload) {
         Ok(j) => j,
-        Err(e) => return region.reject("crawl", msg, &format!("not a fetch job: {e}")).await,
+        Err(e) => return region.reject(crate::Stage::Crawl, msg, &format!("not a fetch job: {e}")).await,
     };
     let Some(src) = d.ctx.pipeline.sources.iter().find(|s| s.id == job.source) else {
         let reason = format!(
             "source '{}' is not in this worker's pipeline of district '{}': the worker's and the store's pipelines differ",
             job.source, d.id
         );
-        return region.reject("crawl", msg, &reason).await;
+        return region.reject(crate::Stage::Crawl, msg, &reason).await;
     };
     let every = opts.ack_wait / 3;
     // The host's lease: one fetch of a host at a time across the region's
@@ -147,7 +137,7 @@ async fn job(
         })
         .collect::<anyhow::Result<_>>()?;
     let duplicates = keep_alive(msg, None, every, region.publish_all(raw, 256)).await?;
-    glas_app::incidents::failpoint("crawl:after-raw");
+    glas_app::failpoint("crawl:after-raw");
     let done = crate::CrawlDone {
         source: src.id.clone(),
         job: job.job.clone(),

@@ -30,18 +30,10 @@ pub async fn run(
     let opts = Arc::new(opts);
     let mut loops = tokio::task::JoinSet::new();
     for d in districts {
-        let durable = format!("enrich-{}", d.id);
-        let consumer = crate::consumer(
-            &region.js,
-            crate::RAW_STREAM,
-            &durable,
-            crate::raw_subject(&d.id),
-            opts.ack_wait,
-            // Several workers share the consumer; each holds one batch.
-            (opts.batch * 16) as i64,
-        )
-        .await?;
-        crate::metrics::watch_lag(metrics.clone(), consumer.clone(), durable.clone());
+        // Several workers share the consumer; each holds one batch.
+        let max_pending = (opts.batch * 16) as i64;
+        let (consumer, durable) =
+            region.consumer(crate::Stage::Enrich, &d.id, opts.ack_wait, max_pending, &metrics).await?;
         let analyzer = Arc::new(d.ctx.analyzer());
         let (region, opts, metrics, stop) = (region.clone(), opts.clone(), metrics.clone(), stop.clone());
         loops.spawn(async move {
@@ -81,30 +73,14 @@ async fn handle(
                 raws.push(r);
                 good.push(msg);
             }
-            Err(e) => region.reject("enrich", &msg, &format!("not a raw mention: {e}")).await?,
+            Err(e) => region.reject(crate::Stage::Enrich, &msg, &format!("not a raw mention: {e}")).await?,
         }
     }
     let analyzer = analyzer.clone();
     let threads = opts.threads.max(1);
     let enriched: Vec<crate::EnrichedMention> = tokio::task::spawn_blocking(move || {
-        let chunk = raws.len().div_ceil(threads).max(1);
-        let analyzer = &analyzer;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = raws
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|r| crate::EnrichedMention {
-                                enrichment: analyzer.enrich(&r.mention, &r.kind),
-                                raw: r.clone(),
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("enrichment does not panic")).collect()
-        })
+        let enrichments = glas_app::ops::classify_on_threads(&analyzer, &raws, threads, |r| (&r.mention, &r.kind));
+        raws.into_iter().zip(enrichments).map(|(raw, enrichment)| crate::EnrichedMention { raw, enrichment }).collect()
     })
     .await?;
     let out: Vec<(String, String, bytes::Bytes)> = enriched
@@ -117,7 +93,7 @@ async fn handle(
     let n = out.len() as u64;
     let duplicates = region.publish_all(out, 512).await?;
     metrics.published(n, duplicates as u64);
-    glas_app::incidents::failpoint("enrich:after-publish");
+    glas_app::failpoint("enrich:after-publish");
     for msg in &good {
         // A lost acknowledgement redelivers the mention; its record is then a
         // duplicate JetStream or the store drops.

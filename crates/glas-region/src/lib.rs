@@ -100,6 +100,33 @@ impl Default for Limits {
     }
 }
 
+/// The three kinds of worker, each with its stream and consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Crawl,
+    Enrich,
+    Store,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Crawl => "crawl",
+            Stage::Enrich => "enrich",
+            Stage::Store => "store",
+        }
+    }
+
+    /// The stream this stage reads, and a district's subjects in it.
+    fn input(self, district: &str) -> (&'static str, String) {
+        match self {
+            Stage::Crawl => (FETCH_STREAM, format!("glas.fetch.{district}.>")),
+            Stage::Enrich => (RAW_STREAM, raw_subject(district)),
+            Stage::Store => (STORE_STREAM, format!("glas.store.{district}.>")),
+        }
+    }
+}
+
 /// A connection to the region's JetStream.
 #[derive(Clone)]
 pub struct Region {
@@ -199,35 +226,58 @@ impl Region {
         }
         Ok(duplicates)
     }
-}
 
-/// A durable pull consumer of a work-queue stream, created if missing.
-/// Consumers of one stream filter disjoint subjects (one per district and
-/// role), which work-queue streams require; the workers of a role share it.
-pub async fn consumer(
-    js: &jetstream::Context,
-    stream: &str,
-    durable: &str,
-    filter: String,
-    ack_wait: Duration,
-    max_ack_pending: i64,
-) -> anyhow::Result<jetstream::consumer::PullConsumer> {
-    let config = jetstream::consumer::pull::Config {
-        durable_name: Some(durable.to_string()),
-        filter_subject: filter,
-        ack_policy: jetstream::consumer::AckPolicy::Explicit,
-        ack_wait,
-        max_ack_pending,
-        // A message that keeps failing stays in the stream (a bug to fix, not
-        // data to drop): it is retried with the consumer's ack wait.
-        max_deliver: -1,
-        ..Default::default()
-    };
-    with_retry(&format!("consumer {durable}"), || async {
-        let s = js.get_stream(stream).await?;
-        s.get_or_create_consumer(durable, config.clone()).await.map_err(anyhow::Error::from)
-    })
-    .await
+    /// The durable pull consumer of `stage` for `district` (`STAGE-DISTRICT`,
+    /// created if missing), its lag watched into `metrics`. Consumers of one
+    /// work-queue stream filter disjoint subjects (one per district), which
+    /// such streams require; the workers of a stage share them.
+    pub async fn consumer(
+        &self,
+        stage: Stage,
+        district: &str,
+        ack_wait: Duration,
+        max_ack_pending: i64,
+        metrics: &std::sync::Arc<metrics::WorkerMetrics>,
+    ) -> anyhow::Result<(jetstream::consumer::PullConsumer, String)> {
+        let durable = format!("{}-{district}", stage.name());
+        let (stream, filter) = stage.input(district);
+        let config = jetstream::consumer::pull::Config {
+            durable_name: Some(durable.clone()),
+            filter_subject: filter,
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait,
+            max_ack_pending,
+            // A message that keeps failing stays in the stream (a bug to fix,
+            // not data to drop): it is retried with the consumer's ack wait.
+            max_deliver: -1,
+            ..Default::default()
+        };
+        let consumer = with_retry(&format!("consumer {durable}"), || async {
+            let s = self.js.get_stream(stream).await?;
+            s.get_or_create_consumer(&durable, config.clone()).await.map_err(anyhow::Error::from)
+        })
+        .await?;
+        metrics::watch_lag(metrics.clone(), consumer.clone(), durable.clone());
+        Ok((consumer, durable))
+    }
+
+    /// Sets a malformed message aside in `GLAS_REJECTED` (subject
+    /// `glas.rejected.ROLE`, the reason in a header) and terminates it, so
+    /// it is neither lost nor retried forever.
+    pub async fn reject(&self, stage: Stage, msg: &jetstream::Message, reason: &str) -> anyhow::Result<()> {
+        tracing::error!(subject = %msg.subject, reason, "malformed message set aside in GLAS_REJECTED");
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Glas-Reason", reason.replace(['\r', '\n'], " ").as_str());
+        headers.insert("Glas-Subject", msg.subject.as_str());
+        let publish = jetstream::message::PublishMessage::build().payload(msg.payload.clone()).headers(headers);
+        let subject = format!("glas.rejected.{}", stage.name());
+        with_retry("set a malformed message aside", || async {
+            self.js.send_publish(subject.clone(), publish.clone()).await?.await.map_err(anyhow::Error::from)
+        })
+        .await?;
+        msg.ack_with(jetstream::AckKind::Term).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
 }
 
 /// Fetches up to `max` messages: what the stream has now; when it has
@@ -312,26 +362,6 @@ where
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
         }
-    }
-}
-
-impl Region {
-    /// Sets a malformed message aside in `GLAS_REJECTED` (subject
-    /// `glas.rejected.ROLE`, the reason in a header) and terminates it, so
-    /// it is neither lost nor retried forever.
-    pub async fn reject(&self, role: &str, msg: &jetstream::Message, reason: &str) -> anyhow::Result<()> {
-        tracing::error!(subject = %msg.subject, reason, "malformed message set aside in GLAS_REJECTED");
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Glas-Reason", reason.replace(['\r', '\n'], " ").as_str());
-        headers.insert("Glas-Subject", msg.subject.as_str());
-        let publish = jetstream::message::PublishMessage::build().payload(msg.payload.clone()).headers(headers);
-        let subject = format!("glas.rejected.{role}");
-        with_retry("set a malformed message aside", || async {
-            self.js.send_publish(subject.clone(), publish.clone()).await?.await.map_err(anyhow::Error::from)
-        })
-        .await?;
-        msg.ack_with(jetstream::AckKind::Term).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(())
     }
 }
 

@@ -57,17 +57,8 @@ pub async fn run(
         service::listen(ctx, addr, Some((opts.overview.clone(), opts.timeout)), opts.web.clone(), render).await?;
     }
     let mut enricher = Enricher::new(ctx, &store)?;
-    let durable = format!("store-{d}");
-    let consumer = crate::consumer(
-        &region.js,
-        crate::STORE_STREAM,
-        &durable,
-        format!("glas.store.{d}.>"),
-        opts.ack_wait,
-        (opts.batch * 2) as i64,
-    )
-    .await?;
-    crate::metrics::watch_lag(metrics.clone(), consumer.clone(), durable.clone());
+    let (consumer, durable) =
+        region.consumer(crate::Stage::Store, d, opts.ack_wait, (opts.batch * 2) as i64, &metrics).await?;
     let fetch_stream = region.js.get_stream(crate::FETCH_STREAM).await?;
     let mut scheduler =
         Scheduler { due: service::first_due(ctx, &store.checkpoints()?, Utc::now()), issued: HashMap::new() };
@@ -151,7 +142,7 @@ async fn commit(
         };
         match parsed {
             Ok(()) => keep.push(msg),
-            Err(reason) => region.reject("store", &msg, &reason).await?,
+            Err(reason) => region.reject(crate::Stage::Store, &msg, &reason).await?,
         }
     }
     let now = Utc::now();
@@ -161,26 +152,15 @@ async fn commit(
     records.sort_by(|a, b| {
         (a.raw.mention.published_at, &a.raw.mention.id).cmp(&(b.raw.mention.published_at, &b.raw.mention.id))
     });
-    let mut by_source: BTreeMap<String, Vec<(Record, DateTime<Utc>)>> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+    let mut fetched: HashMap<String, DateTime<Utc>> = HashMap::new();
     for e in records {
         let raw = e.raw;
+        fetched.insert(raw.mention.id.clone(), raw.fetched_at);
         let record = enricher.finish(raw.mention, e.enrichment, &raw.kind, raw.place.as_deref());
-        by_source.entry(raw.source).or_default().push((record, raw.fetched_at));
+        by_source.entry(raw.source).or_default().push(record);
     }
-    let mut fetched: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source
-        .into_iter()
-        .map(|(source, rs)| {
-            let records = rs
-                .into_iter()
-                .map(|(r, at)| {
-                    fetched.insert(r.mention.id.clone(), at);
-                    r
-                })
-                .collect();
-            (source, records)
-        })
-        .unzip();
+    let (sources, groups): (Vec<String>, Vec<Vec<Record>>) = by_source.into_iter().unzip();
     let committed: HashSet<String> = fetched.keys().filter(|id| !store.contains(id).unwrap_or(true)).cloned().collect();
     let stats = store.append_groups(groups)?;
     let searchable = Utc::now();
@@ -192,29 +172,29 @@ async fn commit(
     worker_metrics.stored(new, dup, latencies);
     let stamp = now.to_rfc3339();
     let mut checkpoints = store.checkpoints()?;
-    let mut saved = Vec::new();
+    // One save for the batch: the sources that gained mentions get
+    // `last_new` (the store keeps it: a fetch's end carries the one its
+    // job started from), the fetches that ended their checkpoints.
+    let mut saved: BTreeMap<String, glas_core::Checkpoint> = BTreeMap::new();
     let mut new_total = 0;
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
     for (source, st) in sources.iter().zip(&stats) {
         new_total += st.new;
         counts.insert(source, (st.new, st.duplicate));
         if st.new > 0 {
-            let mut cp = checkpoints.get(source);
-            cp.last_new = Some(stamp.clone());
-            saved.push((source.clone(), cp));
+            let cp = glas_core::Checkpoint { last_new: Some(stamp.clone()), ..checkpoints.get(source) };
+            saved.insert(source.clone(), cp);
         }
     }
-    checkpoints.save_many(std::mem::take(&mut saved))?;
     let failures_path = ctx.data_dir.join("crawl").join("failures.jsonl");
     let mut summaries = Vec::new();
     let mut ended = Vec::new();
     for done in dones {
-        let current = checkpoints.get(&done.source);
-        // The store's own `last_new` is the newer: it is set at commit.
-        let cp = glas_core::Checkpoint {
-            last_new: current.last_new.or(done.checkpoint.last_new.clone()),
-            ..done.checkpoint
+        let last_new = match saved.get(&done.source) {
+            Some(cp) => cp.last_new.clone(),
+            None => checkpoints.get(&done.source).last_new,
         };
+        let cp = glas_core::Checkpoint { last_new: last_new.or(done.checkpoint.last_new), ..done.checkpoint };
         for line in &done.failures {
             ops::log_failure_line(&failures_path, line);
         }
@@ -234,11 +214,13 @@ async fn commit(
             // A lost capture costs a point of the time series, never a mention.
             ops::record_engagement(ctx, &[(done.source.clone(), done.snapshots, done.audience)], done.at);
         }
-        saved.push((done.source, cp));
+        saved.insert(done.source, cp);
     }
-    checkpoints.save_many(saved)?;
+    if !saved.is_empty() {
+        checkpoints.save_many(saved)?;
+    }
     service_metrics.crawled(&summaries);
-    glas_app::incidents::failpoint("store:after-commit");
+    glas_app::failpoint("store:after-commit");
     // Durable now: the log and the index are committed, the checkpoints saved.
     for msg in &keep {
         if let Err(e) = msg.ack().await {

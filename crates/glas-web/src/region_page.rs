@@ -17,7 +17,7 @@ use glas_store::regional::RegionalResults;
 
 use crate::accounts::Principal;
 use crate::page::layout;
-use crate::search_page::{hit_body, hit_line, link};
+use crate::search_page::{hit_body, hit_line, link, pager};
 use crate::{AppState, SearchParams};
 
 pub(crate) async fn region_page(
@@ -100,16 +100,8 @@ placeholder=\"например: вода\" aria-label=\"Запрос по все
         hit_body(&mut h, hit, r.district == region.home);
     }
     h.push_str("</ol>");
-    let mut nav = Vec::new();
-    if page_no > 1 {
-        nav.push(format!("<a href=\"{}\">← Предыдущие</a>", esc(&region_link(q, page_no - 1))));
-    }
-    if res.offset + res.hits.len() < res.total {
-        nav.push(format!("<a href=\"{}\">Следующие →</a>", esc(&region_link(q, page_no + 1))));
-    }
-    if !nav.is_empty() {
-        let _ = write!(h, "<p class=\"pager\">{}</p>", nav.join(" "));
-    }
+    let more = res.offset + res.hits.len() < res.total;
+    pager(&mut h, page_no, more, |n| region_link(q, n));
     h.push_str("<p class=\"meta\">glas · каждое совпадение оценено в индексе своего округа · перепечатки свёрнуты</p>");
     h
 }

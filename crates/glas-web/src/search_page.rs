@@ -133,6 +133,20 @@ fn marked(text: &str, marks: &[(usize, usize)]) -> String {
     out
 }
 
+/// Links to the previous and the next page (when there are more hits).
+pub(crate) fn pager(h: &mut String, page_no: usize, more: bool, link: impl Fn(usize) -> String) {
+    let mut nav = Vec::new();
+    if page_no > 1 {
+        nav.push(format!("<a href=\"{}\">← Предыдущие</a>", esc(&link(page_no - 1))));
+    }
+    if more {
+        nav.push(format!("<a href=\"{}\">Следующие →</a>", esc(&link(page_no + 1))));
+    }
+    if !nav.is_empty() {
+        let _ = write!(h, "<p class=\"pager\">{}</p>", nav.join(" "));
+    }
+}
+
 /// A hit's time (local, to the minute) and its tags: tone, type, topics,
 /// settlements.
 pub(crate) fn hit_line(st: &AppState, hit: &glas_store::search::Hit) -> (String, String) {
@@ -488,17 +502,8 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
             esc(csrf)
         );
     }
-    let page_no = page_no.unwrap_or(1);
-    let mut nav = Vec::new();
-    if page_no > 1 {
-        nav.push(format!("<a href=\"{}\">← Предыдущие</a>", esc(&link(q, since, page_no - 1))));
-    }
-    if res.offset + res.hits.len() < res.total {
-        nav.push(format!("<a href=\"{}\">Следующие →</a>", esc(&link(q, since, page_no + 1))));
-    }
-    if !nav.is_empty() {
-        let _ = write!(h, "<p class=\"pager\">{}</p>", nav.join(" "));
-    }
+    let more = res.offset + res.hits.len() < res.total;
+    pager(&mut h, page_no.unwrap_or(1), more, |n| link(q, since, n));
     h.push_str("</div>");
     if let Some(f) = &res.facets {
         facet_lists(&mut h, st, q, since, f);
