@@ -154,27 +154,8 @@ pub enum Command {
         /// Up to this day (YYYY-MM-DD, district time), inclusive.
         #[arg(long)]
         to: Option<NaiveDate>,
-        /// Order: relevance or date (newest first).
-        #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
-        sort: SortArg,
-        /// Same as --sort date.
-        #[arg(long, hide = true)]
-        by_date: bool,
-        /// Hits per page.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        /// Page number, from 1.
-        #[arg(long, default_value_t = 1)]
-        page: usize,
-        /// Show every reprint instead of one hit per reprint cluster.
-        #[arg(long)]
-        all_reprints: bool,
-        /// Also count hits per source, topic, place, sentiment, type and day.
-        #[arg(long)]
-        facets: bool,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        shown: Shown,
         /// Write every matching mention (not just a page) to FILE: .csv or
         /// .xlsx (Excel; XLSX up to 100,000 mentions) or .jsonl.
         #[arg(long, value_name = "FILE")]
@@ -462,6 +443,61 @@ impl std::fmt::Display for UsageError {
     }
 }
 impl std::error::Error for UsageError {}
+
+/// What a search shows: order, page, reprints, facets, JSON (`glas search`,
+/// `glas region search`).
+#[derive(clap::Args, Debug)]
+pub struct Shown {
+    /// Order: relevance or date (newest first).
+    #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+    sort: SortArg,
+    /// Same as --sort date.
+    #[arg(long, hide = true)]
+    by_date: bool,
+    /// Hits per page.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: usize,
+    /// Show every reprint instead of one hit per reprint cluster.
+    #[arg(long)]
+    all_reprints: bool,
+    /// Also count hits per source, topic, place, sentiment, type and day.
+    #[arg(long)]
+    facets: bool,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Shown {
+    /// The search of `query` within `since`..`until`, shown this way.
+    pub fn request(
+        &self,
+        query: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        tz: chrono_tz::Tz,
+    ) -> glas_store::SearchRequest {
+        glas_store::SearchRequest {
+            query: query.to_string(),
+            since,
+            until,
+            tz,
+            sort: if self.by_date || matches!(self.sort, SortArg::Date) {
+                glas_store::Sort::Date
+            } else {
+                glas_store::Sort::Relevance
+            },
+            offset: self.page.saturating_sub(1) * self.limit,
+            limit: self.limit.clamp(1, glas_store::search::MAX_PAGE),
+            collapse: !self.all_reprints,
+            facets: self.facets,
+            after_seq: None,
+        }
+    }
+}
 
 /// How the workspace listens: TLS directly, or behind a proxy.
 #[derive(clap::Args, Debug)]
@@ -813,29 +849,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Classify { explain } => classify(&cli, *explain),
-        Command::Search { query, since, from, to, sort, by_date, limit, page, all_reprints, facets, json, export } => {
+        Command::Search { query, since, from, to, shown, export } => {
             let ctx = load_ctx(&cli)?;
             let since_arg = since.clone();
             let store = ctx.open_store_reader()?;
             let tz = ctx.tz();
             let (since, until) =
                 glas_store::time_window(since.as_deref(), *from, *to, tz, Utc::now()).map_err(usage)?;
-            let req = glas_store::SearchRequest {
-                query: query.clone(),
-                since,
-                until,
-                tz,
-                sort: if *by_date || matches!(sort, SortArg::Date) {
-                    glas_store::Sort::Date
-                } else {
-                    glas_store::Sort::Relevance
-                },
-                offset: page.saturating_sub(1) * *limit,
-                limit: (*limit).clamp(1, glas_store::search::MAX_PAGE),
-                collapse: !*all_reprints,
-                facets: *facets,
-                after_seq: None,
-            };
+            let req = shown.request(query, since, until, tz);
             let query_error = |e: glas_store::StoreError| match e {
                 glas_store::StoreError::Query(q) => usage(format!("{q}\n{}", q.pointer(query))),
                 e => e.into(),
@@ -867,7 +888,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let res = store.search(&req).map_err(query_error)?;
-            if *json {
+            if shown.json {
                 println!("{}", serde_json::to_string_pretty(&res)?);
             } else {
                 print_hits(&res, std::io::stdout().is_terminal());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use glas_region::District;
 
-use crate::{Cli, WebArgs, load_pipeline, ops, usage};
+use crate::{Cli, Shown, WebArgs, load_pipeline, ops, usage};
 
 #[derive(Debug, Subcommand)]
 pub enum Role {
@@ -99,21 +99,8 @@ pub enum RegionCmd {
         /// A district's pipeline (repeatable; also --pipeline).
         #[arg(long, value_name = "FILE")]
         district: Vec<PathBuf>,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        #[arg(long, default_value_t = 1)]
-        page: usize,
-        /// Newest first instead of by relevance.
-        #[arg(long)]
-        by_date: bool,
-        /// Show every reprint instead of one per cluster.
-        #[arg(long)]
-        all_reprints: bool,
-        /// Counts per source, topic, place, tone, type and day.
-        #[arg(long)]
-        facets: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        shown: Shown,
     },
 }
 
@@ -162,9 +149,9 @@ impl WorkerArgs {
 
 pub async fn worker(cli: &Cli, role: &Role) -> anyhow::Result<ExitCode> {
     let (common, name) = match role {
-        Role::Crawl { common, .. } => (common, "crawl"),
-        Role::Enrich { common, .. } => (common, "enrich"),
-        Role::Store { common, .. } => (common, "store"),
+        Role::Crawl { common, .. } => (common, glas_region::Stage::Crawl.name()),
+        Role::Enrich { common, .. } => (common, glas_region::Stage::Enrich.name()),
+        Role::Store { common, .. } => (common, glas_region::Stage::Store.name()),
     };
     let districts = districts(cli, &common.district)?;
     let stop = glas_region::stop_on_signal()?;
@@ -223,23 +210,15 @@ pub async fn worker(cli: &Cli, role: &Role) -> anyhow::Result<ExitCode> {
 }
 
 pub fn region(cli: &Cli, cmd: &RegionCmd) -> anyhow::Result<ExitCode> {
-    let RegionCmd::Search { query, district, limit, page, by_date, all_reprints, facets, json } = cmd;
+    let RegionCmd::Search { query, district, shown } = cmd;
     let districts = districts(cli, district)?;
     // The query is checked once, with its position, before any district runs it.
     glas_core::query::parse(query).map_err(|q| usage(format!("{q}\n{}", q.pointer(query))))?;
-    let limit = (*limit).clamp(1, glas_store::search::MAX_PAGE);
-    let req = glas_store::SearchRequest {
-        query: query.clone(),
-        sort: if *by_date { glas_store::Sort::Date } else { glas_store::Sort::Relevance },
-        offset: page.saturating_sub(1) * limit,
-        limit,
-        collapse: !*all_reprints,
-        facets: *facets,
-        ..Default::default()
-    };
+    // Each district reads the request in its own time zone.
+    let req = shown.request(query, None, None, chrono_tz::Europe::Moscow);
     let res = glas_region::search::search(&districts, &req);
     let answered = res.per_district.len();
-    if *json {
+    if shown.json {
         println!("{}", serde_json::to_string_pretty(&res)?);
     } else {
         let counts: Vec<String> = res.per_district.iter().map(|(d, n)| format!("{d} {n}")).collect();
