@@ -23,6 +23,15 @@ benchmark, facets on, through the stores opened once
 (`examples/regional_search.rs`, built in release).
 
   python3 scripts/bench_region.py --search
+
+With --cluster: the 1x region again on a cluster of three nats-servers on
+this machine (the streams with three replicas, as deploy/region/ runs
+them), and once more with the workers connected through server 3 alone
+(they learn the others from it) and server 3 stopped halfway through: the
+worst case, every worker's connection lost at once. --ack-wait sets the
+workers' acknowledgement wait (their default: 60 s).
+
+  python3 scripts/bench_region.py --cluster
 """
 
 import argparse
@@ -30,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -69,31 +79,74 @@ def quantiles(text):
     return out
 
 
+def free_port():
+    # A benchmark's cluster needs its route ports before the servers start.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Nats:
-    def __init__(self, work):
+    """One nats-server, or a cluster of three on this machine (`nodes=3`)."""
+
+    def __init__(self, work, nodes=1):
         self.dir = os.path.join(work, "nats")
         shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(os.path.join(self.dir, "ports"))
         exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        self.proc = subprocess.Popen(
-            [exe, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", os.path.join(self.dir, "js"), "--ports_file_dir", os.path.join(self.dir, "ports")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):
-            files = os.listdir(os.path.join(self.dir, "ports"))
-            if files:
-                with open(os.path.join(self.dir, "ports", files[0])) as f:
-                    text = f.read()
-                if "nats" in text:
-                    self.url = json.loads(text)["nats"][0]
-                    return
-            time.sleep(0.05)
-        raise SystemExit("nats-server did not start")
+        self.procs = []
+        if nodes == 1:
+            os.makedirs(os.path.join(self.dir, "ports"))
+            self.procs.append(subprocess.Popen(
+                [exe, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", os.path.join(self.dir, "js"), "--ports_file_dir", os.path.join(self.dir, "ports")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ))
+            for _ in range(200):
+                files = os.listdir(os.path.join(self.dir, "ports"))
+                if files:
+                    with open(os.path.join(self.dir, "ports", files[0])) as f:
+                        text = f.read()
+                    if "nats" in text:
+                        self.url = json.loads(text)["nats"][0]
+                        return
+                time.sleep(0.05)
+            raise SystemExit("nats-server did not start")
+        clients = [free_port() for _ in range(nodes)]
+        routes = [free_port() for _ in range(nodes)]
+        for i in range(nodes):
+            conf = os.path.join(self.dir, f"n{i}.conf")
+            os.makedirs(os.path.join(self.dir, f"js{i}"), exist_ok=True)
+            peers = ", ".join(f"nats-route://127.0.0.1:{p}" for p in routes)
+            with open(conf, "w") as f:
+                f.write(
+                    f"server_name: n{i}\nlisten: 127.0.0.1:{clients[i]}\n"
+                    f"jetstream {{ store_dir: {os.path.join(self.dir, f'js{i}')} }}\n"
+                    f"cluster {{ name: bench, listen: 127.0.0.1:{routes[i]}, routes: [{peers}] }}\n"
+                )
+            log = open(os.path.join(self.dir, f"n{i}.log"), "w")
+            self.procs.append(subprocess.Popen([exe, "-c", conf], stdout=log, stderr=log))
+        self.urls = [f"nats://127.0.0.1:{p}" for p in clients]
+        self.url = ",".join(self.urls)
+        # JetStream needs a meta leader before streams can be made.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(os.path.join(self.dir, "n0.log")) as f:
+                text = f.read()
+            if "JetStream cluster new metadata leader" in text or "Self is new JetStream cluster metadata leader" in text:
+                return
+            time.sleep(0.2)
+        raise SystemExit("the nats cluster elected no leader")
+
+    @property
+    def proc(self):
+        return self.procs[0]
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            p.wait()
 
 
 def cpu_seconds(pid):
@@ -103,9 +156,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def region(glas, work, pipe, n, workers, log):
-    nats = Nats(work)
-    common = ["--nats", nats.url, "--pipeline", pipe]
+def region(glas, work, pipe, n, workers, log, nodes=1, stop_one=False, ack_wait=None):
+    nats = Nats(work, nodes)
+    # Stopping a server: every worker is connected through it.
+    url = nats.urls[2] if stop_one else nats.url
+    common = ["--nats", url, "--pipeline", pipe]
+    if nodes > 1:
+        common += ["--replicas", str(nodes)]
+    if ack_wait:
+        common += ["--ack-wait", str(ack_wait)]
     procs = []
     names = []
 
@@ -122,19 +181,24 @@ def region(glas, work, pipe, n, workers, log):
     for i in range(workers):
         spawn(f"crawl-{i}", ["crawl"])
         spawn(f"enrich-{i}", ["enrich"])
-    last = 0
+    stopped = None
     while True:
         text = metrics(addr)
         got = stored(text)
         if got >= n:
             break
-        if got != last:
-            last = got
+        if stop_one and stopped is None and got >= n // 2:
+            # The third server goes away halfway; the two left keep quorum.
+            nats.procs[2].terminate()
+            stopped = time.time() - started
+            log(f"    nats server 3 of 3 stopped at {stopped:.1f} s, {got:,} stored")
         time.sleep(0.2)
     elapsed = time.time() - started
     q = quantiles(text)
     cpu = {name: round(cpu_seconds(p.pid), 1) for name, p in zip(names, procs)}
-    cpu["nats-server"] = round(cpu_seconds(nats.proc.pid), 1)
+    for i, p in enumerate(nats.procs):
+        if p.poll() is None:
+            cpu[f"nats-server-{i + 1}"] = round(cpu_seconds(p.pid), 1)
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -143,7 +207,8 @@ def region(glas, work, pipe, n, workers, log):
         except subprocess.TimeoutExpired:
             p.kill()
     nats.stop()
-    log(f"  {workers} crawl + {workers} enrich + 1 store: {elapsed:.1f} s, {n / elapsed:,.0f} mentions/s; fetch→searchable p50 ≤ {q['p50']} s, p99 ≤ {q['p99']} s, mean {q['mean']:.2f} s")
+    where = f" on {nodes} nats-servers, {nodes} replicas" + (", the workers' server stopped halfway" if stop_one else "") if nodes > 1 else ""
+    log(f"  {workers} crawl + {workers} enrich + 1 store{where}: {elapsed:.1f} s, {n / elapsed:,.0f} mentions/s; fetch→searchable p50 ≤ {q['p50']} s, p99 ≤ {q['p99']} s, mean {q['mean']:.2f} s")
     log(f"    CPU seconds: {cpu}")
     return {"workers": workers, "seconds": elapsed, "per_second": n / elapsed, "cpu": cpu, **q}
 
@@ -157,6 +222,9 @@ def main():
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/glas-bench-region"))
     ap.add_argument("--search", action="store_true", help="the regional search benchmark instead")
     ap.add_argument("--districts", type=int, default=10)
+    ap.add_argument("--cluster", action="store_true", help="only the 1x region, on a cluster of three nats-servers")
+    ap.add_argument("--no-facets", action="store_true", help="--search without facets")
+    ap.add_argument("--ack-wait", type=int, help="the workers' --ack-wait in seconds (--cluster)")
     args = ap.parse_args()
     glas = os.path.abspath(args.glas)
     if args.search:
@@ -181,7 +249,8 @@ def main():
         print(s, flush=True)
 
     log(f"{n:,} mentions in {args.sources} jsonl sources")
-    for mode in ["run", 1, 2]:
+    modes = ["cluster", "cluster-stop"] if args.cluster else ["run", 1, 2]
+    for mode in modes:
         name = f"bench{mode}"
         for d in [f"data-{name}"]:
             shutil.rmtree(os.path.join(work, d), ignore_errors=True)
@@ -196,8 +265,16 @@ def main():
             cpu = round(after.children_user + after.children_system - before.children_user - before.children_system, 1)
             log(f"  glas crawl --once: {el:.1f} s, {n / el:,.0f} mentions/s; CPU seconds {cpu}")
             results["run"] = {"seconds": el, "per_second": n / el, "cpu": cpu}
+        elif mode == "cluster":
+            results["cluster"] = region(glas, work, pipe, n, 1, log, nodes=3, ack_wait=args.ack_wait)
+        elif mode == "cluster-stop":
+            results["cluster_stop"] = region(glas, work, pipe, n, 1, log, nodes=3, stop_one=True, ack_wait=args.ack_wait)
         else:
             results[f"region_{mode}"] = region(glas, work, pipe, n, mode, log)
+    if args.cluster:
+        with open(os.path.join(work, "results-cluster.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        return
     # The trickle: a few hundred mentions on an idle region.
     small = os.path.join(work, "trickle.jsonl")
     with open(small, "w") as out:
@@ -240,7 +317,8 @@ def search_bench(glas, args):
         for _cat, q, sort, _where, _tsq in bench_search.queries():
             out.write(f"{sort}\t{q}\n")
     example = os.path.join(os.path.dirname(glas), "examples", "regional_search")
-    sh([example, qfile, *dirs], stdout=open(os.path.join(work, "timings.tsv"), "w"))
+    flags = ["--no-facets"] if args.no_facets else []
+    sh([example, *flags, qfile, *dirs], stdout=open(os.path.join(work, "timings.tsv"), "w"))
 
 
 if __name__ == "__main__":

@@ -122,6 +122,26 @@ try {
     check(counts.includes('Соседний округ'), `the other district is not counted: ${counts}`);
     check((await page.locator('ol.hits > li b', { hasText: 'Соседний округ' }).count()) > 0, 'no hit of the other district');
     await screenshots(page, 'region', 'Найдено во всех округах');
+    // A district's count narrows the search to it; a facet keeps it there.
+    await page.locator('p.districts').getByRole('link', { name: 'Соседний округ' }).click();
+    await page.waitForURL(/\/search\/region\?.*district=sosed/);
+    await page.getByText('Найдено в выбранных округах').waitFor();
+    const names = await page.locator('ol.hits > li .meta b').allTextContents();
+    check(names.length > 0 && names.every((n) => n === 'Соседний округ'), `hits of other districts: ${names}`);
+    await page.locator('aside.facets a').first().click();
+    await page.waitForURL(/\/search\/region\?q=%28.*district=sosed/);
+    await page.getByText('Найдено в выбранных округах').waitFor();
+    await page.goBack();
+    await page.getByRole('link', { name: 'все округа' }).click();
+    await page.waitForURL(/\/search\/region\?q=topic[^&]*$/);
+    await page.getByText('Найдено во всех округах').waitFor();
+    // The export of the region's hits names each one's district.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
+    const file = path.join(downloads, 'region-' + download.suggestedFilename());
+    await download.saveAs(file);
+    const text = fs.readFileSync(file, 'utf8');
+    check(text.startsWith('\ufeffОкруг;Дата;'), `the regional export's header: ${text.slice(0, 80)}`);
+    check(text.includes('Соседний округ;'), 'the regional export lacks the other district');
     await page.getByRole('link', { name: 'Искать только в этом округе' }).click();
     await page.waitForURL(/\/search\?q=topic/);
     await page.getByText('Найдено:').waitFor();
@@ -385,8 +405,17 @@ try {
     await apage.getByLabel('Имя', { exact: true }).fill('новый.аналитик');
     await apage.getByLabel('Роль', { exact: true }).selectOption('analyst');
     await apage.getByLabel(/^Пароль/).fill('пароль нового');
+    // Its regional search covers the neighbouring district too.
+    await apage.locator('fieldset').getByLabel('Соседний округ').check();
     await apage.getByRole('button', { name: 'Создать' }).click();
     await apage.getByText('Учётная запись «новый.аналитик» создана.').waitFor();
+    const row = apage.getByRole('row', { name: /новый\.аналитик/ });
+    check((await row.textContent()).includes('свой и: Соседний округ'), `its districts: ${await row.textContent()}`);
+    // ...and is narrowed back to its own district.
+    await row.getByText('Изменить').click();
+    await row.getByLabel('Соседний округ').uncheck();
+    await row.getByRole('button', { name: 'Сохранить' }).click();
+    await apage.getByText('Поиск по региону для «новый.аналитик»: только свой округ.').waitFor();
     await screenshots(apage, 'users', 'новый.аналитик');
     await apage.getByRole('link', { name: 'Журнал действий →' }).click();
     await apage.getByRole('heading', { name: 'Журнал действий' }).waitFor();

@@ -79,10 +79,15 @@ const CSV_HEADER: [&str; 14] = [
 /// The column of the tone's score, a number in XLSX.
 const SCORE: usize = 5;
 
-/// A mention as a row of [`CSV_HEADER`]'s columns (CSV and XLSX).
-fn fields(m: &StoredMention) -> [String; 14] {
+/// A mention as a row of [`CSV_HEADER`]'s columns (CSV and XLSX), after its
+/// district's name in a regional export.
+fn fields(m: &StoredMention, district: Option<&str>) -> Vec<String> {
     let topics: Vec<&str> = m.topics.iter().map(|t| topic_name(t)).collect();
-    [
+    let mut row = Vec::with_capacity(CSV_HEADER.len() + 1);
+    if let Some(d) = district {
+        row.push(d.to_string());
+    }
+    row.extend([
         m.published_at.get(..16).unwrap_or(&m.published_at).replace('T', " "),
         m.source.clone(),
         m.title.clone().unwrap_or_default(),
@@ -97,7 +102,18 @@ fn fields(m: &StoredMention) -> [String; 14] {
         m.url.clone().unwrap_or_default(),
         m.cluster.clone(),
         m.id.clone(),
-    ]
+    ]);
+    row
+}
+
+/// One district's share of a regional export: its id (`district` in JSON
+/// Lines), its name as people read it (the first column of CSV and XLSX),
+/// its store and the search in its time zone.
+pub struct Part<'a> {
+    pub district: &'a str,
+    pub name: &'a str,
+    pub store: &'a Store,
+    pub req: &'a SearchRequest,
 }
 
 /// Writes every mention matching `req` to `out`; returns how many.
@@ -111,34 +127,80 @@ pub fn write(
     out: &mut dyn Write,
     pseudonyms: Option<&PseudonymKey>,
 ) -> Result<usize, StoreError> {
+    write_all(&[(None, store, req)], format, out, pseudonyms)
+}
+
+/// [`write`] over several districts, one after the other, each row naming
+/// its district; one file with one header.
+pub fn write_regional(
+    parts: &[Part<'_>],
+    format: ExportFormat,
+    out: &mut dyn Write,
+    pseudonyms: Option<&PseudonymKey>,
+) -> Result<usize, StoreError> {
+    let parts: Vec<_> = parts.iter().map(|p| (Some((p.district, p.name)), p.store, p.req)).collect();
+    write_all(&parts, format, out, pseudonyms)
+}
+
+/// A store and its search, with its district's (id, name) in a regional export.
+type Source<'a> = (Option<(&'a str, &'a str)>, &'a Store, &'a SearchRequest);
+
+fn write_all(
+    parts: &[Source<'_>],
+    format: ExportFormat,
+    out: &mut dyn Write,
+    pseudonyms: Option<&PseudonymKey>,
+) -> Result<usize, StoreError> {
     let hide = |mut m: StoredMention| {
         if let Some(k) = pseudonyms {
             m.author = m.author.map(|a| k.pseudonym(&a));
         }
         m
     };
+    let regional = parts.iter().any(|(d, _, _)| d.is_some());
+    let mut n = 0;
     match format {
-        ExportFormat::Jsonl => store.export(req, |m| {
-            serde_json::to_writer(&mut *out, &line(&hide(m))).map_err(std::io::Error::other)?;
-            out.write_all(b"\n")
-        }),
+        ExportFormat::Jsonl => {
+            for &(district, store, req) in parts {
+                n += store.export(req, |m| {
+                    let m = hide(m);
+                    let l = Line { district: district.map(|(id, _)| id), ..line(&m) };
+                    serde_json::to_writer(&mut *out, &l).map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")
+                })?;
+            }
+        }
         ExportFormat::Csv => {
             out.write_all("\u{feff}".as_bytes()).map_err(StoreError::Export)?;
             let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut *out);
-            w.write_record(CSV_HEADER).map_err(|e| StoreError::Export(e.into()))?;
-            let n = store.export(req, |m| w.write_record(fields(&hide(m))).map_err(std::io::Error::from))?;
+            w.write_record(header(regional)).map_err(|e| StoreError::Export(e.into()))?;
+            for &(district, store, req) in parts {
+                n += store.export(req, |m| {
+                    w.write_record(fields(&hide(m), district.map(|(_, name)| name))).map_err(std::io::Error::from)
+                })?;
+            }
             w.flush().map_err(StoreError::Export)?;
-            Ok(n)
         }
-        ExportFormat::Xlsx => xlsx(store, req, out, &hide),
+        ExportFormat::Xlsx => n = xlsx(parts, regional, out, &hide)?,
     }
+    Ok(n)
+}
+
+/// The columns, with the district first in a regional export.
+fn header(regional: bool) -> Vec<&'static str> {
+    let mut h = Vec::with_capacity(CSV_HEADER.len() + 1);
+    if regional {
+        h.push("Округ");
+    }
+    h.extend(CSV_HEADER);
+    h
 }
 
 /// The export as one sheet with the CSV's columns, the header frozen and
 /// filtered, scores as numbers; at most [`XLSX_MAX_ROWS`] mentions.
 fn xlsx(
-    store: &Store,
-    req: &SearchRequest,
+    parts: &[Source<'_>],
+    regional: bool,
     out: &mut dyn Write,
     hide: &dyn Fn(StoredMention) -> StoredMention,
 ) -> Result<usize, StoreError> {
@@ -148,34 +210,43 @@ fn xlsx(
     let ws = wb.add_worksheet();
     ws.set_name("Публикации").map_err(failed)?;
     let bold = Format::new().set_bold().set_background_color(0xF3F3F3);
-    for (c, name) in CSV_HEADER.iter().enumerate() {
+    let header = header(regional);
+    for (c, name) in header.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *name, &bold).map_err(failed)?;
     }
+    // The district's column shifts the others one to the right.
+    let shift = u16::from(regional);
     let mut row = 0u32;
-    let n = store.export(req, |m| {
-        if row as usize >= XLSX_MAX_ROWS {
-            return Err(std::io::Error::other(format!(
-                "more than {XLSX_MAX_ROWS} mentions: narrow the search or export CSV"
-            )));
-        }
-        row += 1;
-        let m = hide(m);
-        let cells = fields(&m);
-        for (c, v) in cells.iter().enumerate() {
-            let r = if c == SCORE {
-                ws.write_number(row, c as u16, (m.sentiment_score * 100.0).round() / 100.0)
-            } else {
-                let v: String = v.chars().take(XLSX_CELL_CHARS).collect();
-                ws.write_string(row, c as u16, v)
-            };
-            r.map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
-        Ok(())
-    })?;
+    let mut n = 0;
+    for &(district, store, req) in parts {
+        n += store.export(req, |m| {
+            if row as usize >= XLSX_MAX_ROWS {
+                return Err(std::io::Error::other(format!(
+                    "more than {XLSX_MAX_ROWS} mentions: narrow the search or export CSV"
+                )));
+            }
+            row += 1;
+            let m = hide(m);
+            let cells = fields(&m, district.map(|(_, name)| name));
+            for (c, v) in cells.iter().enumerate() {
+                let r = if c == SCORE + usize::from(shift) {
+                    ws.write_number(row, c as u16, (m.sentiment_score * 100.0).round() / 100.0)
+                } else {
+                    let v: String = v.chars().take(XLSX_CELL_CHARS).collect();
+                    ws.write_string(row, c as u16, v)
+                };
+                r.map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            Ok(())
+        })?;
+    }
     ws.set_freeze_panes(1, 0).map_err(failed)?;
-    ws.autofilter(0, 0, row, CSV_HEADER.len() as u16 - 1).map_err(failed)?;
+    ws.autofilter(0, 0, row, header.len() as u16 - 1).map_err(failed)?;
+    if regional {
+        ws.set_column_width(0, 22).map_err(failed)?;
+    }
     for (c, width) in [(0, 16), (1, 18), (2, 40), (3, 80), (6, 24), (7, 20), (11, 30)] {
-        ws.set_column_width(c, width).map_err(failed)?;
+        ws.set_column_width(c + shift, width).map_err(failed)?;
     }
     let bytes = wb.save_to_buffer().map_err(failed)?;
     out.write_all(&bytes).map_err(StoreError::Export)?;
@@ -185,6 +256,9 @@ fn xlsx(
 /// One JSON Lines record of an export: the mention line format, enrichment beside it.
 #[derive(serde::Serialize)]
 pub struct Line<'a> {
+    /// The district, in a regional export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    district: Option<&'a str>,
     id: &'a str,
     source: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,6 +286,7 @@ struct Enrichment<'a> {
 
 pub fn line(m: &StoredMention) -> Line<'_> {
     Line {
+        district: None,
         id: &m.id,
         source: &m.source,
         url: m.url.as_deref(),

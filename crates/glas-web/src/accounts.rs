@@ -62,6 +62,72 @@ impl Role {
     }
 }
 
+/// The region's other districts an account (or a token) may search beside
+/// its own: the regional search covers the workspace's own district and
+/// these. Stored as NULL (none), `*` (all, also districts added later) or
+/// the districts' ids (their pipeline files' names) joined by commas.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Districts {
+    /// Its own district only: no regional search.
+    #[default]
+    Home,
+    /// Every district the workspace is started with.
+    All,
+    /// These districts' ids.
+    Listed(Vec<String>),
+}
+
+impl Districts {
+    /// `none` (or empty), `all` (or `*`), or ids separated by commas.
+    pub fn parse(s: &str) -> Result<Districts, AccountError> {
+        let s = s.trim();
+        match s {
+            "" | "none" => return Ok(Districts::Home),
+            "all" | "*" => return Ok(Districts::All),
+            _ => {}
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for id in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            check_name(id).map_err(|_| {
+                AccountError::Invalid(format!(
+                    "district {id:?}: a district is named by its pipeline file's name without .toml \
+                     (letters, digits, '.', '_', '-'); or give all, or none"
+                ))
+            })?;
+            if !ids.iter().any(|x| x == id) {
+                ids.push(id.to_string());
+            }
+        }
+        Ok(if ids.is_empty() { Districts::Home } else { Districts::Listed(ids) })
+    }
+
+    fn stored(&self) -> Option<String> {
+        match self {
+            Districts::Home => None,
+            Districts::All => Some("*".into()),
+            Districts::Listed(ids) => Some(ids.join(",")),
+        }
+    }
+
+    fn from_stored(s: Option<String>) -> Districts {
+        s.and_then(|s| Districts::parse(&s).ok()).unwrap_or_default()
+    }
+
+    /// Whether another district `id` is covered.
+    pub fn covers(&self, id: &str) -> bool {
+        match self {
+            Districts::Home => false,
+            Districts::All => true,
+            Districts::Listed(ids) => ids.iter().any(|x| x == id),
+        }
+    }
+
+    /// As the CLI takes it back: `none`, `all`, or the ids.
+    pub fn as_arg(&self) -> String {
+        self.stored().map_or("none".into(), |s| if s == "*" { "all".into() } else { s })
+    }
+}
+
 /// Failed logins of one account within [`LOCK_WINDOW`] that lock it for the
 /// rest of the window.
 pub const MAX_FAILURES: i64 = 5;
@@ -85,6 +151,8 @@ pub struct Principal {
     pub ip: Option<String>,
     /// The service an account of the `service` role answers for.
     pub service: Option<String>,
+    /// The other districts its regional search covers.
+    pub districts: Districts,
 }
 
 /// One account, as `glas user list` and the accounts page show it.
@@ -94,6 +162,9 @@ pub struct User {
     pub role: String,
     /// The service of a `service` account.
     pub service: Option<String>,
+    /// The other districts its regional search covers: `none`, `all` or
+    /// ids separated by commas.
+    pub districts: String,
     pub disabled: bool,
     pub created: String,
     pub last_login: Option<String>,
@@ -104,6 +175,8 @@ pub struct User {
 pub struct Token {
     pub name: String,
     pub role: String,
+    /// As [`User::districts`].
+    pub districts: String,
     pub created: String,
     pub revoked: bool,
 }
@@ -206,6 +279,7 @@ pub struct AuditEntry {
     /// What happened: `login`, `login_failed`, `login_locked`, `logout`,
     /// `forbidden`, `search`, `export`, `saved_search_created`,
     /// `saved_search_deleted`, `saved_search_changed`, `user_added`, `user_disabled`,
+    /// `user_districts_changed`,
     /// `password_changed`, `token_created`, `token_revoked`, `erasure`,
     /// `erasure_withdrawn`.
     pub event: String,
@@ -347,6 +421,20 @@ impl Accounts {
         if !has_service {
             conn.execute_batch("ALTER TABLE users ADD COLUMN service TEXT").map_err(db_err)?;
         }
+        // ...and before regional search, their districts.
+        for table in ["users", "tokens"] {
+            let has: bool = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = 'districts'"),
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db_err)?
+                > 0;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN districts TEXT")).map_err(db_err)?;
+            }
+        }
         let audit_path = data_dir.join("audit.jsonl");
         let audit_err = |source| AccountError::Audit { path: audit_path.display().to_string(), source };
         let mut audit =
@@ -419,7 +507,29 @@ impl Accounts {
         if role == Role::Service {
             return Err(AccountError::Invalid("a service account names its service: add_service_user".into()));
         }
-        self.insert_user(name, role, None, password)
+        self.insert_user(name, role, None, password, &Districts::Home)
+    }
+
+    /// [`Accounts::add_user`] for an account whose regional search covers
+    /// other districts too (in the same statement: the account never exists
+    /// without its scope).
+    pub fn add_user_covering(
+        &self,
+        name: &str,
+        role: Role,
+        password: &str,
+        districts: &Districts,
+    ) -> Result<(), AccountError> {
+        if role < Role::Analyst && *districts != Districts::Home {
+            return Err(AccountError::Invalid(format!(
+                "only analysts and administrators search: a {} account covers no districts",
+                role.as_str()
+            )));
+        }
+        if role == Role::Service {
+            return Err(AccountError::Invalid("a service account names its service: add_service_user".into()));
+        }
+        self.insert_user(name, role, None, password, districts)
     }
 
     /// An account of the `service` role for one service of the routing.
@@ -427,17 +537,25 @@ impl Accounts {
         if service.trim().is_empty() {
             return Err(AccountError::Invalid("a service account needs its service's name".into()));
         }
-        self.insert_user(name, Role::Service, Some(service.trim()), password)
+        self.insert_user(name, Role::Service, Some(service.trim()), password, &Districts::Home)
     }
 
-    fn insert_user(&self, name: &str, role: Role, service: Option<&str>, password: &str) -> Result<(), AccountError> {
+    fn insert_user(
+        &self,
+        name: &str,
+        role: Role,
+        service: Option<&str>,
+        password: &str,
+        districts: &Districts,
+    ) -> Result<(), AccountError> {
         check_name(name)?;
         check_password(password)?;
         let hash = hash_password(password)?;
         let added = self.db(|c| {
             c.execute(
-                "INSERT INTO users (name, role, hash, created, service) VALUES (?1, ?2, ?3, ?4, ?5)                  ON CONFLICT(name) DO NOTHING",
-                params![name, role.as_str(), hash, stamp(Utc::now()), service],
+                "INSERT INTO users (name, role, hash, created, service, districts) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, role.as_str(), hash, stamp(Utc::now()), service, districts.stored()],
             )
         })?;
         if added == 0 {
@@ -451,6 +569,12 @@ impl Accounts {
         check_password(password)?;
         let hash = hash_password(password)?;
         self.change_user(name, "hash", &hash)
+    }
+
+    /// Sets the other districts an account's regional search covers; its
+    /// sessions end (they carry the old scope).
+    pub fn set_districts(&self, name: &str, districts: &Districts) -> Result<(), AccountError> {
+        self.change_user(name, "districts", &districts.stored())
     }
 
     /// Disables an account (it is kept, for the audit log's sake) and ends
@@ -478,13 +602,15 @@ impl Accounts {
 
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
         self.db(|c| {
-            let mut st =
-                c.prepare("SELECT name, role, disabled, created, last_login, service FROM users ORDER BY name")?;
+            let mut st = c.prepare(
+                "SELECT name, role, disabled, created, last_login, service, districts FROM users ORDER BY name",
+            )?;
             st.query_map([], |r| {
                 Ok(User {
                     name: r.get(0)?,
                     role: r.get(1)?,
                     service: r.get(5)?,
+                    districts: Districts::from_stored(r.get(6)?).as_arg(),
                     disabled: r.get::<_, i64>(2)? != 0,
                     created: r.get(3)?,
                     last_login: r.get(4)?,
@@ -518,26 +644,31 @@ impl Accounts {
         }
         let row = self
             .db(|c| {
-                c.query_row("SELECT role, hash, disabled, service FROM users WHERE name = ?1", params![name], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)? != 0,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })
+                c.query_row(
+                    "SELECT role, hash, disabled, service, districts FROM users WHERE name = ?1",
+                    params![name],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)? != 0,
+                            r.get::<_, Option<String>>(3)?,
+                            Districts::from_stored(r.get(4)?),
+                        ))
+                    },
+                )
                 .optional()
             })
             .map_err(unavailable)?;
         let ok = match &row {
-            Some((_, hash, disabled, _)) => verify_password(password, hash) && !disabled,
+            Some((_, hash, disabled, _, _)) => verify_password(password, hash) && !disabled,
             None => {
                 verify_password(password, decoy_hash());
                 false
             }
         };
-        let role = row.as_ref().and_then(|(r, _, _, _)| Role::parse(r));
-        let service = row.as_ref().and_then(|(_, _, _, s)| s.clone());
+        let role = row.as_ref().and_then(|(r, _, _, _, _)| Role::parse(r));
+        let (service, districts) = row.map(|(_, _, _, s, d)| (s, d)).unwrap_or_default();
         let (true, Some(role)) = (ok, role) else {
             // A failure that cannot be counted is not answered as a wrong
             // password: the lock depends on the count.
@@ -561,14 +692,14 @@ impl Accounts {
             tx.commit()
         });
         opened.map_err(unavailable)?;
-        Ok((id, Principal { name: name.to_string(), role, csrf: Some(csrf), ip: None, service }))
+        Ok((id, Principal { name: name.to_string(), role, csrf: Some(csrf), ip: None, service, districts }))
     }
 
     /// The principal of a live session of an enabled account.
     pub fn session(&self, id: &str, now: DateTime<Utc>) -> Option<Principal> {
         self.db(|c| {
             c.query_row(
-                "SELECT s.user, u.role, s.csrf, u.service FROM sessions s JOIN users u ON u.name = s.user \
+                "SELECT s.user, u.role, s.csrf, u.service, u.districts FROM sessions s JOIN users u ON u.name = s.user \
                  WHERE s.id_sha256 = ?1 AND s.expires > ?2 AND u.disabled = 0",
                 params![digest(id), stamp(now)],
                 |r| {
@@ -577,6 +708,7 @@ impl Accounts {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
+                        Districts::from_stored(r.get(4)?),
                     ))
                 },
             )
@@ -584,8 +716,8 @@ impl Accounts {
         })
         .ok()
         .flatten()
-        .and_then(|(name, role, csrf, service)| {
-            Some(Principal { name, role: Role::parse(&role)?, csrf: Some(csrf), ip: None, service })
+        .and_then(|(name, role, csrf, service, districts)| {
+            Some(Principal { name, role: Role::parse(&role)?, csrf: Some(csrf), ip: None, service, districts })
         })
     }
 
@@ -596,13 +728,19 @@ impl Accounts {
     /// Creates an API token with a role; returns its secret, which is not
     /// stored and cannot be shown again.
     pub fn create_token(&self, name: &str, role: Role) -> Result<String, AccountError> {
+        self.create_token_covering(name, role, &Districts::Home)
+    }
+
+    /// [`Accounts::create_token`] for a token whose regional search covers
+    /// other districts too.
+    pub fn create_token_covering(&self, name: &str, role: Role, districts: &Districts) -> Result<String, AccountError> {
         check_name(name)?;
         let secret = format!("glas_{}", random_token());
         let added = self.db(|c| {
             c.execute(
-                "INSERT INTO tokens (name, secret_sha256, role, created) VALUES (?1, ?2, ?3, ?4) \
+                "INSERT INTO tokens (name, secret_sha256, role, created, districts) VALUES (?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT(name) DO NOTHING",
-                params![name, digest(&secret), role.as_str(), stamp(Utc::now())],
+                params![name, digest(&secret), role.as_str(), stamp(Utc::now()), districts.stored()],
             )
         })?;
         if added == 0 {
@@ -618,9 +756,15 @@ impl Accounts {
 
     pub fn tokens(&self) -> Result<Vec<Token>, AccountError> {
         self.db(|c| {
-            let mut st = c.prepare("SELECT name, role, created, revoked FROM tokens ORDER BY name")?;
+            let mut st = c.prepare("SELECT name, role, created, revoked, districts FROM tokens ORDER BY name")?;
             st.query_map([], |r| {
-                Ok(Token { name: r.get(0)?, role: r.get(1)?, created: r.get(2)?, revoked: r.get::<_, i64>(3)? != 0 })
+                Ok(Token {
+                    name: r.get(0)?,
+                    role: r.get(1)?,
+                    districts: Districts::from_stored(r.get(4)?).as_arg(),
+                    created: r.get(2)?,
+                    revoked: r.get::<_, i64>(3)? != 0,
+                })
             })?
             .collect()
         })
@@ -667,17 +811,17 @@ impl Accounts {
     pub fn bearer(&self, secret: &str) -> Option<Principal> {
         self.db(|c| {
             c.query_row(
-                "SELECT name, role FROM tokens WHERE secret_sha256 = ?1 AND revoked = 0",
+                "SELECT name, role, districts FROM tokens WHERE secret_sha256 = ?1 AND revoked = 0",
                 params![digest(secret)],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, Districts::from_stored(r.get(2)?))),
             )
             .optional()
         })
         .ok()
         .flatten()
-        .and_then(|(name, role)| {
+        .and_then(|(name, role, districts)| {
             let role = Role::parse(&role).filter(|r| *r != Role::Service)?;
-            Some(Principal { name: format!("token:{name}"), role, csrf: None, ip: None, service: None })
+            Some(Principal { name: format!("token:{name}"), role, csrf: None, ip: None, service: None, districts })
         })
     }
 }
@@ -732,9 +876,34 @@ mod tests {
         assert_eq!(a.login("анна", "новый пароль 2", now).unwrap_err(), LoginRefused::Wrong);
         assert!(matches!(a.disable("никто"), Err(AccountError::NoSuchUser(_))));
 
+        // The districts an account covers travel with its sessions.
+        a.add_user("регион", Role::Analyst, "верный пароль").unwrap();
+        let (id, p) = a.login("регион", "верный пароль", now).unwrap();
+        assert_eq!(p.districts, Districts::Home);
+        a.set_districts("регион", &Districts::parse("sosed, kursk,sosed").unwrap()).unwrap();
+        assert_eq!(a.session(&id, now), None, "a changed scope ends the sessions");
+        let (_, p) = a.login("регион", "верный пароль", now).unwrap();
+        assert_eq!(p.districts, Districts::Listed(vec!["sosed".into(), "kursk".into()]));
+        assert!(p.districts.covers("kursk") && !p.districts.covers("levokumsky"));
+        assert_eq!(a.users().unwrap().iter().find(|u| u.name == "регион").unwrap().districts, "sosed,kursk");
+        a.set_districts("регион", &Districts::All).unwrap();
+        assert!(a.login("регион", "верный пароль", now).unwrap().1.districts.covers("любой"));
+        assert!(matches!(Districts::parse("a b"), Err(AccountError::Invalid(_))));
+        let some = Districts::Listed(vec!["sosed".into()]);
+        assert!(matches!(
+            a.add_user_covering("глава", Role::Viewer, "верный пароль", &some),
+            Err(AccountError::Invalid(_))
+        ));
+        a.add_user_covering("соседи", Role::Analyst, "верный пароль", &some).unwrap();
+        assert_eq!(a.login("соседи", "верный пароль", now).unwrap().1.districts, some);
+        assert_eq!(Districts::parse(" none ").unwrap(), Districts::Home);
+        assert_eq!(Districts::parse("*").unwrap().as_arg(), "all");
+
         let secret = a.create_token("отчёты", Role::Viewer).unwrap();
         assert_eq!(a.bearer(&secret).map(|p| (p.name, p.role)), Some(("token:отчёты".into(), Role::Viewer)));
         assert!(matches!(a.create_token("отчёты", Role::Viewer), Err(AccountError::TokenExists(_))));
+        let regional = a.create_token_covering("регион", Role::Analyst, &Districts::All).unwrap();
+        assert_eq!(a.bearer(&regional).unwrap().districts, Districts::All);
         assert!(a.revoke_token("отчёты").unwrap());
         assert_eq!(a.bearer(&secret), None);
         assert!(!a.revoke_token("нет такого").unwrap());

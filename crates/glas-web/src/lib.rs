@@ -216,6 +216,18 @@ impl AppState {
         self.accounts.record(&who.name, "search", details, who.ip.clone());
     }
 
+    /// Whether `who` may search across the region: the workspace has other
+    /// districts and the account covers one of them.
+    pub fn searches_region(&self, who: &Principal) -> bool {
+        self.region.as_ref().is_some_and(|r| r.others.iter().any(|d| who.districts.covers(&d.id)))
+    }
+
+    /// A district's name as people read it (its id when it has none, or on
+    /// a one-district workspace).
+    pub fn district_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.region.as_ref().map_or(id, |r| r.name(id))
+    }
+
     /// A topic's Russian name in the pipeline's taxonomy (the code when it
     /// has none, as for a topic a changed taxonomy no longer has).
     pub fn topic_name<'a>(&'a self, code: &'a str) -> &'a str {
@@ -233,6 +245,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/", get(overview::overview_page))
         .route("/admin/users", get(page::users_page).post(page::add_user))
         .route("/admin/users/{name}/disable", post(page::disable_user))
+        .route("/admin/users/{name}/districts", post(page::set_districts))
         .route("/admin/audit", get(page::audit_page))
         .route("/api", get(index))
         .route("/search", get(search_page::search_page))
@@ -255,6 +268,7 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .route("/reports/{name}", get(status_pages::report_file_get))
         .route("/api/search", get(search))
         .route("/api/region/search", get(region_search))
+        .route("/api/region/export", get(region_export))
         .route("/api/facets", get(facets))
         .route("/api/mentions/{id}", get(mention))
         .route("/api/export", get(export))
@@ -350,7 +364,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SearchParams {
     #[serde(default)]
@@ -364,11 +378,46 @@ struct SearchParams {
     size: Option<usize>,
     collapse: Option<bool>,
     facets: Option<bool>,
-    /// Export only: csv or jsonl.
+    /// Export only: csv, xlsx or jsonl.
     format: Option<String>,
+    /// Regional search and export only: the districts (ids, separated by
+    /// commas) to search among those the account covers; none: all of them.
+    district: Option<String>,
 }
 
 impl SearchParams {
+    /// Refuses `district` where only this district is searched: silently
+    /// ignoring it would answer another question than the one asked.
+    fn one_district(&self) -> ApiResult<()> {
+        if self.district.is_some() {
+            return Err(ApiError::bad_request(
+                "district is a parameter of /api/region/search and /api/region/export",
+                "параметр district — для поиска и выгрузки по региону (/api/region/...)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The districts `district` names, among `covered`; all when it names none.
+    fn only_districts(
+        &self,
+        mut covered: Vec<glas_store::regional::OpenDistrict>,
+    ) -> ApiResult<Vec<glas_store::regional::OpenDistrict>> {
+        let only: Vec<&str> =
+            self.district.as_deref().unwrap_or("").split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+        if only.is_empty() {
+            return Ok(covered);
+        }
+        covered.retain(|d| only.contains(&d.id.as_str()));
+        if covered.is_empty() {
+            return Err(ApiError::bad_request(
+                format!("district {:?}: none of them is a district this account may search", only.join(",")),
+                "указанных округов нет среди тех, где вам открыт поиск".to_string(),
+            ));
+        }
+        Ok(covered)
+    }
+
     fn request(&self, st: &AppState) -> ApiResult<SearchRequest> {
         if self.q.chars().count() > MAX_QUERY_CHARS {
             return Err(ApiError::new(
@@ -434,6 +483,7 @@ async fn search(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<glas_store::SearchResults>> {
     let Query(p) = params.map_err(query_rejection)?;
+    p.one_district()?;
     let req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
     st.audit_search(&who, &p, false);
@@ -462,17 +512,14 @@ async fn region_search(
     let req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
     st.audit_search(&who, &p, true);
-    Ok(Json(regional_search(&st, &who, req).await?))
+    Ok(Json(regional_search(&st, &who, &p, req).await?))
 }
 
-/// Runs a regional search for `who` (authors as pseudonyms for a role
-/// without the right to personal data); an error on a one-district
-/// workspace. Shared by the API and the page.
-pub(crate) async fn regional_search(
-    st: &Arc<AppState>,
-    who: &Principal,
-    req: SearchRequest,
-) -> ApiResult<glas_store::regional::RegionalResults> {
+/// The districts `who` may search across: this one and the others the
+/// account covers ([`accounts::Districts`]); refused to an account that
+/// covers none, or on a one-district workspace. Shared by the search and
+/// the export.
+pub(crate) fn regional_districts(st: &AppState, who: &Principal) -> ApiResult<Vec<glas_store::regional::OpenDistrict>> {
     let Some(region) = &st.region else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -481,10 +528,32 @@ pub(crate) async fn regional_search(
             "этот сервер работает с одним округом: поиск по региону не настроен",
         ));
     };
-    st.check_author_query(who, &req.query)?;
+    let others: Vec<_> = region.others.iter().filter(|d| who.districts.covers(&d.id)).cloned().collect();
+    if others.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this account's regional search covers no other district (glas user districts NAME ...)",
+            "ваша учётная запись охватывает только этот округ: поиск по региону открывает администратор",
+        ));
+    }
     let mut districts =
         vec![glas_store::regional::OpenDistrict { id: region.home.clone(), tz: st.tz, store: Ok(st.store.clone()) }];
-    districts.extend(region.others.iter().cloned());
+    districts.extend(others);
+    Ok(districts)
+}
+
+/// Runs a regional search for `who` (authors as pseudonyms for a role
+/// without the right to personal data) over the districts it covers, or
+/// those of them `p.district` names. Shared by the API and the page.
+pub(crate) async fn regional_search(
+    st: &Arc<AppState>,
+    who: &Principal,
+    p: &SearchParams,
+    req: SearchRequest,
+) -> ApiResult<glas_store::regional::RegionalResults> {
+    st.check_author_query(who, &req.query)?;
+    let districts = p.only_districts(regional_districts(st, who)?)?;
     let key = st.pseudonyms(who).cloned();
     blocking(st.limits.timeout, move || {
         let mut found = glas_store::regional::search(&districts, &req);
@@ -504,6 +573,7 @@ async fn facets(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Query(p) = params.map_err(query_rejection)?;
+    p.one_district()?;
     let mut req = p.request(&st)?;
     st.check_author_query(&who, &req.query)?;
     req.facets = true;
@@ -578,22 +648,86 @@ async fn export(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(p) = params.map_err(query_rejection)?;
-    let format = match p.format.as_deref() {
-        None => ExportFormat::Jsonl,
-        Some(f) => ExportFormat::parse(f).ok_or_else(|| {
-            ApiError::bad_request("format must be csv, xlsx or jsonl", "format — csv, xlsx или jsonl")
-        })?,
-    };
+    p.one_district()?;
+    let format = export_format(&p)?;
     let req = p.request(&st)?;
     // Report a bad query as an error, before the response starts streaming.
     glas_core::query::parse(&req.query).map_err(ApiError::query)?;
     st.check_author_query(&who, &req.query)?;
+    let part = ExportPart { district: None, store: st.store.clone(), req };
+    stream_export(&st, &who, &p, format, vec![part]).await
+}
+
+/// `/api/region/export`: every hit of the regional search, district after
+/// district, each row naming its district. A district that cannot be read
+/// refuses the export (it would be silently incomplete).
+async fn region_export(
+    State(st): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(p) = params.map_err(query_rejection)?;
+    let format = export_format(&p)?;
+    let req = p.request(&st)?;
+    glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    st.check_author_query(&who, &req.query)?;
+    let districts = p.only_districts(regional_districts(&st, &who)?)?;
+    let mut parts = Vec::with_capacity(districts.len());
+    for d in districts {
+        let store = d.store.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "district_unavailable",
+                format!("district {:?} cannot be read ({e}); the export would be incomplete", d.id),
+                format!("округ «{}» недоступен: выгрузка была бы неполной", st.district_name(&d.id)),
+            )
+        })?;
+        parts.push(ExportPart { district: Some(d.id), store, req: SearchRequest { tz: d.tz, ..req.clone() } });
+    }
+    stream_export(&st, &who, &p, format, parts).await
+}
+
+fn export_format(p: &SearchParams) -> ApiResult<ExportFormat> {
+    match p.format.as_deref() {
+        None => Ok(ExportFormat::Jsonl),
+        Some(f) => ExportFormat::parse(f)
+            .ok_or_else(|| ApiError::bad_request("format must be csv, xlsx or jsonl", "format — csv, xlsx или jsonl")),
+    }
+}
+
+/// One store's share of an export (`district`: in a regional export).
+struct ExportPart {
+    district: Option<String>,
+    store: Arc<Store>,
+    req: SearchRequest,
+}
+
+/// Counts, audits and streams an export of `parts`.
+async fn stream_export(
+    st: &Arc<AppState>,
+    who: &Principal,
+    p: &SearchParams,
+    format: ExportFormat,
+    parts: Vec<ExportPart>,
+) -> ApiResult<Response> {
     // How many the export holds: for the audit log, and a workbook is built
     // whole before it is sent (say so before building one too big).
-    let store = st.store.clone();
-    let mut count = req.clone();
-    (count.limit, count.collapse, count.facets) = (0, false, false);
-    let total = blocking(st.limits.timeout, move || Ok(store.search(&count)?.total)).await?;
+    let counts: Vec<(Arc<Store>, SearchRequest)> = parts
+        .iter()
+        .map(|x| {
+            let mut count = x.req.clone();
+            (count.limit, count.collapse, count.facets) = (0, false, false);
+            (x.store.clone(), count)
+        })
+        .collect();
+    let total = blocking(st.limits.timeout, move || {
+        let mut n = 0;
+        for (store, req) in &counts {
+            n += store.search(req)?.total;
+        }
+        Ok(n)
+    })
+    .await?;
     if format == ExportFormat::Xlsx {
         let max = glas_store::export::XLSX_MAX_ROWS;
         if total > max {
@@ -607,22 +741,41 @@ async fn export(
     }
     // Residents' posts are personal data: who exported what, and how many,
     // is kept; and whether the authors went out as names or pseudonyms.
-    let key = st.pseudonyms(&who).cloned();
-    st.accounts.record(
-        &who.name,
-        "export",
-        serde_json::json!({
-            "q": p.q, "since": p.since, "from": p.from, "to": p.to, "format": format.extension(),
-            "count": total, "authors": if key.is_some() { "pseudonyms" } else { "names" },
-        }),
-        who.ip.clone(),
-    );
+    let key = st.pseudonyms(who).cloned();
+    let mut detail = serde_json::json!({
+        "q": p.q, "since": p.since, "from": p.from, "to": p.to, "format": format.extension(),
+        "count": total, "authors": if key.is_some() { "pseudonyms" } else { "names" },
+    });
+    let regional: Vec<String> = parts.iter().filter_map(|x| x.district.clone()).collect();
+    if !regional.is_empty() {
+        detail["districts"] = regional.into();
+    }
+    st.accounts.record(&who.name, "export", detail, who.ip.clone());
+    let names: Vec<String> =
+        parts.iter().map(|x| st.district_name(x.district.as_deref().unwrap_or("")).to_string()).collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
-    let store = st.store.clone();
     let deadline = std::time::Instant::now() + st.limits.export_timeout;
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter { tx, buf: Vec::new(), deadline };
-        let r = glas_store::export::write(&store, &req, format, &mut w, key.as_ref()).and_then(|n| {
+        let written = match parts.as_slice() {
+            [ExportPart { district: None, store, req }] => {
+                glas_store::export::write(store, req, format, &mut w, key.as_ref())
+            }
+            _ => {
+                let regional: Vec<glas_store::export::Part<'_>> = parts
+                    .iter()
+                    .zip(&names)
+                    .map(|(x, name)| glas_store::export::Part {
+                        district: x.district.as_deref().unwrap_or(""),
+                        name,
+                        store: &x.store,
+                        req: &x.req,
+                    })
+                    .collect();
+                glas_store::export::write_regional(&regional, format, &mut w, key.as_ref())
+            }
+        };
+        let r = written.and_then(|n| {
             std::io::Write::flush(&mut w).map_err(StoreError::Export)?;
             Ok(n)
         });

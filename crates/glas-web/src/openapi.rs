@@ -52,6 +52,16 @@ pub fn document() -> Value {
         "CSV (UTF-8 with BOM, `;`-separated, Russian headers: opens in Excel), XLSX (one sheet, the same \
 columns; at most 100,000 mentions, else 413) or JSON Lines.",
     ));
+    let district = param(
+        "district",
+        json!({"type": "string", "example": "sosed,kursk"}),
+        "Only these districts (their pipeline files' names, separated by commas) among those the account covers \
+(`glas user districts`); none: all of them and this one.",
+    );
+    let mut region_params = search_params();
+    region_params.push(district.clone());
+    let mut region_export_params = export_params.clone();
+    region_export_params.push(district);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -71,13 +81,25 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
                 },
             }},
             "/api/region/search": {"get": {
-                "summary": "A page of hits across the region's districts (a workspace started with --district): each hit names its district; facets summed; districts that failed listed in `failed`",
-                "parameters": search_params(),
+                "summary": "A page of hits across the region's districts (a workspace started with --district) that the account covers: each hit names its district; facets summed; districts that failed listed in `failed`",
+                "parameters": region_params,
                 "responses": {
                     "200": {"description": "Hits of every district, ranked together", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "per_district": {"type": "array"}, "hits": {"type": "array"}, "facets": {"$ref": "#/components/schemas/Facets"}, "failed": {"type": "array"}}}}}},
                     "400": error_response("Bad parameters or query syntax (with position)"),
+                    "403": error_response("The account covers no other district"),
                     "404": error_response("This workspace serves one district"),
                     "503": error_response("The request took longer than the time limit"),
+                },
+            }},
+            "/api/region/export": {"get": {
+                "summary": "Every mention matching the query in the districts the account covers, district after district, streamed; CSV and XLSX get the district's name as their first column, JSON Lines a `district` field",
+                "parameters": region_export_params,
+                "responses": {
+                    "200": {"description": "The export", "content": {"text/csv": {}, "application/x-ndjson": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+                    "400": error_response("Bad parameters or query syntax"),
+                    "403": error_response("The account covers no other district"),
+                    "413": error_response("An XLSX export of more than 100,000 mentions"),
+                    "503": error_response("A district cannot be read: the export would be incomplete"),
                 },
             }},
             "/api/facets": {"get": {

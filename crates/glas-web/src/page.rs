@@ -7,14 +7,13 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use glas_core::ru::escape_html as esc;
-use serde::Deserialize;
 
 use crate::AppState;
-use crate::accounts::{AccountError, Principal, Role};
+use crate::accounts::{AccountError, Districts, Principal, Role};
 
 /// The menu: (path, label, least role).
 const MENU: [(&str, &str, Role); 9] = [
@@ -80,17 +79,38 @@ fn users_view(st: &AppState, p: &Principal, message: Option<Result<String, Strin
             let _ = write!(body, "<p class=\"error\">{}</p>", esc(&e.to_string()));
         }
         Ok(users) => {
-            body.push_str(
-                "<table><thead><tr><th>Имя</th><th>Роль</th><th>Состояние</th><th>Последний вход</th><th></th></tr></thead><tbody>",
+            let region = st.region.is_some();
+            let _ = write!(
+                body,
+                "<table><thead><tr><th>Имя</th><th>Роль</th>{}<th>Состояние</th><th>Последний вход</th><th></th></tr></thead><tbody>",
+                if region { "<th>Поиск по региону</th>" } else { "" }
             );
             for u in &users {
                 let role = Role::parse(&u.role).map_or(u.role.as_str(), |r| r.label_ru());
                 let last = u.last_login.as_deref().map_or("—".to_string(), |t| local_time(st, t));
+                let _ = write!(body, "<tr><td>{}</td><td>{}</td>", esc(&u.name), role);
+                // Only analysts and administrators search at all.
+                let searches = Role::parse(&u.role).is_some_and(|r| r >= Role::Analyst);
+                if region && !searches {
+                    body.push_str("<td>—</td>");
+                } else if region {
+                    let covered = Districts::parse(&u.districts).unwrap_or_default();
+                    let _ = write!(body, "<td>{}", esc(&districts_ru(st, &covered)));
+                    if !u.disabled {
+                        let _ = write!(
+                            body,
+                            "<details><summary>Изменить</summary><form method=\"post\" action=\"/admin/users/{}/districts\">{}{}\
+<button>Сохранить</button></form></details>",
+                            esc(&url_path(&u.name)),
+                            csrf_field(p),
+                            district_boxes(st, &covered)
+                        );
+                    }
+                    body.push_str("</td>");
+                }
                 let _ = write!(
                     body,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-                    esc(&u.name),
-                    role,
+                    "<td>{}</td><td>{}</td><td>",
                     if u.disabled { "отключена" } else { "действует" },
                     esc(&last)
                 );
@@ -115,10 +135,18 @@ fn users_view(st: &AppState, p: &Principal, message: Option<Result<String, Strin
 <option value=\"analyst\" selected>аналитик (плюс поиск, выгрузка, сохранённые поиски)</option>\
 <option value=\"admin\">администратор (плюс пользователи и журнал)</option></select>\
 <label for=\"new-password\">Пароль (не короче {} символов)</label>\
-<input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
+<input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>{}\
 <button>Создать</button></form>",
         csrf_field(p),
-        crate::accounts::MIN_PASSWORD_CHARS
+        crate::accounts::MIN_PASSWORD_CHARS,
+        if st.region.is_some() {
+            format!(
+                "<fieldset><legend>Поиск по региону: кроме своего округа</legend>{}</fieldset>",
+                district_boxes(st, &Districts::Home)
+            )
+        } else {
+            String::new()
+        }
     );
     if let Ok(tokens) = st.accounts.tokens() {
         body.push_str("<h2>Токены API</h2>");
@@ -172,43 +200,120 @@ pub(crate) fn message_html(h: &mut String, message: Option<Result<String, String
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct NewUser {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    password: String,
+/// The region's other districts as checkboxes named `district` (`*`: all,
+/// also those added later), the covered ones checked.
+fn district_boxes(st: &AppState, covered: &Districts) -> String {
+    let Some(region) = &st.region else { return String::new() };
+    let mut h = String::new();
+    let all = *covered == Districts::All;
+    let _ = write!(
+        h,
+        "<label class=\"check\"><input type=\"checkbox\" name=\"district\" value=\"*\"{}> все округа региона</label>",
+        if all { " checked" } else { "" }
+    );
+    for d in &region.others {
+        let _ = write!(
+            h,
+            "<label class=\"check\"><input type=\"checkbox\" name=\"district\" value=\"{}\"{}> {}</label>",
+            esc(&d.id),
+            if !all && covered.covers(&d.id) { " checked" } else { "" },
+            esc(region.name(&d.id))
+        );
+    }
+    h
+}
+
+/// The districts checked in a form's `district` boxes.
+fn checked_districts(form: &[(String, String)]) -> Result<Districts, AccountError> {
+    let ids: Vec<&str> = form.iter().filter(|(k, _)| k == "district").map(|(_, v)| v.as_str()).collect();
+    if ids.contains(&"*") { Ok(Districts::All) } else { Districts::parse(&ids.join(",")) }
+}
+
+/// A scope as the users page reads it.
+fn districts_ru(st: &AppState, d: &Districts) -> String {
+    match d {
+        Districts::Home => "только свой округ".into(),
+        Districts::All => "все округа".into(),
+        Districts::Listed(ids) => {
+            let names: Vec<&str> = ids.iter().map(|i| st.region.as_ref().map_or(i.as_str(), |r| r.name(i))).collect();
+            format!("свой и: {}", names.join(", "))
+        }
+    }
+}
+
+/// A form's fields in order, repeated names kept (the district boxes).
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
 pub(crate) async fn add_user(
     State(st): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-    form: Result<Form<NewUser>, axum::extract::rejection::FormRejection>,
+    RawForm(body): RawForm,
 ) -> Response {
-    let Ok(Form(u)) = form else {
-        return users_view(&st, &p, Some(Err("Форма заполнена неверно.".into())), StatusCode::BAD_REQUEST);
-    };
-    let name = u.name.trim().to_string();
-    let Some(role) = Role::parse(&u.role) else {
+    let form = form_fields(&body);
+    let name = field(&form, "name").trim().to_string();
+    let Some(role) = Role::parse(field(&form, "role")) else {
         return users_view(&st, &p, Some(Err("Выберите роль.".into())), StatusCode::BAD_REQUEST);
     };
+    let districts = match checked_districts(&form) {
+        Ok(d) => d,
+        Err(e) => return users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::BAD_REQUEST),
+    };
     let accounts = st.accounts.clone();
-    let n = name.clone();
-    let r = tokio::task::spawn_blocking(move || accounts.add_user(&n, role, &u.password)).await;
+    let (n, password, d) = (name.clone(), field(&form, "password").to_string(), districts.clone());
+    let r = tokio::task::spawn_blocking(move || accounts.add_user_covering(&n, role, &password, &d)).await;
     match r {
         Ok(Ok(())) => {
             st.accounts.record(
                 &p.name,
                 "user_added",
-                serde_json::json!({"name": name, "role": role.as_str()}),
+                serde_json::json!({"name": name, "role": role.as_str(), "districts": districts.as_arg()}),
                 p.ip.clone(),
             );
             users_view(&st, &p, Some(Ok(format!("Учётная запись «{name}» создана."))), StatusCode::CREATED)
         }
         Ok(Err(e)) => users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::BAD_REQUEST),
         Err(e) => users_view(&st, &p, Some(Err(e.to_string())), StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// `POST /admin/users/{name}/districts`: the districts checked become the
+/// account's regional scope; its sessions end.
+pub(crate) async fn set_districts(
+    State(st): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let districts = match checked_districts(&form_fields(&body)) {
+        Ok(d) => d,
+        Err(e) => return users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::BAD_REQUEST),
+    };
+    // An unknown name falls through to the account database's own answer.
+    let searches = st.accounts.users().map_or(true, |us| {
+        us.iter().find(|u| u.name == name).is_none_or(|u| Role::parse(&u.role).is_some_and(|r| r >= Role::Analyst))
+    });
+    if !searches {
+        let refused = "Поиск по региону — для аналитиков и администраторов: этой учётной записи округа не назначаются.";
+        return users_view(&st, &p, Some(Err(refused.into())), StatusCode::BAD_REQUEST);
+    }
+    match st.accounts.set_districts(&name, &districts) {
+        Ok(()) => {
+            st.accounts.record(
+                &p.name,
+                "user_districts_changed",
+                serde_json::json!({"name": name, "districts": districts.as_arg()}),
+                p.ip.clone(),
+            );
+            let done = format!("Поиск по региону для «{name}»: {}.", districts_ru(&st, &districts));
+            users_view(&st, &p, Some(Ok(done)), StatusCode::OK)
+        }
+        Err(e) => users_view(&st, &p, Some(Err(account_error_ru(&e))), StatusCode::NOT_FOUND),
     }
 }
 
@@ -233,6 +338,9 @@ fn account_error_ru(e: &AccountError) -> String {
     match e {
         AccountError::Exists(n) => format!("Учётная запись «{n}» уже есть."),
         AccountError::NoSuchUser(n) => format!("Учётной записи «{n}» нет."),
+        AccountError::Invalid(m) if m.starts_with("only analysts") => {
+            "Поиск по региону — для аналитиков и администраторов: для роли «просмотр» округа не отмечаются.".into()
+        }
         AccountError::Invalid(_) => format!(
             "Имя — от 1 до 64 букв, цифр, «.», «_» или «-»; пароль — не короче {} символов.",
             crate::accounts::MIN_PASSWORD_CHARS
@@ -337,6 +445,7 @@ fn event_ru(event: &str) -> &str {
         "saved_search_changed" => "изменён сохранённый поиск",
         "user_added" => "создана учётная запись",
         "user_disabled" => "отключена учётная запись",
+        "user_districts_changed" => "изменены округа поиска по региону",
         "password_changed" => "сменён пароль",
         "token_created" => "создан токен API",
         "token_revoked" => "отозван токен API",
@@ -390,7 +499,8 @@ section.episode{border:1px solid #ddd;border-left:5px solid #9e9e9e;border-radiu
 section.episode.bad{border-left-color:#c62828}section.episode.warn{border-left-color:#ef6c00}\
 section.episode h2{font-size:18px;margin:8px 0 2px}ul.evidence,ul.notes{padding-left:18px;font-size:14px}\
 form.note{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.note label{display:flex;flex-direction:column;font-size:13px}\
-form.note textarea{width:min(480px,80vw);font-size:14px}form.note label.check{flex-direction:row;gap:4px;align-items:center}\
+form.note textarea{width:min(480px,80vw);font-size:14px}label.check{display:inline-flex;gap:4px;align-items:center;margin-right:12px}\
+fieldset{border:1px solid #ccc;margin:8px 0}form.note label.check{flex-direction:row;gap:4px;align-items:center}\
 .muted{color:#666;font-size:13px}.badge{font-size:12px;background:#e8f5e9;color:#1b5e20;padding:1px 6px;border-radius:8px;white-space:nowrap}\
 .overdue{color:#b71c1c;font-weight:bold}tr.late td:first-child{border-left:4px solid #c62828}\
 form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:8px 0;font-size:14px}\

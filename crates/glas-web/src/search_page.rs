@@ -49,7 +49,7 @@ pub(crate) async fn search_page(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Html<String> {
     let Ok(Query(p)) = params else {
-        let body = page(&st, "", None, None, Err("неверные параметры запроса".into()), None);
+        let body = page(&st, "", None, None, Err("неверные параметры запроса".into()), None, false);
         return Html(layout("Поиск", Some(&who), &body));
     };
     let (q, since) = (p.q.clone(), p.since.clone());
@@ -68,7 +68,8 @@ pub(crate) async fn search_page(
         }
     };
     let title = if q.is_empty() { "Поиск".to_string() } else { format!("Поиск: {q}") };
-    Html(layout(&title, Some(&who), &page(&st, &q, since.as_deref(), p.page, found, who.csrf.clone())))
+    let regional = st.searches_region(&who);
+    Html(layout(&title, Some(&who), &page(&st, &q, since.as_deref(), p.page, found, who.csrf.clone(), regional)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +86,10 @@ pub(crate) struct Refine {
     place: Option<String>,
     source: Option<String>,
     lang: Option<String>,
+    /// Set: the refined search is the region's (`/search/region`), among
+    /// these districts (ids separated by commas; empty: all covered).
+    region: Option<String>,
+    district: Option<String>,
 }
 
 /// `/search/refine`: the filter controls written into the query, then the
@@ -109,7 +114,11 @@ pub(crate) async fn refine(State(st): State<Arc<AppState>>, Query(r): Query<Refi
             q = and(&q, &filter_term(key, v));
         }
     }
-    Redirect::to(&link(&q, r.since.as_deref().filter(|s| !s.is_empty()), 1))
+    let since = r.since.as_deref().filter(|s| !s.is_empty());
+    match r.region {
+        Some(_) => Redirect::to(&region_link(&q, since, r.district.as_deref(), 1)),
+        None => Redirect::to(&link(&q, since, 1)),
+    }
 }
 
 /// The query condition of the last `days` days up to `today`.
@@ -177,27 +186,85 @@ pub(crate) fn hit_body(h: &mut String, hit: &glas_store::search::Hit, own: bool)
     let _ = write!(h, "<div class=\"meta\">{}</div></li>", more.join(" · "));
 }
 
-pub(crate) fn link(q: &str, since: Option<&str>, page: usize) -> String {
+/// `path` with a search's parameters: the query, the period, the regional
+/// search's districts, the page (when past the first), the export's format.
+fn search_url(
+    path: &str,
+    q: &str,
+    since: Option<&str>,
+    district: Option<&str>,
+    page: usize,
+    format: Option<&str>,
+) -> String {
     let mut u = url::form_urlencoded::Serializer::new(String::new());
     u.append_pair("q", q);
     if let Some(s) = since {
         u.append_pair("since", s);
+    }
+    if let Some(d) = district.filter(|d| !d.is_empty()) {
+        u.append_pair("district", d);
     }
     if page > 1 {
         u.append_pair("page", &page.to_string());
     }
-    format!("/search?{}", u.finish())
+    if let Some(f) = format {
+        u.append_pair("format", f);
+    }
+    format!("{path}?{}", u.finish())
 }
 
-/// The export of every hit of a search (not just the page).
-fn export_link(q: &str, since: Option<&str>, format: &str) -> String {
-    let mut u = url::form_urlencoded::Serializer::new(String::new());
-    u.append_pair("q", q);
-    if let Some(s) = since {
-        u.append_pair("since", s);
+pub(crate) fn link(q: &str, since: Option<&str>, page: usize) -> String {
+    search_url("/search", q, since, None, page, None)
+}
+
+/// A page of the region's search among `district` (all covered: none).
+pub(crate) fn region_link(q: &str, since: Option<&str>, district: Option<&str>, page: usize) -> String {
+    search_url("/search/region", q, since, district, page, None)
+}
+
+/// Where a search page's links lead: this district's search, or the
+/// region's among some districts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    District,
+    Region { district: Option<&'a str> },
+}
+
+impl Scope<'_> {
+    pub(crate) fn link(self, q: &str, since: Option<&str>, page: usize) -> String {
+        match self {
+            Scope::District => link(q, since, page),
+            Scope::Region { district } => region_link(q, since, district, page),
+        }
     }
-    u.append_pair("format", format);
-    format!("/api/export?{}", u.finish())
+
+    /// The export of every hit of a search (not just the page).
+    fn export_link(self, q: &str, since: Option<&str>, format: &str) -> String {
+        match self {
+            Scope::District => search_url("/api/export", q, since, None, 1, Some(format)),
+            Scope::Region { district } => search_url("/api/region/export", q, since, district, 1, Some(format)),
+        }
+    }
+}
+
+/// The export links of a search's hits (CSV, XLSX up to its limit, JSON Lines).
+pub(crate) fn export_links(h: &mut String, scope: Scope<'_>, q: &str, since: Option<&str>, total: usize) {
+    if total == 0 {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p class=\"meta\">Выгрузить все найденные: <a href=\"{}\" download>CSV</a> · <a href=\"{}\" \
+download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
+        esc(&scope.export_link(q, since, "csv")),
+        esc(&scope.export_link(q, since, "xlsx")),
+        if total > glas_store::export::XLSX_MAX_ROWS {
+            format!(" — до {} публикаций", glas_store::export::XLSX_MAX_ROWS)
+        } else {
+            String::new()
+        },
+        esc(&scope.export_link(q, since, "jsonl"))
+    );
 }
 
 /// The path of a mention's page.
@@ -223,13 +290,27 @@ fn select(h: &mut String, name: &str, label: &str, options: &[(String, String)])
     h.push_str("</select></label>");
 }
 
-fn filter_form(h: &mut String, st: &AppState, q: &str, since: Option<&str>, facets: Option<&Facets>) {
+pub(crate) fn filter_form(
+    h: &mut String,
+    st: &AppState,
+    scope: Scope<'_>,
+    q: &str,
+    since: Option<&str>,
+    facets: Option<&Facets>,
+) {
     let _ = write!(
         h,
         "<details class=\"filters\"><summary>Фильтры</summary><form action=\"/search/refine\">\
 <input type=\"hidden\" name=\"q\" value=\"{}\">",
         esc(q)
     );
+    if let Scope::Region { district } = scope {
+        let _ = write!(
+            h,
+            "<input type=\"hidden\" name=\"region\" value=\"1\"><input type=\"hidden\" name=\"district\" value=\"{}\">",
+            esc(district.unwrap_or(""))
+        );
+    }
     if let Some(s) = since {
         let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
     }
@@ -306,8 +387,8 @@ fn bars(f: &glas_store::Facets) -> (Vec<Bar>, bool) {
 /// Bars of the result's volume per day (per week over long spans), stacked
 /// by tone: negative (red) at the bottom, then neutral (grey), then positive
 /// (green).
-fn chart(found: &SearchResults) -> String {
-    let Some((bars, weekly)) = found.facets.as_ref().map(bars).filter(|(b, _)| !b.is_empty()) else {
+pub(crate) fn chart(facets: Option<&Facets>) -> String {
+    let Some((bars, weekly)) = facets.map(bars).filter(|(b, _)| !b.is_empty()) else {
         return String::new();
     };
     let max = bars.iter().map(|d| d.total).max().unwrap_or(1).max(1);
@@ -361,7 +442,7 @@ text-anchor=\"end\">{}</text></svg><figcaption>По {per}: <span class=\"sw neg\
 }
 
 /// The facets as links that add their condition to the query.
-fn facet_lists(h: &mut String, st: &AppState, q: &str, since: Option<&str>, f: &Facets) {
+pub(crate) fn facet_lists(h: &mut String, st: &AppState, scope: Scope<'_>, q: &str, since: Option<&str>, f: &Facets) {
     h.push_str("<aside class=\"facets\">");
     let mut list = |title: &str, key: &str, items: &[FacetCount], label: &dyn Fn(&str) -> String| {
         if items.is_empty() {
@@ -369,7 +450,7 @@ fn facet_lists(h: &mut String, st: &AppState, q: &str, since: Option<&str>, f: &
         }
         let _ = write!(h, "<h3>{title}</h3><ul>");
         for item in items.iter().take(8) {
-            let target = link(&and(q, &filter_term(key, &item.value)), since, 1);
+            let target = scope.link(&and(q, &filter_term(key, &item.value)), since, 1);
             let _ = write!(
                 h,
                 "<li><a href=\"{}\">{}</a> <span class=\"meta\">{}</span></li>",
@@ -395,6 +476,7 @@ fn page(
     page_no: Option<usize>,
     found: Result<SearchResults, String>,
     who_csrf: Option<String>,
+    regional: bool,
 ) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let _ = write!(
@@ -407,15 +489,15 @@ placeholder=\"например: вода Величаевское\" aria-label=\
         let _ = write!(h, "<input type=\"hidden\" name=\"since\" value=\"{}\">", esc(s));
     }
     h.push_str("<button>Найти</button></form>");
-    if st.region.is_some() {
+    if regional {
         let _ = write!(
             h,
             "<p class=\"meta\"><a href=\"{}\">Искать во всех округах региона</a></p>",
-            esc(&link(q, None, 1).replacen("/search?", "/search/region?", 1))
+            esc(&region_link(q, since, None, 1))
         );
     }
     let facets = found.as_ref().ok().and_then(|f| f.facets.as_ref());
-    filter_form(&mut h, st, q, since, facets);
+    filter_form(&mut h, st, Scope::District, q, since, facets);
     if let Some(s) = since {
         let _ = write!(
             h,
@@ -440,21 +522,7 @@ placeholder=\"например: вода Величаевское\" aria-label=\
         first,
         res.offset + res.hits.len(),
     );
-    if res.total > 0 {
-        let _ = write!(
-            h,
-            "<p class=\"meta\">Выгрузить все найденные: <a href=\"{}\" download>CSV</a> · <a href=\"{}\" \
-download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
-            esc(&export_link(q, since, "csv")),
-            esc(&export_link(q, since, "xlsx")),
-            if res.total > glas_store::export::XLSX_MAX_ROWS {
-                format!(" — до {} публикаций", glas_store::export::XLSX_MAX_ROWS)
-            } else {
-                String::new()
-            },
-            esc(&export_link(q, since, "jsonl"))
-        );
-    }
+    export_links(&mut h, Scope::District, q, since, res.total);
     if let Some(csrf) = &who_csrf {
         let _ = write!(
             h,
@@ -467,7 +535,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
             esc(q)
         );
     }
-    h.push_str(&chart(&found));
+    h.push_str(&chart(found.facets.as_ref()));
     let pick_form = st.incidents.is_some() && who_csrf.is_some() && !res.hits.is_empty();
     h.push_str("<div class=\"results\"><div>");
     let _ = write!(h, "<ol class=\"hits\" start=\"{}\">", first.max(1));
@@ -506,7 +574,7 @@ download>XLSX</a>{} (Excel) · <a href=\"{}\" download>JSONL</a></p>",
     pager(&mut h, page_no.unwrap_or(1), more, |n| link(q, since, n));
     h.push_str("</div>");
     if let Some(f) = &res.facets {
-        facet_lists(&mut h, st, q, since, f);
+        facet_lists(&mut h, st, Scope::District, q, since, f);
     }
     h.push_str(
         "</div><p class=\"meta\">glas · тональность, темы и населённые пункты определены автоматически · \

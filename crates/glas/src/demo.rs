@@ -184,9 +184,11 @@ pub async fn run(data: Option<&Path>, fixtures: Option<&Path>) -> anyhow::Result
     println!("  signals   {}", display(&analysis.signals_path));
     println!("  analytics {}", display(&ctx.data_dir.join("analytics")));
     println!("  store     {data}/log (Parquet by day), {data}/index (tantivy)");
-    // The workspace's demo login: an administrator, so every screen opens.
+    // The workspace's demo login: an administrator, so every screen opens,
+    // whose regional search covers every district it is served with.
     let accounts = glas_web::accounts::Accounts::open(&ctx.data_dir)?;
     accounts.add_user(DEMO_LOGIN, glas_web::accounts::Role::Admin, DEMO_PASSWORD)?;
+    accounts.set_districts(DEMO_LOGIN, &glas_web::accounts::Districts::All)?;
     println!("\ntry: cargo run --release -- search 'вода Величаевском' --data {data}");
     println!(
         "workspace: cargo run --release -- serve --data {data}\n  then open http://127.0.0.1:8080 and log in as {DEMO_LOGIN} / {DEMO_PASSWORD}"

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use glas_web::accounts::{AccountError, Accounts, Role};
+use glas_web::accounts::{AccountError, Accounts, Districts, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
@@ -24,9 +24,18 @@ pub enum UserCmd {
         /// The service of a `service` account, as `[[routing]]` names it.
         #[arg(long)]
         service: Option<String>,
+        /// The region's other districts its regional search covers (a
+        /// workspace started with `glas serve --district`): their pipeline
+        /// files' names separated by commas, `all`, or `none` (the default:
+        /// this district only).
+        #[arg(long, default_value = "none")]
+        districts: String,
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set the other districts an account's regional search covers
+    /// (`all`, `none`, or names separated by commas); its sessions end.
+    Districts { name: String, districts: String },
     /// List the accounts.
     List {
         #[arg(long)]
@@ -49,6 +58,9 @@ pub enum TokenCmd {
         name: String,
         #[arg(long, default_value = "analyst", value_parser = ["viewer", "analyst", "admin"])]
         role: String,
+        /// As for `glas user add`: the other districts its regional search covers.
+        #[arg(long, default_value = "none")]
+        districts: String,
     },
     /// List the tokens (never their secrets).
     List {
@@ -120,6 +132,15 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
+/// A stored scope (`none`, `all`, ids) as the listing shows it.
+fn districts_ru(arg: &str) -> String {
+    match arg {
+        "none" => "только свой".into(),
+        "all" => "все".into(),
+        ids => ids.to_string(),
+    }
+}
+
 fn role(s: &str) -> Role {
     Role::parse(s).expect("clap checked the role")
 }
@@ -148,8 +169,14 @@ fn services(pipeline: &glas_core::Pipeline) -> Vec<String> {
 pub fn user(ctx: &crate::ops::Ctx, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
     let accounts = open(&ctx.data_dir)?;
     match cmd {
-        UserCmd::Add { name, role: r, service, password_stdin } => {
+        UserCmd::Add { name, role: r, service, districts, password_stdin } => {
             glas_web::accounts::check_name(name).map_err(refused)?;
+            let districts = Districts::parse(districts).map_err(refused)?;
+            if role(r) < Role::Analyst && districts != Districts::Home {
+                return Err(crate::usage(format!(
+                    "only analysts and administrators search: --districts is not for a {r} account"
+                )));
+            }
             let service = match (role(r), service) {
                 (Role::Service, None) => {
                     return Err(crate::usage("a service account needs --service NAME (a service of [[routing]])"));
@@ -170,13 +197,13 @@ pub fn user(ctx: &crate::ops::Ctx, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
             let password = read_password(*password_stdin, true)?;
             match service {
                 Some(s) => accounts.add_service_user(name, s, &password),
-                None => accounts.add_user(name, role(r), &password),
+                None => accounts.add_user_covering(name, role(r), &password, &districts),
             }
             .map_err(refused)?;
             accounts.record(
                 &operator(),
                 "user_added",
-                serde_json::json!({"name": name, "role": r, "service": service}),
+                serde_json::json!({"name": name, "role": r, "service": service, "districts": districts.as_arg()}),
                 None,
             );
             match service {
@@ -199,9 +226,36 @@ pub fn user(ctx: &crate::ops::Ctx, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
                         Some(s) => format!("{r} «{s}»"),
                         None => r.to_string(),
                     };
-                    println!("{:<24} {:<14} {:<10} последний вход: {last}", u.name, r, state);
+                    println!(
+                        "{:<24} {:<14} {:<10} округа: {:<16} последний вход: {last}",
+                        u.name,
+                        r,
+                        state,
+                        districts_ru(&u.districts)
+                    );
                 }
             }
+        }
+        UserCmd::Districts { name, districts } => {
+            let districts = Districts::parse(districts).map_err(refused)?;
+            let user = accounts.users()?.into_iter().find(|u| &u.name == name);
+            match user {
+                None => return Err(refused(AccountError::NoSuchUser(name.clone()))),
+                Some(u) if Role::parse(&u.role).is_some_and(|r| r < Role::Analyst) && districts != Districts::Home => {
+                    return Err(crate::usage(
+                        "only analysts and administrators search: a service or viewer account covers no districts",
+                    ));
+                }
+                Some(_) => {}
+            }
+            accounts.set_districts(name, &districts).map_err(refused)?;
+            accounts.record(
+                &operator(),
+                "user_districts_changed",
+                serde_json::json!({"name": name, "districts": districts.as_arg()}),
+                None,
+            );
+            println!("Поиск по региону для «{name}»: {}. Её сеансы завершены.", districts_ru(&districts.as_arg()));
         }
         UserCmd::Disable { name } => {
             accounts.disable(name).map_err(refused)?;
@@ -224,9 +278,15 @@ pub fn user(ctx: &crate::ops::Ctx, cmd: &UserCmd) -> anyhow::Result<ExitCode> {
 pub fn token(data_dir: &Path, cmd: &TokenCmd) -> anyhow::Result<ExitCode> {
     let accounts = open(data_dir)?;
     match cmd {
-        TokenCmd::Create { name, role: r } => {
-            let secret = accounts.create_token(name, role(r)).map_err(refused)?;
-            accounts.record(&operator(), "token_created", serde_json::json!({"name": name, "role": r}), None);
+        TokenCmd::Create { name, role: r, districts } => {
+            let districts = Districts::parse(districts).map_err(refused)?;
+            let secret = accounts.create_token_covering(name, role(r), &districts).map_err(refused)?;
+            accounts.record(
+                &operator(),
+                "token_created",
+                serde_json::json!({"name": name, "role": r, "districts": districts.as_arg()}),
+                None,
+            );
             eprintln!("Токен «{name}» ({}) создан. Он показан один раз: сохраните его.", role(r).label_ru());
             println!("{secret}");
         }
@@ -238,11 +298,12 @@ pub fn token(data_dir: &Path, cmd: &TokenCmd) -> anyhow::Result<ExitCode> {
                 for t in tokens {
                     let r = Role::parse(&t.role).map_or(t.role.as_str(), |r| r.label_ru());
                     println!(
-                        "{:<24} {:<14} {} {}",
+                        "{:<24} {:<14} {} {} округа: {}",
                         t.name,
                         r,
                         t.created,
-                        if t.revoked { "отозван" } else { "действует" }
+                        if t.revoked { "отозван" } else { "действует" },
+                        districts_ru(&t.districts)
                     );
                 }
             }

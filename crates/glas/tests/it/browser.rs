@@ -84,6 +84,8 @@ fn the_workspace_in_headless_chromium_as_analyst_viewer_and_administrator() {
         accounts.add_user(name, role, password).unwrap();
     }
     accounts.add_service_user("водоканал", "Водоканал", "пароль водоканала").unwrap();
+    // The analyst's regional search covers the neighbouring district below.
+    accounts.set_districts("анна", &glas_web::accounts::Districts::Listed(vec!["sosed".into()])).unwrap();
     drop(accounts);
 
     // A neighbouring district with a few water and road complaints of its

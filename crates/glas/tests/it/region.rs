@@ -384,12 +384,16 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
     let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "not ranked by score");
     // The same from the API of a workspace started with the other district.
-    let token = |role: &str| {
-        let out = glas(&["token", "create", &format!("bot-{role}"), "--role", role, "--pipeline", &a_s]);
+    // Tokens with the role and the districts a regional search covers.
+    let token = |name: &str, role: &str, districts: &str| {
+        let out = glas(&["token", "create", name, "--role", role, "--districts", districts, "--pipeline", &a_s]);
         assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out).trim().to_string()
     };
-    let (analyst, viewer) = (token("analyst"), token("viewer"));
+    let (analyst, viewer) = (token("bot-analyst", "analyst", "beta"), token("bot-viewer", "viewer", "all"));
+    let local = token("bot-local", "analyst", "none");
+    let bad = glas(&["token", "create", "bot-bad", "--districts", "beta gamma", "--pipeline", &a_s]);
+    assert_eq!(bad.status.code(), Some(2), "a district named with a space is refused: {}", stderr(&bad));
     let mut serve = Worker::spawn(
         dir,
         "serve",
@@ -417,10 +421,42 @@ fn a_region_of_two_districts_stores_each_mention_once_through_killed_workers_and
     assert!(page.contains("Найдено во всех округах"), "{page}");
     // Districts by the names people read ([district] name).
     assert!(page.contains("<b>Округ alpha</b>") && page.contains("<b>Округ beta</b>"), "{page}");
-    assert!(
-        page.contains(&format!("По округам: Округ alpha — {} · Округ beta — {}", total(&sa), total(&sb))),
-        "{page}"
-    );
+    for (name, n) in [("Округ alpha", total(&sa)), ("Округ beta", total(&sb))] {
+        assert!(page.contains(&format!(">{name}</a> — {n}")), "{page}");
+    }
+    // Each district's count narrows the search to it; the facets and the
+    // filters are summed over the districts and stay in the region.
+    assert!(page.contains("/search/region?q=") && page.contains("district=beta"), "{page}");
+    assert!(page.contains("<aside class=\"facets\">") && page.contains("name=\"region\""), "{page}");
+    let only_b = get_as(&web, &format!("{path}&district=beta"), &analyst);
+    let only_b: serde_json::Value = serde_json::from_str(only_b.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(total(&only_b), total(&sb));
+    let one = get_as(&web, "/api/search?q=x&district=beta", &analyst);
+    assert!(one.lines().next().unwrap_or_default().contains(" 400 "), "district outside the region's API: {one}");
+    // The export: every hit of both districts, each naming its district.
+    let export = |format: &str| {
+        let p = path.replacen("/api/region/search", "/api/region/export", 1).replace("&size=100", "");
+        let r = get_as(&web, &format!("{p}&format={format}"), &analyst);
+        assert!(r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"), "{r}");
+        r.split_once("\r\n\r\n").unwrap().1.to_string()
+    };
+    let lines = export("jsonl");
+    let mut per: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in lines.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        *per.entry(v["district"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(per, [("alpha".to_string(), total(&sa)), ("beta".to_string(), total(&sb))].into(), "{lines}");
+    let csv = export("csv");
+    assert!(csv.starts_with("\u{feff}Округ;Дата;Источник"), "{csv}");
+    assert!(csv.contains("Округ alpha;") && csv.contains("Округ beta;"), "{csv}");
+    // An account covers its own district unless given others: no regional
+    // search, and no link to it.
+    let refused = get_as(&web, path, &local);
+    assert!(refused.lines().next().unwrap_or_default().contains(" 403 "), "{refused}");
+    assert!(refused.contains("охватывает только этот округ"), "{refused}");
+    assert!(get_as(&web, &format!("{path}&format=csv").replace("/search?", "/export?"), &local).contains(" 403 "));
+    assert!(!get_as(&web, "/search?q=x", &local).contains("/search/region"));
     assert!(get_as(&web, "/search?q=x", &analyst).contains("/search/region?q=x"));
     let refused = get_as(&web, path, &viewer);
     assert!(refused.lines().next().unwrap_or_default().contains(" 403 "), "a viewer is not an analyst: {refused}");

@@ -363,6 +363,20 @@ fn user_and_token_commands_manage_accounts_with_clear_errors() {
     assert_eq!(users.as_array().unwrap().len(), 1);
     assert_eq!((users[0]["name"].as_str(), users[0]["role"].as_str()), (Some("admin"), Some("admin")));
 
+    // The region's other districts an account's search covers.
+    let r = with_stdin(
+        &["user", "add", "olga", "--role", "viewer", "--districts", "sosed", "--password-stdin", "--data", d],
+        "long enough\n",
+    );
+    assert_eq!(r.status.code(), Some(2), "a viewer does not search: {}", stderr(&r));
+    assert!(glas(&["user", "districts", "admin", "sosed, kursk", "--data", d]).status.success());
+    assert_eq!(glas(&["user", "districts", "admin", "a b", "--data", d]).status.code(), Some(2));
+    assert_eq!(glas(&["user", "districts", "nobody", "all", "--data", d]).status.code(), Some(2));
+    let list = glas(&["user", "list", "--json", "--data", d]);
+    let users: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    assert_eq!(users[0]["districts"], "sosed,kursk");
+    assert!(stdout(&glas(&["user", "list", "--data", d])).contains("округа: sosed,kursk"));
+
     let r = with_stdin(&["user", "passwd", "admin", "--password-stdin", "--data", d], "новый длинный пароль\n");
     assert!(r.status.success(), "{}", stderr(&r));
     let accounts = glas_web::accounts::Accounts::open(&data).unwrap();
@@ -383,7 +397,10 @@ fn user_and_token_commands_manage_accounts_with_clear_errors() {
 
     let log = audit(&data);
     let events: Vec<&str> = log.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["user_added", "password_changed", "user_disabled", "token_created", "token_revoked"]);
+    assert_eq!(
+        events,
+        ["user_added", "user_districts_changed", "password_changed", "user_disabled", "token_created", "token_revoked"]
+    );
     assert!(log.iter().all(|e| e["who"].as_str().unwrap().starts_with("cli:")));
 }
 
