@@ -178,6 +178,13 @@ pub struct SourceSummary {
     pub duplicate: usize,
     /// What failed: the source as a whole, or parts of it (an article page).
     pub errors: Vec<String>,
+    /// When the source's fetch ended (`glas run`'s rounds).
+    #[serde(skip)]
+    pub fetched_at: Option<std::time::Instant>,
+    /// Seconds from the fetch's end to the commit of its new mentions (none
+    /// when it brought none).
+    #[serde(skip)]
+    pub searchable_after: Option<f64>,
 }
 
 impl SourceSummary {
@@ -245,7 +252,7 @@ pub async fn crawl_sources(
                         reason: format!("crawler panicked: {reason}"),
                     })
                 });
-            let _ = tx.send((order, src, cp, result)).await;
+            let _ = tx.send((order, src, cp, result, std::time::Instant::now())).await;
         });
     }
     drop(tx);
@@ -270,10 +277,10 @@ pub async fn crawl_sources(
         // the same input gives the same reprint clusters.
         batch.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut groups: Vec<Vec<Record>> = Vec::new();
-        let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>)> = Vec::new();
+        let mut done: Vec<(usize, SourceSummary, Checkpoint, Option<usize>, std::time::Instant)> = Vec::new();
         let mut captured: Vec<(String, Vec<glas_crawl::Snapshot>, Option<i64>)> = Vec::new();
         let stamp = Utc::now().to_rfc3339();
-        while let Some((order, src, old_cp, result)) = batch.pop() {
+        while let Some((order, src, old_cp, result, fetched)) = batch.pop() {
             let out = settle(&src, &old_cp, result, &stamp);
             for e in &out.failures {
                 log_failure(&failures_path, e, &stamp);
@@ -285,17 +292,20 @@ pub async fn crawl_sources(
                 groups.push(enricher.enrich(mentions, &src.kind, src.place.as_deref()));
                 groups.len() - 1
             });
-            done.push((order, out.summary, out.checkpoint, group));
+            done.push((order, out.summary, out.checkpoint, group, fetched));
         }
         let stats = store.append_groups(groups)?;
+        let committed = std::time::Instant::now();
         record_engagement(ctx, &captured, now);
         let mut saved = Vec::with_capacity(done.len());
-        for (order, mut s, mut cp, group) in done {
+        for (order, mut s, mut cp, group, fetched) in done {
+            s.fetched_at = Some(fetched);
             if let Some(st) = group.map(|g| stats[g]) {
                 s.new = st.new;
                 s.duplicate = st.duplicate;
                 if st.new > 0 {
                     cp.last_new = Some(stamp.clone());
+                    s.searchable_after = Some((committed - fetched).as_secs_f64());
                 }
             }
             saved.push((s.source.clone(), cp));
@@ -339,6 +349,8 @@ pub fn settle(
         new: 0,
         duplicate: 0,
         errors: Vec::new(),
+        fetched_at: None,
+        searchable_after: None,
     };
     match result {
         Ok(out) => {

@@ -60,6 +60,45 @@ impl Clock {
     }
 }
 
+/// A latency histogram in Prometheus's form (cumulative buckets, sum,
+/// count), in seconds.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// Upper bounds (seconds) of the latency histograms: from a fetch to the
+/// commit that makes its mentions searchable, to an alert.
+pub const LATENCY_BUCKETS: [f64; 16] =
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+
+impl Histogram {
+    /// `n` observations of `secs` each.
+    pub fn observe(&mut self, secs: f64, n: u64) {
+        for (b, le) in self.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if secs <= le {
+                *b += n;
+            }
+        }
+        self.sum += secs * n as f64;
+        self.count += n;
+    }
+
+    /// The exposition of the histogram `name`.
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (le, n) in LATENCY_BUCKETS.iter().zip(self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {:.3}", self.sum);
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
 /// Counters and gauges for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -79,6 +118,11 @@ struct MetricsInner {
     emails: BTreeMap<(&'static str, &'static str), u64>,
     reports: u64,
     mentions: u64,
+    /// From a source's fetch to the commit of its new mentions, per mention.
+    fetch_to_searchable: Histogram,
+    /// From the round's first fetch that brought new mentions to each alert
+    /// sent after it.
+    fetch_to_alert: Histogram,
 }
 
 impl Metrics {
@@ -91,6 +135,19 @@ impl Metrics {
                 c[1] += s.new as u64;
                 c[2] += s.duplicate as u64;
                 c[3] += u64::from(!s.errors.is_empty());
+                if let Some(secs) = s.searchable_after {
+                    m.fetch_to_searchable.observe(secs, s.new as u64);
+                }
+            }
+        });
+    }
+
+    /// Seconds from fetch to searchable of mentions committed elsewhere than
+    /// in a round (the region's store writer), one each.
+    pub fn searchable(&self, secs: impl IntoIterator<Item = f64>) {
+        self.with(|m| {
+            for s in secs {
+                m.fetch_to_searchable.observe(s, 1);
             }
         });
     }
@@ -172,6 +229,16 @@ impl Metrics {
             out,
             "# HELP glas_reports_total Weekly reports made.\n# TYPE glas_reports_total counter\nglas_reports_total {}",
             m.reports
+        );
+        m.fetch_to_searchable.render(
+            &mut out,
+            "glas_fetch_to_searchable_seconds",
+            "From a source's fetch to the commit that makes its new mentions searchable, per mention.",
+        );
+        m.fetch_to_alert.render(
+            &mut out,
+            "glas_fetch_to_alert_seconds",
+            "From the first fetch of the round that brought new mentions to each alert email sent after it.",
         );
         out
     }
@@ -284,7 +351,10 @@ pub async fn run(ctx: Ctx, opts: RunOptions) -> anyhow::Result<()> {
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            after_commit(&ctx, &mut store, baseline, clock.now(), &metrics, &mut seen_signals).await;
+            // The round's first fetch that brought something new: where an
+            // alert's time from the post's fetch is counted from.
+            let fetched = summaries.iter().filter(|s| s.new > 0).filter_map(|s| s.fetched_at).min();
+            after_commit(&ctx, &mut store, baseline, clock.now(), &metrics, &mut seen_signals, fetched).await;
             metrics.round_done(started);
         }
         if stop.load(Ordering::SeqCst) {
@@ -389,6 +459,9 @@ fn last_attempt(cp: &glas_core::Checkpoint) -> Option<DateTime<Utc>> {
 /// What follows a commit of new mentions: analytics, alerts, incidents and
 /// digests, then the compaction of the days before today. Failures are
 /// logged: they must not stop the crawling.
+///
+/// `fetched`: when the first fetch that brought these new mentions ended
+/// (the start of `glas_fetch_to_alert_seconds`); none where it is not known.
 pub async fn after_commit(
     ctx: &Ctx,
     store: &mut glas_store::Store,
@@ -396,8 +469,9 @@ pub async fn after_commit(
     now: DateTime<Utc>,
     metrics: &Metrics,
     seen: &mut std::collections::HashSet<String>,
+    fetched: Option<std::time::Instant>,
 ) {
-    if let Err(e) = after_round(ctx, store, baseline, now, metrics, seen).await {
+    if let Err(e) = after_round(ctx, store, baseline, now, metrics, seen, fetched).await {
         tracing::error!(error = format!("{e:#}"), "analysis or delivery failed; retried after the next round");
     }
     // Days before today are complete but for late arrivals: one part each
@@ -441,6 +515,7 @@ async fn after_round(
     now: DateTime<Utc>,
     metrics: &Metrics,
     seen: &mut std::collections::HashSet<String>,
+    fetched: Option<std::time::Instant>,
 ) -> anyhow::Result<()> {
     let analysis = ops::analyze(ctx, store, now, Duration::days(7))?;
     metrics.with(|m| {
@@ -455,6 +530,9 @@ async fn after_round(
     if let Some(report) = ops::deliver_alerts(ctx, &analysis.signals, &analysis.evidence).await? {
         metrics.email("alert", true, report.sent.len() as u64);
         metrics.email("alert", false, report.failed.len() as u64);
+        if let (Some(at), false) = (fetched, report.sent.is_empty()) {
+            metrics.with(|m| m.fetch_to_alert.observe(at.elapsed().as_secs_f64(), report.sent.len() as u64));
+        }
         for (s, d) in &report.sent {
             tracing::info!(subject = %glas_alert::subject_with(s, &ctx.source_names()), delivered = ?d, "alert sent");
         }

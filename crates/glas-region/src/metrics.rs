@@ -27,15 +27,7 @@ struct Inner {
     /// Store writers: mentions committed new, and dropped as already stored.
     stored_new: u64,
     stored_duplicate: u64,
-    /// Store writers: seconds from fetch to commit (searchable), per bucket.
-    latency: [u64; LATENCY_BUCKETS.len()],
-    latency_sum: f64,
-    latency_count: u64,
 }
-
-/// Upper bounds (seconds) of the fetch-to-searchable histogram.
-pub const LATENCY_BUCKETS: [f64; 16] =
-    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 impl WorkerMetrics {
     pub fn new(role: &'static str) -> WorkerMetrics {
@@ -69,21 +61,12 @@ impl WorkerMetrics {
         });
     }
 
-    /// A store writer's commit: new and duplicate mentions, and each new
-    /// one's seconds from its fetch.
-    pub fn stored(&self, new: u64, duplicate: u64, latencies: impl IntoIterator<Item = f64>) {
+    /// A store writer's commit: new and duplicate mentions (their seconds
+    /// from the fetch go to the service's `glas_fetch_to_searchable_seconds`).
+    pub fn stored(&self, new: u64, duplicate: u64) {
         self.with(|i| {
             i.stored_new += new;
             i.stored_duplicate += duplicate;
-            for secs in latencies {
-                for (b, le) in LATENCY_BUCKETS.iter().enumerate() {
-                    if secs <= *le {
-                        i.latency[b] += 1;
-                    }
-                }
-                i.latency_sum += secs;
-                i.latency_count += 1;
-            }
         });
     }
 
@@ -123,15 +106,6 @@ impl WorkerMetrics {
                 let _ = writeln!(s, "# TYPE glas_region_stored_total counter");
                 let _ = writeln!(s, "glas_region_stored_total{{outcome=\"new\"}} {}", i.stored_new);
                 let _ = writeln!(s, "glas_region_stored_total{{outcome=\"duplicate\"}} {}", i.stored_duplicate);
-                let name = "glas_region_fetch_to_searchable_seconds";
-                let _ = writeln!(s, "# HELP {name} From a mention's fetch to its commit in the log and index.");
-                let _ = writeln!(s, "# TYPE {name} histogram");
-                for (le, n) in LATENCY_BUCKETS.iter().zip(i.latency) {
-                    let _ = writeln!(s, "{name}_bucket{{le=\"{le}\"}} {n}");
-                }
-                let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {}", i.latency_count);
-                let _ = writeln!(s, "{name}_sum {:.3}", i.latency_sum);
-                let _ = writeln!(s, "{name}_count {}", i.latency_count);
             }
             let _ = writeln!(s, "# HELP glas_worker_queue_pending Messages waiting in the stream for this consumer.");
             let _ = writeln!(s, "# TYPE glas_worker_queue_pending gauge");

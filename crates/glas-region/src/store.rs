@@ -66,6 +66,8 @@ pub async fn run(
     let mut seen_signals = HashSet::new();
     let mut baseline = store.indexed_seq()?;
     let mut analysis_due = false;
+    // The earliest fetch of the mentions committed since the last analysis.
+    let mut oldest_new: Option<DateTime<Utc>> = None;
     let mut last_analysis: Option<Instant> = None;
     let mut last_quiet = Instant::now();
     tracing::info!(district = d, sources = ctx.pipeline.sources.len(), data = %ctx.data_dir.display(), "store writer started");
@@ -90,19 +92,28 @@ pub async fn run(
         if !batch.is_empty() {
             let n = batch.len() as u64;
             let again = batch.iter().filter(|m| crate::redelivered(m)).count() as u64;
-            let (new, ended) =
-                commit(&region, ctx, &mut store, &mut enricher, &service_metrics, &metrics, batch).await?;
+            let done = commit(&region, ctx, &mut store, &mut enricher, &service_metrics, &metrics, batch).await?;
             // As after each of `glas run`'s rounds: new mentions, or a fetch
             // that ended (a source silent or failing is news too).
-            analysis_due |= new > 0 || !ended.is_empty();
-            for (source, job) in ended {
+            analysis_due |= done.new > 0 || !done.ended.is_empty();
+            oldest_new = match (oldest_new, done.oldest_fetch) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            for (source, job) in done.ended {
                 scheduler.finished(ctx, &source, &job, Utc::now());
             }
             metrics.handled(&durable, n, again);
         }
         if analysis_due && last_analysis.is_none_or(|t| t.elapsed() >= opts.analyse_every) {
             let started = Instant::now();
-            service::after_commit(ctx, &mut store, baseline, Utc::now(), &service_metrics, &mut seen_signals).await;
+            // The alerts' latency counts from the earliest fetch of the
+            // mentions this analysis is the first to see.
+            let fetched = oldest_new.take().map(|at| {
+                Instant::now().checked_sub((Utc::now() - at).to_std().unwrap_or_default()).unwrap_or_else(Instant::now)
+            });
+            service::after_commit(ctx, &mut store, baseline, Utc::now(), &service_metrics, &mut seen_signals, fetched)
+                .await;
             service_metrics.round_done(started);
             baseline = store.indexed_seq()?;
             analysis_due = false;
@@ -117,9 +128,18 @@ pub async fn run(
     Ok(())
 }
 
+/// What a batch's commit did.
+struct Committed {
+    /// Mentions new to the store.
+    new: usize,
+    /// The fetches that ended: (source, job).
+    ended: Vec<(String, String)>,
+    /// The earliest fetch of the new mentions.
+    oldest_fetch: Option<DateTime<Utc>>,
+}
+
 /// Commits one batch: the records (duplicates dropped by the store), then
-/// the fetches' checkpoints, then the acknowledgements. Returns the new
-/// mentions and the fetches that ended (source, job).
+/// the fetches' checkpoints, then the acknowledgements.
 async fn commit(
     region: &Region,
     ctx: &Ctx,
@@ -128,7 +148,7 @@ async fn commit(
     service_metrics: &service::Metrics,
     worker_metrics: &WorkerMetrics,
     batch: Vec<jetstream::Message>,
-) -> anyhow::Result<(usize, Vec<(String, String)>)> {
+) -> anyhow::Result<Committed> {
     let mut records: Vec<crate::EnrichedMention> = Vec::new();
     let mut dones: Vec<crate::CrawlDone> = Vec::new();
     let mut keep = Vec::with_capacity(batch.len());
@@ -164,12 +184,11 @@ async fn commit(
     let committed: HashSet<String> = fetched.keys().filter(|id| !store.contains(id).unwrap_or(true)).cloned().collect();
     let stats = store.append_groups(groups)?;
     let searchable = Utc::now();
-    let latencies = committed
-        .iter()
-        .filter_map(|id| fetched.get(id))
-        .map(|at| (searchable - *at).num_milliseconds().max(0) as f64 / 1000.0);
+    let fetches: Vec<DateTime<Utc>> = committed.iter().filter_map(|id| fetched.get(id)).copied().collect();
+    service_metrics.searchable(fetches.iter().map(|at| (searchable - *at).num_milliseconds().max(0) as f64 / 1000.0));
+    let oldest = fetches.iter().min().copied();
     let (new, dup) = stats.iter().fold((0, 0), |(n, d), s| (n + s.new as u64, d + s.duplicate as u64));
-    worker_metrics.stored(new, dup, latencies);
+    worker_metrics.stored(new, dup);
     let stamp = now.to_rfc3339();
     let mut checkpoints = store.checkpoints()?;
     // One save for the batch: the sources that gained mentions get
@@ -208,6 +227,8 @@ async fn commit(
             new,
             duplicate,
             errors: done.errors.clone(),
+            fetched_at: None,
+            searchable_after: None,
         });
         ended.push((done.source.clone(), done.job.clone()));
         if !done.snapshots.is_empty() || done.audience.is_some() {
@@ -230,7 +251,7 @@ async fn commit(
     if new_total > 0 {
         tracing::info!(new = new_total, "committed");
     }
-    Ok((new_total, ended))
+    Ok(Committed { new: new_total, ended, oldest_fetch: oldest })
 }
 
 /// The district's fetch schedule: each source once per interval, one job at

@@ -201,6 +201,21 @@ async fn run_survives_sigkill_alerts_once_and_reports_on_schedule() {
         assert!(metric(&metrics, "glas_emails_total{kind=\"alert\",outcome=\"sent\"}") >= 1.0);
         assert!(metric(&metrics, "glas_fetched_total{source=\"tg-velichaevka-online\"}") >= 1.0);
         assert!(metrics.contains("glas_signals_total{kind=\"tension\",phase=\"escalated\"}"), "{metrics}");
+        // Freshness from the service's own clocks: every new mention's
+        // seconds from its fetch to its commit, and each alert's from the
+        // fetch that brought its round's news.
+        let new: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("glas_mentions_new_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(new > 0.0);
+        assert_eq!(metric(&metrics, "glas_fetch_to_searchable_seconds_count"), new, "{metrics}");
+        assert!(metric(&metrics, "glas_fetch_to_searchable_seconds_sum") / new < 30.0, "{metrics}");
+        let alerts = metric(&metrics, "glas_emails_total{kind=\"alert\",outcome=\"sent\"}");
+        let timed = metric(&metrics, "glas_fetch_to_alert_seconds_count");
+        assert!(timed >= 1.0 && timed <= alerts, "{timed} of {alerts} alerts timed:\n{metrics}");
+        assert_eq!(metric(&metrics, "glas_fetch_to_alert_seconds_bucket{le=\"+Inf\"}"), timed);
         // The workspace is served beside them, behind its login, over the
         // store the service is writing.
         let home = get(&addr, "/").to_lowercase();
