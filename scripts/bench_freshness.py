@@ -135,7 +135,7 @@ def main():
     httpd = serve(feed)
     source = (
         f'[[sources]]\nid = "feed"\nname = "Лента сценария"\ntype = "jsonl"\n'
-        f'url = "http://127.0.0.1:{httpd.server_address[1]}/feed.jsonl"\ninterval = "5m"\n\n'
+        f'url = "http://127.0.0.1:{httpd.server_address[1]}/feed.jsonl"\ninterval = "5m"\nallow_private = true\n\n'
     )
     pipe = os.path.join(work, "pipeline.toml")
     with open(pipe, "w") as f:
