@@ -649,11 +649,7 @@ async fn export(
 ) -> ApiResult<Response> {
     let Query(p) = params.map_err(query_rejection)?;
     p.one_district()?;
-    let format = export_format(&p)?;
-    let req = p.request(&st)?;
-    // Report a bad query as an error, before the response starts streaming.
-    glas_core::query::parse(&req.query).map_err(ApiError::query)?;
-    st.check_author_query(&who, &req.query)?;
+    let (format, req) = export_request(&st, &who, &p)?;
     let part = ExportPart { district: None, store: st.store.clone(), req };
     stream_export(&st, &who, &p, format, vec![part]).await
 }
@@ -667,10 +663,7 @@ async fn region_export(
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(p) = params.map_err(query_rejection)?;
-    let format = export_format(&p)?;
-    let req = p.request(&st)?;
-    glas_core::query::parse(&req.query).map_err(ApiError::query)?;
-    st.check_author_query(&who, &req.query)?;
+    let (format, req) = export_request(&st, &who, &p)?;
     let districts = p.only_districts(regional_districts(&st, &who)?)?;
     let mut parts = Vec::with_capacity(districts.len());
     for d in districts {
@@ -687,12 +680,20 @@ async fn region_export(
     stream_export(&st, &who, &p, format, parts).await
 }
 
-fn export_format(p: &SearchParams) -> ApiResult<ExportFormat> {
-    match p.format.as_deref() {
-        None => Ok(ExportFormat::Jsonl),
-        Some(f) => ExportFormat::parse(f)
-            .ok_or_else(|| ApiError::bad_request("format must be csv, xlsx or jsonl", "format — csv, xlsx или jsonl")),
-    }
+/// An export's format and search, checked whole before the response starts
+/// streaming: a bad format, query or author search is an error, not a cut
+/// file.
+fn export_request(st: &AppState, who: &Principal, p: &SearchParams) -> ApiResult<(ExportFormat, SearchRequest)> {
+    let format = match p.format.as_deref() {
+        None => ExportFormat::Jsonl,
+        Some(f) => ExportFormat::parse(f).ok_or_else(|| {
+            ApiError::bad_request("format must be csv, xlsx or jsonl", "format — csv, xlsx или jsonl")
+        })?,
+    };
+    let req = p.request(st)?;
+    glas_core::query::parse(&req.query).map_err(ApiError::query)?;
+    st.check_author_query(who, &req.query)?;
+    Ok((format, req))
 }
 
 /// One store's share of an export (`district`: in a regional export).
