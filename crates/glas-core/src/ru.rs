@@ -70,6 +70,11 @@ pub fn mentions(n: u64) -> String {
     format!("{n} {}", plural(n, "публикация", "публикации", "публикаций"))
 }
 
+/// A search's count: "около …" when it is an estimate.
+pub fn found(n: u64, estimated: bool) -> String {
+    if estimated { format!("около {}", mentions(n)) } else { mentions(n) }
+}
+
 const MONTHS_GENITIVE: [&str; 12] = [
     "января",
     "февраля",

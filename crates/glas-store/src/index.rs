@@ -138,6 +138,19 @@ pub struct SearchIndex {
     pub(crate) follow: bool,
 }
 
+/// One pool of search threads for every index the process opens (up to four,
+/// one per core): a query reads the index's segments side by side, so a
+/// phrase with hundreds of thousands of matches waits for the largest
+/// segment, not for all of them in turn. `None` on one core.
+fn search_threads() -> Option<tantivy::Executor> {
+    static POOL: std::sync::OnceLock<Option<tantivy::Executor>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        (threads > 1).then(|| tantivy::Executor::multi_thread(threads, "glas-search-").ok()).flatten()
+    })
+    .clone()
+}
+
 impl SearchIndex {
     /// Opens the index in `dir`, creating it if absent. An index written with
     /// another schema (an older glas) is removed, to be rebuilt from the log.
@@ -161,9 +174,13 @@ impl SearchIndex {
         SearchIndex::with_reader(index, fields, false)
     }
 
-    /// The Russian analyzer registered and a reader opened on `index`.
-    fn with_reader(index: Index, fields: Fields, follow: bool) -> Result<SearchIndex, StoreError> {
+    /// The Russian analyzer registered, the search threads set and a reader
+    /// opened on `index`.
+    fn with_reader(mut index: Index, fields: Fields, follow: bool) -> Result<SearchIndex, StoreError> {
         index.tokenizers().register(RU_ANALYZER, russian_analyzer());
+        if let Some(threads) = search_threads() {
+            index.set_executor(threads);
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -120,6 +120,9 @@ pub struct Store {
     /// Ids erased on request, kept from coming back (writer only).
     blocked: HashSet<String>,
     retention: Option<IngestRetention>,
+    /// The last log part added to the index but not committed
+    /// ([`Store::append_deferred`]).
+    uncommitted: Option<u64>,
 }
 
 impl Store {
@@ -141,6 +144,7 @@ impl Store {
             lock: Some(lock),
             blocked,
             retention: None,
+            uncommitted: None,
         };
         store.catch_up()?;
         Ok(store)
@@ -167,6 +171,7 @@ impl Store {
                 lock: None,
                 blocked: HashSet::new(),
                 retention: None,
+                uncommitted: None,
             }),
             Err(e) => Err(e),
         }
@@ -236,6 +241,35 @@ impl Store {
     /// write per day touched and one index commit for all of them, with
     /// new/duplicate counts per group. Duplicates are judged in group order.
     pub fn append_groups(&mut self, groups: Vec<Vec<Record>>) -> Result<Vec<AppendStats>, StoreError> {
+        let stats = self.append_to_log(groups)?;
+        if let Some(last) = self.uncommitted.take() {
+            self.index.commit(last)?;
+        }
+        Ok(stats)
+    }
+
+    /// Like [`Store::append`], but the index's commit waits for
+    /// [`Store::commit_index`] (a bulk import commits every few batches: a
+    /// commit costs a segment flush and merges). The log is written and
+    /// synced as always, so nothing is lost if the process dies before
+    /// that commit: opening the store indexes the log parts the index's
+    /// last commit does not cover. Searches do not see these mentions
+    /// until the commit.
+    pub fn append_deferred(&mut self, records: Vec<Record>) -> Result<AppendStats, StoreError> {
+        Ok(self.append_to_log(vec![records])?.pop().unwrap_or_default())
+    }
+
+    /// Commits what [`Store::append_deferred`] added to the index.
+    pub fn commit_index(&mut self) -> Result<(), StoreError> {
+        match self.uncommitted.take() {
+            Some(last) => self.index.commit(last),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes new records to the log and adds them to the index (not
+    /// committed: `uncommitted` holds the last log part added).
+    fn append_to_log(&mut self, groups: Vec<Vec<Record>>) -> Result<Vec<AppendStats>, StoreError> {
         self.writable()?;
         let mut all_stats = Vec::with_capacity(groups.len());
         let mut fresh = Vec::with_capacity(groups.iter().map(Vec::len).sum());
@@ -277,7 +311,7 @@ impl Store {
         let seqs: Vec<u64> =
             fresh.iter().map(|r| seq_of_day[&r.mention.published_at.with_timezone(&Utc).date_naive()]).collect();
         self.index.add(&fresh, &seqs)?;
-        self.index.commit(last)?;
+        self.uncommitted = Some(last);
         Ok(all_stats)
     }
 

@@ -104,48 +104,38 @@ impl Log {
         for p in self.parts()?.into_iter().filter(wanted) {
             by_day.entry(p.day).or_default().push(p);
         }
+        // Days are independent (each has its own journal): two at a time
+        // on two cores, and so on.
+        let days: Vec<Vec<Part>> = by_day.into_values().filter(|p| p.len() > 1).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = glas_core::worker_threads().min(days.len()).max(1);
+        let outcomes: Vec<Result<usize, StoreError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut merged = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(parts) = days.get(i) else { return merged };
+                            let outcome = compact_day(parts);
+                            let failed = outcome.is_err();
+                            merged.push(outcome);
+                            if failed {
+                                return merged;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().expect("compacting a day does not panic")).collect()
+        });
         let (mut merged, mut written) = (0, 0);
-        for parts in by_day.into_values().filter(|p| p.len() > 1) {
-            let mut frames = Vec::with_capacity(parts.len());
-            for p in &parts {
-                let mut df = read_columns(&p.path, None)?;
-                // A part from before the column: its rows are the file's.
-                if df.column(SEQ).is_err() {
-                    df.with_column(Column::new(SEQ.into(), vec![p.seq; df.height()]))
-                        .map_err(|e| StoreError::parquet("add sequence column", &p.path, e))?;
-                }
-                frames.push(df);
+        for outcome in outcomes {
+            let n = outcome?;
+            if n > 0 {
+                merged += n;
+                written += 1;
             }
-            if frames.iter().any(|f| f.schema() != frames[0].schema()) {
-                tracing::warn!(day = %parts[0].day, "parts of one day differ in schema; left uncompacted");
-                continue;
-            }
-            let mut df = frames[0].clone();
-            for f in &frames[1..] {
-                df.vstack_mut(f).map_err(|e| StoreError::parquet("merge parts", &parts[0].path, e))?;
-            }
-            let into = parts.last().expect("two parts or more").seq;
-            let day_dir = parts[0].path.parent().expect("a part is in its day folder").to_path_buf();
-            let path = day_dir.join(glas_core::logparts::part_name(into));
-            let tmp = day_dir.join(glas_core::logparts::merging_name(into));
-            df.rechunk_mut();
-            write_part(&mut df, &tmp)?;
-            let journal = glas_core::logparts::Compaction { into, from: parts.iter().map(|p| p.seq).collect() };
-            let journal_path = day_dir.join(glas_core::logparts::COMPACTING);
-            crate::write_atomic(&journal_path, &serde_json::to_vec(&journal).expect("a journal serializes"))
-                .map_err(|e| StoreError::io("write compaction journal", &journal_path, e))?;
-            sync_dir(&day_dir)?;
-            // From here the merged part is the day's log, for readers too.
-            fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit merged part", &path, e))?;
-            sync_dir(&day_dir)?;
-            for p in parts.iter().filter(|p| p.seq != into) {
-                remove(&p.path)?;
-            }
-            sync_dir(&day_dir)?;
-            remove(&journal_path)?;
-            sync_dir(&day_dir)?;
-            merged += parts.len();
-            written += 1;
         }
         Ok((merged, written))
     }
@@ -251,6 +241,50 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 /// Writes a part to `tmp`, synced: the caller renames it into place.
+/// Merges one day's parts into one (the newest's number), through the day's
+/// journal: the parts merged, or 0 when their schemas differ (left as they are).
+fn compact_day(parts: &[Part]) -> Result<usize, StoreError> {
+    let mut frames = Vec::with_capacity(parts.len());
+    for p in parts {
+        let mut df = read_columns(&p.path, None)?;
+        // A part from before the column: its rows are the file's.
+        if df.column(SEQ).is_err() {
+            df.with_column(Column::new(SEQ.into(), vec![p.seq; df.height()]))
+                .map_err(|e| StoreError::parquet("add sequence column", &p.path, e))?;
+        }
+        frames.push(df);
+    }
+    if frames.iter().any(|f| f.schema() != frames[0].schema()) {
+        tracing::warn!(day = %parts[0].day, "parts of one day differ in schema; left uncompacted");
+        return Ok(0);
+    }
+    let mut df = frames[0].clone();
+    for f in &frames[1..] {
+        df.vstack_mut(f).map_err(|e| StoreError::parquet("merge parts", &parts[0].path, e))?;
+    }
+    let into = parts.last().expect("two parts or more").seq;
+    let day_dir = parts[0].path.parent().expect("a part is in its day folder").to_path_buf();
+    let path = day_dir.join(glas_core::logparts::part_name(into));
+    let tmp = day_dir.join(glas_core::logparts::merging_name(into));
+    df.rechunk_mut();
+    write_part(&mut df, &tmp)?;
+    let journal = glas_core::logparts::Compaction { into, from: parts.iter().map(|p| p.seq).collect() };
+    let journal_path = day_dir.join(glas_core::logparts::COMPACTING);
+    crate::write_atomic(&journal_path, &serde_json::to_vec(&journal).expect("a journal serializes"))
+        .map_err(|e| StoreError::io("write compaction journal", &journal_path, e))?;
+    sync_dir(&day_dir)?;
+    // From here the merged part is the day's log, for readers too.
+    fs::rename(&tmp, &path).map_err(|e| StoreError::io("commit merged part", &path, e))?;
+    sync_dir(&day_dir)?;
+    for p in parts.iter().filter(|p| p.seq != into) {
+        remove(&p.path)?;
+    }
+    sync_dir(&day_dir)?;
+    remove(&journal_path)?;
+    sync_dir(&day_dir)?;
+    Ok(parts.len())
+}
+
 pub(crate) fn write_part(df: &mut DataFrame, tmp: &Path) -> Result<(), StoreError> {
     let mut file = File::create(tmp).map_err(|e| StoreError::io("create part", tmp, e))?;
     ParquetWriter::new(&mut file)

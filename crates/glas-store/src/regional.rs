@@ -28,6 +28,9 @@ pub struct DistrictFailure {
 pub struct RegionalResults {
     /// Matching mentions in all the districts that answered.
     pub total: usize,
+    /// Some district's total is an estimate ([`SearchResults::total_estimated`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub total_estimated: bool,
     /// District → its matches.
     pub per_district: Vec<(String, usize)>,
     pub offset: usize,
@@ -72,6 +75,7 @@ pub fn search(districts: &[OpenDistrict], req: &SearchRequest) -> RegionalResult
     });
     let mut out = RegionalResults {
         total: 0,
+        total_estimated: false,
         per_district: Vec::new(),
         offset: req.offset,
         limit: req.limit,
@@ -83,6 +87,7 @@ pub fn search(districts: &[OpenDistrict], req: &SearchRequest) -> RegionalResult
         match answer {
             Ok(r) => {
                 out.total += r.total;
+                out.total_estimated |= r.total_estimated;
                 out.per_district.push((district.clone(), r.total));
                 if let (Some(all), Some(f)) = (out.facets.as_mut(), r.facets) {
                     add_facets(all, f);

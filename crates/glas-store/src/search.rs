@@ -52,6 +52,11 @@ pub struct SearchRequest {
     pub facets: bool,
     /// Only mentions stored in log parts after this one (saved-search digests).
     pub after_seq: Option<u64>,
+    /// Count every match. When false, a search sorted by date without facets
+    /// reads the newest hours first and stops once the page is full; the
+    /// total is then counted in the hours read and estimated for the rest
+    /// ([`SearchResults::total_estimated`]).
+    pub exact_total: bool,
 }
 
 impl Default for SearchRequest {
@@ -67,6 +72,7 @@ impl Default for SearchRequest {
             collapse: true,
             facets: false,
             after_seq: None,
+            exact_total: true,
         }
     }
 }
@@ -134,6 +140,10 @@ pub struct DayTone {
 pub struct SearchResults {
     /// Mentions matching (reprints counted one by one).
     pub total: usize,
+    /// `total` is an estimate (two significant digits): the newest hours
+    /// filled the page and the older ones were not read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub total_estimated: bool,
     pub offset: usize,
     pub limit: usize,
     pub hits: Vec<Hit>,
@@ -150,6 +160,10 @@ pub(crate) struct Compiled {
     /// Phrases, prefixes and date ranges are evaluated over every match
     /// anyway (no block-max pruning), so counting and ranking share one pass.
     pub exhaustive: bool,
+    /// The query without its time window: the request's `since`/`until`
+    /// and the query's top-level `date:` terms, which are `window`.
+    pub unranged: Box<dyn Query>,
+    pub window: TimeWindow,
 }
 
 fn exhaustive(node: &Node) -> bool {
@@ -239,6 +253,43 @@ fn time_range(f: Fields, since: Option<DateTime<Utc>>, until: Option<DateTime<Ut
     let lower = since.map_or(Bound::Unbounded, |t| Bound::Included(date_term(f.published_at, t)));
     let upper = until.map_or(Bound::Unbounded, |t| Bound::Excluded(date_term(f.published_at, t)));
     filter(Box::new(RangeQuery::new(lower, upper)))
+}
+
+/// `q` within a time window.
+fn within(q: Box<dyn Query>, f: Fields, (since, until): TimeWindow) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, time_range(f, since, until))]))
+}
+
+/// The `date:` terms that narrow a whole query (the query itself, or
+/// conjuncts of its top-level AND), taken out of it: (the rest, their days).
+fn split_dates(node: Node) -> (Node, Vec<(Option<NaiveDate>, Option<NaiveDate>)>) {
+    match node {
+        Node::Date { from, to } => (Node::All, vec![(from, to)]),
+        Node::And(parts) => {
+            // Function words beside a date were ignored; without it they
+            // might not be (see `Compiler::compile`): leave such a query whole.
+            let others = || parts.iter().filter(|p| !matches!(p, Node::Date { .. }));
+            if others().all(|p| Compiler::is_stop(p) || matches!(p, Node::Not(_))) {
+                return (Node::And(parts), Vec::new());
+            }
+            let (dates, mut rest): (Vec<Node>, Vec<Node>) =
+                parts.into_iter().partition(|p| matches!(p, Node::Date { .. }));
+            let days = dates
+                .into_iter()
+                .filter_map(|d| match d {
+                    Node::Date { from, to } => Some((from, to)),
+                    _ => None,
+                })
+                .collect();
+            let rest = match rest.len() {
+                0 => Node::All,
+                1 => rest.pop().expect("one part"),
+                _ => Node::And(rest),
+            };
+            (rest, days)
+        }
+        other => (other, Vec::new()),
+    }
 }
 
 /// Start of a district-time day, in UTC.
@@ -411,6 +462,15 @@ impl Compiler<'_> {
 /// evaluating the query again (a date range's docset, say).
 const NARROW_CLUSTERS_ABOVE: usize = 2_000;
 
+/// `n` to two significant digits (an estimate should not look exact).
+fn two_digits(n: usize) -> usize {
+    let mut unit = 1;
+    while n / unit >= 100 {
+        unit *= 10;
+    }
+    (n + unit / 2) / unit * unit
+}
+
 /// Per-segment cluster keys, read while walking ranked hits.
 struct ClusterColumns(Vec<Option<tantivy::columnar::Column<u64>>>);
 
@@ -428,24 +488,35 @@ impl ClusterColumns {
 
 impl SearchIndex {
     pub(crate) fn compile(&self, req: &SearchRequest) -> Result<Compiled, QueryError> {
-        let node = query::parse(&req.query)?;
+        let (node, dates) = split_dates(query::parse(&req.query)?);
+        // The query's own `date:` terms that narrow all of it join the
+        // request's window: one range, which the date-ordered path walks.
+        let mut window = (req.since, req.until);
+        for (from, to) in dates {
+            let since = from.map(|d| day_start(req.tz, d));
+            let until = to.and_then(|d| d.succ_opt()).map(|d| day_start(req.tz, d));
+            window.0 = window.0.max(since);
+            window.1 = match (window.1, until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         let mut highlighter = Highlighter::default();
         let mut c =
             Compiler { f: self.fields, tz: req.tz, analyzer: russian_analyzer(), highlighter: &mut highlighter };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, c.compile(&node, true))];
         let analyzer = c.analyzer;
         let f = self.fields;
-        if req.since.is_some() || req.until.is_some() {
-            clauses.push((Occur::Must, time_range(f, req.since, req.until)));
-        }
         if let Some(seq) = req.after_seq {
             let lower = Bound::Excluded(Term::from_field_u64(f.log_seq, seq));
             clauses.push((Occur::Must, filter(Box::new(RangeQuery::new(lower, Bound::Unbounded)))));
         }
-        let query: Box<dyn Query> =
+        let unranged: Box<dyn Query> =
             if clauses.len() == 1 { clauses.pop().unwrap().1 } else { Box::new(BooleanQuery::new(clauses)) };
-        let ranged = req.since.is_some() || req.until.is_some() || req.after_seq.is_some();
-        Ok(Compiled { query, highlighter, analyzer, exhaustive: ranged || exhaustive(&node) })
+        let ranged = window.0.is_some() || window.1.is_some();
+        let query = if ranged { within(unranged.box_clone(), f, window) } else { unranged.box_clone() };
+        let exhaustive = ranged || req.after_seq.is_some() || exhaustive(&node);
+        Ok(Compiled { query, highlighter, analyzer, exhaustive, unranged, window })
     }
 
     fn ranked(
@@ -500,24 +571,111 @@ impl SearchIndex {
         })
     }
 
+    /// Documents per indexed hour within a window, in hour order (deleted
+    /// documents included: they only skew an estimate).
+    fn hour_counts(&self, searcher: &Searcher, (since, until): TimeWindow) -> Result<Vec<(u64, u64)>, StoreError> {
+        let hour = |t: DateTime<Utc>| t.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64;
+        let bound = |h: u64| Term::from_field_u64(self.fields.hour, h).serialized_value_bytes().to_vec();
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.hour).map_err(|e| StoreError::index("read hours", e))?;
+            let mut range = inverted.terms().range().ge(bound(since.map_or(0, hour)));
+            if let Some(until) = until {
+                // The hour `until` falls in, when it is not a whole hour.
+                range = range.lt(bound(hour(until - chrono::Duration::milliseconds(1)) + 1));
+            }
+            let mut terms = range.into_stream().map_err(|e| StoreError::index("read hours", e.into()))?;
+            while terms.advance() {
+                let Ok(key) = <[u8; 8]>::try_from(terms.key()) else { continue };
+                *counts.entry(u64::from_be_bytes(key)).or_default() += u64::from(terms.value().doc_freq);
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    /// The newest `want` matches, newest first, without evaluating the query
+    /// over every match: the window's hours are read from the newest back,
+    /// a day first and four times as many hours at each step, until `want`
+    /// are found. The total is exact when every hour was read; otherwise the
+    /// matches counted are scaled by the documents of the hours not read.
+    fn newest_first(
+        &self,
+        searcher: &Searcher,
+        compiled: &Compiled,
+        want: usize,
+    ) -> Result<((usize, bool), Vec<(f32, DocAddress)>), StoreError> {
+        let hours = self.hour_counts(searcher, compiled.window)?;
+        let (Some(&(first, _)), Some(&(last, _))) = (hours.first(), hours.last()) else {
+            return Ok(((0, false), Vec::new()));
+        };
+        let start_of = |h: u64| DateTime::from_timestamp_millis(h as i64 * HOUR_MS).unwrap_or_default();
+        let (since, until) = compiled.window;
+        let (mut end, mut width) = (last + 1, 24u64);
+        let (mut docs, mut counted) = (Vec::with_capacity(want), 0usize);
+        loop {
+            let start = end.saturating_sub(width).max(first);
+            let lower = since.max(Some(start_of(start)));
+            let upper = Some(until.map_or(start_of(end), |u| u.min(start_of(end))));
+            let q = within(compiled.unranged.box_clone(), self.fields, (lower, upper));
+            let top = TopDocs::with_limit(want.saturating_sub(docs.len()).max(1))
+                .order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc);
+            let (n, found) = searcher.search(&q, &(Count, top)).map_err(|e| StoreError::index("search", e))?;
+            counted += n;
+            docs.extend(found.into_iter().map(|(_, a)| (0.0, a)));
+            docs.truncate(want);
+            end = start;
+            if end <= first {
+                return Ok(((counted, false), docs));
+            }
+            if docs.len() >= want {
+                break;
+            }
+            width = width.saturating_mul(4);
+        }
+        if !compiled.exhaustive {
+            // Words and filters alone: the exact count is a cheap lookup.
+            let n = searcher.search(&*compiled.query, &Count).map_err(|e| StoreError::index("count", e))?;
+            return Ok(((n, false), docs));
+        }
+        let read: u64 = hours.iter().filter(|(h, _)| *h >= end).map(|(_, n)| n).sum();
+        let all: u64 = hours.iter().map(|(_, n)| n).sum();
+        let estimate = (counted as f64 * all as f64 / read.max(1) as f64).round() as usize;
+        Ok(((two_digits(estimate).max(counted), true), docs))
+    }
+
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, StoreError> {
         let compiled = self.compile(req).map_err(StoreError::Query)?;
         let searcher = self.searcher();
         let query = &*compiled.query;
         let limit = req.limit.clamp(1, MAX_PAGE);
-        let total;
+        // Newest first, no facets (a pass over every match anyway) and no
+        // need of the exact count: read the newest hours only.
+        let newest = req.sort == Sort::Date && !req.facets && !req.exact_total;
+        let rank = |offset: usize, limit: usize| -> Result<((usize, bool), Vec<(f32, DocAddress)>), StoreError> {
+            if newest {
+                let (total, docs) = self.newest_first(&searcher, &compiled, offset + limit)?;
+                Ok((total, docs.into_iter().skip(offset).collect()))
+            } else {
+                let (n, docs) = self.ranked_counted(&searcher, &compiled, req.sort, offset, limit)?;
+                Ok(((n, false), docs))
+            }
+        };
+        let (total, total_estimated);
         // The page, as (hit, other members of its cluster in the result set).
         let mut page: Vec<((f32, DocAddress), u64)>;
         if !req.collapse {
-            let (n, docs) = self.ranked_counted(&searcher, &compiled, req.sort, req.offset, limit)?;
-            total = n;
+            let (n, docs) = rank(req.offset, limit)?;
+            (total, total_estimated) = n;
             page = docs.into_iter().map(|h| (h, 0)).collect();
         } else {
             let want = req.offset + limit;
             let columns = ClusterColumns::new(&searcher);
-            let mut fetch = (want * 3).max(60);
-            let (n, mut docs) = self.ranked_counted(&searcher, &compiled, req.sort, 0, fetch)?;
-            total = n;
+            // Reprints crowd the top of a ranking by relevance (the same
+            // words score alike) more than a stretch of time: fewer are
+            // read ahead newest first, and more only when needed.
+            let mut fetch = if newest { want + want / 2 + 10 } else { (want * 3).max(60) };
+            let (n, mut docs) = rank(0, fetch)?;
+            (total, total_estimated) = n;
             let groups = loop {
                 let mut seen = HashSet::new();
                 let groups: Vec<((f32, DocAddress), Option<u64>)> = docs
@@ -534,7 +692,7 @@ impl SearchIndex {
                     break groups;
                 }
                 fetch = (fetch * 4).min(COLLAPSE_WINDOW);
-                docs = self.ranked(&searcher, query, req.sort, 0, fetch)?;
+                docs = if newest { rank(0, fetch)?.1 } else { self.ranked(&searcher, query, req.sort, 0, fetch)? };
             };
             page = groups.into_iter().skip(req.offset).take(limit).map(|(hit, _)| (hit, 0)).collect();
         }
@@ -580,7 +738,7 @@ impl SearchIndex {
         } else {
             None
         };
-        Ok(SearchResults { total, offset: req.offset, limit, hits, facets })
+        Ok(SearchResults { total, total_estimated, offset: req.offset, limit, hits, facets })
     }
 
     /// How many mentions of each reprint cluster match the query, for the

@@ -378,6 +378,9 @@ struct SearchParams {
     size: Option<usize>,
     collapse: Option<bool>,
     facets: Option<bool>,
+    /// Count every match even when newest first without facets (otherwise
+    /// the total may be estimated from the newest hours).
+    exact_total: Option<bool>,
     /// Export only: csv, xlsx or jsonl.
     format: Option<String>,
     /// Regional search and export only: the districts (ids, separated by
@@ -455,6 +458,7 @@ impl SearchParams {
             collapse: self.collapse.unwrap_or(true),
             facets: self.facets.unwrap_or(false),
             after_seq: None,
+            exact_total: self.exact_total.unwrap_or(false),
         })
     }
 }

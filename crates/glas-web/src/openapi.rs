@@ -35,6 +35,12 @@ fn search_params() -> Vec<Value> {
             "One hit per reprint cluster, with the count of the others (more_in_cluster).",
         ),
         param("facets", json!({"type": "boolean", "default": false}), "Also count hits per facet value."),
+        param(
+            "exact_total",
+            json!({"type": "boolean", "default": false}),
+            "Count every match. Otherwise a search sorted by date without facets reads the newest hours first, \
+             stops once the page is full, and may estimate the total (total_estimated).",
+        ),
     ]
 }
 
@@ -45,7 +51,8 @@ fn error_response(description: &str) -> Value {
 pub fn document() -> Value {
     let facet_list = json!({"type": "array", "items": {"$ref": "#/components/schemas/FacetCount"}});
     let mut export_params = search_params();
-    export_params.retain(|p| !matches!(p["name"].as_str(), Some("page" | "size" | "collapse" | "facets")));
+    export_params
+        .retain(|p| !matches!(p["name"].as_str(), Some("page" | "size" | "collapse" | "facets" | "exact_total")));
     export_params.push(param(
         "format",
         json!({"type": "string", "enum": ["csv", "xlsx", "jsonl"], "default": "jsonl"}),
@@ -84,7 +91,7 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
                 "summary": "A page of hits across the region's districts (a workspace started with --district) that the account covers: each hit names its district; facets summed; districts that failed listed in `failed`",
                 "parameters": region_params,
                 "responses": {
-                    "200": {"description": "Hits of every district, ranked together", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "per_district": {"type": "array"}, "hits": {"type": "array"}, "facets": {"$ref": "#/components/schemas/Facets"}, "failed": {"type": "array"}}}}}},
+                    "200": {"description": "Hits of every district, ranked together", "content": {"application/json": {"schema": {"type": "object", "properties": {"total": {"type": "integer"}, "total_estimated": {"type": "boolean"}, "per_district": {"type": "array"}, "hits": {"type": "array"}, "facets": {"$ref": "#/components/schemas/Facets"}, "failed": {"type": "array"}}}}}},
                     "400": error_response("Bad parameters or query syntax (with position)"),
                     "403": error_response("The account covers no other district"),
                     "404": error_response("This workspace serves one district"),
@@ -256,6 +263,7 @@ columns; at most 100,000 mentions, else 413) or JSON Lines.",
             }},
             "SearchResults": {"type": "object", "properties": {
                 "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                "total_estimated": {"type": "boolean", "description": "Present and true when total is an estimate (two significant digits): sorted by date, the newest hours filled the page and older ones were not read"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                 "facets": {"$ref": "#/components/schemas/Facets"},
             }},

@@ -91,7 +91,7 @@ placeholder=\"например: вода\" aria-label=\"Запрос по все
         h,
         "<p><b>Найдено {}: {}</b> · показаны {}–{}</p>",
         if district.is_some() { "в выбранных округах" } else { "во всех округах" },
-        ru::mentions(res.total as u64),
+        ru::found(res.total as u64, res.total_estimated),
         first,
         res.offset + res.hits.len(),
     );

@@ -518,7 +518,7 @@ placeholder=\"например: вода Величаевское\" aria-label=\
     let _ = write!(
         h,
         "<p><b>Найдено: {}</b> · показаны {}–{}</p>",
-        ru::mentions(res.total as u64),
+        ru::found(res.total as u64, res.total_estimated),
         first,
         res.offset + res.hits.len(),
     );

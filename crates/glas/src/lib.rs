@@ -495,6 +495,8 @@ impl Shown {
             collapse: !self.all_reprints,
             facets: self.facets,
             after_seq: None,
+            // A terminal's user reads the count; the API may trade it for speed.
+            exact_total: true,
         }
     }
 }
@@ -1426,7 +1428,7 @@ pub fn print_hits(res: &glas_store::SearchResults, color: bool) {
         if res.hits.iter().any(|h| h.more_in_cluster > 0) { " (перепечатки свёрнуты)" } else { "" };
     println!(
         "Найдено: {} · показаны {}–{}{folded}",
-        ru::mentions(res.total as u64),
+        ru::found(res.total as u64, res.total_estimated),
         first,
         res.offset + res.hits.len()
     );

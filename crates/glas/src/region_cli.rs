@@ -225,6 +225,7 @@ pub fn region(cli: &Cli, cmd: &RegionCmd) -> anyhow::Result<ExitCode> {
         println!("Округа: {}", counts.join(" · "));
         let shown = glas_store::SearchResults {
             total: res.total,
+            total_estimated: res.total_estimated,
             offset: res.offset,
             limit: res.limit,
             hits: res

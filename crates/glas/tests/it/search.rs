@@ -65,6 +65,8 @@ const CASES: &[(&str, &[u32])] = &[
     ("date:2026-11-08", &[9, 10, 11]),
     ("дата:>=2026-11-12", &[15, 16]),
     ("вода date:[* TO 2026-11-04]", &[1, 3]),
+    // A function word beside a date is not required.
+    ("в date:2026-11-08", &[9, 10, 11]),
 ];
 
 fn ids(v: &serde_json::Value) -> Vec<u32> {
@@ -165,15 +167,103 @@ async fn every_piece_of_the_query_language_finds_exactly_its_hits_from_the_api()
     let app = app(&tmp.path().join("data"));
     let mut wrong = Vec::new();
     for (q, want) in CASES {
-        let (status, _, body) =
-            call(&app, "GET", &format!("/api/search?q={}&collapse=false&size=50", encode(q)), None).await;
-        assert_eq!(status, StatusCode::OK, "{q}: {body}");
-        let got = ids(&serde_json::from_str(&body).unwrap());
-        if got != *want {
-            wrong.push(format!("{q:?}: got {got:?}, want {want:?}"));
+        // Newest first, the API reads the newest hours first.
+        for sort in ["relevance", "date"] {
+            let uri = format!("/api/search?q={}&collapse=false&size=50&sort={sort}", encode(q));
+            let (status, _, body) = call(&app, "GET", &uri, None).await;
+            assert_eq!(status, StatusCode::OK, "{q}: {body}");
+            let got = ids(&serde_json::from_str(&body).unwrap());
+            if got != *want {
+                wrong.push(format!("{q:?} by {sort}: got {got:?}, want {want:?}"));
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Thirty days of twenty mentions, every other one with the phrase "нет
+/// воды" and its own settlement, some published at half past the hour.
+fn month_of_mentions(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("month.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let places = ["Величаевском", "Левокумке", "Правокумском", "Заре"];
+    for day in 0..30u32 {
+        for k in 0..20u32 {
+            let n = day * 20 + k;
+            let text = if n % 2 == 0 {
+                format!("Опять нет воды в {}, дом {n}, третий день без воды", places[(n / 2 % 4) as usize])
+            } else {
+                format!("Вода в {} есть, спасибо за ремонт водовода, дом {n}", places[(n / 2 % 4) as usize])
+            };
+            let at = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap().and_hms_opt(0, 0, 0).unwrap()
+                + chrono::Duration::days(i64::from(day))
+                + chrono::Duration::minutes(i64::from(k) * 67);
+            let line = serde_json::json!({"id": format!("m:{n}"), "source": "tg-month",
+                "published_at": format!("{}+03:00", at.format("%Y-%m-%dT%H:%M:%S")), "text": text});
+            writeln!(f, "{line}").unwrap();
+        }
+    }
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newest_first_reads_the_newest_hours_and_shows_the_same_hits_as_the_exact_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = month_of_mentions(tmp.path());
+    let out = glas(&["import", "--data", data.to_str().unwrap(), file.to_str().unwrap(), "--batch", "97"]);
+    assert!(stdout(&out).contains("imported 600 ·"), "{}{}", stdout(&out), stderr(&out));
+    let app = app(&data);
+    let get = async |q: &str, extra: &str| -> serde_json::Value {
+        let (status, _, body) = call(&app, "GET", &format!("/api/search?q={}&sort=date{extra}", encode(q)), None).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let order = |v: &serde_json::Value| -> Vec<String> {
+        v["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect()
+    };
+    for (q, extra, expected) in [
+        // A phrase over the month: the newest days fill the page.
+        ("\"нет воды\"", "", Some(300)),
+        ("\"нет воды\"", "&page=3&size=20", Some(300)),
+        ("\"нет воды\"", "&collapse=false&size=7", Some(300)),
+        // Filters and a date range, the query's own and the request's (a
+        // bound that is not a whole hour, too).
+        ("\"нет воды\" date:[2026-10-05 TO 2026-10-25]", "", Some(210)),
+        ("\"нет воды\" place:Величаевское date:[2026-10-05 TO 2026-10-25]", "&size=5", None),
+        ("sentiment:negative date:[2026-10-03 TO 2026-10-28]", "&size=5", None),
+        ("\"нет воды\"", "&from=2026-10-02&to=2026-10-29", Some(280)),
+        ("\"нет воды\" -Заре", "&since=3650d", Some(225)),
+    ] {
+        let quick = get(q, extra).await;
+        let full = get(q, &format!("{extra}&exact_total=true")).await;
+        assert_eq!(order(&quick), order(&full), "{q} {extra}");
+        assert!(!order(&quick).is_empty(), "{q} {extra}");
+        assert!(full.get("total_estimated").is_none(), "{full}");
+        let exact = full["total"].as_u64().unwrap() as u32;
+        assert!(expected.is_none_or(|n| n == exact), "{q} {extra}: {exact}");
+        // Read in part, the count is labelled as an estimate and near;
+        // read whole, it is exact.
+        let total = quick["total"].as_u64().unwrap() as f64;
+        if quick["total_estimated"] == true {
+            assert!((total - f64::from(exact)).abs() <= 0.2 * f64::from(exact), "{q} {extra}: {total} for {exact}");
+        } else {
+            assert_eq!(total, f64::from(exact), "{q} {extra}");
+        }
+        // A month of a phrase in every other mention: a page of the
+        // newest is found long before the oldest day.
+        if extra.is_empty() && q == "\"нет воды\"" {
+            assert_eq!(quick["total_estimated"], true, "{quick}");
+        }
+    }
+    // Words alone are counted exactly (a lookup); so is everything once
+    // every hour was read, and whatever is asked with facets.
+    for (q, extra) in [("вода", ""), ("\"нет воды\"", "&size=200"), ("\"нет воды\"", "&facets=true")]
+    {
+        let v = get(q, extra).await;
+        assert!(v.get("total_estimated").is_none(), "{q} {extra}: {v}");
+    }
+    assert_eq!(get("\"нет воды\"", "&size=200").await["total"], 300);
 }
 
 #[test]
