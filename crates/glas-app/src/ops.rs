@@ -537,7 +537,7 @@ pub fn import_file(
             Ok(())
         });
         let read = read.map(|()| pending.is_empty() || send(pending));
-        drop(send);
+        // The writer ends once the channel closes.
         drop(tx);
         (read, writer.join().expect("the import's writer does not panic"))
     });

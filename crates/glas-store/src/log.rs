@@ -113,15 +113,15 @@ impl Log {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut merged = Vec::new();
+                        let mut done = Vec::new();
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(parts) = days.get(i) else { return merged };
+                            let Some(parts) = days.get(i) else { return done };
                             let outcome = compact_day(parts);
                             let failed = outcome.is_err();
-                            merged.push(outcome);
+                            done.push(outcome);
                             if failed {
-                                return merged;
+                                return done;
                             }
                         }
                     })

@@ -255,6 +255,12 @@ fn time_range(f: Fields, since: Option<DateTime<Utc>>, until: Option<DateTime<Ut
     filter(Box::new(RangeQuery::new(lower, upper)))
 }
 
+/// The days of a `date:` term, both ends inclusive, either open.
+type Days = (Option<NaiveDate>, Option<NaiveDate>);
+
+/// A match count (and whether it is an estimate) with a ranked slice.
+type Ranked = ((usize, bool), Vec<(f32, DocAddress)>);
+
 /// `q` within a time window.
 fn within(q: Box<dyn Query>, f: Fields, (since, until): TimeWindow) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, time_range(f, since, until))]))
@@ -262,7 +268,7 @@ fn within(q: Box<dyn Query>, f: Fields, (since, until): TimeWindow) -> Box<dyn Q
 
 /// The `date:` terms that narrow a whole query (the query itself, or
 /// conjuncts of its top-level AND), taken out of it: (the rest, their days).
-fn split_dates(node: Node) -> (Node, Vec<(Option<NaiveDate>, Option<NaiveDate>)>) {
+fn split_dates(node: Node) -> (Node, Vec<Days>) {
     match node {
         Node::Date { from, to } => (Node::All, vec![(from, to)]),
         Node::And(parts) => {
@@ -598,12 +604,7 @@ impl SearchIndex {
     /// a day first and four times as many hours at each step, until `want`
     /// are found. The total is exact when every hour was read; otherwise the
     /// matches counted are scaled by the documents of the hours not read.
-    fn newest_first(
-        &self,
-        searcher: &Searcher,
-        compiled: &Compiled,
-        want: usize,
-    ) -> Result<((usize, bool), Vec<(f32, DocAddress)>), StoreError> {
+    fn newest_first(&self, searcher: &Searcher, compiled: &Compiled, want: usize) -> Result<Ranked, StoreError> {
         let hours = self.hour_counts(searcher, compiled.window)?;
         let (Some(&(first, _)), Some(&(last, _))) = (hours.first(), hours.last()) else {
             return Ok(((0, false), Vec::new()));
@@ -651,7 +652,7 @@ impl SearchIndex {
         // Newest first, no facets (a pass over every match anyway) and no
         // need of the exact count: read the newest hours only.
         let newest = req.sort == Sort::Date && !req.facets && !req.exact_total;
-        let rank = |offset: usize, limit: usize| -> Result<((usize, bool), Vec<(f32, DocAddress)>), StoreError> {
+        let rank = |offset: usize, limit: usize| -> Result<Ranked, StoreError> {
             if newest {
                 let (total, docs) = self.newest_first(&searcher, &compiled, offset + limit)?;
                 Ok((total, docs.into_iter().skip(offset).collect()))

@@ -75,7 +75,8 @@ pub enum Command {
     /// Bulk import of mention lines (JSON Lines).
     Import {
         file: PathBuf,
-        /// Mentions committed together.
+        /// Mentions written to the log together (a killed import keeps every
+        /// batch written; the search index commits every 200,000).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
