@@ -21,6 +21,12 @@ pub use crate::analyzer::{RU_ANALYZER, russian_analyzer};
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
+/// The indexed `hour` of a time in milliseconds since 1970 (UTC): hours
+/// since 1970, 0 before it.
+pub(crate) fn hour_number(millis: i64) -> u64 {
+    millis.div_euclid(HOUR_MS).max(0) as u64
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct Fields {
     pub id: Field,
@@ -270,7 +276,7 @@ impl SearchIndex {
                 f.cluster => e.cluster.as_str(),
                 f.cluster_key => cluster_key(&e.cluster),
                 f.log_seq => log_seq,
-                f.hour => m.published_at.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64,
+                f.hour => hour_number(m.published_at.timestamp_millis()),
             );
             if let Some(u) = &m.url {
                 d.add_text(f.url, u);

@@ -18,7 +18,7 @@ use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, TantivyD
 use crate::StoreError;
 use crate::analyzer::{analyze, fold_letters, is_stop_word, russian_analyzer};
 use crate::highlight::{Highlighter, Marked};
-use crate::index::{Fields, HOUR_MS, SearchIndex, StoredMention};
+use crate::index::{Fields, HOUR_MS, SearchIndex, StoredMention, hour_number};
 use glas_core::query::{self, FilterKey, Node, QueryError, TextItem, TextScope};
 
 /// Largest page accepted.
@@ -244,8 +244,7 @@ pub fn time_window(
 fn time_range(f: Fields, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Box<dyn Query> {
     let whole = |t: &Option<DateTime<Utc>>| t.is_none_or(|t| t.timestamp_millis().rem_euclid(HOUR_MS) == 0);
     if whole(&since) && whole(&until) {
-        let hour =
-            |t: DateTime<Utc>| Term::from_field_u64(f.hour, t.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64);
+        let hour = |t: DateTime<Utc>| Term::from_field_u64(f.hour, hour_number(t.timestamp_millis()));
         let lower = since.map_or(Bound::Unbounded, |t| Bound::Included(hour(t)));
         let upper = until.map_or(Bound::Unbounded, |t| Bound::Excluded(hour(t)));
         return filter(Box::new(InvertedIndexRangeQuery::new(lower, upper)));
@@ -580,7 +579,7 @@ impl SearchIndex {
     /// Documents per indexed hour within a window, in hour order (deleted
     /// documents included: they only skew an estimate).
     fn hour_counts(&self, searcher: &Searcher, (since, until): TimeWindow) -> Result<Vec<(u64, u64)>, StoreError> {
-        let hour = |t: DateTime<Utc>| t.timestamp_millis().div_euclid(HOUR_MS).max(0) as u64;
+        let hour = |t: DateTime<Utc>| hour_number(t.timestamp_millis());
         let bound = |h: u64| Term::from_field_u64(self.fields.hour, h).serialized_value_bytes().to_vec();
         let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
         for segment in searcher.segment_readers() {
